@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "shipgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "shipgate", targets: ["shipgate"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    ],
+    targets: [
+        // Pure values: the validated pipeline, diagnostics, durations. No I/O.
+        .target(name: "ShipgateModel"),
+        // YAML text -> validated model, every problem collected with file:line:col.
+        .target(
+            name: "ShipgateLoading",
+            dependencies: ["ShipgateModel", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Job graph, matrix expansion, interpolation, the ExecutionPlan value.
+        .target(
+            name: "ShipgatePlanning",
+            dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Executes a plan: process supervision, retries, logs, run records.
+        .target(
+            name: "ShipgateEngine",
+            dependencies: [
+                "ShipgateModel", "ShipgatePlanning",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Turns engine events into terminal, JSON-lines and JUnit output.
+        .target(
+            name: "ShipgateReport",
+            dependencies: ["ShipgateModel", "ShipgatePlanning", "ShipgateEngine"]
+        ),
+        .executableTarget(
+            name: "shipgate",
+            dependencies: [
+                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel"]),
+        .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
+        .testTarget(
+            name: "ShipgateEngineTests",
+            dependencies: ["ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport"]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["ShipgateModel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

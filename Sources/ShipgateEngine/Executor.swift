@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import ShipgateModel
+import ShipgatePlanning
+
+/// Runs an `ExecutionPlan`: jobs in parallel along the DAG, at most `parallelism` at once.
+///
+/// Contract:
+/// - A job starts when every job it needs has finished and satisfies it (success, or failure
+///   with `continue-on-error`); otherwise it is `skipped` with the reason.
+/// - Ready jobs start in plan order. After cancellation (the token, or `--fail-fast` after a
+///   failure) nothing new starts; running steps get SIGTERM, then SIGKILL; the rest are `cancelled`.
+/// - `run.json` is rewritten after each job. Events go to `observer`, already masked.
+public struct Executor: Sendable {
+    public let plan: ExecutionPlan
+    public let options: RunOptions
+    public let runner: any ProcessRunner
+    public let observer: any RunObserver
+    public let cancellation: CancellationToken
+
+    public init(plan: ExecutionPlan, options: RunOptions, runner: any ProcessRunner, observer: any RunObserver, cancellation: CancellationToken) {
+        self.plan = plan
+        self.options = options
+        self.runner = runner
+        self.observer = observer
+        self.cancellation = cancellation
+    }
+
+    public func run() async -> RunResult {
+        let startedAt = Date()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let jobs = plan.runnable
+        let masker = SecretMasker(values: options.secrets.values)
+        var record = RunResult(
+            runID: options.runID, pipeline: plan.pipeline.name, pipelineFile: plan.pipeline.file, pipelineDigest: plan.pipeline.digest,
+            status: .running, startedAt: startedAt, finishedAt: nil, durationMs: 0, pid: getpid(), jobs: [])
+        do { try options.runDirectory.create() } catch {
+            options.logger.error("cannot create run directory", metadata: ["path": "\(options.runDirectory.root)", "error": "\(error)"])
+        }
+        save(record)
+        observer.handle(.runStarted(runID: options.runID, pipeline: plan.pipeline.name, jobs: jobs.map(\.id), logDirectory: options.runDirectory.root))
+
+        var scheduler = Scheduler(jobs: jobs)
+        var results: [String: JobResult] = [:]
+        let jobExecutor = JobExecutor(options: options, runner: runner, observer: observer, cancellation: cancellation, masker: masker)
+
+        await withTaskGroup(of: JobResult.self) { group in
+            var running = 0
+            func finish(_ result: JobResult) {
+                results[result.id] = result
+                record.jobs.append(result)
+                scheduler.finished(result.id)
+                observer.handle(.jobFinished(result))
+                if options.failFast, result.status == .failed, !result.continueOnError {
+                    cancellation.cancel(reason: "--fail-fast: \(result.id) failed")
+                }
+                save(record)
+            }
+            while true {
+                while running < options.parallelism, let job = scheduler.nextReady() {
+                    if let reason = cancellation.reason {
+                        finish(JobResult(id: job.id, status: .cancelled, reason: "not started: \(reason)", continueOnError: job.continueOnError))
+                        continue
+                    }
+                    let blocking = job.needs.compactMap { results[$0] }.filter { !$0.satisfiesDependents }
+                    if !blocking.isEmpty {
+                        let names = blocking.map(\.id).joined(separator: ", ")
+                        let verb = blocking.allSatisfy { $0.status == .failed } ? "failed" : "did not succeed"
+                        finish(JobResult(id: job.id, status: .skipped, reason: "needs \(verb): \(names)", continueOnError: job.continueOnError))
+                        continue
+                    }
+                    let outputs = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0.outputs) } }, uniquingKeysWith: { a, _ in a })
+                    running += 1
+                    group.addTask { await jobExecutor.run(job, neededOutputs: outputs) }
+                }
+                guard running > 0, let result = await group.next() else { break }
+                running -= 1
+                finish(result)
+            }
+        }
+
+        let ordered = jobs.compactMap { results[$0.id] }
+        record.jobs = ordered
+        record.finishedAt = Date()
+        record.durationMs = (clock.now - start).milliseconds
+        if cancellation.isCancelled && ordered.contains(where: { $0.status == .cancelled }) && !options.failFast {
+            record.status = .cancelled
+        } else if ordered.contains(where: { ($0.status == .failed && !$0.continueOnError) || $0.status == .cancelled || ($0.status == .skipped) }) {
+            record.status = .failed
+        } else {
+            record.status = .success
+        }
+        save(record)
+        observer.handle(.runFinished(record))
+        return record
+    }
+
+    private func save(_ record: RunResult) {
+        do { try options.runDirectory.write(record) } catch {
+            options.logger.warning("cannot write run record", metadata: ["path": "\(options.runDirectory.recordPath)", "error": "\(error)"])
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (s, atto) = components
+        return s * 1000 + atto / 1_000_000_000_000_000
+    }
+}
+
+/// Which job may start next: counts unmet needs and releases jobs in plan order.
+/// A job is released once all its needs have finished, whatever their status.
+struct Scheduler {
+    private let jobs: [PlannedJob]
+    private var unmet: [Int]
+    private var dependents: [[Int]]
+    private var ready: [Int] = []  // plan indices, kept sorted
+    private var indexOf: [String: Int] = [:]
+
+    init(jobs: [PlannedJob]) {
+        self.jobs = jobs
+        for (i, job) in jobs.enumerated() { indexOf[job.id] = i }
+        unmet = Array(repeating: 0, count: jobs.count)
+        dependents = Array(repeating: [], count: jobs.count)
+        for (i, job) in jobs.enumerated() {
+            for need in job.needs {
+                guard let n = indexOf[need] else { continue }  // not part of this run
+                unmet[i] += 1
+                dependents[n].append(i)
+            }
+            if unmet[i] == 0 { ready.append(i) }
+        }
+    }
+
+    mutating func nextReady() -> PlannedJob? {
+        ready.isEmpty ? nil : jobs[ready.removeFirst()]
+    }
+
+    mutating func finished(_ id: String) {
+        guard let i = indexOf[id] else { return }
+        for d in dependents[i] {
+            unmet[d] -= 1
+            if unmet[d] == 0 {
+                let at = ready.firstIndex { $0 > d } ?? ready.endIndex
+                ready.insert(d, at: at)
+            }
+        }
+    }
+}

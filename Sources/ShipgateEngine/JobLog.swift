@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// A job's log file: one line per output line, each prefixed with a UTC timestamp
+/// (`2026-11-26T19:58:01.123Z `). Buffered; flushed when the job ends and on `flush()`.
+///
+/// Thread-safe. A write that fails (disk full) is counted, not thrown: losing log lines
+/// must never fail a pipeline. Text must already be masked.
+public final class JobLog: @unchecked Sendable {
+    public let path: String
+    private let lock = NSLock()
+    private var file: UnsafeMutablePointer<FILE>?
+    private var cachedSecond: Int = -1
+    private var cachedPrefix: [UInt8] = []
+    public private(set) var failedWrites = 0
+
+    public init(path: String) {
+        self.path = path
+        file = fopen(path, "a")
+        if let file { setvbuf(file, nil, _IOFBF, 64 * 1024) }
+    }
+
+    deinit { if let file { fclose(file) } }
+
+    public func write(_ line: String) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        lock.lock()
+        defer { lock.unlock() }
+        guard let file else { failedWrites += 1; return }
+        let second = Int(ts.tv_sec)
+        if second != cachedSecond {
+            cachedSecond = second
+            var t = time_t(second)
+            var parts = tm()
+            gmtime_r(&t, &parts)
+            let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+            cachedPrefix = Array(text.utf8)
+        }
+        let millis = Int(ts.tv_nsec) / 1_000_000
+        var head = cachedPrefix
+        head.append(UInt8(ascii: "."))
+        head.append(UInt8(48 + millis / 100)); head.append(UInt8(48 + (millis / 10) % 10)); head.append(UInt8(48 + millis % 10))
+        head.append(UInt8(ascii: "Z")); head.append(UInt8(ascii: " "))
+        var ok = fwrite(head, 1, head.count, file) == head.count
+        var text = line
+        text.withUTF8 { ok = ok && fwrite($0.baseAddress, 1, $0.count, file) == $0.count }
+        ok = ok && fputc(10, file) != EOF
+        if !ok { failedWrites += 1; clearerr(file) }
+    }
+
+    public func flush() {
+        lock.lock()
+        if let file { fflush(file) }
+        lock.unlock()
+    }
+
+    /// The last `count` lines of the file (for failure reports), read from its end.
+    public static func tail(path: String, lines count: Int, maxBytes: Int = 64 * 1024) -> [String] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let start = size > UInt64(maxBytes) ? size - UInt64(maxBytes) : 0
+        try? handle.seek(toOffset: start)
+        let data = (try? handle.readToEnd()) ?? Data()
+        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        if start > 0, !lines.isEmpty { lines.removeFirst() }
+        return Array(lines.suffix(count))
+    }
+}

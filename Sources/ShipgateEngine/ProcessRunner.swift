@@ -1,0 +1,73 @@
+import ShipgateModel
+
+/// Starts one step's process and reports its output lines and outcome.
+///
+/// The seam between the engine and the operating system: the engine never spawns a
+/// process itself. `SubprocessRunner` is the real one; tests may supply others.
+public protocol ProcessRunner: Sendable {
+    /// Runs `request` to completion. `onLine` is called for every output line (stdout and
+    /// stderr merged, in arrival order), never concurrently with itself. Must return only after
+    /// the process has exited; never throws — failures to start are an outcome.
+    func run(_ request: ProcessRequest, cancellation: CancellationToken, onLine: @escaping @Sendable (OutputLine) -> Void) async -> ProcessOutcome
+}
+
+public struct ProcessRequest: Sendable {
+    public var argv: [String]
+    /// The complete environment of the child; nothing is inherited implicitly.
+    public var environment: [String: String]
+    public var workingDirectory: String
+    /// The process group is sent SIGTERM once this passes, then SIGKILL after `killGrace`.
+    public var timeout: TimeSpan
+    public var killGrace: TimeSpan
+
+    public init(argv: [String], environment: [String: String], workingDirectory: String, timeout: TimeSpan, killGrace: TimeSpan) {
+        self.argv = argv
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.timeout = timeout
+        self.killGrace = killGrace
+    }
+}
+
+/// One line of a step's output (without its newline). Lines longer than the splitter's limit
+/// arrive as several pieces, each marked `continued` except the last.
+public struct OutputLine: Sendable {
+    public var text: String
+    public var continued: Bool
+    public init(text: String, continued: Bool = false) {
+        self.text = text
+        self.continued = continued
+    }
+}
+
+public struct ProcessOutcome: Sendable, Equatable {
+    public enum Termination: Sendable, Equatable {
+        case exited(Int32)
+        case signaled(Int32)
+        /// The timeout passed; the group was terminated.
+        case timedOut
+        /// Cancelled (Ctrl-C, SIGTERM to shipgate, --fail-fast); the group was terminated.
+        case cancelled
+        case failedToStart(String)
+    }
+
+    public var termination: Termination
+    /// The step's process id, which is also its process group id.
+    public var pid: Int32?
+
+    public init(termination: Termination, pid: Int32?) {
+        self.termination = termination
+        self.pid = pid
+    }
+
+    public var succeeded: Bool { termination == .exited(0) }
+
+    /// The exit code users see: the code, 128+signal for signals, nil when it never ran to an end.
+    public var exitCode: Int32? {
+        switch termination {
+        case .exited(let c): c
+        case .signaled(let s): 128 + s
+        case .timedOut, .cancelled, .failedToStart: nil
+        }
+    }
+}

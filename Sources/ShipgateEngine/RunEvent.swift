@@ -1,0 +1,111 @@
+import Foundation
+import ShipgateModel
+
+/// What happened during a run, in order. Reporters turn these into terminal lines, JSON
+/// events, JUnit; the engine never prints. Every text in an event is already masked.
+public enum RunEvent: Sendable {
+    case runStarted(runID: String, pipeline: String, jobs: [String], logDirectory: String)
+    case jobStarted(job: String, attempt: Int)
+    case stepStarted(job: String, step: String, index: Int, count: Int, attempt: Int)
+    case output(job: String, line: String)
+    case stepFinished(job: String, step: String, exitCode: Int32?, duration: TimeSpan)
+    /// An attempt failed; `retryIn` is nil when no attempt is left.
+    case attemptFailed(job: String, attempt: Int, reason: String, retryIn: TimeSpan?)
+    case jobFinished(JobResult)
+    case runFinished(RunResult)
+}
+
+/// Receives events. Called from many tasks: implementations must be thread-safe and quick,
+/// since output lines are delivered synchronously (that is the back-pressure that keeps
+/// memory bounded when a step prints a lot).
+public protocol RunObserver: Sendable {
+    func handle(_ event: RunEvent)
+}
+
+/// Fans one event stream out to several observers, in order.
+public struct ObserverList: RunObserver {
+    public var observers: [any RunObserver]
+    public init(_ observers: [any RunObserver]) { self.observers = observers }
+    public func handle(_ event: RunEvent) { for o in observers { o.handle(event) } }
+}
+
+public enum JobStatus: String, Sendable, Codable, Hashable {
+    case success
+    case failed
+    case skipped
+    case cancelled
+}
+
+public enum RunStatus: String, Sendable, Codable, Hashable {
+    case running
+    case success
+    case failed
+    case cancelled
+    /// The process recording the run is gone (kill -9, power loss) before it finished.
+    case interrupted
+}
+
+/// The outcome of one job. Stored in `run.json`; the JSON field names are documented.
+public struct JobResult: Sendable, Codable, Hashable {
+    public var id: String
+    public var status: JobStatus
+    public var attempts: Int
+    public var durationMs: Int64
+    public var exitCode: Int32?
+    /// Why it failed, was skipped or cancelled; nil on success.
+    public var reason: String?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// Path of the job's log, relative to the run directory.
+    public var log: String?
+    public var outputs: [String: String]
+    public var continueOnError: Bool
+
+    public init(
+        id: String, status: JobStatus, attempts: Int = 0, durationMs: Int64 = 0, exitCode: Int32? = nil, reason: String? = nil,
+        startedAt: Date? = nil, finishedAt: Date? = nil, log: String? = nil, outputs: [String: String] = [:], continueOnError: Bool = false
+    ) {
+        self.id = id
+        self.status = status
+        self.attempts = attempts
+        self.durationMs = durationMs
+        self.exitCode = exitCode
+        self.reason = reason
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.log = log
+        self.outputs = outputs
+        self.continueOnError = continueOnError
+    }
+
+    /// Whether jobs that need this one may run.
+    public var satisfiesDependents: Bool { status == .success || (status == .failed && continueOnError) }
+}
+
+public struct RunResult: Sendable, Codable, Hashable {
+    public var schemaVersion = 1
+    public var runID: String
+    public var pipeline: String
+    public var pipelineFile: String
+    public var pipelineDigest: String
+    public var status: RunStatus
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var durationMs: Int64
+    /// Process id of the shipgate that ran it; lets a later start tell a crashed run from a live one.
+    public var pid: Int32
+    public var jobs: [JobResult]
+
+    public init(runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64, pid: Int32, jobs: [JobResult]) {
+        self.runID = runID
+        self.pipeline = pipeline
+        self.pipelineFile = pipelineFile
+        self.pipelineDigest = pipelineDigest
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMs = durationMs
+        self.pid = pid
+        self.jobs = jobs
+    }
+}

@@ -1,0 +1,40 @@
+import Logging
+import ShipgateModel
+
+/// Everything the executor needs besides the plan. Built by the CLI, or by tests.
+public struct RunOptions: Sendable {
+    public var runID: String
+    /// Root of the workspace: steps run here unless `working-directory` says otherwise.
+    public var workspace: String
+    public var runDirectory: RunDirectory
+    /// Most jobs running at once (≥ 1).
+    public var parallelism: Int
+    /// Cancel everything still running after the first failure.
+    public var failFast: Bool
+    /// Time between SIGTERM and SIGKILL when a step is timed out or cancelled.
+    public var killGrace: TimeSpan
+    /// The environment steps start from (usually shipgate's own), before pipeline env.
+    public var baseEnvironment: [String: String]
+    /// Secret values by name: added to every step's environment, masked everywhere.
+    public var secrets: [String: String]
+    /// A number in [0, 1) for retry jitter; injectable so tests are deterministic.
+    public var random: @Sendable () -> Double
+    public var logger: Logger
+
+    public init(
+        runID: String, workspace: String, runDirectory: RunDirectory, parallelism: Int, failFast: Bool = false,
+        killGrace: TimeSpan = .seconds(5), baseEnvironment: [String: String], secrets: [String: String] = [:],
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, logger: Logger = Logger(label: "shipgate", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.runID = runID
+        self.workspace = workspace
+        self.runDirectory = runDirectory
+        self.parallelism = max(1, parallelism)
+        self.failFast = failFast
+        self.killGrace = killGrace
+        self.baseEnvironment = baseEnvironment
+        self.secrets = secrets
+        self.random = random
+        self.logger = logger
+    }
+}

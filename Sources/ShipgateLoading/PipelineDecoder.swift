@@ -1,0 +1,329 @@
+import Foundation
+import ShipgateModel
+import Yams
+
+/// Turns a YAML node tree into a `Pipeline`, collecting every problem on the way.
+///
+/// The only place that knows the file's key names; the keys accepted at each level are
+/// listed here and in docs/pipeline-format.md, and nowhere else.
+struct PipelineDecoder {
+    static let topKeys = ["name", "env", "defaults", "stages", "secrets", "jobs"]
+    static let defaultsKeys = ["timeout", "retry", "shell", "working-directory"]
+    static let jobKeys = ["stage", "needs", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps"]
+    static let stepKeys = ["name", "run", "working-directory", "env", "timeout", "shell"]
+    static let retryKeys = ["attempts", "backoff", "max-backoff"]
+
+    let reader: NodeReader
+    let templates: TemplateParser
+    /// Every interpolation with the scope it appeared in, checked once the whole file is read.
+    private(set) var references: [(TemplateParser.Reference, Scope)] = []
+
+    /// Where an interpolation stands, which decides what it may refer to.
+    enum Scope {
+        case pipelineEnv
+        case job(id: String, envVisible: Set<String>)
+    }
+
+    init(reader: NodeReader, sourceLines: [Substring]) {
+        self.reader = reader
+        self.templates = TemplateParser(reader: reader, sourceLines: sourceLines)
+    }
+
+    mutating func decode(_ root: Node, digest: String) -> Pipeline? {
+        guard let top = reader.mapping(root, what: "the pipeline", allowed: Self.topKeys) else { return nil }
+        let fields = Dictionary(top.map { ($0.key, ($0.keyNode, $0.value)) }, uniquingKeysWith: { a, _ in a })
+        let rootLocation = reader.location(root)
+
+        var name = ""
+        if let (_, node) = fields["name"] {
+            name = reader.nonEmptyString(node, what: "`name`") ?? ""
+        } else {
+            reader.error("missing required key `name`", at: rootLocation, hint: "add `name: my-pipeline` at the top")
+        }
+        let env = fields["env"].map { decodeEnv($0.1, what: "`env`", scope: .pipelineEnv) } ?? []
+        let defaults = fields["defaults"].map { decodeDefaults($0.1) } ?? .standard
+        let declaredStages = fields["stages"].flatMap { reader.stringList($0.1, what: "`stages`") }
+        if let stages = declaredStages {
+            var seen = Set<String>()
+            for stage in stages where !seen.insert(stage.value).inserted {
+                reader.error("stage `\(stage.value)` is listed twice in `stages`", at: stage.location)
+            }
+        }
+        let secrets = fields["secrets"].flatMap { reader.stringList($0.1, what: "`secrets`") } ?? []
+        for secret in secrets where !Self.isEnvName(secret.value) {
+            reader.error("`\(secret.value)` is not a valid environment variable name", at: secret.location, hint: "use letters, digits and `_`, not starting with a digit")
+        }
+
+        var jobs: [JobDefinition] = []
+        if let (_, jobsNode) = fields["jobs"] {
+            if let entries = reader.mapping(jobsNode, what: "`jobs`") {
+                if entries.isEmpty { reader.error("`jobs` is empty", at: jobsNode, hint: "define at least one job with `steps`") }
+                let pipelineEnvNames = Set(env.map(\.name))
+                for entry in entries {
+                    if let job = decodeJob(id: entry.key, keyNode: entry.keyNode, node: entry.value, pipelineEnv: pipelineEnvNames, defaults: defaults) {
+                        jobs.append(job)
+                    }
+                }
+            }
+        } else {
+            reader.error("missing required key `jobs`", at: rootLocation, hint: "add a `jobs:` mapping of job ids to jobs")
+        }
+
+        // Stage order: declared, else by first appearance.
+        var stages = declaredStages?.map(\.value) ?? []
+        if declaredStages == nil {
+            for job in jobs { if let s = job.stage, !stages.contains(s) { stages.append(s) } }
+        } else {
+            for job in jobs {
+                if let s = job.stage, !stages.contains(s) {
+                    reader.error("job `\(job.id)` names stage `\(s)`, which is not in `stages`", at: job.location, hint: Suggest.hint(for: s, in: stages) ?? "add `\(s)` to `stages`")
+                }
+            }
+        }
+
+        checkReferences(jobs: jobs)
+        return Pipeline(name: name, file: reader.file, digest: digest, env: env, defaults: defaults, stages: stages, secrets: secrets, jobs: jobs)
+    }
+
+    static func isEnvName(_ s: String) -> Bool {
+        guard let first = s.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
+        return s.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    }
+
+    static func isJobID(_ s: String) -> Bool {
+        guard let first = s.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
+        return s.allSatisfy { $0 == "_" || $0 == "-" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    }
+
+    // MARK: - Pieces
+
+    private mutating func decodeEnv(_ node: Node, what: String, scope: Scope) -> [EnvVar] {
+        guard let entries = reader.mapping(node, what: what) else { return [] }
+        var vars: [EnvVar] = []
+        for entry in entries {
+            guard Self.isEnvName(entry.key) else {
+                reader.error("`\(entry.key)` is not a valid environment variable name", at: entry.keyNode, hint: "use letters, digits and `_`, not starting with a digit")
+                continue
+            }
+            if case .scalar = entry.value, NodeReader.kind(entry.value) != "null" {
+                let (template, refs) = templates.parse(entry.value.scalar!.string, node: entry.value)
+                references += refs.map { ($0, scope) }
+                vars.append(EnvVar(name: entry.key, value: template, location: reader.location(entry.keyNode)))
+            } else {
+                reader.error("value of `\(entry.key)` in \(what) must be a string, got \(NodeReader.kind(entry.value))", at: entry.value, hint: NodeReader.kind(entry.value) == "null" ? "write `\(entry.key): \"\"` for an empty value" : nil)
+            }
+        }
+        return vars
+    }
+
+    private mutating func decodeDefaults(_ node: Node) -> Defaults {
+        var defaults = Defaults.standard
+        guard let entries = reader.mapping(node, what: "`defaults`", allowed: Self.defaultsKeys) else { return defaults }
+        for entry in entries {
+            switch entry.key {
+            case "timeout": if let t = reader.duration(entry.value, what: "`defaults.timeout`") { defaults.timeout = t }
+            case "retry": if let r = decodeRetry(entry.value, base: .none) { defaults.retry = r }
+            case "shell": if let s = decodeShell(entry.value) { defaults.shell = s }
+            case "working-directory": defaults.workingDirectory = decodePath(entry.value, what: "`defaults.working-directory`", scope: .pipelineEnv)
+            default: break
+            }
+        }
+        return defaults
+    }
+
+    private func decodeRetry(_ node: Node, base: RetryPolicy) -> RetryPolicy? {
+        guard let entries = reader.mapping(node, what: "`retry`", allowed: Self.retryKeys) else { return nil }
+        var policy = base
+        for entry in entries {
+            switch entry.key {
+            case "attempts": if let n = reader.int(entry.value, what: "`retry.attempts`", range: 1...20) { policy.attempts = n }
+            case "backoff": if let d = reader.duration(entry.value, what: "`retry.backoff`") { policy.backoff = d }
+            case "max-backoff": if let d = reader.duration(entry.value, what: "`retry.max-backoff`") { policy.maxBackoff = d }
+            default: break
+            }
+        }
+        if policy.maxBackoff < policy.backoff {
+            reader.error("`retry.max-backoff` (\(policy.maxBackoff)) is shorter than `retry.backoff` (\(policy.backoff))", at: node)
+        }
+        return policy
+    }
+
+    private func decodeShell(_ node: Node) -> Shell? {
+        guard let text = reader.scalar(node, what: "`shell`") else { return nil }
+        guard let shell = Shell(rawValue: text) else {
+            reader.error("unknown shell `\(text)`", at: node, hint: Suggest.hint(for: text, in: Shell.allCases.map(\.rawValue)) ?? "use `sh` or `bash`")
+            return nil
+        }
+        return shell
+    }
+
+    private mutating func decodePath(_ node: Node, what: String, scope: Scope) -> Template? {
+        guard let text = reader.nonEmptyString(node, what: what) else { return nil }
+        let (template, refs) = templates.parse(text, node: node)
+        references += refs.map { ($0, scope) }
+        if text.hasPrefix("/") || text.split(separator: "/").contains("..") {
+            reader.error("\(what) `\(text)` leaves the workspace", at: node, hint: "use a path relative to the workspace root, without `..`")
+        }
+        return template
+    }
+
+    private mutating func decodeJob(id: String, keyNode: Node, node: Node, pipelineEnv: Set<String>, defaults: Defaults) -> JobDefinition? {
+        let location = reader.location(keyNode)
+        if !Self.isJobID(id) {
+            reader.error("`\(id)` is not a valid job id", at: keyNode, hint: "use letters, digits, `_` and `-`, starting with a letter or `_`")
+        }
+        guard let entries = reader.mapping(node, what: "job `\(id)`", allowed: Self.jobKeys) else { return nil }
+        var job = JobDefinition(id: id, location: location, steps: [])
+        var stepsNode: Node?
+        var envNode: Node?
+        for entry in entries {
+            switch entry.key {
+            case "stage": job.stage = reader.nonEmptyString(entry.value, what: "`stage`")
+            case "needs":
+                if case .scalar = entry.value, let one = reader.nonEmptyString(entry.value, what: "`needs`") {
+                    job.needs = [Located(one, at: reader.location(entry.value))]
+                } else {
+                    job.needs = reader.stringList(entry.value, what: "`needs`") ?? []
+                }
+            case "matrix": job.matrix = decodeMatrix(entry.value)
+            case "env": envNode = entry.value
+            case "timeout": job.timeout = reader.duration(entry.value, what: "`timeout`")
+            case "retry": job.retry = decodeRetry(entry.value, base: defaults.retry)
+            case "continue-on-error": job.continueOnError = reader.bool(entry.value, what: "`continue-on-error`") ?? false
+            case "shell": job.shell = decodeShell(entry.value)
+            case "working-directory":
+                job.workingDirectory = decodePath(entry.value, what: "`working-directory`", scope: .job(id: id, envVisible: pipelineEnv))
+            case "steps": stepsNode = entry.value
+            default: break
+            }
+        }
+        if let envNode { job.env = decodeEnv(envNode, what: "`env` of job `\(id)`", scope: .job(id: id, envVisible: pipelineEnv)) }
+        let jobEnv = pipelineEnv.union(job.env.map(\.name))
+        if let stepsNode {
+            if let items = reader.sequence(stepsNode, what: "`steps`") {
+                if items.isEmpty { reader.error("job `\(id)` has no steps", at: stepsNode, hint: "add at least one step: `- run: make test`") }
+                for item in items {
+                    if let step = decodeStep(item, jobID: id, jobEnv: jobEnv) { job.steps.append(step) }
+                }
+            }
+        } else {
+            reader.error("job `\(id)` has no `steps`", at: keyNode, hint: "add `steps:` with at least one `- run: COMMAND`")
+        }
+        return job
+    }
+
+    private mutating func decodeStep(_ node: Node, jobID: String, jobEnv: Set<String>) -> Step? {
+        if case .scalar = node {
+            reader.error("a step must be a mapping with `run:`", at: node, hint: "write `- run: \(node.scalar?.string ?? "COMMAND")`")
+            return nil
+        }
+        guard let entries = reader.mapping(node, what: "a step", allowed: Self.stepKeys) else { return nil }
+        let fields = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        var stepEnv: [EnvVar] = []
+        if let e = fields["env"] { stepEnv = decodeEnv(e, what: "`env` of a step", scope: .job(id: jobID, envVisible: jobEnv)) }
+        let visible = jobEnv.union(stepEnv.map(\.name))
+        guard let runNode = fields["run"] else {
+            reader.error("step has no `run`", at: node, hint: "add `run: COMMAND`")
+            return nil
+        }
+        guard let script = reader.nonEmptyString(runNode, what: "`run`") else { return nil }
+        let (run, refs) = templates.parse(script, node: runNode)
+        references += refs.map { ($0, .job(id: jobID, envVisible: visible)) }
+        var step = Step(run: run, location: reader.location(node), env: stepEnv)
+        if let n = fields["name"] { step.name = reader.nonEmptyString(n, what: "`name`") }
+        if let w = fields["working-directory"] { step.workingDirectory = decodePath(w, what: "`working-directory`", scope: .job(id: jobID, envVisible: visible)) }
+        if let t = fields["timeout"] { step.timeout = reader.duration(t, what: "`timeout`") }
+        if let s = fields["shell"] { step.shell = decodeShell(s) }
+        return step
+    }
+
+    private func decodeMatrix(_ node: Node) -> Matrix? {
+        guard let entries = reader.mapping(node, what: "`matrix`") else { return nil }
+        var axes: [Matrix.Axis] = []
+        var exclude: [[String: String]] = []
+        var excludeNode: Node?
+        for entry in entries {
+            if entry.key == "exclude" {
+                excludeNode = entry.value
+                continue
+            }
+            if entry.key == "include" {
+                reader.error("`matrix.include` is not supported", at: entry.keyNode, hint: "add the extra combination as values of an axis, or as a separate job")
+                continue
+            }
+            guard Self.isEnvName(entry.key.replacingOccurrences(of: "-", with: "_")) else {
+                reader.error("`\(entry.key)` is not a valid matrix axis name", at: entry.keyNode)
+                continue
+            }
+            guard let items = reader.sequence(entry.value, what: "matrix axis `\(entry.key)`") else { continue }
+            if items.isEmpty { reader.error("matrix axis `\(entry.key)` has no values", at: entry.value) }
+            let values = items.compactMap { reader.scalar($0, what: "a value of matrix axis `\(entry.key)`") }
+            axes.append(Matrix.Axis(name: entry.key, values: values, location: reader.location(entry.keyNode)))
+        }
+        if let excludeNode, let rules = reader.sequence(excludeNode, what: "`matrix.exclude`") {
+            for rule in rules {
+                guard let pairs = reader.mapping(rule, what: "an entry of `matrix.exclude`", allowed: axes.map(\.name)) else { continue }
+                var map: [String: String] = [:]
+                for pair in pairs {
+                    if let v = reader.scalar(pair.value, what: "`\(pair.key)` in `matrix.exclude`") {
+                        if let axis = axes.first(where: { $0.name == pair.key }), !axis.values.contains(v) {
+                            reader.error("`\(v)` is not a value of matrix axis `\(pair.key)`", at: pair.value, hint: Suggest.hint(for: v, in: axis.values))
+                        }
+                        map[pair.key] = v
+                    }
+                }
+                exclude.append(map)
+            }
+        }
+        if axes.isEmpty {
+            reader.error("`matrix` has no axes", at: node, hint: "write e.g. `matrix: { python: [\"3.11\", \"3.12\"] }`")
+            return nil
+        }
+        let matrix = Matrix(axes: axes, exclude: exclude, location: reader.location(node))
+        if matrix.combinations().isEmpty {
+            reader.error("`matrix.exclude` removes every combination", at: node)
+        }
+        if matrix.combinations().count > 256 {
+            reader.error("`matrix` expands to \(matrix.combinations().count) jobs; the limit is 256", at: node)
+        }
+        return matrix
+    }
+
+    // MARK: - Cross-references
+
+    /// Checks every `${{ }}` against what its scope can see: matrix axes of its job, env names of
+    /// enclosing scopes, outputs of jobs the job needs (non-matrix).
+    private func checkReferences(jobs: [JobDefinition]) {
+        let byID = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for (reference, scope) in references {
+            let at = reference.location
+            switch (reference.expression, scope) {
+            case (.matrix(let key), .pipelineEnv):
+                reader.error("`matrix.\(key)` is not available here: the pipeline's env has no matrix", at: at)
+            case (.env(let key), .pipelineEnv):
+                reader.error("`env.\(key)` is not available in the pipeline's env", at: at, hint: "write the value directly")
+            case (.needsOutput, .pipelineEnv):
+                reader.error("`needs` outputs are not available in the pipeline's env", at: at)
+            case (.matrix(let key), .job(let id, _)):
+                let axes = byID[id]?.matrix?.axes.map(\.name) ?? []
+                if !axes.contains(key) {
+                    reader.error(
+                        axes.isEmpty ? "`matrix.\(key)` used in job `\(id)`, which has no matrix" : "unknown matrix axis `\(key)` in job `\(id)`",
+                        at: at, hint: Suggest.hint(for: key, in: axes) ?? (axes.isEmpty ? nil : "axes: \(axes.joined(separator: ", "))"))
+                }
+            case (.env(let key), .job(_, let visible)):
+                if !visible.contains(key) {
+                    reader.error("unknown env `\(key)`", at: at, hint: Suggest.hint(for: key, in: visible) ?? "define it under `env:` of the pipeline, job or step; for the OS environment write `$\(key)` in the script")
+                }
+            case (.needsOutput(let job, _), .job(let id, _)):
+                guard let me = byID[id] else { continue }
+                let needs = me.needs?.map(\.value) ?? []
+                if !needs.contains(job) {
+                    reader.error("`needs.\(job).outputs` used in job `\(id)`, which does not list `\(job)` in `needs`", at: at, hint: "add `\(job)` to `needs` of `\(id)`")
+                } else if byID[job]?.matrix != nil {
+                    reader.error("`needs.\(job).outputs` is ambiguous: `\(job)` is a matrix job", at: at, hint: "have a non-matrix job collect the outputs you need")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import ShipgateModel
+import Yams
+
+/// Parses `${{ expression }}` parts of a YAML string into a `Template`, with a precise
+/// location for each problem (found in the source line, so block scalars point right too).
+struct TemplateParser {
+    let reader: NodeReader
+    let sourceLines: [Substring]
+
+    /// A located expression, for checks that need to point at it later.
+    struct Reference {
+        var expression: Interpolation
+        var location: SourceLocation
+    }
+
+    func parse(_ node: Node, what: String) -> (Template, [Reference])? {
+        guard let text = reader.scalar(node, what: what) else { return nil }
+        return parse(text, node: node)
+    }
+
+    func parse(_ text: String, node: Node) -> (Template, [Reference]) {
+        var segments: [Template.Segment] = []
+        var references: [Reference] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "${{") {
+            segments.append(.literal(String(rest[..<open.lowerBound])))
+            let location = locate(text: text, offset: open.lowerBound, node: node)
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                reader.error("unterminated `${{` (missing `}}`)", at: location)
+                segments.append(.literal(String(rest[open.lowerBound...])))
+                rest = rest[rest.endIndex...]
+                break
+            }
+            let body = String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
+            if let expression = Self.expression(body) {
+                segments.append(.expression(expression))
+                references.append(Reference(expression: expression, location: location))
+            } else {
+                reader.error(
+                    "unknown expression `\(body)` in `${{ }}`", at: location,
+                    hint: "use matrix.NAME, env.NAME or needs.JOB.outputs.KEY")
+                segments.append(.literal(String(rest[open.lowerBound..<close.upperBound])))
+            }
+            rest = rest[close.upperBound...]
+        }
+        segments.append(.literal(String(rest)))
+        return (Template(segments: segments), references)
+    }
+
+    static func expression(_ body: String) -> Interpolation? {
+        let parts = body.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        func isName(_ s: String) -> Bool {
+            guard let first = s.first, first.isLetter || first == "_" else { return false }
+            return s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+        }
+        switch parts.count {
+        case 2 where parts[0] == "matrix" && isName(parts[1]): return .matrix(parts[1])
+        case 2 where parts[0] == "env" && isName(parts[1]): return .env(parts[1])
+        case 4 where parts[0] == "needs" && parts[2] == "outputs" && isName(parts[1]) && isName(parts[3]):
+            return .needsOutput(job: parts[1], key: parts[3])
+        default: return nil
+        }
+    }
+
+    /// Where the `${{` at `offset` of the scalar stands in the file.
+    private func locate(text: String, offset: Substring.Index, node: Node) -> SourceLocation {
+        let base = reader.location(node)
+        let before = text[..<offset]
+        let newlines = before.count(where: { $0 == "\n" })
+        let isBlock = node.scalar.map { $0.style == .literal || $0.style == .folded } ?? false
+        let line = base.line + newlines + (isBlock ? 1 : 0)
+        if !isBlock && newlines == 0 {
+            let quoted = node.scalar.map { $0.style == .singleQuoted || $0.style == .doubleQuoted } ?? false
+            return SourceLocation(file: base.file, line: line, column: base.column + before.count + (quoted ? 1 : 0))
+        }
+        // Find this occurrence in the source line to get the exact column.
+        let linePrefix = before.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+        let occurrence = linePrefix.components(separatedBy: "${{").count - 1
+        if line - 1 < sourceLines.count {
+            var search = sourceLines[line - 1][...]
+            var seen = 0
+            while let r = search.range(of: "${{") {
+                if seen == occurrence {
+                    return SourceLocation(file: base.file, line: line, column: sourceLines[line - 1].distance(from: sourceLines[line - 1].startIndex, to: r.lowerBound) + 1)
+                }
+                seen += 1
+                search = search[r.upperBound...]
+            }
+        }
+        return SourceLocation(file: base.file, line: line, column: 1)
+    }
+}
+

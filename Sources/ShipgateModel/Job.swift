@@ -1,0 +1,113 @@
+/// A job as declared in the file, before matrix expansion.
+public struct JobDefinition: Hashable, Sendable, Codable {
+    public var id: String
+    public var location: SourceLocation
+    public var stage: String?
+    /// Explicit edges; nil means "every job of earlier stages", `[]` means "start at once".
+    public var needs: [Located<String>]?
+    public var matrix: Matrix?
+    public var env: [EnvVar]
+    public var timeout: TimeSpan?
+    public var retry: RetryPolicy?
+    public var continueOnError: Bool
+    public var shell: Shell?
+    public var workingDirectory: Template?
+    public var steps: [Step]
+
+    public init(
+        id: String, location: SourceLocation, stage: String? = nil, needs: [Located<String>]? = nil,
+        matrix: Matrix? = nil, env: [EnvVar] = [], timeout: TimeSpan? = nil, retry: RetryPolicy? = nil,
+        continueOnError: Bool = false, shell: Shell? = nil, workingDirectory: Template? = nil, steps: [Step]
+    ) {
+        self.id = id
+        self.location = location
+        self.stage = stage
+        self.needs = needs
+        self.matrix = matrix
+        self.env = env
+        self.timeout = timeout
+        self.retry = retry
+        self.continueOnError = continueOnError
+        self.shell = shell
+        self.workingDirectory = workingDirectory
+        self.steps = steps
+    }
+}
+
+/// One command of a job, run as its own process group.
+public struct Step: Hashable, Sendable, Codable {
+    public var name: String?
+    public var run: Template
+    public var location: SourceLocation
+    public var workingDirectory: Template?
+    public var env: [EnvVar]
+    public var timeout: TimeSpan?
+    public var shell: Shell?
+
+    public init(
+        name: String? = nil, run: Template, location: SourceLocation, workingDirectory: Template? = nil,
+        env: [EnvVar] = [], timeout: TimeSpan? = nil, shell: Shell? = nil
+    ) {
+        self.name = name
+        self.run = run
+        self.location = location
+        self.workingDirectory = workingDirectory
+        self.env = env
+        self.timeout = timeout
+        self.shell = shell
+    }
+
+    /// The name shown to users: the declared one, else the first line of the script, shortened.
+    public var displayName: String {
+        if let name, !name.isEmpty { return name }
+        let firstLine = run.description.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+        return firstLine.count > 60 ? String(firstLine.prefix(57)) + "..." : firstLine
+    }
+}
+
+/// Axes of a matrix job, in declaration order, and the combinations to leave out.
+public struct Matrix: Hashable, Sendable, Codable {
+    public struct Axis: Hashable, Sendable, Codable {
+        public var name: String
+        public var values: [String]
+        public var location: SourceLocation
+        public init(name: String, values: [String], location: SourceLocation) {
+            self.name = name
+            self.values = values
+            self.location = location
+        }
+    }
+
+    public var axes: [Axis]
+    /// Each entry removes every combination that agrees with all of its pairs.
+    public var exclude: [[String: String]]
+    public var location: SourceLocation
+
+    public init(axes: [Axis], exclude: [[String: String]] = [], location: SourceLocation) {
+        self.axes = axes
+        self.exclude = exclude
+        self.location = location
+    }
+
+    /// Every combination (cartesian product, first axis varying slowest) minus the excluded ones.
+    public func combinations() -> [[MatrixValue]] {
+        var result: [[MatrixValue]] = [[]]
+        for axis in axes {
+            result = result.flatMap { prefix in axis.values.map { prefix + [MatrixValue(axis: axis.name, value: $0)] } }
+        }
+        return result.filter { combo in
+            !exclude.contains { rule in
+                rule.allSatisfy { key, value in combo.contains { $0.axis == key && $0.value == value } }
+            }
+        }
+    }
+}
+
+public struct MatrixValue: Hashable, Sendable, Codable {
+    public var axis: String
+    public var value: String
+    public init(axis: String, value: String) {
+        self.axis = axis
+        self.value = value
+    }
+}

@@ -1,0 +1,120 @@
+import ShipgateModel
+
+/// What `run` will do, as a value: `plan` prints it, `run` executes it, tests assert on it.
+///
+/// Jobs are in execution order (topological, ties broken by declaration order); `waves`
+/// groups the jobs that may run in parallel once the previous wave is done.
+public struct ExecutionPlan: Hashable, Sendable, Codable {
+    public var schemaVersion = 1
+    public var pipeline: PipelineInfo
+    public var waves: [[String]]
+    public var jobs: [PlannedJob]
+    /// Secret names the run needs; their values never enter the plan.
+    public var secrets: [String]
+
+    public struct PipelineInfo: Hashable, Sendable, Codable {
+        public var name: String
+        public var file: String
+        public var digest: String
+    }
+
+    public init(pipeline: PipelineInfo, waves: [[String]], jobs: [PlannedJob], secrets: [String]) {
+        self.pipeline = pipeline
+        self.waves = waves
+        self.jobs = jobs
+        self.secrets = secrets
+    }
+
+    public func job(_ id: String) -> PlannedJob? { jobs.first { $0.id == id } }
+
+    /// Jobs that `run` will execute.
+    public var runnable: [PlannedJob] { jobs.filter { $0.status == .run } }
+}
+
+/// One job after matrix expansion, with everything known before running resolved.
+public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
+    public enum Status: String, Hashable, Sendable, Codable {
+        case run
+        case skip
+    }
+
+    /// Unique id: the declared id, plus ` (axis=value, …)` for matrix variants.
+    public var id: String
+    /// The declared job id this one was expanded from.
+    public var job: String
+    public var stage: String?
+    public var needs: [String]
+    public var matrix: [MatrixValue]
+    public var status: Status
+    /// Why the job is skipped; nil when it runs.
+    public var reason: String?
+    public var timeout: TimeSpan
+    public var retry: RetryPolicy
+    public var continueOnError: Bool
+    public var steps: [PlannedStep]
+    public var location: SourceLocation
+
+    public init(
+        id: String, job: String, stage: String?, needs: [String], matrix: [MatrixValue], status: Status, reason: String?,
+        timeout: TimeSpan, retry: RetryPolicy, continueOnError: Bool, steps: [PlannedStep], location: SourceLocation
+    ) {
+        self.id = id
+        self.job = job
+        self.stage = stage
+        self.needs = needs
+        self.matrix = matrix
+        self.status = status
+        self.reason = reason
+        self.timeout = timeout
+        self.retry = retry
+        self.continueOnError = continueOnError
+        self.steps = steps
+        self.location = location
+    }
+
+    /// Ids of needed jobs whose outputs this job interpolates.
+    public var outputDependencies: Set<String> {
+        var set = Set<String>()
+        for step in steps {
+            for e in step.script.interpolations + step.env.flatMap(\.value.interpolations) + (step.workingDirectory?.interpolations ?? []) {
+                if case .needsOutput(let job, _) = e { set.insert(job) }
+            }
+        }
+        return set
+    }
+}
+
+/// One step of a planned job. `script`, `env` and `workingDirectory` have matrix values and env
+/// references resolved; `${{ needs.JOB.outputs.KEY }}` parts stay until the job starts.
+public struct PlannedStep: Hashable, Sendable, Codable {
+    public var name: String
+    public var script: Template
+    public var shell: Shell
+    /// Relative to the workspace root; nil means the root.
+    public var workingDirectory: Template?
+    /// The merged pipeline, job and step env, innermost winning, sorted by name.
+    public var env: [PlannedEnv]
+    public var timeout: TimeSpan?
+
+    public init(name: String, script: Template, shell: Shell, workingDirectory: Template?, env: [PlannedEnv], timeout: TimeSpan?) {
+        self.name = name
+        self.script = script
+        self.shell = shell
+        self.workingDirectory = workingDirectory
+        self.env = env
+        self.timeout = timeout
+    }
+}
+
+public struct PlannedEnv: Hashable, Sendable, Codable {
+    public var name: String
+    public var value: Template
+    public init(name: String, value: Template) {
+        self.name = name
+        self.value = value
+    }
+}
+
+extension Template {
+    public var interpolations: [Interpolation] { expressions }
+}

@@ -1,0 +1,89 @@
+import ShipgateModel
+
+/// Builds the `ExecutionPlan` for a pipeline: expands the graph, applies the job selection,
+/// and resolves everything that is known before running.
+///
+/// Pure: reads nothing from the environment or the disk.
+public enum Planner {
+    public struct Options: Sendable {
+        /// `--job` values: expanded ids (`unit (python=3.12)`) or declared ids (all variants).
+        public var selectedJobs: [String]
+        public init(selectedJobs: [String] = []) { self.selectedJobs = selectedJobs }
+    }
+
+    /// The plan, or the diagnostics that prevent one (graph errors, unknown `--job`).
+    public static func plan(_ pipeline: Pipeline, options: Options = Options()) -> (ExecutionPlan?, [Diagnostic]) {
+        let (graph, diagnostics) = JobGraph.build(pipeline)
+        guard let graph else { return (nil, diagnostics) }
+
+        var selectedRoots: [String] = []
+        var problems: [Diagnostic] = []
+        for wanted in options.selectedJobs {
+            if graph.node(wanted) != nil {
+                selectedRoots.append(wanted)
+            } else if let def = pipeline.job(wanted) {
+                selectedRoots += graph.nodes.filter { $0.definition.id == def.id }.map(\.id)
+            } else {
+                problems.append(.error("no job `\(wanted)` in \(pipeline.file)", at: nil, hint: Suggest.hint(for: wanted, in: graph.nodes.map(\.id) + pipeline.jobs.map(\.id)) ?? "jobs: \(pipeline.jobs.map(\.id).joined(separator: ", "))"))
+            }
+        }
+        if problems.hasErrors { return (nil, diagnostics + problems) }
+        let selected = options.selectedJobs.isEmpty ? Set(graph.nodes.map(\.id)) : graph.closure(of: selectedRoots)
+        let skipReason = "not selected (--job \(options.selectedJobs.joined(separator: ", ")))"
+
+        let waves = graph.waves(of: Set(graph.nodes.map(\.id)))
+        let order = waves.flatMap { $0 }
+        let pipelineEnv = pipeline.env.map { PlannedEnv(name: $0.name, value: $0.value) }
+        var jobs: [PlannedJob] = []
+        for id in order {
+            let node = graph.node(id)!
+            let def = node.definition
+            let steps = def.steps.map { plannedStep($0, job: def, matrix: node.matrix, pipelineEnv: pipelineEnv, defaults: pipeline.defaults) }
+            let isSelected = selected.contains(id)
+            jobs.append(PlannedJob(
+                id: id, job: def.id, stage: def.stage, needs: node.needs, matrix: node.matrix,
+                status: isSelected ? .run : .skip, reason: isSelected ? nil : skipReason,
+                timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
+                continueOnError: def.continueOnError, steps: steps, location: def.location))
+        }
+        let plan = ExecutionPlan(
+            pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest),
+            waves: graph.waves(of: selected), jobs: jobs, secrets: pipeline.secrets.map(\.value))
+        return (plan, diagnostics)
+    }
+
+    private static func plannedStep(_ step: Step, job: JobDefinition, matrix: [MatrixValue], pipelineEnv: [PlannedEnv], defaults: Defaults) -> PlannedStep {
+        let jobEnv = merge(pipelineEnv, job.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: pipelineEnv)) })
+        let stepEnv = merge(jobEnv, step.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: jobEnv)) })
+        let directory = step.workingDirectory ?? job.workingDirectory ?? defaults.workingDirectory
+        return PlannedStep(
+            name: step.displayName,
+            script: resolve(step.run, matrix: matrix, env: stepEnv),
+            shell: step.shell ?? job.shell ?? defaults.shell,
+            workingDirectory: directory.map { resolve($0, matrix: matrix, env: stepEnv) },
+            env: stepEnv,
+            timeout: step.timeout)
+    }
+
+    /// `inner` overrides `outer` by name; the result is sorted by name.
+    static func merge(_ outer: [PlannedEnv], _ inner: [PlannedEnv]) -> [PlannedEnv] {
+        var byName = Dictionary(outer.map { ($0.name, $0) }, uniquingKeysWith: { _, b in b })
+        for e in inner { byName[e.name] = e }
+        return byName.values.sorted { $0.name < $1.name }
+    }
+
+    /// Replaces matrix and env references; `needs` outputs stay for the executor.
+    static func resolve(_ template: Template, matrix: [MatrixValue], env: [PlannedEnv]) -> Template {
+        Template(segments: template.segments.flatMap { segment -> [Template.Segment] in
+            guard case .expression(let e) = segment else { return [segment] }
+            switch e {
+            case .matrix(let key):
+                return [.literal(matrix.first { $0.axis == key }?.value ?? "")]
+            case .env(let key):
+                return env.first { $0.name == key }?.value.segments ?? [.literal("")]
+            case .needsOutput:
+                return [segment]
+            }
+        })
+    }
+}

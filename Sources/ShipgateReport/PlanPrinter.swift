@@ -1,0 +1,93 @@
+import ShipgateEngine
+import ShipgateModel
+import ShipgatePlanning
+
+/// `shipgate plan` output: human text, and the documented `--json` document.
+///
+/// Scripts are shown after interpolation; `${{ needs.… }}` parts stay visible because they
+/// are only known at run time. Everything passes through the masker.
+public enum PlanPrinter {
+    public static func text(_ plan: ExecutionPlan, style: Style, masker: SecretMasker = .none) -> String {
+        var out = style.bold("Plan for \(plan.pipeline.name)") + style.dim(" (\(plan.pipeline.file), \(plan.pipeline.digest.prefix(19))…)") + "\n"
+        let runCount = plan.runnable.count
+        out += "\(runCount) job\(runCount == 1 ? "" : "s") to run in \(plan.waves.count) wave\(plan.waves.count == 1 ? "" : "s")"
+        if plan.jobs.count > runCount { out += ", \(plan.jobs.count - runCount) skipped" }
+        out += "\n"
+        for (n, wave) in plan.waves.enumerated() {
+            out += "\n" + style.bold("Wave \(n + 1)") + style.dim(wave.count > 1 ? " (\(wave.count) jobs in parallel)" : "") + "\n"
+            for id in wave {
+                guard let job = plan.job(id) else { continue }
+                out += describe(job, style: style, masker: masker)
+            }
+        }
+        let skipped = plan.jobs.filter { $0.status == .skip }
+        if !skipped.isEmpty {
+            out += "\n" + style.bold("Skipped") + "\n"
+            for job in skipped { out += "  \(style.dim("-")) \(job.id): \(job.reason ?? "")\n" }
+        }
+        return out
+    }
+
+    private static func describe(_ job: PlannedJob, style: Style, masker: SecretMasker) -> String {
+        var out = "  \(style.green("run")) \(style.bold(job.id))"
+        var facts: [String] = []
+        if let stage = job.stage { facts.append("stage \(stage)") }
+        facts.append(job.needs.isEmpty ? "needs nothing" : "needs \(job.needs.joined(separator: ", "))")
+        facts.append("timeout \(job.timeout)")
+        if job.retry.attempts > 1 { facts.append("retry \(job.retry.attempts)× from \(job.retry.backoff) (max \(job.retry.maxBackoff))") }
+        if job.continueOnError { facts.append("continue-on-error") }
+        out += style.dim("  " + facts.joined(separator: " · ")) + "\n"
+        for (i, step) in job.steps.enumerated() {
+            var head = "      \(i + 1). \(masker(step.name))"
+            var extra: [String] = []
+            if step.shell != .sh { extra.append(step.shell.rawValue) }
+            if let dir = step.workingDirectory { extra.append("in \(dir)") }
+            if let t = step.timeout { extra.append("timeout \(t)") }
+            if !extra.isEmpty { head += style.dim(" (\(extra.joined(separator: ", ")))") }
+            out += head + "\n"
+            for line in masker(step.script.description).split(separator: "\n", omittingEmptySubsequences: false) {
+                out += "         " + style.dim("$ ") + line + "\n"
+            }
+        }
+        return out
+    }
+
+    /// The `plan --json` document (schemaVersion 1), keys in documented order, one job per line.
+    public static func json(_ plan: ExecutionPlan, masker: SecretMasker = .none) -> String {
+        var p = JSONObject()
+        p.add("name", plan.pipeline.name); p.add("file", plan.pipeline.file); p.add("digest", plan.pipeline.digest)
+        let jobs = plan.jobs.map { job -> String in
+            var o = JSONObject()
+            o.add("id", job.id); o.add("job", job.job); o.add("stage", job.stage)
+            o.add("needs", raw: JSONObject.array(job.needs))
+            var m = JSONObject()
+            for v in job.matrix { m.add(v.axis, v.value) }
+            o.add("matrix", raw: m.text)
+            o.add("status", job.status.rawValue); o.add("reason", job.reason)
+            o.add("timeoutMs", job.timeout.milliseconds)
+            var r = JSONObject()
+            r.add("attempts", job.retry.attempts); r.add("backoffMs", job.retry.backoff.milliseconds); r.add("maxBackoffMs", job.retry.maxBackoff.milliseconds)
+            o.add("retry", raw: r.text)
+            o.add("continueOnError", job.continueOnError)
+            let steps = job.steps.map { step -> String in
+                var s = JSONObject()
+                s.add("name", masker(step.name)); s.add("run", masker(step.script.description)); s.add("shell", step.shell.rawValue)
+                s.add("workingDirectory", step.workingDirectory?.description); s.add("timeoutMs", step.timeout?.milliseconds)
+                return s.text
+            }
+            o.add("steps", raw: "[" + steps.joined(separator: ",") + "]")
+            return "    " + o.text
+        }
+        return """
+            {
+              "schemaVersion": \(plan.schemaVersion),
+              "pipeline": \(p.text),
+              "waves": [\(plan.waves.map(JSONObject.array).joined(separator: ","))],
+              "jobs": [
+            \(jobs.joined(separator: ",\n"))
+              ]
+            }
+
+            """
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ShipgateEngine
+import ShipgateModel
+import ShipgatePlanning
+import ShipgateReport
+
+extension Shipgate {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a pipeline: jobs as real processes, in parallel along the DAG.",
+            discussion: """
+                Logs and the run record go to .shipgate/runs/<run-id>/ (see --state-dir).
+                Exit codes: 0 success, 1 a job failed, 2 invalid pipeline or usage, 130 interrupted.
+                """)
+
+        enum OutputMode: String, ExpressibleByArgument, CaseIterable {
+            case auto, tty, plain, json
+        }
+
+        @OptionGroup var pipeline: PipelineOptions
+
+        @Option(name: .customLong("job"), help: "Run only these jobs and what they need (repeatable).")
+        var jobs: [String] = []
+
+        @Option(name: .customLong("jobs"), help: "Most jobs to run at once (default: number of CPUs).")
+        var parallelism: Int?
+
+        @Flag(help: "Cancel everything after the first job fails.")
+        var failFast = false
+
+        @Option(help: "auto (tty on a terminal, else plain), tty, plain, or json (one event per line).")
+        var output: OutputMode = .auto
+
+        @Option(help: "Write a JUnit XML report to this file.", completion: .file())
+        var junit: String?
+
+        @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
+        var stateDir: String?
+
+        @Option(name: .customLong("secret"), help: "Treat this environment variable as a secret (repeatable).")
+        var secretNames: [String] = []
+
+        @Option(help: "A .env-style file of secret values (NAME=value). Never logged.", completion: .file())
+        var secretsFile: String?
+
+        @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when a step times out or is cancelled.", visibility: .hidden))
+        var killGrace: Double = 5
+
+        func validate() throws {
+            if let parallelism, parallelism < 1 { throw ValidationError("--jobs must be at least 1, got \(parallelism)") }
+            if killGrace < 0 { throw ValidationError("--kill-grace must not be negative") }
+        }
+
+        func run() async throws {
+            let errStyle = Terminal.stderrStyle
+            let loaded = try pipeline.load(style: errStyle)
+            let plan = try pipeline.plan(loaded, jobs: jobs, style: errStyle)
+            let environment = ProcessInfo.processInfo.environment
+
+            let secrets: [String: String]
+            do {
+                let fileValues = try secretsFile.map(SecretSource.parseFile) ?? [:]
+                secrets = try SecretSource.resolve(required: plan.secrets + secretNames, environment: environment, file: fileValues)
+            } catch let missing as SecretSource.Missing {
+                let names = missing.names.joined(separator: ", ")
+                FileDescriptorSink.standardError.write("\(errStyle.red(errStyle.bold("error:"))) missing secret\(missing.names.count == 1 ? "" : "s") \(names): no job was started\n  \(errStyle.cyan("hint:")) export \(missing.names[0])=… or pass --secrets-file FILE with \(missing.names[0])=…\n")
+                throw ExitWith(code: Exit.invalid)
+            } catch let problem as SecretSource.FileProblem {
+                FileDescriptorSink.standardError.write("\(errStyle.red(errStyle.bold("error:"))) \(problem.description)\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+
+            let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
+            let runID = RunDirectory.newRunID()
+            let runDirectory = RunDirectory(stateDirectory: workspace.stateDirectory, runID: runID)
+            do { try runDirectory.create() } catch {
+                FileDescriptorSink.standardError.write("\(errStyle.red(errStyle.bold("error:"))) cannot create \(runDirectory.root): \(error.localizedDescription)\n  \(errStyle.cyan("hint:")) pass a writable --state-dir\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+
+            let groups = ProcessGroups()
+            let token = CancellationToken()
+            let trap = SignalTrap(token: token, groups: groups) { groups.killEverything() }
+            defer { withExtendedLifetime(trap) {} }
+
+            let reporter = makeReporter(environment: environment)
+            let options = RunOptions(
+                runID: runID, workspace: workspace.root, runDirectory: runDirectory,
+                parallelism: parallelism ?? ProcessInfo.processInfo.activeProcessorCount, failFast: failFast,
+                killGrace: TimeSpan(milliseconds: Int64(killGrace * 1000)), baseEnvironment: environment, secrets: secrets)
+            let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: reporter, cancellation: token)
+            let result = await executor.run()
+
+            if let junit {
+                let xml = JUnitReport.render(result) { job in
+                    job.log.map { JobLog.tail(path: runDirectory.root + "/" + $0, lines: 50) } ?? []
+                }
+                do { try xml.write(toFile: junit, atomically: true, encoding: .utf8) } catch {
+                    FileDescriptorSink.standardError.write("warning: cannot write JUnit report \(junit): \(error.localizedDescription)\n")
+                }
+            }
+            switch result.status {
+            case .success: return
+            case .cancelled, .interrupted: throw ExitWith(code: Exit.interrupted)
+            case .failed, .running: throw ExitWith(code: token.isCancelled && !failFast ? Exit.interrupted : Exit.jobFailed)
+            }
+        }
+
+        private func makeReporter(environment: [String: String]) -> any RunObserver {
+            let stdout = FileDescriptorSink.standardOutput
+            var mode = output
+            if mode == .auto {
+                let dumb = environment["TERM"] == "dumb" || environment["NO_COLOR"] != nil || environment["CI"] != nil
+                mode = stdout.isTerminal && !dumb ? .tty : .plain
+            }
+            switch mode {
+            case .tty: return TTYReporter(sink: stdout)
+            case .json: return JSONReporter(sink: stdout)
+            case .plain, .auto: return PlainReporter(sink: stdout, style: Terminal.stdoutStyle)
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+
+/// The `shipgate` command: a CI/CD pipeline runner and deploy gate.
+struct Shipgate: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "shipgate",
+        abstract: "Run CI/CD pipelines as real processes along a DAG, with dry runs and gates.",
+        discussion: """
+            Exit codes: 0 success, 1 a job failed, 2 invalid pipeline or usage, \
+            3 blocked by a gate, 130 interrupted.
+            """,
+        version: version,
+        subcommands: [Run.self, Plan.self, Validate.self, Graph.self]
+    )
+}
+
+/// Documented process exit codes.
+enum Exit {
+    static let success: Int32 = 0
+    static let jobFailed: Int32 = 1
+    static let invalid: Int32 = 2
+    static let blocked: Int32 = 3
+    static let interrupted: Int32 = 130
+}
+
+/// Thrown by commands to end with a specific exit code after they printed what went wrong.
+struct ExitWith: Error {
+    var code: Int32
+}
+
+@main
+enum Main {
+    static func main() async {
+        do {
+            var command = try Shipgate.parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+            exit(Exit.success)
+        } catch let e as ExitWith {
+            exit(e.code)
+        } catch {
+            let code = Shipgate.exitCode(for: error)
+            let message = Shipgate.fullMessage(for: error)
+            if code == .success {
+                print(message)
+                exit(Exit.success)
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            // Usage errors are exit 2, like every other "your input is wrong".
+            exit(code == .validationFailure ? Exit.invalid : code.rawValue)
+        }
+    }
+}
