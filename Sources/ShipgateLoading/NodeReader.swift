@@ -1,6 +1,5 @@
 import Foundation
 import ShipgateModel
-import Yams
 
 /// Typed access to YAML nodes that records a located diagnostic for every problem.
 ///
@@ -12,11 +11,11 @@ final class NodeReader {
 
     init(file: String) { self.file = file }
 
-    func location(_ node: Node) -> SourceLocation {
-        SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+    func location(_ node: YAMLNode) -> SourceLocation {
+        SourceLocation(file: file, line: node.mark.line, column: node.mark.column)
     }
 
-    func error(_ message: String, at node: Node, hint: String? = nil) {
+    func error(_ message: String, at node: YAMLNode, hint: String? = nil) {
         diagnostics.append(.error(message, at: location(node), hint: hint))
     }
 
@@ -24,29 +23,29 @@ final class NodeReader {
         diagnostics.append(.error(message, at: location, hint: hint))
     }
 
-    func warning(_ message: String, at node: Node, hint: String? = nil) {
+    func warning(_ message: String, at node: YAMLNode, hint: String? = nil) {
         diagnostics.append(.warning(message, at: location(node), hint: hint))
     }
 
-    static func kind(_ node: Node) -> String {
+    static func kind(_ node: YAMLNode) -> String {
         switch node {
-        case .scalar(let s): s.tag == Tag(.null) || (s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string)) ? "null" : "a scalar"
+        case .scalar(let s): s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string) ? "null" : "a scalar"
         case .mapping: "a mapping"
         case .sequence: "a list"
-        case .alias: "an alias"
         }
     }
 
     /// The pairs of a mapping, after checking keys: duplicates and unknown keys are reported
     /// (with "did you mean"), and only the first of each known key is returned.
-    func mapping(_ node: Node, what: String, allowed: [String]? = nil) -> [(key: String, keyNode: Node, value: Node)]? {
+    func mapping(_ node: YAMLNode, what: String, allowed: [String]? = nil) -> [(key: String, keyNode: YAMLNode, value: YAMLNode)]? {
         guard case .mapping(let map) = node else {
             error("\(what) must be a mapping, got \(Self.kind(node))", at: node)
             return nil
         }
-        var seen: [String: Node] = [:]
-        var result: [(String, Node, Node)] = []
-        for (keyNode, value) in map {
+        var seen: [String: YAMLNode] = [:]
+        var result: [(String, YAMLNode, YAMLNode)] = []
+        for pair in map.pairs {
+            let keyNode = pair.key, value = pair.value
             guard case .scalar(let keyScalar) = keyNode else {
                 error("keys of \(what) must be plain strings, got \(Self.kind(keyNode))", at: keyNode)
                 continue
@@ -66,16 +65,16 @@ final class NodeReader {
         return result
     }
 
-    func sequence(_ node: Node, what: String) -> [Node]? {
+    func sequence(_ node: YAMLNode, what: String) -> [YAMLNode]? {
         guard case .sequence(let seq) = node else {
             error("\(what) must be a list, got \(Self.kind(node))", at: node)
             return nil
         }
-        return Array(seq)
+        return seq.items
     }
 
     /// Any non-null scalar, as written (numbers and booleans keep their spelling).
-    func scalar(_ node: Node, what: String) -> String? {
+    func scalar(_ node: YAMLNode, what: String) -> String? {
         guard case .scalar(let s) = node, Self.kind(node) != "null" else {
             error("\(what) must be a string, got \(Self.kind(node))", at: node)
             return nil
@@ -83,7 +82,7 @@ final class NodeReader {
         return s.string
     }
 
-    func nonEmptyString(_ node: Node, what: String) -> String? {
+    func nonEmptyString(_ node: YAMLNode, what: String) -> String? {
         guard let s = scalar(node, what: what) else { return nil }
         if s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             error("\(what) must not be empty", at: node)
@@ -92,7 +91,7 @@ final class NodeReader {
         return s
     }
 
-    func bool(_ node: Node, what: String) -> Bool? {
+    func bool(_ node: YAMLNode, what: String) -> Bool? {
         guard case .scalar(let s) = node else {
             error("\(what) must be true or false, got \(Self.kind(node))", at: node)
             return nil
@@ -106,7 +105,7 @@ final class NodeReader {
         }
     }
 
-    func int(_ node: Node, what: String, range: ClosedRange<Int>) -> Int? {
+    func int(_ node: YAMLNode, what: String, range: ClosedRange<Int>) -> Int? {
         guard case .scalar(let s) = node, let n = Int(s.string) else {
             error("\(what) must be a whole number, got \(Self.kind(node) == "a scalar" ? "`\(node.scalar?.string ?? "")`" : Self.kind(node))", at: node)
             return nil
@@ -118,7 +117,7 @@ final class NodeReader {
         return n
     }
 
-    func duration(_ node: Node, what: String) -> TimeSpan? {
+    func duration(_ node: YAMLNode, what: String) -> TimeSpan? {
         guard case .scalar(let s) = node, Self.kind(node) != "null" else {
             error("\(what) must be a duration like `30s`, `10m` or `1h30m`, got \(Self.kind(node))", at: node)
             return nil
@@ -130,7 +129,7 @@ final class NodeReader {
         return span
     }
 
-    func stringList(_ node: Node, what: String) -> [Located<String>]? {
+    func stringList(_ node: YAMLNode, what: String) -> [Located<String>]? {
         guard let items = sequence(node, what: what) else { return nil }
         return items.compactMap { item in
             nonEmptyString(item, what: "an entry of \(what)").map { Located($0, at: location(item)) }

@@ -1,6 +1,5 @@
 import Foundation
 import ShipgateModel
-import Yams
 
 /// Turns a YAML node tree into a `Pipeline`, collecting every problem on the way.
 ///
@@ -29,7 +28,7 @@ struct PipelineDecoder {
         self.templates = TemplateParser(reader: reader, sourceLines: sourceLines)
     }
 
-    mutating func decode(_ root: Node, digest: String) -> Pipeline? {
+    mutating func decode(_ root: YAMLNode, digest: String) -> Pipeline? {
         guard let top = reader.mapping(root, what: "the pipeline", allowed: Self.topKeys) else { return nil }
         let fields = Dictionary(top.map { ($0.key, ($0.keyNode, $0.value)) }, uniquingKeysWith: { a, _ in a })
         let rootLocation = reader.location(root)
@@ -97,7 +96,7 @@ struct PipelineDecoder {
 
     // MARK: - Pieces
 
-    private mutating func decodeEnv(_ node: Node, what: String, scope: Scope) -> [EnvVar] {
+    private mutating func decodeEnv(_ node: YAMLNode, what: String, scope: Scope) -> [EnvVar] {
         guard let entries = reader.mapping(node, what: what) else { return [] }
         var vars: [EnvVar] = []
         for entry in entries {
@@ -116,7 +115,7 @@ struct PipelineDecoder {
         return vars
     }
 
-    private mutating func decodeDefaults(_ node: Node) -> Defaults {
+    private mutating func decodeDefaults(_ node: YAMLNode) -> Defaults {
         var defaults = Defaults.standard
         guard let entries = reader.mapping(node, what: "`defaults`", allowed: Self.defaultsKeys) else { return defaults }
         for entry in entries {
@@ -131,7 +130,7 @@ struct PipelineDecoder {
         return defaults
     }
 
-    private func decodeRetry(_ node: Node, base: RetryPolicy) -> RetryPolicy? {
+    private func decodeRetry(_ node: YAMLNode, base: RetryPolicy) -> RetryPolicy? {
         guard let entries = reader.mapping(node, what: "`retry`", allowed: Self.retryKeys) else { return nil }
         var policy = base
         for entry in entries {
@@ -148,7 +147,7 @@ struct PipelineDecoder {
         return policy
     }
 
-    private func decodeShell(_ node: Node) -> Shell? {
+    private func decodeShell(_ node: YAMLNode) -> Shell? {
         guard let text = reader.scalar(node, what: "`shell`") else { return nil }
         guard let shell = Shell(rawValue: text) else {
             reader.error("unknown shell `\(text)`", at: node, hint: Suggest.hint(for: text, in: Shell.allCases.map(\.rawValue)) ?? "use `sh` or `bash`")
@@ -157,7 +156,7 @@ struct PipelineDecoder {
         return shell
     }
 
-    private mutating func decodePath(_ node: Node, what: String, scope: Scope) -> Template? {
+    private mutating func decodePath(_ node: YAMLNode, what: String, scope: Scope) -> Template? {
         guard let text = reader.nonEmptyString(node, what: what) else { return nil }
         let (template, refs) = templates.parse(text, node: node)
         references += refs.map { ($0, scope) }
@@ -167,15 +166,15 @@ struct PipelineDecoder {
         return template
     }
 
-    private mutating func decodeJob(id: String, keyNode: Node, node: Node, pipelineEnv: Set<String>, defaults: Defaults) -> JobDefinition? {
+    private mutating func decodeJob(id: String, keyNode: YAMLNode, node: YAMLNode, pipelineEnv: Set<String>, defaults: Defaults) -> JobDefinition? {
         let location = reader.location(keyNode)
         if !Self.isJobID(id) {
             reader.error("`\(id)` is not a valid job id", at: keyNode, hint: "use letters, digits, `_` and `-`, starting with a letter or `_`")
         }
         guard let entries = reader.mapping(node, what: "job `\(id)`", allowed: Self.jobKeys) else { return nil }
         var job = JobDefinition(id: id, location: location, steps: [])
-        var stepsNode: Node?
-        var envNode: Node?
+        var stepsNode: YAMLNode?
+        var envNode: YAMLNode?
         for entry in entries {
             switch entry.key {
             case "stage": job.stage = reader.nonEmptyString(entry.value, what: "`stage`")
@@ -212,7 +211,7 @@ struct PipelineDecoder {
         return job
     }
 
-    private mutating func decodeStep(_ node: Node, jobID: String, jobEnv: Set<String>) -> Step? {
+    private mutating func decodeStep(_ node: YAMLNode, jobID: String, jobEnv: Set<String>) -> Step? {
         if case .scalar = node {
             reader.error("a step must be a mapping with `run:`", at: node, hint: "write `- run: \(node.scalar?.string ?? "COMMAND")`")
             return nil
@@ -237,11 +236,11 @@ struct PipelineDecoder {
         return step
     }
 
-    private func decodeMatrix(_ node: Node) -> Matrix? {
+    private func decodeMatrix(_ node: YAMLNode) -> Matrix? {
         guard let entries = reader.mapping(node, what: "`matrix`") else { return nil }
         var axes: [Matrix.Axis] = []
         var exclude: [[String: String]] = []
-        var excludeNode: Node?
+        var excludeNode: YAMLNode?
         for entry in entries {
             if entry.key == "exclude" {
                 excludeNode = entry.value

@@ -1,6 +1,5 @@
 import Foundation
 import ShipgateModel
-import Yams
 
 /// Parses `${{ expression }}` parts of a YAML string into a `Template`, with a precise
 /// location for each problem (found in the source line, so block scalars point right too).
@@ -14,12 +13,12 @@ struct TemplateParser {
         var location: SourceLocation
     }
 
-    func parse(_ node: Node, what: String) -> (Template, [Reference])? {
+    func parse(_ node: YAMLNode, what: String) -> (Template, [Reference])? {
         guard let text = reader.scalar(node, what: what) else { return nil }
         return parse(text, node: node)
     }
 
-    func parse(_ text: String, node: Node) -> (Template, [Reference]) {
+    func parse(_ text: String, node: YAMLNode) -> (Template, [Reference]) {
         var segments: [Template.Segment] = []
         var references: [Reference] = []
         var rest = Substring(text)
@@ -64,7 +63,7 @@ struct TemplateParser {
     }
 
     /// Where the `${{` at `offset` of the scalar stands in the file.
-    private func locate(text: String, offset: Substring.Index, node: Node) -> SourceLocation {
+    private func locate(text: String, offset: Substring.Index, node: YAMLNode) -> SourceLocation {
         let base = reader.location(node)
         let before = text[..<offset]
         let newlines = before.count(where: { $0 == "\n" })

@@ -1,6 +1,5 @@
 import Foundation
 import ShipgateModel
-import Yams
 
 /// Reads pipeline text into a YAML node tree, refusing what could hurt the loader.
 ///
@@ -13,7 +12,7 @@ struct YAMLDocument {
     static let maxNodes = 200_000
 
     let file: String
-    let root: Node
+    let root: YAMLNode
 
     static func parse(bytes: [UInt8], file: String) -> (YAMLDocument?, [Diagnostic]) {
         let start = SourceLocation(file: file, line: 1, column: 1)
@@ -30,61 +29,35 @@ struct YAMLDocument {
         if text.allSatisfy({ $0.isWhitespace }) || text.split(separator: "\n").allSatisfy({ $0.trimmingPrefix(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") }) {
             return (nil, [.error("file is empty", at: start, hint: "a pipeline needs at least `name:` and `jobs:`")])
         }
-        let node: Node?
+        let node: YAMLNode?
         do {
-            node = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            return (nil, [diagnostic(for: error, file: file)])
+            node = try YAMLComposer.compose(bytes, maxNodes: maxNodes)
         } catch {
-            return (nil, [.error("cannot parse YAML: \(error)", at: start)])
+            return (nil, [diagnostic(for: error, file: file)])
         }
         guard let node else {
             return (nil, [.error("file is empty", at: start, hint: "a pipeline needs at least `name:` and `jobs:`")])
         }
-        var budget = maxNodes
-        if !withinBudget(node, &budget) {
-            return (nil, [.error("document expands to more than \(maxNodes) YAML nodes (alias bomb?)", at: start, hint: "remove the recursive anchors (&x / *x)")])
-        }
         return (YAMLDocument(file: file, root: node), [])
     }
 
-    /// Counts nodes as if aliases were expanded, stopping as soon as the budget is spent.
-    private static func withinBudget(_ node: Node, _ budget: inout Int) -> Bool {
-        budget -= 1
-        if budget < 0 { return false }
-        switch node {
-        case .scalar, .alias: return true
-        case .sequence(let seq):
-            for child in seq where !withinBudget(child, &budget) { return false }
-        case .mapping(let map):
-            for (k, v) in map where !withinBudget(k, &budget) || !withinBudget(v, &budget) { return false }
-        }
-        return true
-    }
-
-    private static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
-        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
-        func describe(_ context: YamlError.Context?, _ problem: String) -> String {
-            let ctx = context.map { "\($0.text) " } ?? ""
-            return "YAML syntax error: \(ctx)\(problem)"
-        }
-        switch error {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
-            var message = describe(context, problem)
-            var hint: String? = nil
+    private static func diagnostic(for failure: YAMLComposer.Failure, file: String) -> Diagnostic {
+        switch failure {
+        case .tooLarge:
+            return .error("document expands to more than \(maxNodes) YAML nodes (alias bomb?)", at: SourceLocation(file: file, line: 1, column: 1), hint: "remove the recursive anchors (&x / *x)")
+        case .multipleDocuments(let line):
+            return .error("file holds more than one YAML document", at: SourceLocation(file: file, line: line, column: 1), hint: "a pipeline is one document: remove the `---` separator")
+        case .undefinedAlias(let name, let line, let column):
+            return .error("alias `*\(name)` refers to no anchor", at: SourceLocation(file: file, line: line, column: column), hint: "define the anchor (&\(name)) before using the alias")
+        case .syntax(let problem, let context, let line, let column):
+            let at = SourceLocation(file: file, line: line, column: column)
             if problem.contains("Maximum nesting level") {
-                message = "YAML nesting is deeper than 1000 levels"
-                hint = "pipelines never need this much nesting; is this the right file?"
-            } else if problem.contains("tab") {
-                hint = "indent with spaces, not tabs"
-            } else if problem.contains("undefined alias") {
-                hint = "define the anchor (&name) before using the alias (*name)"
+                return .error("YAML nesting is deeper than 1000 levels", at: at, hint: "pipelines never need this much nesting; is this the right file?")
             }
-            return .error(message, at: at(mark), hint: hint)
-        case let .reader(problem, offset, _, _):
-            return .error("cannot read YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")", at: SourceLocation(file: file, line: 1, column: 1))
-        default:
-            return .error("cannot parse YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            var hint: String? = nil
+            if problem.contains("tab") || (problem.contains("cannot start any token") && column == 1) { hint = "indent with spaces, not tabs" }
+            if problem.contains("mapping values are not allowed") { hint = "quote values that contain `: ` (e.g. run: \"echo a: b\")" }
+            return .error("YAML syntax error: \(context.map { "\($0) " } ?? "")\(problem)", at: at, hint: hint)
         }
     }
 }

@@ -45,13 +45,14 @@ public struct JobGraph: Sendable {
         }
 
         let declared = pipeline.jobs.map(\.id)
+        let definitions = Dictionary(pipeline.jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for i in nodes.indices {
             let job = nodes[i].definition
             let myStage = job.stage.flatMap { stageIndex[$0] }
             var needs: [String] = []
             if let explicit = job.needs {
                 for need in explicit {
-                    guard let target = pipeline.job(need.value) else {
+                    guard let target = definitions[need.value] else {
                         diagnostics.append(.error("job `\(job.id)` needs unknown job `\(need.value)`", at: need.location, hint: Suggest.hint(for: need.value, in: declared)))
                         continue
                     }
@@ -123,18 +124,30 @@ public struct JobGraph: Sendable {
         return diagnostics
     }
 
-    /// Kahn's algorithm by levels: each wave holds the jobs whose needs are all in earlier waves,
-    /// in declaration order. Only valid on an acyclic graph.
+    /// Kahn's algorithm by levels: each wave holds the jobs whose needs (within `ids`) are all in
+    /// earlier waves, in declaration order. O(jobs + edges). Only valid on an acyclic graph.
     public func waves(of ids: Set<String>) -> [[String]] {
-        var remaining = nodes.filter { ids.contains($0.id) }
-        var done = Set<String>()
+        var unmet = [Int](repeating: 0, count: nodes.count)
+        var dependents = [[Int]](repeating: [], count: nodes.count)
+        var current: [Int] = []
+        for (i, node) in nodes.enumerated() where ids.contains(node.id) {
+            for need in node.needs where ids.contains(need) {
+                unmet[i] += 1
+                dependents[index[need]!].append(i)
+            }
+            if unmet[i] == 0 { current.append(i) }
+        }
         var waves: [[String]] = []
-        while !remaining.isEmpty {
-            let wave = remaining.filter { $0.needs.allSatisfy { done.contains($0) || !ids.contains($0) } }
-            if wave.isEmpty { break }
-            waves.append(wave.map(\.id))
-            done.formUnion(wave.map(\.id))
-            remaining.removeAll { done.contains($0.id) }
+        while !current.isEmpty {
+            waves.append(current.map { nodes[$0].id })
+            var next: [Int] = []
+            for i in current {
+                for d in dependents[i] {
+                    unmet[d] -= 1
+                    if unmet[d] == 0 { next.append(d) }
+                }
+            }
+            current = next.sorted()
         }
         return waves
     }

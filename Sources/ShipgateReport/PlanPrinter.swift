@@ -13,10 +13,11 @@ public enum PlanPrinter {
         out += "\(runCount) job\(runCount == 1 ? "" : "s") to run in \(plan.waves.count) wave\(plan.waves.count == 1 ? "" : "s")"
         if plan.jobs.count > runCount { out += ", \(plan.jobs.count - runCount) skipped" }
         out += "\n"
+        let byID = Dictionary(plan.jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for (n, wave) in plan.waves.enumerated() {
             out += "\n" + style.bold("Wave \(n + 1)") + style.dim(wave.count > 1 ? " (\(wave.count) jobs in parallel)" : "") + "\n"
             for id in wave {
-                guard let job = plan.job(id) else { continue }
+                guard let job = byID[id] else { continue }
                 out += describe(job, style: style, masker: masker)
             }
         }
