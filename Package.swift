@@ -55,7 +55,11 @@ let package = Package(
             name: "ShipgateEngineTests",
             dependencies: ["ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport"]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["ShipgateModel"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["shipgate", .product(name: "Subprocess", package: "swift-subprocess")],
+            exclude: ["Fixtures"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

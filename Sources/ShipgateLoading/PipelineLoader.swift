@@ -8,7 +8,11 @@ import ShipgateModel
 /// `diagnostics`, located and sorted. `pipeline` is nil when any error was found.
 public enum PipelineLoader {
     public struct Result: Sendable {
+        /// The validated pipeline; nil when any error was found.
         public var pipeline: Pipeline?
+        /// What could be decoded despite errors, so later passes (the job graph) can still
+        /// report their own problems in the same run. Never execute it.
+        public var partial: Pipeline? = nil
         public var diagnostics: [Diagnostic]
     }
 
@@ -35,6 +39,6 @@ public enum PipelineLoader {
         let digest = "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         let pipeline = decoder.decode(document.root, digest: digest)
         let diagnostics = reader.diagnostics.sortedByLocation()
-        return Result(pipeline: diagnostics.hasErrors ? nil : pipeline, diagnostics: diagnostics)
+        return Result(pipeline: diagnostics.hasErrors ? nil : pipeline, partial: pipeline, diagnostics: diagnostics)
     }
 }

@@ -5,6 +5,7 @@ public struct TimeSpan: Hashable, Comparable, Sendable, Codable, CustomStringCon
     public var milliseconds: Int64
 
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+    public static func millis(_ ms: Int64) -> TimeSpan { TimeSpan(milliseconds: ms) }
     public static func seconds(_ s: Int64) -> TimeSpan { TimeSpan(milliseconds: s * 1000) }
     public static func minutes(_ m: Int64) -> TimeSpan { TimeSpan(milliseconds: m * 60_000) }
     public static let zero = TimeSpan(milliseconds: 0)

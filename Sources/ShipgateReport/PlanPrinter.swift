@@ -39,15 +39,19 @@ public enum PlanPrinter {
         if job.continueOnError { facts.append("continue-on-error") }
         out += style.dim("  " + facts.joined(separator: " · ")) + "\n"
         for (i, step) in job.steps.enumerated() {
-            var head = "      \(i + 1). \(masker(step.name))"
+            var lines = masker(step.script.description).split(separator: "\n", omittingEmptySubsequences: false)
+            while lines.count > 1, lines.last?.allSatisfy(\.isWhitespace) == true { lines.removeLast() }
+            // Unnamed steps are called by their first line: print it once.
+            let named = !(lines.first.map { step.name == String($0) || step.name.hasSuffix("...") && $0.hasPrefix(step.name.dropLast(3)) } ?? false)
+            var head = "      \(i + 1). " + (named ? masker(step.name) : style.dim("$ ") + (lines.first.map(String.init) ?? ""))
             var extra: [String] = []
             if step.shell != .sh { extra.append(step.shell.rawValue) }
             if let dir = step.workingDirectory { extra.append("in \(dir)") }
             if let t = step.timeout { extra.append("timeout \(t)") }
             if !extra.isEmpty { head += style.dim(" (\(extra.joined(separator: ", ")))") }
             out += head + "\n"
-            for line in masker(step.script.description).split(separator: "\n", omittingEmptySubsequences: false) {
-                out += "         " + style.dim("$ ") + line + "\n"
+            for line in lines.dropFirst(named ? 0 : 1) {
+                out += "         " + style.dim(named ? "$ " : "  ") + line + "\n"
             }
         }
         return out

@@ -23,11 +23,16 @@ struct PipelineOptions: ParsableArguments {
     func load(style: Style) throws -> Pipeline {
         let path = try resolvedFile()
         let result = PipelineLoader.load(path: path)
-        if !result.diagnostics.isEmpty {
-            FileDescriptorSink.standardError.write(DiagnosticPrinter.render(result.diagnostics, style: style))
+        var diagnostics = result.diagnostics
+        if result.pipeline == nil, let partial = result.partial {
+            // Report graph problems (cycles, unknown needs) in the same pass as the others.
+            diagnostics = (diagnostics + JobGraph.build(partial).1).sortedByLocation()
+        }
+        if !diagnostics.isEmpty {
+            FileDescriptorSink.standardError.write(DiagnosticPrinter.render(diagnostics, style: style))
         }
         guard let pipeline = result.pipeline else {
-            FileDescriptorSink.standardError.write(DiagnosticPrinter.summary(result.diagnostics, file: path) + "\n")
+            FileDescriptorSink.standardError.write(DiagnosticPrinter.summary(diagnostics, file: path) + "\n")
             throw ExitWith(code: Exit.invalid)
         }
         return pipeline

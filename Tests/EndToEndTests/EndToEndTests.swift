@@ -1,0 +1,160 @@
+import Foundation
+import XCTest
+
+/// The built binary against `Fixtures/<scenario>/`, with golden output and exit codes.
+final class EndToEndTests: XCTestCase {
+    func testValidateReportsEveryProblemWithLocations() async throws {
+        let s = try Scratch(fixture: "invalid")
+        let out = try await CLI.run(["validate", "pipeline.yml"], in: s.path)
+        XCTAssertEqual(out.status, 2)
+        XCTAssertEqual(out.stdout, "")
+        CLI.assertGolden(out.stderr, "invalid", "validate.stderr")
+    }
+
+    func testValidateAcceptsAValidPipeline() async throws {
+        let s = try Scratch(fixture: "basic")
+        let out = try await CLI.run(["validate", "pipeline.yml"], in: s.path)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertEqual(out.stdout, "pipeline.yml: valid (5 jobs in 3 waves)\n")
+    }
+
+    func testPlanTextAndJSON() async throws {
+        let s = try Scratch(fixture: "basic")
+        let text = try await CLI.run(["plan", "pipeline.yml"], in: s.path)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        CLI.assertGolden(text.stdout, "basic", "plan.txt")
+        let json = try await CLI.run(["plan", "pipeline.yml", "--json"], in: s.path)
+        XCTAssertEqual(json.status, 0, json.stderr)
+        CLI.assertGolden(json.stdout, "basic", "plan.json")
+        XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)))
+        let selected = try await CLI.run(["plan", "pipeline.yml", "--job", "package", "--json"], in: s.path)
+        CLI.assertGolden(selected.stdout, "basic", "plan-package.json")
+        // A plan spawns nothing and writes nothing.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.path + "/.shipgate"))
+    }
+
+    func testGraph() async throws {
+        let s = try Scratch(fixture: "basic")
+        let mermaid = try await CLI.run(["graph", "pipeline.yml"], in: s.path)
+        CLI.assertGolden(mermaid.stdout, "basic", "graph.mmd")
+        let dot = try await CLI.run(["graph", "pipeline.yml", "--format", "dot"], in: s.path)
+        CLI.assertGolden(dot.stdout, "basic", "graph.dot")
+        let bad = try await CLI.run(["graph", "pipeline.yml", "--format", "svg"], in: s.path)
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("The value 'svg' is invalid for '--format <format>'"), bad.stderr)
+    }
+
+    func testRunPlainAndJSONEvents() async throws {
+        let s = try Scratch(fixture: "basic")
+        let plain = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "plain"], in: s.path)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        CLI.assertGolden(CLI.normalize(plain.stdout, workspace: s.path), "basic", "run.plain")
+        let json = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "json"], in: s.path)
+        XCTAssertEqual(json.status, 0, json.stderr)
+        CLI.assertGolden(CLI.normalize(json.stdout, workspace: s.path), "basic", "run.jsonl")
+        for line in json.stdout.split(separator: "\n") {
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8)), String(line))
+        }
+        let runs = try FileManager.default.contentsOfDirectory(atPath: s.path + "/.shipgate/runs")
+        XCTAssertEqual(runs.count, 2)
+        for run in runs {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(s.path)/.shipgate/runs/\(run)/run.json"))
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(s.path)/.shipgate/runs/\(run)/unit-shard=1.log"))
+        }
+    }
+
+    func testFailingRunExitsOneAndWritesJUnit() async throws {
+        let s = try Scratch(fixture: "failing")
+        let out = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "plain", "--junit", "report.xml", "--state-dir", "state"], in: s.path)
+        XCTAssertEqual(out.status, 1)
+        CLI.assertGolden(CLI.normalize(out.stdout, workspace: s.path), "failing", "run.plain")
+        let junit = try String(contentsOfFile: s.path + "/report.xml", encoding: .utf8)
+        CLI.assertGolden(CLI.normalize(junit, workspace: s.path), "failing", "junit.xml")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: s.path + "/state/runs"), "--state-dir is honoured")
+    }
+
+    func testMissingSecretsFailBeforeAnyJobStarts() async throws {
+        let s = try Scratch(fixture: "secrets")
+        let out = try await CLI.run(["run", "pipeline.yml"], in: s.path, environment: ["DEPLOY_TOKEN": "t0k3n-value"])
+        XCTAssertEqual(out.status, 2)
+        XCTAssertEqual(out.stdout, "")
+        CLI.assertGolden(out.stderr, "secrets", "missing.stderr")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.path + "/.shipgate"), "no run was started")
+    }
+
+    func testSecretsFileValuesAreMasked() async throws {
+        let s = try Scratch(fixture: "secrets")
+        try "# CI secrets\nREGISTRY_PASSWORD='pa55-w0rd!'\nexport DEPLOY_TOKEN=t0k3n-value\n".write(toFile: s.path + "/ci.env", atomically: true, encoding: .utf8)
+        let out = try await CLI.run(["run", "pipeline.yml", "--secrets-file", "ci.env", "--output", "json"], in: s.path)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertTrue(out.stdout.contains(#""line":"logging in with *** and ***""#), out.stdout)
+        XCTAssertFalse(out.stdout.contains("pa55-w0rd!"))
+        XCTAssertFalse(out.stdout.contains("t0k3n-value"))
+    }
+
+    func testUsageErrorsExitTwo() async throws {
+        let s = try Scratch(fixture: "basic")
+        let unknownJob = try await CLI.run(["run", "pipeline.yml", "--job", "pakage"], in: s.path)
+        XCTAssertEqual(unknownJob.status, 2)
+        XCTAssertEqual(unknownJob.stderr, "error: no job `pakage` in pipeline.yml\n  hint: did you mean `package`?\n1 error in pipeline.yml\n")
+        let badJobs = try await CLI.run(["run", "pipeline.yml", "--jobs", "0"], in: s.path)
+        XCTAssertEqual(badJobs.status, 2)
+        XCTAssertTrue(badJobs.stderr.contains("--jobs must be at least 1"), badJobs.stderr)
+        let missing = try await CLI.run(["validate", "nope.yml"], in: s.path)
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.hasPrefix("error: no such file: nope.yml"), missing.stderr)
+        let help = try await CLI.run(["--help"], in: s.path)
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("Exit codes: 0 success, 1 a job failed"), help.stdout)
+    }
+
+    /// SIGINT to shipgate: running steps are terminated, jobs recorded cancelled, exit 130.
+    func testInterruptCancelsAndExits130() async throws {
+        let s = try Scratch(fixture: "basic")
+        try """
+            name: interrupt
+            jobs:
+              long:
+                steps:
+                  - run: sleep 60 & echo $! > child.pid; wait
+            """.write(toFile: s.path + "/long.yml", atomically: true, encoding: .utf8)
+        let path = s.path
+        async let result = CLI.run(["run", "long.yml", "--output", "json"], in: path)
+        // Wait until the step has started, then interrupt shipgate (found by its state dir).
+        var shipgatePID: Int32?
+        for _ in 0..<500 {
+            if FileManager.default.fileExists(atPath: path + "/child.pid"),
+                let runs = try? FileManager.default.contentsOfDirectory(atPath: path + "/.shipgate/runs"), let run = runs.first,
+                let data = FileManager.default.contents(atPath: "\(path)/.shipgate/runs/\(run)/run.json"),
+                let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let pid = record["pid"] as? Int
+            {
+                shipgatePID = Int32(pid)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let pid = try XCTUnwrap(shipgatePID)
+        kill(pid, SIGINT)
+        let out = try await result
+        XCTAssertEqual(out.status, 130, out.stderr)
+        XCTAssertTrue(out.stdout.contains(#""event":"job-finished","job":"long","status":"cancelled""#), out.stdout)
+        XCTAssertTrue(out.stdout.contains(#""event":"run-finished","run":"#) && out.stdout.contains(#""status":"cancelled""#))
+        let child = try XCTUnwrap(Int32(String(contentsOfFile: path + "/child.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        var alive = true
+        for _ in 0..<250 where alive {
+            alive = kill(child, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
+            if alive { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        XCTAssertFalse(alive, "the step's child survived shipgate's interrupt")
+    }
+
+    func testExamplePipelinesValidateAndPlan() async throws {
+        let root = CLI.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        for file in ["pipelines/demo.yml", "pipelines/ci.yml", "pipelines/examples/webapp.yml"] {
+            let validate = try await CLI.run(["validate", file], in: root)
+            XCTAssertEqual(validate.status, 0, "\(file): \(validate.stderr)")
+            let plan = try await CLI.run(["plan", file, "--json"], in: root)
+            XCTAssertEqual(plan.status, 0, "\(file): \(plan.stderr)")
+        }
+    }
+}

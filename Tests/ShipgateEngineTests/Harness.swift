@@ -1,0 +1,115 @@
+import Foundation
+import ShipgateEngine
+import ShipgateLoading
+import ShipgateModel
+import ShipgatePlanning
+import XCTest
+
+/// Runs pipelines for real in a temporary workspace and records every event.
+final class Harness {
+    let workspace: String
+    let state: String
+
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-test-\(UUID().uuidString)")
+        workspace = base.path
+        state = base.appendingPathComponent(".shipgate").path
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(atPath: workspace) }
+
+    func plan(_ yaml: String, jobs: [String] = []) throws -> ExecutionPlan {
+        let loaded = PipelineLoader.load(text: yaml, file: workspace + "/pipeline.yml")
+        guard let pipeline = loaded.pipeline else { throw DiagnosticsError(loaded.diagnostics) }
+        let (plan, diagnostics) = Planner.plan(pipeline, options: .init(selectedJobs: jobs))
+        guard let plan else { throw DiagnosticsError(diagnostics) }
+        return plan
+    }
+
+    struct Outcome {
+        var result: RunResult
+        var events: [RunEvent]
+        var runDirectory: RunDirectory
+
+        func job(_ id: String) -> JobResult? { result.jobs.first { $0.id == id } }
+        func lines(of job: String) -> [String] {
+            events.compactMap { if case .output(job, let line) = $0 { line } else { nil } }
+        }
+        var allText: String {
+            events.map { "\($0)" }.joined(separator: "\n")
+        }
+    }
+
+    func run(
+        _ yaml: String, jobs: [String] = [], parallelism: Int = 4, failFast: Bool = false, secrets: [String: String] = [:],
+        killGrace: TimeSpan = .millis(300), cancellation: CancellationToken = CancellationToken(), observer: (any RunObserver)? = nil,
+        recordOutput: Bool = true
+    ) async throws -> Outcome {
+        let plan = try self.plan(yaml, jobs: jobs)
+        let runID = RunDirectory.newRunID()
+        let dir = RunDirectory(stateDirectory: state, runID: runID)
+        let recorder = EventRecorder(recordOutput: recordOutput)
+        var env = ProcessInfo.processInfo.environment
+        env["SHIPGATE_TEST"] = "1"
+        let options = RunOptions(
+            runID: runID, workspace: workspace, runDirectory: dir, parallelism: parallelism, failFast: failFast,
+            killGrace: killGrace, baseEnvironment: env, secrets: secrets, random: { 0 })
+        let sink: any RunObserver = observer.map { ObserverList([recorder, $0]) } ?? recorder
+        let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(), observer: sink, cancellation: cancellation)
+        let result = await executor.run()
+        return Outcome(result: result, events: recorder.events, runDirectory: dir)
+    }
+}
+
+final class EventRecorder: RunObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [RunEvent] = []
+    private let recordOutput: Bool
+    init(recordOutput: Bool) { self.recordOutput = recordOutput }
+    func handle(_ event: RunEvent) {
+        if !recordOutput, case .output = event { return }
+        lock.lock()
+        stored.append(event)
+        lock.unlock()
+    }
+    var events: [RunEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+}
+
+/// True when `pid` names a live process (a zombie waiting for its parent counts as dead).
+func isAlive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return true }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
+/// Waits up to `seconds` for `pid` to die (the kernel may take a moment to reap).
+func waitDead(_ pid: Int32, seconds: Double = 5) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if !isAlive(pid) { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return !isAlive(pid)
+}
+
+func readPID(_ path: String) -> Int32? {
+    (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+}
+
+/// Resident memory of this process in bytes (VmRSS).
+func residentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return kb * 1024
+    }
+    return 0
+}
