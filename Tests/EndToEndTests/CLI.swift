@@ -59,6 +59,7 @@ enum CLI {
             (#"time="[0-9.]+""#, #"time="0""#),
             (#"\b\d+\.\d+s\b"#, "T"),
             (#"\b\d+m\d\ds\b"#, "T"),
+            (#"\b\d+(s)?\d*ms\b"#, "T"),
         ]
         for (pattern, replacement) in rules {
             s = s.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
