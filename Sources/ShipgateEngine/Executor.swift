@@ -10,7 +10,7 @@ import ShipgatePlanning
 ///   with `continue-on-error`); otherwise it is `skipped` with the reason.
 /// - Ready jobs start in plan order. After cancellation (the token, or `--fail-fast` after a
 ///   failure) nothing new starts; running steps get SIGTERM, then SIGKILL; the rest are `cancelled`.
-/// - `run.json` is rewritten after each job. Events go to `observer`, already masked.
+/// - Each finished job is journaled at once (see `RunDirectory`). Events go to `observer`, already masked.
 public struct Executor: Sendable {
     public let plan: ExecutionPlan
     public let options: RunOptions
@@ -20,6 +20,8 @@ public struct Executor: Sendable {
 
     public init(plan: ExecutionPlan, options: RunOptions, runner: any ProcessRunner, observer: any RunObserver, cancellation: CancellationToken) {
         self.plan = plan
+        var options = options
+        options.runDirectory.assignNames(plan.jobs.map(\.id))
         self.options = options
         self.runner = runner
         self.observer = observer
@@ -53,9 +55,11 @@ public struct Executor: Sendable {
                 scheduler.finished(result.id)
                 observer.handle(.jobFinished(result))
                 if options.failFast, result.status == .failed, !result.continueOnError {
-                    cancellation.cancel(reason: "--fail-fast: \(result.id) failed")
+                    cancellation.cancel(reason: "--fail-fast: \(result.id) failed", interrupt: false)
                 }
-                save(record)
+                if !options.runDirectory.append(result) {
+                    options.logger.warning("cannot append to the run journal", metadata: ["path": "\(options.runDirectory.journalPath)"])
+                }
             }
             while true {
                 while running < options.parallelism, let job = scheduler.nextReady() {
@@ -84,7 +88,7 @@ public struct Executor: Sendable {
         record.jobs = ordered
         record.finishedAt = Date()
         record.durationMs = (clock.now - start).milliseconds
-        if cancellation.isCancelled && ordered.contains(where: { $0.status == .cancelled }) && !options.failFast {
+        if cancellation.isInterrupt && ordered.contains(where: { $0.status == .cancelled }) {
             record.status = .cancelled
         } else if ordered.contains(where: { ($0.status == .failed && !$0.continueOnError) || $0.status == .cancelled || ($0.status == .skipped) }) {
             record.status = .failed

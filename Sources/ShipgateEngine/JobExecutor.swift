@@ -19,7 +19,8 @@ struct JobExecutor: Sendable {
         let log = JobLog(path: logPath)
         let outputsPath = options.runDirectory.outputsPath(for: job.id)
         let groups = (runner as? SubprocessRunner)?.groups
-        var result = JobResult(id: job.id, status: .failed, startedAt: startedAt, log: (logPath as NSString).lastPathComponent, continueOnError: job.continueOnError)
+        var result = JobResult(
+            id: job.id, status: .failed, startedAt: startedAt, log: (logPath as NSString).lastPathComponent, continueOnError: job.continueOnError)
         defer { log.flush() }
 
         for attempt in 1...max(1, job.retry.attempts) {
@@ -29,7 +30,9 @@ struct JobExecutor: Sendable {
             _ = FileManager.default.createFile(atPath: outputsPath, contents: nil)
             let attemptDeadline = clock.now.advanced(by: job.timeout.duration)
             var pgids: [Int32] = []
-            let failure = await runSteps(job, attempt: attempt, deadline: attemptDeadline, neededOutputs: neededOutputs, log: log, outputsPath: outputsPath, pgids: &pgids, result: &result)
+            let failure = await runSteps(
+                job, attempt: attempt, deadline: attemptDeadline, neededOutputs: neededOutputs, log: log, outputsPath: outputsPath, pgids: &pgids,
+                result: &result)
             groups?.kill(pgids)  // background processes the steps left behind end with the attempt
 
             if failure == nil {
@@ -94,6 +97,10 @@ struct JobExecutor: Sendable {
             env["SHIPGATE_ATTEMPT"] = String(attempt)
             if env["CI"] == nil { env["CI"] = "true" }
             let directory = step.workingDirectory.map { (options.workspace as NSString).appendingPathComponent(resolve($0)) } ?? options.workspace
+            let normalized = URL(fileURLWithPath: directory).standardizedFileURL.path
+            if normalized != options.workspace && !normalized.hasPrefix(options.workspace + "/") {
+                return "step `\(masker(step.name))`: working directory `\(masker(step.workingDirectory.map(resolve) ?? ""))` leaves the workspace"
+            }
 
             let remaining = deadline - clock.now
             let jobLimited = step.timeout.map { $0.duration >= remaining } ?? true
@@ -105,7 +112,8 @@ struct JobExecutor: Sendable {
             let observer = self.observer
             let masker = self.masker
             let outcome = await runner.run(
-                ProcessRequest(argv: step.shell.argv(script: script), environment: env, workingDirectory: directory, timeout: timeout, killGrace: options.killGrace),
+                ProcessRequest(
+                    argv: step.shell.argv(script: script), environment: env, workingDirectory: directory, timeout: timeout, killGrace: options.killGrace),
                 cancellation: cancellation
             ) { line in
                 let text = masker(line.text)

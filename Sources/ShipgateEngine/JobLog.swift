@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A job's log file: one line per output line, each prefixed with a UTC timestamp
 /// (`2026-11-26T19:58:01.123Z `). Buffered; flushed when the job ends and on `flush()`.
@@ -31,26 +32,37 @@ public final class JobLog: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &ts)
         lock.lock()
         defer { lock.unlock() }
-        guard let file else { failedWrites += 1; return }
+        guard let file else {
+            failedWrites += 1
+            return
+        }
         let second = Int(ts.tv_sec)
         if second != cachedSecond {
             cachedSecond = second
             var t = time_t(second)
             var parts = tm()
             gmtime_r(&t, &parts)
-            let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+            let text = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour),
+                Int(parts.tm_min), Int(parts.tm_sec))
             cachedPrefix = Array(text.utf8)
         }
         let millis = Int(ts.tv_nsec) / 1_000_000
         var head = cachedPrefix
         head.append(UInt8(ascii: "."))
-        head.append(UInt8(48 + millis / 100)); head.append(UInt8(48 + (millis / 10) % 10)); head.append(UInt8(48 + millis % 10))
-        head.append(UInt8(ascii: "Z")); head.append(UInt8(ascii: " "))
+        head.append(UInt8(48 + millis / 100))
+        head.append(UInt8(48 + (millis / 10) % 10))
+        head.append(UInt8(48 + millis % 10))
+        head.append(UInt8(ascii: "Z"))
+        head.append(UInt8(ascii: " "))
         var ok = fwrite(head, 1, head.count, file) == head.count
         var text = line
         text.withUTF8 { ok = ok && fwrite($0.baseAddress, 1, $0.count, file) == $0.count }
         ok = ok && fputc(10, file) != EOF
-        if !ok { failedWrites += 1; clearerr(file) }
+        if !ok {
+            failedWrites += 1
+            clearerr(file)
+        }
     }
 
     public func flush() {

@@ -19,7 +19,10 @@ public enum OutputsFile {
                 while let next = lines.popFirst() {
                     lineNumber += 1
                     let l = next.hasSuffix("\r") ? next.dropLast() : next
-                    if l == delimiter { closed = true; break }
+                    if l == delimiter {
+                        closed = true
+                        break
+                    }
                     value.append(l)
                 }
                 if !closed || delimiter.isEmpty { problems.append("line \(lineNumber): `\(key)<<\(delimiter)` has no closing `\(delimiter)`") }

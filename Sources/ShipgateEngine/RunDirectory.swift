@@ -1,13 +1,18 @@
 import Foundation
 
-/// The on-disk home of one run: `<state>/runs/<run-id>/` holding `run.json`, one
-/// `<job>.log` per job and `outputs/<job>` (the `$SHIPGATE_OUTPUT` files).
+/// The on-disk home of one run: `<state>/runs/<run-id>/` holding `run.json`, `jobs.jsonl`,
+/// one `<job>.log` per job and `outputs/<job>` (the `$SHIPGATE_OUTPUT` files).
 ///
-/// `run.json` is rewritten atomically (temp file + rename) after every job, so it is
-/// always a complete document, whatever moment shipgate is killed at.
+/// Durability contract: `run.json` is written atomically (temp file + rename) when the run
+/// starts and when it ends; in between, each finished job is appended to `jobs.jsonl` as one
+/// line with a single `write(2)`. `read` merges the two, so whatever moment shipgate is killed
+/// at, the record holds every job that finished (a torn last line is ignored), and a run whose
+/// process is gone reads as `interrupted`. Appending keeps the cost per job constant.
 public struct RunDirectory: Sendable {
     public let root: String
     public let runID: String
+    /// File names of this run's jobs, unique even where `fileName(for:)` maps two ids alike.
+    public private(set) var names: [String: String] = [:]
 
     public init(stateDirectory: String, runID: String) {
         self.runID = runID
@@ -18,9 +23,29 @@ public struct RunDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: root + "/outputs", withIntermediateDirectories: true)
     }
 
-    public func logPath(for job: String) -> String { root + "/" + Self.fileName(for: job) + ".log" }
-    public func outputsPath(for job: String) -> String { root + "/outputs/" + Self.fileName(for: job) }
+    public func logPath(for job: String) -> String { root + "/" + name(job) + ".log" }
+    public func outputsPath(for job: String) -> String { root + "/outputs/" + name(job) }
+
+    private func name(_ job: String) -> String { names[job] ?? Self.fileName(for: job) }
+
+    /// Gives each job a distinct file name, in the given order: the readable `fileName(for:)`,
+    /// with `-2`, `-3`, … added where two ids would otherwise share a name.
+    public mutating func assignNames(_ jobs: [String]) {
+        var used = Set<String>()
+        for job in jobs {
+            let base = Self.fileName(for: job)
+            var candidate = base
+            var n = 2
+            while used.contains(candidate.lowercased()) {
+                candidate = "\(base)-\(n)"
+                n += 1
+            }
+            used.insert(candidate.lowercased())
+            names[job] = candidate
+        }
+    }
     public var recordPath: String { root + "/run.json" }
+    public var journalPath: String { root + "/jobs.jsonl" }
 
     /// A file name for a job id: `unit (python=3.11)` → `unit-python=3.11`.
     public static func fileName(for job: String) -> String {
@@ -42,10 +67,38 @@ public struct RunDirectory: Sendable {
         }
     }
 
+    /// Appends one finished job to the journal. Errors are returned, not thrown: the caller warns.
+    @discardableResult
+    public func append(_ job: JobResult) -> Bool {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        guard var line = try? encoder.encode(job) else { return false }
+        line.append(10)
+        let fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return line.withUnsafeBytes { Posix.write(fd, $0) } == line.count
+    }
+
+    /// Reads a run record (`run.json` or its directory), merging jobs journaled after the last
+    /// snapshot. A run still marked `running` whose process is gone is reported `interrupted`.
     public static func read(_ path: String) throws -> RunResult {
+        let recordPath = path.hasSuffix(".json") ? path : path + "/run.json"
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(RunResult.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        var record = try decoder.decode(RunResult.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
+        guard record.status == .running else { return record }
+        let journal = (recordPath as NSString).deletingLastPathComponent + "/jobs.jsonl"
+        if let data = FileManager.default.contents(atPath: journal) {
+            var known = Set(record.jobs.map(\.id))
+            for line in data.split(separator: 10) {
+                guard let job = try? decoder.decode(JobResult.self, from: Data(line)), known.insert(job.id).inserted else { continue }
+                record.jobs.append(job)
+            }
+        }
+        if kill(record.pid, 0) != 0 && errno == ESRCH { record.status = .interrupted }
+        return record
     }
 
     /// A new run id: UTC time to the second plus 6 random hex digits (`20261126-195801-a1b2c3`),

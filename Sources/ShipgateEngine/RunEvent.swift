@@ -96,7 +96,10 @@ public struct RunResult: Sendable, Codable, Hashable {
     public var pid: Int32
     public var jobs: [JobResult]
 
-    public init(runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64, pid: Int32, jobs: [JobResult]) {
+    public init(
+        runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64,
+        pid: Int32, jobs: [JobResult]
+    ) {
         self.runID = runID
         self.pipeline = pipeline
         self.pipelineFile = pipelineFile

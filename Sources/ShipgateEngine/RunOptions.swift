@@ -24,7 +24,8 @@ public struct RunOptions: Sendable {
     public init(
         runID: String, workspace: String, runDirectory: RunDirectory, parallelism: Int, failFast: Bool = false,
         killGrace: TimeSpan = .seconds(5), baseEnvironment: [String: String], secrets: [String: String] = [:],
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, logger: Logger = Logger(label: "shipgate", factory: { _ in SwiftLogNoOpLogHandler() })
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        logger: Logger = Logger(label: "shipgate", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.runID = runID
         self.workspace = workspace

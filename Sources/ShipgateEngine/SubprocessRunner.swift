@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ShipgateModel
 import Subprocess
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// The real `ProcessRunner`: each step is a child in its own process group (pgid = pid),
@@ -53,9 +54,13 @@ public struct SubprocessRunner: ProcessRunner {
                             }
                         } catch {}
                         splitter.finish(emit: onLine)
+                        // A step may close its output and keep running: the watchdog stays armed
+                        // until the process has exited.
+                        await Self.waitForExit(pid)
                     }
                     group.addTask {
-                        // Watchdog: ends when output ends (cancelAll below) or terminates the group.
+                        // Watchdog: terminates the group at the deadline or on cancellation, then
+                        // idles until the reader above is done (the group cancels it).
                         let clock = ContinuousClock()
                         let deadline = clock.now.advanced(by: request.timeout.duration)
                         while !Task.isCancelled {
@@ -68,6 +73,7 @@ public struct SubprocessRunner: ProcessRunner {
                                     try? await Task.sleep(for: .milliseconds(10))
                                 }
                                 _ = kill(-pid, SIGKILL)
+                                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
                                 return
                             }
                             try? await Task.sleep(for: min(deadline - clock.now, .milliseconds(25)))
@@ -92,6 +98,28 @@ public struct SubprocessRunner: ProcessRunner {
         }
     }
 
+    /// Returns once `pid` has exited, without reaping it (WNOWAIT), so its process group id
+    /// stays reserved while the watchdog may still signal it. Also returns if the child was
+    /// already reaped or the task is cancelled.
+    static func waitForExit(_ pid: Int32) async {
+        var pause = Duration.milliseconds(1)
+        while !Task.isCancelled {
+            var info = siginfo_t()
+            let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if rc != 0 || Self.exitedPID(info) != 0 { return }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(20))
+        }
+    }
+
+    private static func exitedPID(_ info: siginfo_t) -> pid_t {
+        #if os(Linux)
+        return info._sifields._sigchld.si_pid
+        #else
+        return info.si_pid
+        #endif
+    }
+
     private static func describe(_ error: any Error, request: ProcessRequest) -> String {
         var isDir = false
         var st = stat()
@@ -114,7 +142,7 @@ public final class ProcessGroups: Sendable {
     /// A group that no longer exists is ignored.
     public func kill(_ pgids: [Int32]) {
         live.withLock { set in
-            for pgid in pgids where set.remove(pgid) != nil { _ = Glibc.kill(-pgid, SIGKILL) }
+            for pgid in pgids where set.remove(pgid) != nil { _ = Posix.kill(-pgid, SIGKILL) }
         }
     }
 
@@ -125,7 +153,7 @@ extension ProcessGroups {
     /// SIGKILLs every group still registered. For a forced exit (second Ctrl-C).
     public func killEverything() {
         live.withLock { set in
-            for pgid in set { _ = Glibc.kill(-pgid, SIGKILL) }
+            for pgid in set { _ = Posix.kill(-pgid, SIGKILL) }
             set.removeAll()
         }
     }

@@ -57,7 +57,9 @@ final class NodeReader {
             }
             seen[key] = keyNode
             if let allowed, !allowed.contains(key) {
-                error("unknown key `\(key)` in \(what)", at: keyNode, hint: Suggest.hint(for: key, in: allowed) ?? "allowed keys: \(allowed.joined(separator: ", "))")
+                error(
+                    "unknown key `\(key)` in \(what)", at: keyNode,
+                    hint: Suggest.hint(for: key, in: allowed) ?? "allowed keys: \(allowed.joined(separator: ", "))")
                 continue
             }
             result.append((key, keyNode, value))
@@ -129,6 +131,16 @@ final class NodeReader {
         return span
     }
 
+    /// A duration that must be longer than zero.
+    func timeout(_ node: YAMLNode, what: String) -> TimeSpan? {
+        guard let span = duration(node, what: what) else { return nil }
+        if span == .zero {
+            error("\(what) must be longer than 0", at: node, hint: "omit it for the default (60m), or give a duration like `10m`")
+            return nil
+        }
+        return span
+    }
+
     func stringList(_ node: YAMLNode, what: String) -> [Located<String>]? {
         guard let items = sequence(node, what: what) else { return nil }
         return items.compactMap { item in
@@ -136,4 +148,3 @@ final class NodeReader {
         }
     }
 }
-

@@ -50,7 +50,9 @@ struct PipelineDecoder {
         }
         let secrets = fields["secrets"].flatMap { reader.stringList($0.1, what: "`secrets`") } ?? []
         for secret in secrets where !Self.isEnvName(secret.value) {
-            reader.error("`\(secret.value)` is not a valid environment variable name", at: secret.location, hint: "use letters, digits and `_`, not starting with a digit")
+            reader.error(
+                "`\(secret.value)` is not a valid environment variable name", at: secret.location,
+                hint: "use letters, digits and `_`, not starting with a digit")
         }
 
         var jobs: [JobDefinition] = []
@@ -75,7 +77,9 @@ struct PipelineDecoder {
         } else {
             for job in jobs {
                 if let s = job.stage, !stages.contains(s) {
-                    reader.error("job `\(job.id)` names stage `\(s)`, which is not in `stages`", at: job.location, hint: Suggest.hint(for: s, in: stages) ?? "add `\(s)` to `stages`")
+                    reader.error(
+                        "job `\(job.id)` names stage `\(s)`, which is not in `stages`", at: job.location,
+                        hint: Suggest.hint(for: s, in: stages) ?? "add `\(s)` to `stages`")
                 }
             }
         }
@@ -101,7 +105,9 @@ struct PipelineDecoder {
         var vars: [EnvVar] = []
         for entry in entries {
             guard Self.isEnvName(entry.key) else {
-                reader.error("`\(entry.key)` is not a valid environment variable name", at: entry.keyNode, hint: "use letters, digits and `_`, not starting with a digit")
+                reader.error(
+                    "`\(entry.key)` is not a valid environment variable name", at: entry.keyNode, hint: "use letters, digits and `_`, not starting with a digit"
+                )
                 continue
             }
             if case .scalar = entry.value, NodeReader.kind(entry.value) != "null" {
@@ -109,7 +115,9 @@ struct PipelineDecoder {
                 references += refs.map { ($0, scope) }
                 vars.append(EnvVar(name: entry.key, value: template, location: reader.location(entry.keyNode)))
             } else {
-                reader.error("value of `\(entry.key)` in \(what) must be a string, got \(NodeReader.kind(entry.value))", at: entry.value, hint: NodeReader.kind(entry.value) == "null" ? "write `\(entry.key): \"\"` for an empty value" : nil)
+                reader.error(
+                    "value of `\(entry.key)` in \(what) must be a string, got \(NodeReader.kind(entry.value))", at: entry.value,
+                    hint: NodeReader.kind(entry.value) == "null" ? "write `\(entry.key): \"\"` for an empty value" : nil)
             }
         }
         return vars
@@ -120,7 +128,7 @@ struct PipelineDecoder {
         guard let entries = reader.mapping(node, what: "`defaults`", allowed: Self.defaultsKeys) else { return defaults }
         for entry in entries {
             switch entry.key {
-            case "timeout": if let t = reader.duration(entry.value, what: "`defaults.timeout`") { defaults.timeout = t }
+            case "timeout": if let t = reader.timeout(entry.value, what: "`defaults.timeout`") { defaults.timeout = t }
             case "retry": if let r = decodeRetry(entry.value, base: .none) { defaults.retry = r }
             case "shell": if let s = decodeShell(entry.value) { defaults.shell = s }
             case "working-directory": defaults.workingDirectory = decodePath(entry.value, what: "`defaults.working-directory`", scope: .pipelineEnv)
@@ -175,29 +183,37 @@ struct PipelineDecoder {
         var job = JobDefinition(id: id, location: location, steps: [])
         var stepsNode: YAMLNode?
         var envNode: YAMLNode?
+        var directoryNode: YAMLNode?
         for entry in entries {
             switch entry.key {
             case "stage": job.stage = reader.nonEmptyString(entry.value, what: "`stage`")
             case "needs":
-                if case .scalar = entry.value, let one = reader.nonEmptyString(entry.value, what: "`needs`") {
-                    job.needs = [Located(one, at: reader.location(entry.value))]
+                if case .scalar = entry.value {
+                    if NodeReader.kind(entry.value) == "null" {
+                        reader.error("`needs` must be a job id or a list of job ids", at: entry.value, hint: "write `needs: []` to start at once")
+                        job.needs = []
+                    } else {
+                        job.needs = reader.nonEmptyString(entry.value, what: "`needs`").map { [Located($0, at: reader.location(entry.value))] } ?? []
+                    }
                 } else {
                     job.needs = reader.stringList(entry.value, what: "`needs`") ?? []
                 }
             case "matrix": job.matrix = decodeMatrix(entry.value)
             case "env": envNode = entry.value
-            case "timeout": job.timeout = reader.duration(entry.value, what: "`timeout`")
+            case "timeout": job.timeout = reader.timeout(entry.value, what: "`timeout`")
             case "retry": job.retry = decodeRetry(entry.value, base: defaults.retry)
             case "continue-on-error": job.continueOnError = reader.bool(entry.value, what: "`continue-on-error`") ?? false
             case "shell": job.shell = decodeShell(entry.value)
-            case "working-directory":
-                job.workingDirectory = decodePath(entry.value, what: "`working-directory`", scope: .job(id: id, envVisible: pipelineEnv))
+            case "working-directory": directoryNode = entry.value
             case "steps": stepsNode = entry.value
             default: break
             }
         }
         if let envNode { job.env = decodeEnv(envNode, what: "`env` of job `\(id)`", scope: .job(id: id, envVisible: pipelineEnv)) }
         let jobEnv = pipelineEnv.union(job.env.map(\.name))
+        if let directoryNode {
+            job.workingDirectory = decodePath(directoryNode, what: "`working-directory`", scope: .job(id: id, envVisible: jobEnv))
+        }
         if let stepsNode {
             if let items = reader.sequence(stepsNode, what: "`steps`") {
                 if items.isEmpty { reader.error("job `\(id)` has no steps", at: stepsNode, hint: "add at least one step: `- run: make test`") }
@@ -230,8 +246,10 @@ struct PipelineDecoder {
         references += refs.map { ($0, .job(id: jobID, envVisible: visible)) }
         var step = Step(run: run, location: reader.location(node), env: stepEnv)
         if let n = fields["name"] { step.name = reader.nonEmptyString(n, what: "`name`") }
-        if let w = fields["working-directory"] { step.workingDirectory = decodePath(w, what: "`working-directory`", scope: .job(id: jobID, envVisible: visible)) }
-        if let t = fields["timeout"] { step.timeout = reader.duration(t, what: "`timeout`") }
+        if let w = fields["working-directory"] {
+            step.workingDirectory = decodePath(w, what: "`working-directory`", scope: .job(id: jobID, envVisible: visible))
+        }
+        if let t = fields["timeout"] { step.timeout = reader.timeout(t, what: "`timeout`") }
         if let s = fields["shell"] { step.shell = decodeShell(s) }
         return step
     }
@@ -247,11 +265,12 @@ struct PipelineDecoder {
                 continue
             }
             if entry.key == "include" {
-                reader.error("`matrix.include` is not supported", at: entry.keyNode, hint: "add the extra combination as values of an axis, or as a separate job")
+                reader.error(
+                    "`matrix.include` is not supported", at: entry.keyNode, hint: "add the extra combination as values of an axis, or as a separate job")
                 continue
             }
-            guard Self.isEnvName(entry.key.replacingOccurrences(of: "-", with: "_")) else {
-                reader.error("`\(entry.key)` is not a valid matrix axis name", at: entry.keyNode)
+            guard Self.isEnvName(entry.key.replacingOccurrences(of: "-", with: "_")), entry.key.first != "-" else {
+                reader.error("`\(entry.key)` is not a valid matrix axis name", at: entry.keyNode, hint: "use letters, digits, `_` and `-`, starting with a letter or `_`")
                 continue
             }
             guard let items = reader.sequence(entry.value, what: "matrix axis `\(entry.key)`") else { continue }
@@ -279,7 +298,7 @@ struct PipelineDecoder {
             return nil
         }
         let matrix = Matrix(axes: axes, exclude: exclude, location: reader.location(node))
-        if matrix.combinations().isEmpty {
+        if !exclude.isEmpty, axes.allSatisfy({ !$0.values.isEmpty }), matrix.combinations().isEmpty {
             reader.error("`matrix.exclude` removes every combination", at: node)
         }
         if matrix.combinations().count > 256 {
@@ -298,11 +317,11 @@ struct PipelineDecoder {
             let at = reference.location
             switch (reference.expression, scope) {
             case (.matrix(let key), .pipelineEnv):
-                reader.error("`matrix.\(key)` is not available here: the pipeline's env has no matrix", at: at)
+                reader.error("`matrix.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "use it in a job's `env`, `working-directory` or steps")
             case (.env(let key), .pipelineEnv):
-                reader.error("`env.\(key)` is not available in the pipeline's env", at: at, hint: "write the value directly")
+                reader.error("`env.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "write the value directly")
             case (.needsOutput, .pipelineEnv):
-                reader.error("`needs` outputs are not available in the pipeline's env", at: at)
+                reader.error("`needs` outputs are not available at the pipeline level (`env`, `defaults`)", at: at)
             case (.matrix(let key), .job(let id, _)):
                 let axes = byID[id]?.matrix?.axes.map(\.name) ?? []
                 if !axes.contains(key) {
@@ -312,15 +331,21 @@ struct PipelineDecoder {
                 }
             case (.env(let key), .job(_, let visible)):
                 if !visible.contains(key) {
-                    reader.error("unknown env `\(key)`", at: at, hint: Suggest.hint(for: key, in: visible) ?? "define it under `env:` of the pipeline, job or step; for the OS environment write `$\(key)` in the script")
+                    reader.error(
+                        "unknown env `\(key)`", at: at,
+                        hint: Suggest.hint(for: key, in: visible)
+                            ?? "define it under `env:` of the pipeline, job or step; for the OS environment write `$\(key)` in the script")
                 }
             case (.needsOutput(let job, _), .job(let id, _)):
                 guard let me = byID[id] else { continue }
                 let needs = me.needs?.map(\.value) ?? []
                 if !needs.contains(job) {
-                    reader.error("`needs.\(job).outputs` used in job `\(id)`, which does not list `\(job)` in `needs`", at: at, hint: "add `\(job)` to `needs` of `\(id)`")
+                    reader.error(
+                        "`needs.\(job).outputs` used in job `\(id)`, which does not list `\(job)` in `needs`", at: at,
+                        hint: "add `\(job)` to `needs` of `\(id)`")
                 } else if byID[job]?.matrix != nil {
-                    reader.error("`needs.\(job).outputs` is ambiguous: `\(job)` is a matrix job", at: at, hint: "have a non-matrix job collect the outputs you need")
+                    reader.error(
+                        "`needs.\(job).outputs` is ambiguous: `\(job)` is a matrix job", at: at, hint: "have a non-matrix job collect the outputs you need")
                 }
             }
         }

@@ -20,8 +20,10 @@ public enum PipelineLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDir: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-            let message = exists ? (isDir.boolValue ? "\(path) is a directory, not a pipeline file" : "cannot read \(path): permission denied") : "no such file: \(path)"
-            return Result(pipeline: nil, diagnostics: [.error(message, at: nil, hint: exists ? nil : "pass the path of a pipeline YAML file, e.g. pipelines/ci.yml")])
+            let message =
+                exists ? (isDir.boolValue ? "\(path) is a directory, not a pipeline file" : "cannot read \(path): permission denied") : "no such file: \(path)"
+            return Result(
+                pipeline: nil, diagnostics: [.error(message, at: nil, hint: exists ? nil : "pass the path of a pipeline YAML file, e.g. pipelines/ci.yml")])
         }
         return load(bytes: [UInt8](data), file: path)
     }

@@ -81,7 +81,8 @@ struct TemplateParser {
             var seen = 0
             while let r = search.range(of: "${{") {
                 if seen == occurrence {
-                    return SourceLocation(file: base.file, line: line, column: sourceLines[line - 1].distance(from: sourceLines[line - 1].startIndex, to: r.lowerBound) + 1)
+                    return SourceLocation(
+                        file: base.file, line: line, column: sourceLines[line - 1].distance(from: sourceLines[line - 1].startIndex, to: r.lowerBound) + 1)
                 }
                 seen += 1
                 search = search[r.upperBound...]
@@ -90,4 +91,3 @@ struct TemplateParser {
         return SourceLocation(file: base.file, line: line, column: 1)
     }
 }
-

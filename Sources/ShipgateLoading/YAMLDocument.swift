@@ -21,12 +21,21 @@ struct YAMLDocument {
         }
         if let nul = bytes.firstIndex(of: 0) {
             let line = bytes[..<nul].count(where: { $0 == 10 }) + 1
-            return (nil, [.error("file contains a NUL byte: this is not a text file", at: SourceLocation(file: file, line: line, column: 1), hint: "pipeline files are UTF-8 YAML")])
+            return (
+                nil,
+                [
+                    .error(
+                        "file contains a NUL byte: this is not a text file", at: SourceLocation(file: file, line: line, column: 1),
+                        hint: "pipeline files are UTF-8 YAML")
+                ]
+            )
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             return (nil, [.error("file is not valid UTF-8 text", at: start, hint: "pipeline files are UTF-8 YAML")])
         }
-        if text.allSatisfy({ $0.isWhitespace }) || text.split(separator: "\n").allSatisfy({ $0.trimmingPrefix(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") }) {
+        if text.allSatisfy({ $0.isWhitespace })
+            || text.split(separator: "\n").allSatisfy({ $0.trimmingPrefix(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") })
+        {
             return (nil, [.error("file is empty", at: start, hint: "a pipeline needs at least `name:` and `jobs:`")])
         }
         let node: YAMLNode?
@@ -44,11 +53,17 @@ struct YAMLDocument {
     private static func diagnostic(for failure: YAMLComposer.Failure, file: String) -> Diagnostic {
         switch failure {
         case .tooLarge:
-            return .error("document expands to more than \(maxNodes) YAML nodes (alias bomb?)", at: SourceLocation(file: file, line: 1, column: 1), hint: "remove the recursive anchors (&x / *x)")
+            return .error(
+                "document expands to more than \(maxNodes) YAML nodes (alias bomb?)", at: SourceLocation(file: file, line: 1, column: 1),
+                hint: "remove the recursive anchors (&x / *x)")
         case .multipleDocuments(let line):
-            return .error("file holds more than one YAML document", at: SourceLocation(file: file, line: line, column: 1), hint: "a pipeline is one document: remove the `---` separator")
+            return .error(
+                "file holds more than one YAML document", at: SourceLocation(file: file, line: line, column: 1),
+                hint: "a pipeline is one document: remove the `---` separator")
         case .undefinedAlias(let name, let line, let column):
-            return .error("alias `*\(name)` refers to no anchor", at: SourceLocation(file: file, line: line, column: column), hint: "define the anchor (&\(name)) before using the alias")
+            return .error(
+                "alias `*\(name)` refers to no anchor", at: SourceLocation(file: file, line: line, column: column),
+                hint: "define the anchor (&\(name)) before using the alias")
         case .syntax(let problem, let context, let line, let column):
             let at = SourceLocation(file: file, line: line, column: column)
             if problem.contains("Maximum nesting level") {

@@ -21,10 +21,11 @@ public struct Template: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// Replaces every expression for which `resolve` returns a value; others stay as they are.
     public func resolving(_ resolve: (Interpolation) -> String?) -> Template {
-        Template(segments: segments.map { segment in
-            if case .expression(let e) = segment, let value = resolve(e) { return .literal(value) }
-            return segment
-        })
+        Template(
+            segments: segments.map { segment in
+                if case .expression(let e) = segment, let value = resolve(e) { return .literal(value) }
+                return segment
+            })
     }
 
     /// The text with unresolved expressions written back as `${{ … }}`.

@@ -35,7 +35,10 @@ public struct JobGraph: Sendable {
             for combo in combos {
                 let id = variantID(job.id, combo)
                 if index[id] != nil {
-                    diagnostics.append(.error("duplicate job id `\(id)` after matrix expansion", at: job.matrix?.location ?? job.location, hint: "remove the repeated matrix value"))
+                    diagnostics.append(
+                        .error(
+                            "duplicate job id `\(id)` after matrix expansion", at: job.matrix?.location ?? job.location,
+                            hint: "remove the repeated matrix value"))
                     continue
                 }
                 index[id] = nodes.count
@@ -53,13 +56,15 @@ public struct JobGraph: Sendable {
             if let explicit = job.needs {
                 for need in explicit {
                     guard let target = definitions[need.value] else {
-                        diagnostics.append(.error("job `\(job.id)` needs unknown job `\(need.value)`", at: need.location, hint: Suggest.hint(for: need.value, in: declared)))
+                        diagnostics.append(
+                            .error("job `\(job.id)` needs unknown job `\(need.value)`", at: need.location, hint: Suggest.hint(for: need.value, in: declared)))
                         continue
                     }
                     if let mine = myStage, let theirs = target.stage.flatMap({ stageIndex[$0] }), theirs > mine {
-                        diagnostics.append(.error(
-                            "job `\(job.id)` (stage `\(job.stage!)`) needs `\(target.id)` of the later stage `\(target.stage!)`", at: need.location,
-                            hint: "move `\(target.id)` to an earlier stage or `\(job.id)` to a later one"))
+                        diagnostics.append(
+                            .error(
+                                "job `\(job.id)` (stage `\(job.stage!)`) needs `\(target.id)` of the later stage `\(target.stage!)`", at: need.location,
+                                hint: "move `\(target.id)` to an earlier stage or `\(job.id)` to a later one"))
                         continue
                     }
                     needs += variantsOf[target.id] ?? []
@@ -86,7 +91,11 @@ public struct JobGraph: Sendable {
         var location: [String: SourceLocation] = [:]
         for node in nodes {
             let job = node.definition.id
-            if edges[job] == nil { order.append(job); location[job] = node.definition.location; edges[job] = [] }
+            if edges[job] == nil {
+                order.append(job)
+                location[job] = node.definition.location
+                edges[job] = []
+            }
             for need in node.needs {
                 let target = nodes[index[need]!].definition.id
                 if !edges[job]!.contains(target) { edges[job]!.append(target) }

@@ -24,7 +24,11 @@ public enum Planner {
             } else if let def = pipeline.job(wanted) {
                 selectedRoots += graph.nodes.filter { $0.definition.id == def.id }.map(\.id)
             } else {
-                problems.append(.error("no job `\(wanted)` in \(pipeline.file)", at: nil, hint: Suggest.hint(for: wanted, in: graph.nodes.map(\.id) + pipeline.jobs.map(\.id)) ?? "jobs: \(pipeline.jobs.map(\.id).joined(separator: ", "))"))
+                problems.append(
+                    .error(
+                        "no job `\(wanted)` in \(pipeline.file)", at: nil,
+                        hint: Suggest.hint(for: wanted, in: graph.nodes.map(\.id) + pipeline.jobs.map(\.id))
+                            ?? "jobs: \(pipeline.jobs.map(\.id).joined(separator: ", "))"))
             }
         }
         if problems.hasErrors { return (nil, diagnostics + problems) }
@@ -40,11 +44,12 @@ public enum Planner {
             let def = node.definition
             let steps = def.steps.map { plannedStep($0, job: def, matrix: node.matrix, pipelineEnv: pipelineEnv, defaults: pipeline.defaults) }
             let isSelected = selected.contains(id)
-            jobs.append(PlannedJob(
-                id: id, job: def.id, stage: def.stage, needs: node.needs, matrix: node.matrix,
-                status: isSelected ? .run : .skip, reason: isSelected ? nil : skipReason,
-                timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
-                continueOnError: def.continueOnError, steps: steps, location: def.location))
+            jobs.append(
+                PlannedJob(
+                    id: id, job: def.id, stage: def.stage, needs: node.needs, matrix: node.matrix,
+                    status: isSelected ? .run : .skip, reason: isSelected ? nil : skipReason,
+                    timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
+                    continueOnError: def.continueOnError, steps: steps, location: def.location))
         }
         let plan = ExecutionPlan(
             pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest),
@@ -55,12 +60,14 @@ public enum Planner {
     private static func plannedStep(_ step: Step, job: JobDefinition, matrix: [MatrixValue], pipelineEnv: [PlannedEnv], defaults: Defaults) -> PlannedStep {
         let jobEnv = merge(pipelineEnv, job.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: pipelineEnv)) })
         let stepEnv = merge(jobEnv, step.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: jobEnv)) })
-        let directory = step.workingDirectory ?? job.workingDirectory ?? defaults.workingDirectory
+        // A step's own directory sees the step env; the job's sees the job env.
+        let directory = step.workingDirectory.map { resolve($0, matrix: matrix, env: stepEnv) }
+            ?? (job.workingDirectory ?? defaults.workingDirectory).map { resolve($0, matrix: matrix, env: jobEnv) }
         return PlannedStep(
             name: step.displayName,
             script: resolve(step.run, matrix: matrix, env: stepEnv),
             shell: step.shell ?? job.shell ?? defaults.shell,
-            workingDirectory: directory.map { resolve($0, matrix: matrix, env: stepEnv) },
+            workingDirectory: directory,
             env: stepEnv,
             timeout: step.timeout)
     }
@@ -74,16 +81,17 @@ public enum Planner {
 
     /// Replaces matrix and env references; `needs` outputs stay for the executor.
     static func resolve(_ template: Template, matrix: [MatrixValue], env: [PlannedEnv]) -> Template {
-        Template(segments: template.segments.flatMap { segment -> [Template.Segment] in
-            guard case .expression(let e) = segment else { return [segment] }
-            switch e {
-            case .matrix(let key):
-                return [.literal(matrix.first { $0.axis == key }?.value ?? "")]
-            case .env(let key):
-                return env.first { $0.name == key }?.value.segments ?? [.literal("")]
-            case .needsOutput:
-                return [segment]
-            }
-        })
+        Template(
+            segments: template.segments.flatMap { segment -> [Template.Segment] in
+                guard case .expression(let e) = segment else { return [segment] }
+                switch e {
+                case .matrix(let key):
+                    return [.literal(matrix.first { $0.axis == key }?.value ?? "")]
+                case .env(let key):
+                    return env.first { $0.name == key }?.value.segments ?? [.literal("")]
+                case .needsOutput:
+                    return [segment]
+                }
+            })
     }
 }

@@ -39,11 +39,14 @@ public enum Format {
     /// The end-of-run table: job, status, duration, attempts, and the reason for anything not green.
     public static func summary(_ run: RunResult, style: Style) -> String {
         let width = max(3, run.jobs.map(\.id.count).max() ?? 3)
-        var lines = [style.bold(padded("JOB", width) + "  STATUS     DURATION  ATTEMPTS")]
+        let statusWidth = max(9, run.jobs.map { $0.status.rawValue.count + 2 }.max() ?? 9)
+        var lines = [style.bold(padded("JOB", width) + "  " + padded("STATUS", statusWidth) + "  DURATION  ATTEMPTS")]
         for job in run.jobs {
-            let status = padded("\(symbol(job.status)) \(job.status.rawValue)", 9)
+            let status = padded("\(symbol(job.status)) \(job.status.rawValue)", statusWidth)
             let duration = job.startedAt == nil ? "-" : duration(ms: job.durationMs)
-            var line = padded(job.id, width) + "  " + styled(job.status, status, style) + "  " + padded(duration, 8) + "  " + (job.attempts == 0 ? "-" : "\(job.attempts)")
+            var line =
+                padded(job.id, width) + "  " + styled(job.status, status, style) + "  " + padded(duration, 8) + "  "
+                + (job.attempts == 0 ? "-" : "\(job.attempts)")
             if job.status == .failed && job.continueOnError { line += style.dim("  (continue-on-error)") }
             if job.status != .success, let reason = job.reason { line += "\n" + padded("", width) + "    " + style.dim(reason) }
             lines.append(line)

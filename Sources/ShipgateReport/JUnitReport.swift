@@ -9,9 +9,12 @@ public enum JUnitReport {
         let skipped = run.jobs.filter { $0.status == .skipped || $0.status == .cancelled }.count
         let seconds = { (ms: Int64) in String(format: "%.3f", Double(ms) / 1000) }
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        xml += "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\">\n"
-        xml += "  <testsuite name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\" timestamp=\"\(ISO8601DateFormatter().string(from: run.startedAt))\">\n"
-        xml += "    <properties><property name=\"shipgate.run\" value=\"\(escape(run.runID))\"/><property name=\"shipgate.pipeline.digest\" value=\"\(escape(run.pipelineDigest))\"/></properties>\n"
+        xml +=
+            "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\">\n"
+        xml +=
+            "  <testsuite name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\" timestamp=\"\(ISO8601DateFormatter().string(from: run.startedAt))\">\n"
+        xml +=
+            "    <properties><property name=\"shipgate.run\" value=\"\(escape(run.runID))\"/><property name=\"shipgate.pipeline.digest\" value=\"\(escape(run.pipelineDigest))\"/></properties>\n"
         for job in run.jobs {
             xml += "    <testcase classname=\"\(escape(run.pipeline))\" name=\"\(escape(job.id))\" time=\"\(seconds(job.durationMs))\">"
             switch job.status {
@@ -19,7 +22,8 @@ public enum JUnitReport {
                 break
             case .failed:
                 let message = job.reason ?? "failed"
-                xml += "\n      <failure message=\"\(escape(message))\" type=\"\(job.exitCode.map { "exit \($0)" } ?? "failure")\">\(escape(logTail(job).joined(separator: "\n")))</failure>\n    "
+                xml +=
+                    "\n      <failure message=\"\(escape(message))\" type=\"\(job.exitCode.map { "exit \($0)" } ?? "failure")\">\(escape(logTail(job).joined(separator: "\n")))</failure>\n    "
             case .skipped, .cancelled:
                 xml += "<skipped message=\"\(escape(job.reason ?? job.status.rawValue))\"/>"
             }

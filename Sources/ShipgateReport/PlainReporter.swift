@@ -18,7 +18,8 @@ public final class PlainReporter: RunObserver, @unchecked Sendable {
     public func handle(_ event: RunEvent) {
         switch event {
         case .runStarted(let runID, let pipeline, let jobs, let logs):
-            sink.write(style.bold("shipgate: run \(runID) of \(pipeline): \(jobs.count) job\(jobs.count == 1 ? "" : "s")") + style.dim(" (logs: \(logs))") + "\n")
+            sink.write(
+                style.bold("shipgate: run \(runID) of \(pipeline): \(jobs.count) job\(jobs.count == 1 ? "" : "s")") + style.dim(" (logs: \(logs))") + "\n")
         case .jobStarted(let job, let attempt):
             sink.write("\(style.cyan("[\(job)]")) ▶ \(attempt > 1 ? "attempt \(attempt)" : "started")\n")
         case .stepStarted(let job, let step, let index, let count, _):
@@ -29,7 +30,9 @@ public final class PlainReporter: RunObserver, @unchecked Sendable {
             break
         case .attemptFailed(let job, let attempt, let reason, let retryIn):
             if let retryIn {
-                sink.write("\(style.cyan("[\(job)]")) \(style.yellow("attempt \(attempt) failed: \(reason); retrying in \(Format.duration(ms: retryIn.milliseconds))"))\n")
+                sink.write(
+                    "\(style.cyan("[\(job)]")) \(style.yellow("attempt \(attempt) failed: \(reason); retrying in \(Format.duration(ms: retryIn.milliseconds))"))\n"
+                )
             }
         case .jobFinished(let result):
             var line = "\(style.cyan("[\(result.id)]")) \(Format.styled(result.status, "\(Format.symbol(result.status)) \(result.status.rawValue)", style))"

@@ -60,24 +60,34 @@ public enum PlanPrinter {
     /// The `plan --json` document (schemaVersion 1), keys in documented order, one job per line.
     public static func json(_ plan: ExecutionPlan, masker: SecretMasker = .none) -> String {
         var p = JSONObject()
-        p.add("name", plan.pipeline.name); p.add("file", plan.pipeline.file); p.add("digest", plan.pipeline.digest)
+        p.add("name", plan.pipeline.name)
+        p.add("file", plan.pipeline.file)
+        p.add("digest", plan.pipeline.digest)
         let jobs = plan.jobs.map { job -> String in
             var o = JSONObject()
-            o.add("id", job.id); o.add("job", job.job); o.add("stage", job.stage)
+            o.add("id", job.id)
+            o.add("job", job.job)
+            o.add("stage", job.stage)
             o.add("needs", raw: JSONObject.array(job.needs))
             var m = JSONObject()
             for v in job.matrix { m.add(v.axis, v.value) }
             o.add("matrix", raw: m.text)
-            o.add("status", job.status.rawValue); o.add("reason", job.reason)
+            o.add("status", job.status.rawValue)
+            o.add("reason", job.reason)
             o.add("timeoutMs", job.timeout.milliseconds)
             var r = JSONObject()
-            r.add("attempts", job.retry.attempts); r.add("backoffMs", job.retry.backoff.milliseconds); r.add("maxBackoffMs", job.retry.maxBackoff.milliseconds)
+            r.add("attempts", job.retry.attempts)
+            r.add("backoffMs", job.retry.backoff.milliseconds)
+            r.add("maxBackoffMs", job.retry.maxBackoff.milliseconds)
             o.add("retry", raw: r.text)
             o.add("continueOnError", job.continueOnError)
             let steps = job.steps.map { step -> String in
                 var s = JSONObject()
-                s.add("name", masker(step.name)); s.add("run", masker(step.script.description)); s.add("shell", step.shell.rawValue)
-                s.add("workingDirectory", step.workingDirectory?.description); s.add("timeoutMs", step.timeout?.milliseconds)
+                s.add("name", masker(step.name))
+                s.add("run", masker(step.script.description))
+                s.add("shell", step.shell.rawValue)
+                s.add("workingDirectory", step.workingDirectory?.description)
+                s.add("timeoutMs", step.timeout?.milliseconds)
                 return s.text
             }
             o.add("steps", raw: "[" + steps.joined(separator: ",") + "]")

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import ShipgateEngine
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Interactive terminal output: job output scrolls above a live status board of the running
 /// jobs (spinner, elapsed time, step, last line), redrawn ten times a second; the summary
@@ -60,7 +61,9 @@ public final class TTYReporter: RunObserver, @unchecked Sendable {
         case .stepFinished:
             break
         case .attemptFailed(let job, let attempt, let reason, let retryIn):
-            if let retryIn { pending.append(style.yellow("↻ \(job): attempt \(attempt) failed (\(reason)); retrying in \(Format.duration(ms: retryIn.milliseconds))")) }
+            if let retryIn {
+                pending.append(style.yellow("↻ \(job): attempt \(attempt) failed (\(reason)); retrying in \(Format.duration(ms: retryIn.milliseconds))"))
+            }
         case .jobFinished(let r):
             running.removeAll { $0.id == r.id }
             var line = Format.styled(r.status, "\(Format.symbol(r.status)) \(r.id)", style)

@@ -8,7 +8,7 @@ import ShipgateReport
 
 /// The pipeline file argument shared by every command, and loading it with diagnostics.
 struct PipelineOptions: ParsableArguments {
-    @Argument(help: "Pipeline file (default: shipgate.yml, else pipelines/ci.yml).", completion: .file(extensions: ["yml", "yaml"]))
+    @Argument(help: "Pipeline file (default: shipgate.yml, shipgate.yaml, else pipelines/ci.yml).", completion: .file(extensions: ["yml", "yaml"]))
     var file: String?
 
     static let defaultFiles = ["shipgate.yml", "shipgate.yaml", "pipelines/ci.yml"]

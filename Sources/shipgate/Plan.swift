@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ShipgateEngine
 import ShipgateReport
 
@@ -25,5 +26,3 @@ extension Shipgate {
         }
     }
 }
-
-import Foundation

@@ -65,7 +65,9 @@ extension Shipgate {
                 secrets = try SecretSource.resolve(required: plan.secrets + secretNames, environment: environment, file: fileValues)
             } catch let missing as SecretSource.Missing {
                 let names = missing.names.joined(separator: ", ")
-                FileDescriptorSink.standardError.write("\(errStyle.red(errStyle.bold("error:"))) missing secret\(missing.names.count == 1 ? "" : "s") \(names): no job was started\n  \(errStyle.cyan("hint:")) export \(missing.names[0])=… or pass --secrets-file FILE with \(missing.names[0])=…\n")
+                FileDescriptorSink.standardError.write(
+                    "\(errStyle.red(errStyle.bold("error:"))) missing secret\(missing.names.count == 1 ? "" : "s") \(names): no job was started\n  \(errStyle.cyan("hint:")) export \(missing.names[0])=… or pass --secrets-file FILE with \(missing.names[0])=…\n"
+                )
                 throw ExitWith(code: Exit.invalid)
             } catch let problem as SecretSource.FileProblem {
                 FileDescriptorSink.standardError.write("\(errStyle.red(errStyle.bold("error:"))) \(problem.description)\n")
@@ -76,7 +78,9 @@ extension Shipgate {
             let runID = RunDirectory.newRunID()
             let runDirectory = RunDirectory(stateDirectory: workspace.stateDirectory, runID: runID)
             do { try runDirectory.create() } catch {
-                FileDescriptorSink.standardError.write("\(errStyle.red(errStyle.bold("error:"))) cannot create \(runDirectory.root): \(error.localizedDescription)\n  \(errStyle.cyan("hint:")) pass a writable --state-dir\n")
+                FileDescriptorSink.standardError.write(
+                    "\(errStyle.red(errStyle.bold("error:"))) cannot create \(runDirectory.root): \(error.localizedDescription)\n  \(errStyle.cyan("hint:")) pass a writable --state-dir\n"
+                )
                 throw ExitWith(code: Exit.invalid)
             }
 
@@ -104,7 +108,7 @@ extension Shipgate {
             switch result.status {
             case .success: return
             case .cancelled, .interrupted: throw ExitWith(code: Exit.interrupted)
-            case .failed, .running: throw ExitWith(code: token.isCancelled && !failFast ? Exit.interrupted : Exit.jobFailed)
+            case .failed, .running: throw ExitWith(code: token.isInterrupt ? Exit.interrupted : Exit.jobFailed)
             }
         }
 

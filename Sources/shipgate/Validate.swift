@@ -14,7 +14,9 @@ extension Shipgate {
             let style = Terminal.stderrStyle
             let loaded = try pipeline.load(style: style)
             let plan = try pipeline.plan(loaded, jobs: [], style: style)
-            print("\(loaded.file): valid (\(plan.jobs.count) job\(plan.jobs.count == 1 ? "" : "s") in \(plan.waves.count) wave\(plan.waves.count == 1 ? "" : "s"))")
+            print(
+                "\(loaded.file): valid (\(plan.jobs.count) job\(plan.jobs.count == 1 ? "" : "s") in \(plan.waves.count) wave\(plan.waves.count == 1 ? "" : "s"))"
+            )
         }
     }
 }

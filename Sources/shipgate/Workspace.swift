@@ -12,7 +12,10 @@ struct Workspace {
         var dir = absolute
         var found: URL?
         while true {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent(".git").path) { found = dir; break }
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent(".git").path) {
+                found = dir
+                break
+            }
             let parent = dir.deletingLastPathComponent()
             if parent.path == dir.path { break }
             dir = parent

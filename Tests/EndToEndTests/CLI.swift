@@ -3,9 +3,9 @@ import Subprocess
 import XCTest
 
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// Runs the built `shipgate` binary and compares its output with golden files.
@@ -81,7 +81,9 @@ enum CLI {
         if expected != actual {
             let diff = zip(expected.split(separator: "\n", omittingEmptySubsequences: false), actual.split(separator: "\n", omittingEmptySubsequences: false))
                 .enumerated().first { $0.element.0 != $0.element.1 }
-            XCTFail("\(scenario)/\(name) differs from the golden file (first difference at line \((diff?.offset ?? 0) + 1):\n- \(diff?.element.0 ?? "")\n+ \(diff?.element.1 ?? "")\n\nfull output:\n\(actual)", file: file, line: line)
+            XCTFail(
+                "\(scenario)/\(name) differs from the golden file (first difference at line \((diff?.offset ?? 0) + 1):\n- \(diff?.element.0 ?? "")\n+ \(diff?.element.1 ?? "")\n\nfull output:\n\(actual)",
+                file: file, line: line)
         }
     }
 }

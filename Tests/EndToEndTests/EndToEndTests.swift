@@ -84,7 +84,8 @@ final class EndToEndTests: XCTestCase {
 
     func testSecretsFileValuesAreMasked() async throws {
         let s = try Scratch(fixture: "secrets")
-        try "# CI secrets\nREGISTRY_PASSWORD='pa55-w0rd!'\nexport DEPLOY_TOKEN=t0k3n-value\n".write(toFile: s.path + "/ci.env", atomically: true, encoding: .utf8)
+        try "# CI secrets\nREGISTRY_PASSWORD='pa55-w0rd!'\nexport DEPLOY_TOKEN=t0k3n-value\n".write(
+            toFile: s.path + "/ci.env", atomically: true, encoding: .utf8)
         let out = try await CLI.run(["run", "pipeline.yml", "--secrets-file", "ci.env", "--output", "json"], in: s.path)
         XCTAssertEqual(out.status, 0, out.stderr)
         XCTAssertTrue(out.stdout.contains(#""line":"logging in with *** and ***""#), out.stdout)
@@ -112,12 +113,12 @@ final class EndToEndTests: XCTestCase {
     func testInterruptCancelsAndExits130() async throws {
         let s = try Scratch(fixture: "basic")
         try """
-            name: interrupt
-            jobs:
-              long:
-                steps:
-                  - run: sleep 60 & echo $! > child.pid; wait
-            """.write(toFile: s.path + "/long.yml", atomically: true, encoding: .utf8)
+        name: interrupt
+        jobs:
+          long:
+            steps:
+              - run: sleep 60 & echo $! > child.pid; wait
+        """.write(toFile: s.path + "/long.yml", atomically: true, encoding: .utf8)
         let path = s.path
         async let result = CLI.run(["run", "long.yml", "--output", "json"], in: path)
         // Wait until the step has started, then interrupt shipgate (found by its state dir).

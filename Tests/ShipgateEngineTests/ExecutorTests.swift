@@ -21,7 +21,9 @@ final class ExecutorTests: XCTestCase {
               c: {steps: [{run: "python3 -c 'import time;print(time.time())' > c.start; sleep 0.4; python3 -c 'import time;print(time.time())' > c.end"}]}
             """
         func interval(_ job: String) throws -> (Double, Double) {
-            let read = { (f: String) in Double(try String(contentsOfFile: "\(self.h.workspace)/\(job).\(f)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))! }
+            let read = { (f: String) in
+                Double(try String(contentsOfFile: "\(self.h.workspace)/\(job).\(f)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+            }
             return (try read("start"), try read("end"))
         }
         let parallel = try await h.run(yaml, parallelism: 3)
@@ -37,7 +39,8 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testDependentsWaitForTheirNeeds() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: dag
             jobs:
               first: {steps: [{run: "sleep 0.2; echo first >> order"}]}
@@ -49,7 +52,8 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testFailureSkipsDependentsButIndependentJobsContinue() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: fail
             jobs:
               broken: {steps: [{run: "echo about to fail; exit 3"}]}
@@ -69,7 +73,8 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testContinueOnErrorLetsDependentsRun() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: coe
             jobs:
               flaky: {continue-on-error: true, steps: [{run: "exit 1"}]}
@@ -82,7 +87,8 @@ final class ExecutorTests: XCTestCase {
 
     func testFailFastCancelsRunningAndPendingJobs() async throws {
         let start = Date()
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: ff
             jobs:
               fails: {steps: [{run: "sleep 0.2; exit 1"}]}
@@ -97,7 +103,8 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testRetryCountsEveryAttempt() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: retry
             jobs:
               flaky:
@@ -122,7 +129,8 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testOutputsFlowToDependentJobs() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: outputs
             jobs:
               build:
@@ -145,7 +153,8 @@ final class ExecutorTests: XCTestCase {
 
     func testStepEnvironmentAndWorkingDirectory() async throws {
         try FileManager.default.createDirectory(atPath: h.workspace + "/services/api", withIntermediateDirectories: true)
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: env
             env: {LEVEL: pipeline, KEEP: pipeline}
             jobs:
@@ -164,7 +173,8 @@ final class ExecutorTests: XCTestCase {
     }
 
     func testBashShellUsesPipefail() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: shells
             jobs:
               bash: {shell: bash, steps: [{run: "false | true; echo unreachable"}]}
@@ -183,7 +193,8 @@ final class ExecutorTests: XCTestCase {
 
     func testSecretsAreMaskedInEventsLogsAndOutputs() async throws {
         let secret = "hunter2-s3cr3t"
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: secrets
             jobs:
               leak:

@@ -11,7 +11,8 @@ final class ProcessSupervisionTests: XCTestCase {
     override func tearDown() { h.cleanUp() }
 
     func testTimeoutKillsTheWholeProcessGroup() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: timeout
             jobs:
               hang:
@@ -50,7 +51,8 @@ final class ProcessSupervisionTests: XCTestCase {
             }
             token.cancel(reason: "interrupted (SIGINT)")
         }
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: cancel
             jobs:
               long: {steps: [{run: "sleep 60 & echo $! > child.pid; wait"}]}
@@ -66,7 +68,8 @@ final class ProcessSupervisionTests: XCTestCase {
     }
 
     func testBackgroundProcessesEndWithTheirJob() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: bg
             jobs:
               server:
@@ -93,7 +96,8 @@ final class ProcessSupervisionTests: XCTestCase {
             }
             return peak
         }
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: big
             jobs:
               flood:
@@ -123,6 +127,14 @@ final class LineCounter: RunObserver, @unchecked Sendable {
             lock.unlock()
         }
     }
-    var lines: Int { lock.lock(); defer { lock.unlock() }; return count }
-    var bytes: Int { lock.lock(); defer { lock.unlock() }; return total }
+    var lines: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
+    var bytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return total
+    }
 }

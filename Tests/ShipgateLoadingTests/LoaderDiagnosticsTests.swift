@@ -95,12 +95,14 @@ final class LoaderDiagnosticsTests: XCTestCase {
                 retry: {attempts: many}
                 steps: {run: x}
             """
-        XCTAssertEqual(problems(yaml), [
-            "1:7: `name` must be a string, got a list",
-            "4:24: `continue-on-error` must be true or false, got `maybe`",
-            "5:23: `retry.attempts` must be a whole number, got `many`",
-            "6:12: `steps` must be a list, got a mapping",
-        ])
+        XCTAssertEqual(
+            problems(yaml),
+            [
+                "1:7: `name` must be a string, got a list",
+                "4:24: `continue-on-error` must be true or false, got `maybe`",
+                "5:23: `retry.attempts` must be a whole number, got `many`",
+                "6:12: `steps` must be a list, got a mapping",
+            ])
     }
 
     func testBadDurations() {
@@ -115,11 +117,32 @@ final class LoaderDiagnosticsTests: XCTestCase {
                   - run: x
                     timeout: ""
             """
+        XCTAssertEqual(
+            problems(yaml),
+            [
+                "2:21: invalid duration `10 minutes` for `defaults.timeout`",
+                "5:14: invalid duration `5x` for `timeout`",
+                "6:35: invalid duration `-1s` for `retry.backoff`",
+                "9:18: invalid duration `` for `timeout`",
+            ])
+    }
+
+    func testZeroTimeoutsAndBadNeedsAndAxes() {
+        let yaml = """
+            name: z
+            jobs:
+              a:
+                timeout: 0s
+                needs:
+                matrix: {-x: [1]}
+                steps: [{run: x, timeout: 0}]
+            """
         XCTAssertEqual(problems(yaml), [
-            "2:21: invalid duration `10 minutes` for `defaults.timeout`",
-            "5:14: invalid duration `5x` for `timeout`",
-            "6:35: invalid duration `-1s` for `retry.backoff`",
-            "9:18: invalid duration `` for `timeout`",
+            "4:14: `timeout` must be longer than 0",
+            "5:11: `needs` must be a job id or a list of job ids",
+            "6:13: `matrix` has no axes",
+            "6:14: `-x` is not a valid matrix axis name",
+            "7:31: `timeout` must be longer than 0",
         ])
     }
 
@@ -155,12 +178,14 @@ final class LoaderDiagnosticsTests: XCTestCase {
                 steps:
                   - run: echo ${{ env.GLOBL }} ${{ needs.a.outputs.v }} ${{ needs.c.outputs.v }} ${{ github.sha }}
             """
-        XCTAssertEqual(problems(yaml), [
-            "11:15: unknown matrix axis `python` in job `b`",
-            "13:19: unknown env `GLOBL`",
-            "13:61: `needs.c.outputs` used in job `b`, which does not list `c` in `needs`",
-            "13:86: unknown expression `github.sha` in `${{ }}`",
-        ])
+        XCTAssertEqual(
+            problems(yaml),
+            [
+                "11:15: unknown matrix axis `python` in job `b`",
+                "13:19: unknown env `GLOBL`",
+                "13:61: `needs.c.outputs` used in job `b`, which does not list `c` in `needs`",
+                "13:86: unknown expression `github.sha` in `${{ }}`",
+            ])
         XCTAssertEqual(hints(yaml).prefix(2), ["axes: py", "did you mean `GLOBAL`?"])
     }
 
@@ -232,10 +257,12 @@ final class LoaderDiagnosticsTests: XCTestCase {
                   - run: x
                     working-directory: /etc
             """
-        XCTAssertEqual(problems(yaml), [
-            "4:24: `working-directory` `../elsewhere` leaves the workspace",
-            "7:28: `working-directory` `/etc` leaves the workspace",
-        ])
+        XCTAssertEqual(
+            problems(yaml),
+            [
+                "4:24: `working-directory` `../elsewhere` leaves the workspace",
+                "7:28: `working-directory` `/etc` leaves the workspace",
+            ])
     }
 
     func testStagesMustBeDeclared() {

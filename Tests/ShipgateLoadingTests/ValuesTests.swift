@@ -37,9 +37,11 @@ final class ValuesTests: XCTestCase {
             """
         let pipeline = PipelineLoader.load(text: yaml, file: "t.yml").pipeline!
         let run = pipeline.jobs[0].steps[0].run
-        XCTAssertEqual(run.segments, [
-            .literal("x "), .expression(.matrix("py")), .literal(" y "), .expression(.env("A")), .expression(.env("A")), .literal(" z"),
-        ])
+        XCTAssertEqual(
+            run.segments,
+            [
+                .literal("x "), .expression(.matrix("py")), .literal(" y "), .expression(.env("A")), .expression(.env("A")), .literal(" z"),
+            ])
         XCTAssertEqual(run.description, "x ${{ matrix.py }} y ${{ env.A }}${{ env.A }} z")
     }
 

@@ -28,7 +28,8 @@ final class PlannerTests: XCTestCase {
     }
 
     func testStagesGiveImplicitNeedsAndExplicitNeedsOverride() throws {
-        let p = try plan("""
+        let p = try plan(
+            """
             name: s
             stages: [lint, test, deploy]
             jobs:
@@ -48,7 +49,8 @@ final class PlannerTests: XCTestCase {
     }
 
     func testStageOrderDefaultsToFirstAppearance() throws {
-        let p = try plan("""
+        let p = try plan(
+            """
             name: s
             jobs:
               build: {stage: build, steps: [{run: x}]}
@@ -59,7 +61,8 @@ final class PlannerTests: XCTestCase {
     }
 
     func testMatrixExpansionWithExclude() throws {
-        let p = try plan("""
+        let p = try plan(
+            """
             name: m
             jobs:
               unit:
@@ -80,7 +83,8 @@ final class PlannerTests: XCTestCase {
     }
 
     func testEnvInnermostWinsAndNeedsOutputsStayForRunTime() throws {
-        let p = try plan("""
+        let p = try plan(
+            """
             name: e
             env: {A: pipeline, B: pipeline}
             jobs:
@@ -100,7 +104,8 @@ final class PlannerTests: XCTestCase {
     }
 
     func testDefaultsApply() throws {
-        let p = try plan("""
+        let p = try plan(
+            """
             name: d
             defaults: {timeout: 10m, retry: {attempts: 2, backoff: 2s}, shell: bash, working-directory: src}
             jobs:
@@ -120,23 +125,27 @@ final class PlannerTests: XCTestCase {
     }
 
     func testCyclesPrintTheWholePath() throws {
-        XCTAssertEqual(try graphErrors("""
-            name: c
-            jobs:
-              a: {needs: [c], steps: [{run: x}]}
-              b: {needs: [a], steps: [{run: x}]}
-              c: {needs: [b], steps: [{run: x}]}
-              d: {needs: [d], steps: [{run: x}]}
-            """), ["3:3: dependency cycle: a -> c -> b -> a", "6:3: dependency cycle: d -> d"])
+        XCTAssertEqual(
+            try graphErrors(
+                """
+                name: c
+                jobs:
+                  a: {needs: [c], steps: [{run: x}]}
+                  b: {needs: [a], steps: [{run: x}]}
+                  c: {needs: [b], steps: [{run: x}]}
+                  d: {needs: [d], steps: [{run: x}]}
+                """), ["3:3: dependency cycle: a -> c -> b -> a", "6:3: dependency cycle: d -> d"])
     }
 
     func testUnknownNeedsSuggests() throws {
-        let (_, diagnostics) = Planner.plan(try load("""
-            name: u
-            jobs:
-              build: {steps: [{run: x}]}
-              test: {needs: [biuld], steps: [{run: x}]}
-            """))
+        let (_, diagnostics) = Planner.plan(
+            try load(
+                """
+                name: u
+                jobs:
+                  build: {steps: [{run: x}]}
+                  test: {needs: [biuld], steps: [{run: x}]}
+                """))
         XCTAssertEqual(diagnostics.map(\.message), ["job `test` needs unknown job `biuld`"])
         XCTAssertEqual(diagnostics.first?.location?.line, 4)
         XCTAssertEqual(diagnostics.first?.location?.column, 18)
@@ -144,23 +153,27 @@ final class PlannerTests: XCTestCase {
     }
 
     func testNeedingALaterStageIsAnError() throws {
-        XCTAssertEqual(try graphErrors("""
-            name: l
-            stages: [test, deploy]
-            jobs:
-              ship: {stage: deploy, steps: [{run: x}]}
-              unit: {stage: test, needs: [ship], steps: [{run: x}]}
-            """), ["5:31: job `unit` (stage `test`) needs `ship` of the later stage `deploy`"])
+        XCTAssertEqual(
+            try graphErrors(
+                """
+                name: l
+                stages: [test, deploy]
+                jobs:
+                  ship: {stage: deploy, steps: [{run: x}]}
+                  unit: {stage: test, needs: [ship], steps: [{run: x}]}
+                """), ["5:31: job `unit` (stage `test`) needs `ship` of the later stage `deploy`"])
     }
 
     func testDuplicateIDsAfterMatrixExpansion() throws {
-        XCTAssertEqual(try graphErrors("""
-            name: dup
-            jobs:
-              unit:
-                matrix: {py: ["3.11", "3.11"]}
-                steps: [{run: x}]
-            """), ["4:13: duplicate job id `unit (py=3.11)` after matrix expansion"])
+        XCTAssertEqual(
+            try graphErrors(
+                """
+                name: dup
+                jobs:
+                  unit:
+                    matrix: {py: ["3.11", "3.11"]}
+                    steps: [{run: x}]
+                """), ["4:13: duplicate job id `unit (py=3.11)` after matrix expansion"])
     }
 
     func testJobSelectionIncludesWhatIsNeeded() throws {
