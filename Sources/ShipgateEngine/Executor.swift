@@ -45,7 +45,10 @@ public struct Executor: Sendable {
 
         var scheduler = Scheduler(jobs: jobs)
         var results: [String: JobResult] = [:]
-        let jobExecutor = JobExecutor(options: options, runner: runner, observer: observer, cancellation: cancellation, masker: masker)
+        let jobExecutor = JobExecutor(
+            options: options, environmentBase: ProcessEnvironment.Base(options.baseEnvironment), runner: runner, observer: observer,
+            cancellation: cancellation, masker: masker)
+        let journal = RunJournal(path: options.runDirectory.journalPath)
 
         await withTaskGroup(of: JobResult.self) { group in
             var running = 0
@@ -57,7 +60,7 @@ public struct Executor: Sendable {
                 if options.failFast, result.status == .failed, !result.continueOnError {
                     cancellation.cancel(reason: "--fail-fast: \(result.id) failed", interrupt: false)
                 }
-                if !options.runDirectory.append(result) {
+                if !journal.append(result) {
                     options.logger.warning("cannot append to the run journal", metadata: ["path": "\(options.runDirectory.journalPath)"])
                 }
             }

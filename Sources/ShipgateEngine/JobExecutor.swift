@@ -6,6 +6,8 @@ import ShipgatePlanning
 /// and the outputs file. One instance serves every job of a run; it keeps no per-job state.
 struct JobExecutor: Sendable {
     let options: RunOptions
+    /// `options.baseEnvironment`, encoded once for every step of the run.
+    let environmentBase: ProcessEnvironment.Base
     let runner: any ProcessRunner
     let observer: any RunObserver
     let cancellation: CancellationToken
@@ -20,14 +22,15 @@ struct JobExecutor: Sendable {
         let outputsPath = options.runDirectory.outputsPath(for: job.id)
         let groups = (runner as? SubprocessRunner)?.groups
         var result = JobResult(
-            id: job.id, status: .failed, startedAt: startedAt, log: (logPath as NSString).lastPathComponent, continueOnError: job.continueOnError)
+            id: job.id, status: .failed, startedAt: startedAt, continueOnError: job.continueOnError)
         defer { log.flush() }
 
         for attempt in 1...max(1, job.retry.attempts) {
             result.attempts = attempt
             observer.handle(.jobStarted(job: job.id, attempt: attempt))
-            log.write("== \(job.id): attempt \(attempt) of \(job.retry.attempts) ==")
-            _ = FileManager.default.createFile(atPath: outputsPath, contents: nil)
+            log.mark("== \(job.id): attempt \(attempt) of \(job.retry.attempts) ==")
+            // Steps create the file by appending to it; a retry starts from an empty one.
+            if attempt > 1 { unlink(outputsPath) }
             let attemptDeadline = clock.now.advanced(by: job.timeout.duration)
             var pgids: [Int32] = []
             let failure = await runSteps(
@@ -53,7 +56,7 @@ struct JobExecutor: Sendable {
             if attempt < job.retry.attempts {
                 let delay = job.retry.delay(afterAttempt: attempt, unit: options.random())
                 observer.handle(.attemptFailed(job: job.id, attempt: attempt, reason: result.reason!, retryIn: delay))
-                log.write("== attempt \(attempt) failed: \(result.reason!); retrying in \(delay) ==")
+                log.mark("== attempt \(attempt) failed: \(result.reason!); retrying in \(delay) ==")
                 if await !cancellation.sleep(delay.duration) {
                     result.status = .cancelled
                     result.reason = "cancelled while waiting to retry: \(cancellation.reason ?? "")"
@@ -65,7 +68,10 @@ struct JobExecutor: Sendable {
         }
         result.durationMs = (clock.now - start).milliseconds
         result.finishedAt = Date()
-        log.write("== \(job.id): \(result.status.rawValue)\(result.reason.map { " (\($0))" } ?? "") after \(TimeSpan(milliseconds: result.durationMs)) ==")
+        log.mark(
+            "== \(job.id): \(result.status.rawValue)\(result.reason.map { " (\($0))" } ?? "") after \(TimeSpan(milliseconds: result.durationMs)) ==",
+            force: result.status == .failed)
+        if log.exists { result.log = (logPath as NSString).lastPathComponent }
         if log.failedWrites > 0 {
             observer.handle(.output(job: job.id, line: "warning: \(log.failedWrites) line(s) could not be written to \(logPath)"))
         }
@@ -87,8 +93,7 @@ struct JobExecutor: Sendable {
                 }.description
             }
             let script = resolve(step.script)
-            var env = options.baseEnvironment
-            for (k, v) in options.secrets { env[k] = v }
+            var env = options.secrets
             for e in step.env { env[e.name] = resolve(e.value) }
             env["SHIPGATE_RUN_ID"] = options.runID
             env["SHIPGATE_JOB"] = job.id
@@ -96,24 +101,27 @@ struct JobExecutor: Sendable {
             env["SHIPGATE_WORKSPACE"] = options.workspace
             env["SHIPGATE_ATTEMPT"] = String(attempt)
             if env["CI"] == nil { env["CI"] = "true" }
-            let directory = step.workingDirectory.map { (options.workspace as NSString).appendingPathComponent(resolve($0)) } ?? options.workspace
-            let normalized = URL(fileURLWithPath: directory).standardizedFileURL.path
-            if normalized != options.workspace && !normalized.hasPrefix(options.workspace + "/") {
-                return "step `\(masker(step.name))`: working directory `\(masker(step.workingDirectory.map(resolve) ?? ""))` leaves the workspace"
+            var directory = options.workspace
+            if let relative = step.workingDirectory.map(resolve) {
+                directory = URL(fileURLWithPath: (options.workspace as NSString).appendingPathComponent(relative)).standardizedFileURL.path
+                if directory != options.workspace && !directory.hasPrefix(options.workspace + "/") {
+                    return "step `\(masker(step.name))`: working directory `\(masker(relative))` leaves the workspace"
+                }
             }
 
             let remaining = deadline - clock.now
             let jobLimited = step.timeout.map { $0.duration >= remaining } ?? true
             let timeout = TimeSpan(milliseconds: max(0, (jobLimited ? remaining : step.timeout!.duration).milliseconds))
             observer.handle(.stepStarted(job: job.id, step: masker(step.name), index: index + 1, count: job.steps.count, attempt: attempt))
-            log.write("-- step \(index + 1)/\(job.steps.count): \(masker(step.name)) --")
+            log.mark("-- step \(index + 1)/\(job.steps.count): \(masker(step.name)) --")
             let stepStart = clock.now
             let jobID = job.id
             let observer = self.observer
             let masker = self.masker
             let outcome = await runner.run(
                 ProcessRequest(
-                    argv: step.shell.argv(script: script), environment: env, workingDirectory: directory, timeout: timeout, killGrace: options.killGrace),
+                    argv: step.shell.argv(script: script), environment: ProcessEnvironment(base: environmentBase, overrides: env), workingDirectory: directory,
+                    timeout: timeout, killGrace: options.killGrace),
                 cancellation: cancellation
             ) { line in
                 let text = masker(line.text)
@@ -124,7 +132,7 @@ struct JobExecutor: Sendable {
             let elapsed = TimeSpan(milliseconds: (clock.now - stepStart).milliseconds)
             result.exitCode = outcome.exitCode
             observer.handle(.stepFinished(job: job.id, step: masker(step.name), exitCode: outcome.exitCode, duration: elapsed))
-            log.write("-- step \(index + 1) finished: \(Self.describe(outcome.termination)) in \(elapsed) --")
+            log.mark("-- step \(index + 1) finished: \(Self.describe(outcome.termination)) in \(elapsed) --")
             switch outcome.termination {
             case .exited(0): continue
             case .exited(let code): return "step `\(step.name)` exited with code \(code)"

@@ -9,51 +9,82 @@ import Foundation
 /// A job's log file: one line per output line, each prefixed with a UTC timestamp
 /// (`2026-11-26T19:58:01.123Z `). Buffered; flushed when the job ends and on `flush()`.
 ///
+/// The file is created on the first output line: a job that prints nothing leaves no log
+/// (creating thousands of empty files costs more than running thousands of trivial steps).
+/// Markers (`mark`: attempt and step boundaries) are kept until then and written first.
+///
 /// Thread-safe. A write that fails (disk full) is counted, not thrown: losing log lines
 /// must never fail a pipeline. Text must already be masked.
 public final class JobLog: @unchecked Sendable {
     public let path: String
     private let lock = NSLock()
     private var file: UnsafeMutablePointer<FILE>?
+    private var opened = false
+    private var pendingMarks: [(timespec, String)] = []
     private var cachedSecond: Int = -1
     private var cachedPrefix: [UInt8] = []
     public private(set) var failedWrites = 0
 
     public init(path: String) {
         self.path = path
-        file = fopen(path, "a")
-        if let file { setvbuf(file, nil, _IOFBF, 64 * 1024) }
     }
 
     deinit { if let file { fclose(file) } }
 
-    public func write(_ line: String) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
+    /// Whether the file was created.
+    public var exists: Bool {
         lock.lock()
         defer { lock.unlock() }
+        return file != nil
+    }
+
+    /// A structural line (attempt, step, result): written only once the job prints anything,
+    /// or at once with `force` (a failed job keeps its log so the reason can be read there).
+    public func mark(_ line: String, force: Bool = false) {
+        let ts = Self.now()
+        lock.lock()
+        defer { lock.unlock() }
+        if opened || force {
+            append(line, at: ts)
+        } else {
+            pendingMarks.append((ts, line))
+        }
+    }
+
+    public func write(_ line: String) {
+        let ts = Self.now()
+        lock.lock()
+        defer { lock.unlock() }
+        append(line, at: ts)
+    }
+
+    public func flush() {
+        lock.lock()
+        if let file { fflush(file) }
+        lock.unlock()
+    }
+
+    private static func now() -> timespec {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return ts
+    }
+
+    /// Caller holds the lock.
+    private func append(_ line: String, at ts: timespec) {
+        if !opened {
+            opened = true
+            file = fopen(path, "a")
+            if let file { setvbuf(file, nil, _IOFBF, 64 * 1024) }
+            let marks = pendingMarks
+            pendingMarks = []
+            for (t, m) in marks { append(m, at: t) }
+        }
         guard let file else {
             failedWrites += 1
             return
         }
-        let second = Int(ts.tv_sec)
-        if second != cachedSecond {
-            cachedSecond = second
-            var t = time_t(second)
-            var parts = tm()
-            gmtime_r(&t, &parts)
-            let text = String(
-                format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour),
-                Int(parts.tm_min), Int(parts.tm_sec))
-            cachedPrefix = Array(text.utf8)
-        }
-        let millis = Int(ts.tv_nsec) / 1_000_000
-        var head = cachedPrefix
-        head.append(UInt8(ascii: "."))
-        head.append(UInt8(48 + millis / 100))
-        head.append(UInt8(48 + (millis / 10) % 10))
-        head.append(UInt8(48 + millis % 10))
-        head.append(UInt8(ascii: "Z"))
+        var head = prefix(ts)
         head.append(UInt8(ascii: " "))
         var ok = fwrite(head, 1, head.count, file) == head.count
         var text = line
@@ -65,10 +96,27 @@ public final class JobLog: @unchecked Sendable {
         }
     }
 
-    public func flush() {
-        lock.lock()
-        if let file { fflush(file) }
-        lock.unlock()
+    /// `2026-11-26T19:58:01.123Z`; the part up to the second is formatted once per second.
+    private func prefix(_ ts: timespec) -> [UInt8] {
+        let second = Int(ts.tv_sec)
+        if second != cachedSecond {
+            cachedSecond = second
+            var t = time_t(second)
+            var parts = tm()
+            gmtime_r(&t, &parts)
+            let text = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+            cachedPrefix = Array(text.utf8)
+        }
+        let millis = Int(ts.tv_nsec) / 1_000_000
+        var head = cachedPrefix
+        head.append(UInt8(ascii: "."))
+        head.append(UInt8(48 + millis / 100))
+        head.append(UInt8(48 + (millis / 10) % 10))
+        head.append(UInt8(48 + millis % 10))
+        head.append(UInt8(ascii: "Z"))
+        return head
     }
 
     /// The last `count` lines of the file (for failure reports), read from its end.

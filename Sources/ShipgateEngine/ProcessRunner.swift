@@ -14,13 +14,13 @@ public protocol ProcessRunner: Sendable {
 public struct ProcessRequest: Sendable {
     public var argv: [String]
     /// The complete environment of the child; nothing is inherited implicitly.
-    public var environment: [String: String]
+    public var environment: ProcessEnvironment
     public var workingDirectory: String
     /// The process group is sent SIGTERM once this passes, then SIGKILL after `killGrace`.
     public var timeout: TimeSpan
     public var killGrace: TimeSpan
 
-    public init(argv: [String], environment: [String: String], workingDirectory: String, timeout: TimeSpan, killGrace: TimeSpan) {
+    public init(argv: [String], environment: ProcessEnvironment, workingDirectory: String, timeout: TimeSpan, killGrace: TimeSpan) {
         self.argv = argv
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -69,5 +69,52 @@ public struct ProcessOutcome: Sendable, Equatable {
         case .signaled(let s): 128 + s
         case .timedOut, .cancelled, .failedToStart: nil
         }
+    }
+}
+
+/// A child's environment: a shared base (usually shipgate's own, encoded once per run) plus
+/// the variables of one step, which win over the base.
+public struct ProcessEnvironment: Sendable {
+    /// `NAME=value\0` entries, encoded once and shared by every step of a run.
+    public final class Base: Sendable {
+        let names: [String]
+        let entries: [[UInt8]]
+
+        public init(_ variables: [String: String]) {
+            let sorted = variables.sorted { $0.key < $1.key }
+            names = sorted.map(\.key)
+            entries = sorted.map { Array("\($0.key)=\($0.value)\0".utf8) }
+        }
+    }
+
+    public var base: Base
+    public var overrides: [String: String]
+
+    public init(base: Base, overrides: [String: String] = [:]) {
+        self.base = base
+        self.overrides = overrides
+    }
+
+    public init(_ variables: [String: String]) {
+        self.init(base: Base([:]), overrides: variables)
+    }
+
+    /// The merged variables (for tests and diagnostics; the runner uses `entries`).
+    public var variables: [String: String] {
+        var all: [String: String] = [:]
+        for (name, entry) in zip(base.names, base.entries) {
+            all[name] = String(decoding: entry.dropFirst(name.utf8.count + 1).dropLast(), as: UTF8.self)
+        }
+        for (k, v) in overrides { all[k] = v }
+        return all
+    }
+
+    /// NUL-terminated `NAME=value` entries, base first (minus overridden names).
+    public var entries: [[UInt8]] {
+        var out: [[UInt8]] = []
+        out.reserveCapacity(base.entries.count + overrides.count)
+        for (name, entry) in zip(base.names, base.entries) where overrides[name] == nil { out.append(entry) }
+        for (k, v) in overrides { out.append(Array("\(k)=\(v)\0".utf8)) }
+        return out
     }
 }

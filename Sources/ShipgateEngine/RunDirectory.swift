@@ -67,19 +67,9 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// Appends one finished job to the journal. Errors are returned, not thrown: the caller warns.
+    /// Appends one finished job to the journal (see `RunJournal`).
     @discardableResult
-    public func append(_ job: JobResult) -> Bool {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        guard var line = try? encoder.encode(job) else { return false }
-        line.append(10)
-        let fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return line.withUnsafeBytes { Posix.write(fd, $0) } == line.count
-    }
+    public func append(_ job: JobResult) -> Bool { RunJournal(path: journalPath).append(job) }
 
     /// Reads a run record (`run.json` or its directory), merging jobs journaled after the last
     /// snapshot. A run still marked `running` whose process is gone is reported `interrupted`.
@@ -109,5 +99,30 @@ public struct RunDirectory: Sendable {
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd-HHmmss"
         return f.string(from: now) + "-" + String(format: "%06x", UInt32.random(in: 0..<0xFF_FFFF))
+    }
+}
+
+/// The append-only list of finished jobs of one run (`jobs.jsonl`), kept open for the run.
+/// Each `append` is one `write(2)` of one line, so a crash can at worst tear the last line,
+/// which `RunDirectory.read` ignores. Thread-safe.
+public final class RunJournal: @unchecked Sendable {
+    private let path: String
+    private let lock = NSLock()
+    private var fd: Int32 = -1
+
+    public init(path: String) { self.path = path }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// False when the line could not be written (the caller warns; the run goes on).
+    @discardableResult
+    public func append(_ job: JobResult) -> Bool {
+        var line = Array(job.jsonLine.utf8)
+        line.append(10)
+        lock.lock()
+        defer { lock.unlock() }
+        if fd < 0 { fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+        guard fd >= 0 else { return false }
+        return line.withUnsafeBytes { Posix.write(fd, $0) } == line.count
     }
 }

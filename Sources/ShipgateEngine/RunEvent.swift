@@ -112,3 +112,55 @@ public struct RunResult: Sendable, Codable, Hashable {
         self.jobs = jobs
     }
 }
+
+extension JobResult {
+    /// One compact JSON object, decodable as `JobResult` (dates as ISO-8601 seconds, UTC).
+    /// Hand-written because it runs once per job on the hot path of large pipelines.
+    var jsonLine: String {
+        var o = JSONObject()
+        o.add("id", id)
+        o.add("status", status.rawValue)
+        o.add("attempts", attempts)
+        o.add("durationMs", durationMs)
+        o.add("exitCode", exitCode.map(Int64.init))
+        o.add("reason", reason)
+        o.add("startedAt", startedAt.map(ISOTime.string))
+        o.add("finishedAt", finishedAt.map(ISOTime.string))
+        o.add("log", log)
+        var out = JSONObject()
+        for (k, v) in outputs.sorted(by: { $0.key < $1.key }) { out.add(k, v) }
+        o.add("outputs", raw: out.text)
+        o.add("continueOnError", continueOnError)
+        return o.text
+    }
+}
+
+/// `2026-11-26T19:58:01Z`, the format of `JSONEncoder.DateEncodingStrategy.iso8601`.
+enum ISOTime {
+    static func string(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var out = ""
+        out.reserveCapacity(20)
+        func two(_ n: Int32) {
+            out.unicodeScalars.append(Unicode.Scalar(UInt8(48 + n / 10)))
+            out.unicodeScalars.append(Unicode.Scalar(UInt8(48 + n % 10)))
+        }
+        let year = parts.tm_year + 1900
+        two(year / 100)
+        two(year % 100)
+        out += "-"
+        two(parts.tm_mon + 1)
+        out += "-"
+        two(parts.tm_mday)
+        out += "T"
+        two(parts.tm_hour)
+        out += ":"
+        two(parts.tm_min)
+        out += ":"
+        two(parts.tm_sec)
+        out += "Z"
+        return out
+    }
+}

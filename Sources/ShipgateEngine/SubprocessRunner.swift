@@ -19,6 +19,9 @@ import Synchronization
 /// Contract:
 /// - Timeout or cancellation: SIGTERM to the whole group, SIGKILL after `killGrace`.
 ///   Grandchildren are in the group, so none survive. The outcome is `.timedOut` / `.cancelled`.
+///   The watchdog stays armed until the process is reaped: closing stdout does not escape it.
+///   (After the reap the group id can only name processes still in the group: Linux does not
+///   reuse a pid while a process group of that id exists.)
 /// - The group id of every started step is registered in `groups` until the job ends, so the
 ///   job can kill background processes its steps left behind (`ProcessGroups.killAll`).
 /// - Memory is bounded by the line splitter, whatever the step prints.
@@ -31,22 +34,44 @@ public struct SubprocessRunner: ProcessRunner {
         var options = PlatformOptions()
         options.processGroupID = 0  // new group led by the child
         // Entries must be NUL-terminated: the library strdup()s each one.
-        let env = Environment.custom(request.environment.map { Array("\($0.key)=\($0.value)\0".utf8) })
+        let env = Environment.custom(request.environment.entries)
         let executable: Executable = request.argv[0].contains("/") ? .path(FilePath(request.argv[0])) : .name(request.argv[0])
         let verdict = Locked<ProcessOutcome.Termination?>(nil)
         let pidBox = Locked<Int32?>(nil)
         let groups = self.groups
-        do {
-            let result = try await Subprocess.run(
-                executable, arguments: Arguments(Array(request.argv.dropFirst())), environment: env,
-                workingDirectory: FilePath(request.workingDirectory), platformOptions: options,
-                input: .none, output: .sequence, error: .combinedWithOutput
-            ) { execution in
-                let pid = execution.processIdentifier.value
-                pidBox.withLock { $0 = pid }
-                groups.insert(pid)
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
+        var outcome: Result<ExecutionResult<Void, SequenceOutput, CombinedErrorOutput>, any Error>!
+        await withTaskGroup(of: Void.self) { group in
+            // Watchdog beside the process: at the deadline or on cancellation it terminates the
+            // group (SIGTERM, then SIGKILL after the grace). Armed until the process has exited
+            // and been reaped, even if the step closed its output long before.
+            group.addTask {
+                let clock = ContinuousClock()
+                let deadline = clock.now.advanced(by: request.timeout.duration)
+                while !Task.isCancelled {
+                    let cancelled = cancellation.isCancelled
+                    if let pid = pidBox.value, cancelled || clock.now >= deadline {
+                        verdict.withLock { $0 = cancelled ? .cancelled : .timedOut }
+                        _ = kill(-pid, SIGTERM)
+                        let killAt = clock.now.advanced(by: request.killGrace.duration)
+                        while !Task.isCancelled && clock.now < killAt {
+                            try? await Task.sleep(for: .milliseconds(10))
+                        }
+                        _ = kill(-pid, SIGKILL)
+                        return
+                    }
+                    try? await Task.sleep(for: max(.milliseconds(1), min(deadline - clock.now, .milliseconds(25))))
+                }
+            }
+            do {
+                outcome = .success(
+                    try await Subprocess.run(
+                        executable, arguments: Arguments(Array(request.argv.dropFirst())), environment: env,
+                        workingDirectory: FilePath(request.workingDirectory), platformOptions: options,
+                        input: .none, output: .sequence, error: .combinedWithOutput
+                    ) { execution in
+                        let pid = execution.processIdentifier.value
+                        pidBox.withLock { $0 = pid }
+                        groups.insert(pid)
                         var splitter = LineSplitter()
                         do {
                             for try await buffer in execution.standardOutput {
@@ -54,37 +79,18 @@ public struct SubprocessRunner: ProcessRunner {
                             }
                         } catch {}
                         splitter.finish(emit: onLine)
-                        // A step may close its output and keep running: the watchdog stays armed
-                        // until the process has exited.
-                        await Self.waitForExit(pid)
-                    }
-                    group.addTask {
-                        // Watchdog: terminates the group at the deadline or on cancellation, then
-                        // idles until the reader above is done (the group cancels it).
-                        let clock = ContinuousClock()
-                        let deadline = clock.now.advanced(by: request.timeout.duration)
-                        while !Task.isCancelled {
-                            let cancelled = cancellation.isCancelled
-                            if cancelled || clock.now >= deadline {
-                                verdict.withLock { $0 = cancelled ? .cancelled : .timedOut }
-                                _ = kill(-pid, SIGTERM)
-                                let killAt = clock.now.advanced(by: request.killGrace.duration)
-                                while !Task.isCancelled && clock.now < killAt {
-                                    try? await Task.sleep(for: .milliseconds(10))
-                                }
-                                _ = kill(-pid, SIGKILL)
-                                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
-                                return
-                            }
-                            try? await Task.sleep(for: min(deadline - clock.now, .milliseconds(25)))
-                        }
-                    }
-                    await group.next()
-                    group.cancelAll()
-                }
+                    })
+            } catch {
+                outcome = .failure(error)
             }
-            let pid = pidBox.withLock { $0 }
-            if let forced = verdict.withLock({ $0 }) {
+            group.cancelAll()
+        }
+        let pid = pidBox.value
+        switch outcome! {
+        case .failure(let error):
+            return ProcessOutcome(termination: .failedToStart(Self.describe(error, request: request)), pid: pid)
+        case .success(let result):
+            if let forced = verdict.value {
                 // The group got SIGTERM; make sure nothing of it outlives the step.
                 if let pid { _ = kill(-pid, SIGKILL) }
                 return ProcessOutcome(termination: forced, pid: pid)
@@ -93,31 +99,7 @@ public struct SubprocessRunner: ProcessRunner {
             case .exited(let code): return ProcessOutcome(termination: .exited(Int32(code)), pid: pid)
             case .signaled(let signal): return ProcessOutcome(termination: .signaled(Int32(signal)), pid: pid)
             }
-        } catch {
-            return ProcessOutcome(termination: .failedToStart(Self.describe(error, request: request)), pid: pidBox.withLock { $0 })
         }
-    }
-
-    /// Returns once `pid` has exited, without reaping it (WNOWAIT), so its process group id
-    /// stays reserved while the watchdog may still signal it. Also returns if the child was
-    /// already reaped or the task is cancelled.
-    static func waitForExit(_ pid: Int32) async {
-        var pause = Duration.milliseconds(1)
-        while !Task.isCancelled {
-            var info = siginfo_t()
-            let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
-            if rc != 0 || Self.exitedPID(info) != 0 { return }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(20))
-        }
-    }
-
-    private static func exitedPID(_ info: siginfo_t) -> pid_t {
-        #if os(Linux)
-        return info._sifields._sigchld.si_pid
-        #else
-        return info.si_pid
-        #endif
     }
 
     private static func describe(_ error: any Error, request: ProcessRequest) -> String {

@@ -270,7 +270,9 @@ struct PipelineDecoder {
                 continue
             }
             guard Self.isEnvName(entry.key.replacingOccurrences(of: "-", with: "_")), entry.key.first != "-" else {
-                reader.error("`\(entry.key)` is not a valid matrix axis name", at: entry.keyNode, hint: "use letters, digits, `_` and `-`, starting with a letter or `_`")
+                reader.error(
+                    "`\(entry.key)` is not a valid matrix axis name", at: entry.keyNode, hint: "use letters, digits, `_` and `-`, starting with a letter or `_`"
+                )
                 continue
             }
             guard let items = reader.sequence(entry.value, what: "matrix axis `\(entry.key)`") else { continue }
@@ -317,7 +319,9 @@ struct PipelineDecoder {
             let at = reference.location
             switch (reference.expression, scope) {
             case (.matrix(let key), .pipelineEnv):
-                reader.error("`matrix.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "use it in a job's `env`, `working-directory` or steps")
+                reader.error(
+                    "`matrix.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at,
+                    hint: "use it in a job's `env`, `working-directory` or steps")
             case (.env(let key), .pipelineEnv):
                 reader.error("`env.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "write the value directly")
             case (.needsOutput, .pipelineEnv):

@@ -61,7 +61,8 @@ public enum Planner {
         let jobEnv = merge(pipelineEnv, job.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: pipelineEnv)) })
         let stepEnv = merge(jobEnv, step.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: jobEnv)) })
         // A step's own directory sees the step env; the job's sees the job env.
-        let directory = step.workingDirectory.map { resolve($0, matrix: matrix, env: stepEnv) }
+        let directory =
+            step.workingDirectory.map { resolve($0, matrix: matrix, env: stepEnv) }
             ?? (job.workingDirectory ?? defaults.workingDirectory).map { resolve($0, matrix: matrix, env: jobEnv) }
         return PlannedStep(
             name: step.displayName,

@@ -5,7 +5,10 @@ import ShipgateModel
 public enum Format {
     /// `0.4s`, `12.3s`, `2m05s`, `1h02m`.
     public static func duration(ms: Int64) -> String {
-        if ms < 60_000 { return String(format: "%.1fs", Double(ms) / 1000) }
+        if ms < 60_000 {
+            let tenths = (ms + 50) / 100
+            return "\(tenths / 10).\(tenths % 10)s"
+        }
         let s = ms / 1000
         if s < 3600 { return "\(s / 60)m\(pad(s % 60))s" }
         return "\(s / 3600)h\(pad((s % 3600) / 60))m"

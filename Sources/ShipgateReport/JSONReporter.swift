@@ -1,4 +1,5 @@
 import ShipgateEngine
+import ShipgateModel
 
 /// `--output json`: one JSON object per line on stdout, schema documented in
 /// docs/pipeline-format.md. Field order is fixed; new fields are only ever added.

@@ -36,7 +36,8 @@ final class RegressionTests: XCTestCase {
 
     /// Ids that sanitize to the same file name still get their own log and outputs files.
     func testMatrixValuesThatLookAlikeGetDistinctFiles() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: names
             jobs:
               unit:
@@ -55,7 +56,8 @@ final class RegressionTests: XCTestCase {
 
     /// A working directory that leaves the workspace only after interpolation is refused at run time.
     func testInterpolatedWorkingDirectoryCannotLeaveTheWorkspace() async throws {
-        let out = try await h.run("""
+        let out = try await h.run(
+            """
             name: escape
             jobs:
               a:

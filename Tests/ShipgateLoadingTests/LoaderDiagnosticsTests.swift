@@ -137,13 +137,15 @@ final class LoaderDiagnosticsTests: XCTestCase {
                 matrix: {-x: [1]}
                 steps: [{run: x, timeout: 0}]
             """
-        XCTAssertEqual(problems(yaml), [
-            "4:14: `timeout` must be longer than 0",
-            "5:11: `needs` must be a job id or a list of job ids",
-            "6:13: `matrix` has no axes",
-            "6:14: `-x` is not a valid matrix axis name",
-            "7:31: `timeout` must be longer than 0",
-        ])
+        XCTAssertEqual(
+            problems(yaml),
+            [
+                "4:14: `timeout` must be longer than 0",
+                "5:11: `needs` must be a job id or a list of job ids",
+                "6:13: `matrix` has no axes",
+                "6:14: `-x` is not a valid matrix axis name",
+                "7:31: `timeout` must be longer than 0",
+            ])
     }
 
     func testEmptyStepsAndMissingSteps() {
