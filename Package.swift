@@ -27,11 +27,16 @@ let package = Package(
             name: "ShipgatePlanning",
             dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Content-addressed storage and input hashing: globs, stat cache, blobs, entries, remote.
+        .target(
+            name: "ShipgateCache",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Executes a plan: process supervision, retries, logs, run records.
         .target(
             name: "ShipgateEngine",
             dependencies: [
-                "ShipgateModel", "ShipgatePlanning",
+                "ShipgateModel", "ShipgatePlanning", "ShipgateCache",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -50,6 +55,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel"]),
+        .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
         .testTarget(
             name: "ShipgateEngineTests",

@@ -17,8 +17,13 @@ public struct Executor: Sendable {
     public let runner: any ProcessRunner
     public let observer: any RunObserver
     public let cancellation: CancellationToken
+    /// The job cache, artifacts and dependency caches; nil runs without any of them.
+    public let cache: CacheContext?
 
-    public init(plan: ExecutionPlan, options: RunOptions, runner: any ProcessRunner, observer: any RunObserver, cancellation: CancellationToken) {
+    public init(
+        plan: ExecutionPlan, options: RunOptions, runner: any ProcessRunner, observer: any RunObserver, cancellation: CancellationToken,
+        cache: CacheContext? = nil
+    ) {
         self.plan = plan
         var options = options
         options.runDirectory.assignNames(plan.jobs.map(\.id))
@@ -26,6 +31,7 @@ public struct Executor: Sendable {
         self.runner = runner
         self.observer = observer
         self.cancellation = cancellation
+        self.cache = cache
     }
 
     public func run() async -> RunResult {
@@ -47,7 +53,13 @@ public struct Executor: Sendable {
         var results: [String: JobResult] = [:]
         let jobExecutor = JobExecutor(
             options: options, environmentBase: ProcessEnvironment.Base(options.baseEnvironment), runner: runner, observer: observer,
-            cancellation: cancellation, masker: masker)
+            cancellation: cancellation, masker: masker, cache: cache)
+        // Runs share the cache; `cache prune` takes it exclusively.
+        let cacheLock = cache?.local.lock(exclusive: false)
+        defer {
+            cache?.finish()
+            cacheLock?.release()
+        }
         let journal = RunJournal(path: options.runDirectory.journalPath)
 
         await withTaskGroup(of: JobResult.self) { group in
@@ -77,9 +89,9 @@ public struct Executor: Sendable {
                         finish(JobResult(id: job.id, status: .skipped, reason: "needs \(verb): \(names)", continueOnError: job.continueOnError))
                         continue
                     }
-                    let outputs = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0.outputs) } }, uniquingKeysWith: { a, _ in a })
+                    let needed = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
                     running += 1
-                    group.addTask { await jobExecutor.run(job, neededOutputs: outputs) }
+                    group.addTask { await jobExecutor.run(job, needed: needed) }
                 }
                 guard running > 0, let result = await group.next() else { break }
                 running -= 1

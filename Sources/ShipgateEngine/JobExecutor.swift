@@ -1,9 +1,11 @@
 import Foundation
+import ShipgateCache
 import ShipgateModel
 import ShipgatePlanning
 
-/// Runs one job: its attempts, each attempt's steps in order, backoff between attempts,
-/// and the outputs file. One instance serves every job of a run; it keeps no per-job state.
+/// Runs one job: cache lookup, artifacts of needed jobs, dependency caches, its attempts (each
+/// attempt's steps in order, backoff between attempts), then storing what it produced. One
+/// instance serves every job of a run; it keeps no per-job state.
 struct JobExecutor: Sendable {
     let options: RunOptions
     /// `options.baseEnvironment`, encoded once for every step of the run.
@@ -12,30 +14,97 @@ struct JobExecutor: Sendable {
     let observer: any RunObserver
     let cancellation: CancellationToken
     let masker: SecretMasker
+    let cache: CacheContext?
+    let remoteWarnings = OnceFlag()
 
-    func run(_ job: PlannedJob, neededOutputs: [String: [String: String]]) async -> JobResult {
+    /// A step with everything known at job start resolved (needs outputs, `hashFiles`).
+    struct PreparedStep {
+        var step: PlannedStep
+        var script: String
+        var env: [String: String]
+        /// Workspace-relative directory as written (after interpolation), if any.
+        var relativeDirectory: String?
+    }
+
+    func run(_ job: PlannedJob, needed: [String: JobResult]) async -> JobResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let startedAt = Date()
-        let logPath = options.runDirectory.logPath(for: job.id)
-        let log = JobLog(path: logPath)
+        var result = JobResult(id: job.id, status: .failed, startedAt: Date(), continueOnError: job.continueOnError)
+        func finished(_ r: JobResult) -> JobResult {
+            var r = r
+            r.durationMs = (clock.now - start).milliseconds
+            r.finishedAt = Date()
+            return r
+        }
+
+        let prepared: [PreparedStep]
+        do { prepared = try prepare(job, needed: needed) } catch {
+            result.reason = masker("\(error)")
+            return finished(result)
+        }
+
+        // Job cache: restore instead of running when the key has an entry.
+        var decision: CacheDecision?
+        if let spec = job.cache, let cache {
+            let (hit, d) = await lookup(job, spec: spec, prepared: prepared, needed: needed, cache: cache)
+            decision = d
+            if var hit {
+                hit.startedAt = result.startedAt
+                return finished(hit)
+            }
+        }
+
+        let log = JobLog(path: options.runDirectory.logPath(for: job.id))
+        defer { log.flush() }
+        var extraEnv: [String: String] = [:]
+        if let cache {
+            do {
+                if let dir = try placeArtifacts(of: job, needed: needed, cache: cache) { extraEnv["SHIPGATE_ARTIFACTS"] = dir }
+            } catch {
+                result.reason = masker("\(error)")
+                return finished(result)
+            }
+        }
+        let missedCaches = cache.map { restoreDependencyCaches(job, needed: needed, cache: $0) } ?? []
+
+        result = await attempts(job, prepared: prepared, extraEnv: extraEnv, log: log, result: result)
+        result = finished(result)
+        if let cache { cache.invalidateTree() }
+
+        if result.status == .success, let cache {
+            saveDependencyCaches(job, missed: missedCaches, cache: cache)
+            let artifacts = collectArtifacts(of: job, cache: cache, result: &result)
+            if let spec = job.cache, let decision {
+                await store(job, spec: spec, decision: decision, artifacts: artifacts ?? [], result: &result, cache: cache)
+            }
+        }
+        log.mark(
+            "== \(job.id): \(result.status.rawValue)\(result.reason.map { " (\($0))" } ?? "") after \(TimeSpan(milliseconds: result.durationMs)) ==",
+            force: result.status == .failed)
+        if log.exists { result.log = (log.path as NSString).lastPathComponent }
+        if log.failedWrites > 0 {
+            notice(job.id, .warning, "\(log.failedWrites) line(s) could not be written to \(log.path)")
+        }
+        return result
+    }
+
+    /// The attempts loop: retries with backoff until success, cancellation or the last attempt.
+    private func attempts(_ job: PlannedJob, prepared: [PreparedStep], extraEnv: [String: String], log: JobLog, result: JobResult) async -> JobResult {
+        var result = result
+        let clock = ContinuousClock()
         let outputsPath = options.runDirectory.outputsPath(for: job.id)
         let groups = (runner as? SubprocessRunner)?.groups
-        var result = JobResult(
-            id: job.id, status: .failed, startedAt: startedAt, continueOnError: job.continueOnError)
-        defer { log.flush() }
-
         for attempt in 1...max(1, job.retry.attempts) {
             result.attempts = attempt
             observer.handle(.jobStarted(job: job.id, attempt: attempt))
             log.mark("== \(job.id): attempt \(attempt) of \(job.retry.attempts) ==")
             // Steps create the file by appending to it; a retry starts from an empty one.
             if attempt > 1 { unlink(outputsPath) }
-            let attemptDeadline = clock.now.advanced(by: job.timeout.duration)
+            let deadline = clock.now.advanced(by: job.timeout.duration)
             var pgids: [Int32] = []
             let failure = await runSteps(
-                job, attempt: attempt, deadline: attemptDeadline, neededOutputs: neededOutputs, log: log, outputsPath: outputsPath, pgids: &pgids,
-                result: &result)
+                job, prepared: prepared, attempt: attempt, deadline: deadline, extraEnv: extraEnv, log: log, outputsPath: outputsPath,
+                pgids: &pgids, result: &result)
             groups?.kill(pgids)  // background processes the steps left behind end with the attempt
 
             if failure == nil {
@@ -66,35 +135,53 @@ struct JobExecutor: Sendable {
                 observer.handle(.attemptFailed(job: job.id, attempt: attempt, reason: result.reason!, retryIn: nil))
             }
         }
-        result.durationMs = (clock.now - start).milliseconds
-        result.finishedAt = Date()
-        log.mark(
-            "== \(job.id): \(result.status.rawValue)\(result.reason.map { " (\($0))" } ?? "") after \(TimeSpan(milliseconds: result.durationMs)) ==",
-            force: result.status == .failed)
-        if log.exists { result.log = (logPath as NSString).lastPathComponent }
-        if log.failedWrites > 0 {
-            observer.handle(.output(job: job.id, line: "warning: \(log.failedWrites) line(s) could not be written to \(logPath)"))
-        }
         return result
+    }
+
+    /// Resolves what is only known when the job starts: outputs of needed jobs and `hashFiles`.
+    func prepare(_ job: PlannedJob, needed: [String: JobResult]) throws -> [PreparedStep] {
+        var hashed: [[String]: String] = [:]
+        var failure: (any Error)?
+        let resolve = { (t: Template) -> String in
+            t.resolving { e in
+                switch e {
+                case .needsOutput(let j, let k): return needed[j]?.outputs[k] ?? ""
+                case .hashFiles(let patterns):
+                    if let known = hashed[patterns] { return known }
+                    guard let cache = self.cache else { return "" }
+                    do {
+                        let value = try cache.hashFiles(patterns)
+                        hashed[patterns] = value
+                        return value
+                    } catch {
+                        failure = failure ?? error
+                        return ""
+                    }
+                default: return nil
+                }
+            }.description
+        }
+        let steps = job.steps.map { step in
+            PreparedStep(
+                step: step, script: resolve(step.script), env: Dictionary(step.env.map { ($0.name, resolve($0.value)) }, uniquingKeysWith: { _, b in b }),
+                relativeDirectory: step.workingDirectory.map(resolve))
+        }
+        if let failure { throw CacheError.io("cannot evaluate hashFiles: \(failure)") }
+        return steps
     }
 
     /// Runs the steps of one attempt; returns nil on success or the reason of the failure.
     private func runSteps(
-        _ job: PlannedJob, attempt: Int, deadline: ContinuousClock.Instant, neededOutputs: [String: [String: String]],
+        _ job: PlannedJob, prepared: [PreparedStep], attempt: Int, deadline: ContinuousClock.Instant, extraEnv: [String: String],
         log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
     ) async -> String? {
         let clock = ContinuousClock()
-        for (index, step) in job.steps.enumerated() {
+        for (index, p) in prepared.enumerated() {
+            let step = p.step
             if let reason = cancellation.reason { return "cancelled: \(reason)" }
-            let resolve = { (t: Template) -> String in
-                t.resolving { e in
-                    if case .needsOutput(let j, let k) = e { return neededOutputs[j]?[k] ?? "" }
-                    return nil
-                }.description
-            }
-            let script = resolve(step.script)
             var env = options.secrets
-            for e in step.env { env[e.name] = resolve(e.value) }
+            for (k, v) in p.env { env[k] = v }
+            for (k, v) in extraEnv { env[k] = v }
             env["SHIPGATE_RUN_ID"] = options.runID
             env["SHIPGATE_JOB"] = job.id
             env["SHIPGATE_OUTPUT"] = outputsPath
@@ -102,7 +189,7 @@ struct JobExecutor: Sendable {
             env["SHIPGATE_ATTEMPT"] = String(attempt)
             if env["CI"] == nil { env["CI"] = "true" }
             var directory = options.workspace
-            if let relative = step.workingDirectory.map(resolve) {
+            if let relative = p.relativeDirectory {
                 directory = URL(fileURLWithPath: (options.workspace as NSString).appendingPathComponent(relative)).standardizedFileURL.path
                 if directory != options.workspace && !directory.hasPrefix(options.workspace + "/") {
                     return "step `\(masker(step.name))`: working directory `\(masker(relative))` leaves the workspace"
@@ -120,8 +207,8 @@ struct JobExecutor: Sendable {
             let masker = self.masker
             let outcome = await runner.run(
                 ProcessRequest(
-                    argv: step.shell.argv(script: script), environment: ProcessEnvironment(base: environmentBase, overrides: env), workingDirectory: directory,
-                    timeout: timeout, killGrace: options.killGrace),
+                    argv: step.shell.argv(script: p.script), environment: ProcessEnvironment(base: environmentBase, overrides: env),
+                    workingDirectory: directory, timeout: timeout, killGrace: options.killGrace),
                 cancellation: cancellation
             ) { line in
                 let text = masker(line.text)
@@ -144,6 +231,10 @@ struct JobExecutor: Sendable {
             }
         }
         return nil
+    }
+
+    func notice(_ job: String?, _ level: NoticeLevel, _ message: String) {
+        observer.handle(.notice(job: job, level: level, message: masker(message)))
     }
 
     private func emitLine(_ job: String, _ text: String, _ log: JobLog) {

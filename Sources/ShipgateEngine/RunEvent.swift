@@ -13,6 +13,14 @@ public enum RunEvent: Sendable {
     case attemptFailed(job: String, attempt: Int, reason: String, retryIn: TimeSpan?)
     case jobFinished(JobResult)
     case runFinished(RunResult)
+    /// Something users should know that is not a job's output: cache decisions, warnings about
+    /// the cache or the remote. `job` is nil for run-wide notices.
+    case notice(job: String?, level: NoticeLevel, message: String)
+}
+
+public enum NoticeLevel: String, Sendable, Codable {
+    case info
+    case warning
 }
 
 /// Receives events. Called from many tasks: implementations must be thread-safe and quick,
@@ -31,6 +39,8 @@ public struct ObserverList: RunObserver {
 
 public enum JobStatus: String, Sendable, Codable, Hashable {
     case success
+    /// Not run: its outputs were restored from the cache.
+    case cached
     case failed
     case skipped
     case cancelled
@@ -60,6 +70,12 @@ public struct JobResult: Sendable, Codable, Hashable {
     public var log: String?
     public var outputs: [String: String]
     public var continueOnError: Bool
+    /// The job's cache key, when it has `inputs`.
+    public var cacheKey: String?
+    /// For `cached` jobs: the run that produced the restored result.
+    public var cachedFrom: String?
+    /// SHA-256 of the job's artifact manifest, when it published artifacts.
+    public var artifactsDigest: String?
 
     public init(
         id: String, status: JobStatus, attempts: Int = 0, durationMs: Int64 = 0, exitCode: Int32? = nil, reason: String? = nil,
@@ -79,7 +95,7 @@ public struct JobResult: Sendable, Codable, Hashable {
     }
 
     /// Whether jobs that need this one may run.
-    public var satisfiesDependents: Bool { status == .success || (status == .failed && continueOnError) }
+    public var satisfiesDependents: Bool { status == .success || status == .cached || (status == .failed && continueOnError) }
 }
 
 public struct RunResult: Sendable, Codable, Hashable {
@@ -131,6 +147,9 @@ extension JobResult {
         for (k, v) in outputs.sorted(by: { $0.key < $1.key }) { out.add(k, v) }
         o.add("outputs", raw: out.text)
         o.add("continueOnError", continueOnError)
+        o.add("cacheKey", cacheKey)
+        o.add("cachedFrom", cachedFrom)
+        o.add("artifactsDigest", artifactsDigest)
         return o.text
     }
 }

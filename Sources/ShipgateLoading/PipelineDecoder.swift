@@ -8,7 +8,12 @@ import ShipgateModel
 struct PipelineDecoder {
     static let topKeys = ["name", "env", "defaults", "stages", "secrets", "jobs"]
     static let defaultsKeys = ["timeout", "retry", "shell", "working-directory"]
-    static let jobKeys = ["stage", "needs", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps"]
+    static let jobKeys = [
+        "stage", "needs", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
+        "inputs", "outputs", "cache-key-extra", "caches", "artifacts",
+    ]
+    static let dependencyCacheKeys = ["key", "paths", "restore-keys"]
+    static let artifactKeys = ["paths", "expire"]
     static let stepKeys = ["name", "run", "working-directory", "env", "timeout", "shell"]
     static let retryKeys = ["attempts", "backoff", "max-backoff"]
 
@@ -184,6 +189,12 @@ struct PipelineDecoder {
         var stepsNode: YAMLNode?
         var envNode: YAMLNode?
         var directoryNode: YAMLNode?
+        var inputs: [Located<String>]?
+        var outputs: [Located<String>] = []
+        var keyExtra: [Located<String>] = []
+        var outputsNode: YAMLNode?
+        var keyExtraNode: YAMLNode?
+        var cachesNode: YAMLNode?
         for entry in entries {
             switch entry.key {
             case "stage": job.stage = reader.nonEmptyString(entry.value, what: "`stage`")
@@ -206,11 +217,31 @@ struct PipelineDecoder {
             case "shell": job.shell = decodeShell(entry.value)
             case "working-directory": directoryNode = entry.value
             case "steps": stepsNode = entry.value
+            case "inputs": inputs = patterns(entry.value, what: "`inputs`")
+            case "outputs":
+                outputsNode = entry.keyNode
+                outputs = patterns(entry.value, what: "`outputs`") ?? []
+            case "cache-key-extra":
+                keyExtraNode = entry.keyNode
+                keyExtra = reader.stringList(entry.value, what: "`cache-key-extra`") ?? []
+            case "caches": cachesNode = entry.value
+            case "artifacts": job.artifacts = decodeArtifacts(entry.value)
             default: break
             }
         }
         if let envNode { job.env = decodeEnv(envNode, what: "`env` of job `\(id)`", scope: .job(id: id, envVisible: pipelineEnv)) }
         let jobEnv = pipelineEnv.union(job.env.map(\.name))
+        if let inputs {
+            if inputs.isEmpty { reader.warning("`inputs` is empty: the job is never cached", at: keyNode) }
+            if !inputs.isEmpty { job.cache = CacheSpec(inputs: inputs, outputs: outputs, keyExtra: keyExtra) }
+        } else {
+            for node in [outputsNode, keyExtraNode].compactMap({ $0 }) {
+                reader.warning(
+                    "`\(node.scalar?.string ?? "")` has no effect without `inputs`: the job is never cached", at: node,
+                    hint: "list the files the job reads under `inputs`")
+            }
+        }
+        if let cachesNode { job.caches = decodeDependencyCaches(cachesNode, id: id, jobEnv: jobEnv) }
         if let directoryNode {
             job.workingDirectory = decodePath(directoryNode, what: "`working-directory`", scope: .job(id: id, envVisible: jobEnv))
         }
@@ -225,6 +256,89 @@ struct PipelineDecoder {
             reader.error("job `\(id)` has no `steps`", at: keyNode, hint: "add `steps:` with at least one `- run: COMMAND`")
         }
         return job
+    }
+
+    /// Workspace-relative glob patterns (a leading `!` excludes); absolute paths and `..` are refused.
+    private func patterns(_ node: YAMLNode, what: String) -> [Located<String>]? {
+        let list: [Located<String>]?
+        if case .scalar = node, NodeReader.kind(node) != "null" {
+            list = reader.nonEmptyString(node, what: what).map { [Located($0, at: reader.location(node))] }
+        } else {
+            list = reader.stringList(node, what: what)
+        }
+        guard let list else { return nil }
+        return list.filter { pattern in
+            if let problem = Self.escapeProblem(pattern.value) {
+                reader.error(
+                    "\(what) pattern `\(pattern.value)` \(problem)", at: pattern.location, hint: "paths are relative to the workspace root and stay inside it")
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Why a path pattern would leave the workspace by its text, or nil.
+    static func escapeProblem(_ pattern: String) -> String? {
+        let body = pattern.hasPrefix("!") ? String(pattern.dropFirst()) : pattern
+        if body.isEmpty { return "is empty" }
+        if body.hasPrefix("/") || body.hasPrefix("~") { return "is absolute" }
+        if body.split(separator: "/", omittingEmptySubsequences: false).contains("..") { return "leaves the workspace (`..`)" }
+        if body.contains("\0") { return "contains a NUL character" }
+        return nil
+    }
+
+    private mutating func decodeDependencyCaches(_ node: YAMLNode, id: String, jobEnv: Set<String>) -> [DependencyCache] {
+        guard let items = reader.sequence(node, what: "`caches`") else { return [] }
+        var caches: [DependencyCache] = []
+        for item in items {
+            guard let entries = reader.mapping(item, what: "an entry of `caches`", allowed: Self.dependencyCacheKeys) else { continue }
+            let fields = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            guard let keyNode = fields["key"], let keyText = reader.nonEmptyString(keyNode, what: "`caches.key`") else {
+                if fields["key"] == nil {
+                    reader.error("an entry of `caches` has no `key`", at: item, hint: "add e.g. `key: \"pip-${{ hashFiles('requirements.lock') }}\"`")
+                }
+                continue
+            }
+            let (key, refs) = templates.parse(keyText, node: keyNode)
+            references += refs.map { ($0, .job(id: id, envVisible: jobEnv)) }
+            guard let pathsNode = fields["paths"] else {
+                reader.error("an entry of `caches` has no `paths`", at: item, hint: "add the directories to keep, e.g. `paths: [.venv]`")
+                continue
+            }
+            let paths = patterns(pathsNode, what: "`caches.paths`") ?? []
+            if paths.isEmpty { continue }
+            var restoreKeys: [Template] = []
+            if let restoreNode = fields["restore-keys"], let list = reader.sequence(restoreNode, what: "`restore-keys`") {
+                for entry in list {
+                    guard let text = reader.nonEmptyString(entry, what: "an entry of `restore-keys`") else { continue }
+                    let (template, refs) = templates.parse(text, node: entry)
+                    references += refs.map { ($0, .job(id: id, envVisible: jobEnv)) }
+                    restoreKeys.append(template)
+                }
+            }
+            caches.append(DependencyCache(key: key, paths: paths, restoreKeys: restoreKeys, location: reader.location(item)))
+        }
+        return caches
+    }
+
+    private func decodeArtifacts(_ node: YAMLNode) -> ArtifactSpec? {
+        guard let entries = reader.mapping(node, what: "`artifacts`", allowed: Self.artifactKeys) else { return nil }
+        var spec = ArtifactSpec(paths: [])
+        var sawPaths = false
+        for entry in entries {
+            switch entry.key {
+            case "paths":
+                sawPaths = true
+                spec.paths = patterns(entry.value, what: "`artifacts.paths`") ?? []
+            case "expire": spec.expire = reader.timeout(entry.value, what: "`artifacts.expire`")
+            default: break
+            }
+        }
+        if !sawPaths {
+            reader.error("`artifacts` has no `paths`", at: node, hint: "list the files to hand on, e.g. `paths: [\"dist/**\"]`")
+            return nil
+        }
+        return spec.paths.isEmpty ? nil : spec
     }
 
     private mutating func decodeStep(_ node: YAMLNode, jobID: String, jobEnv: Set<String>) -> Step? {
@@ -324,6 +438,12 @@ struct PipelineDecoder {
                     hint: "use it in a job's `env`, `working-directory` or steps")
             case (.env(let key), .pipelineEnv):
                 reader.error("`env.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "write the value directly")
+            case (.hashFiles, .pipelineEnv):
+                reader.error("`hashFiles` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "use it in a job")
+            case (.hashFiles(let patterns), .job):
+                for pattern in patterns {
+                    if let problem = Self.escapeProblem(pattern) { reader.error("`hashFiles` pattern `\(pattern)` \(problem)", at: at) }
+                }
             case (.needsOutput, .pipelineEnv):
                 reader.error("`needs` outputs are not available at the pipeline level (`env`, `defaults`)", at: at)
             case (.matrix(let key), .job(let id, _)):

@@ -38,7 +38,7 @@ struct TemplateParser {
             } else {
                 reader.error(
                     "unknown expression `\(body)` in `${{ }}`", at: location,
-                    hint: "use matrix.NAME, env.NAME or needs.JOB.outputs.KEY")
+                    hint: "use matrix.NAME, env.NAME, needs.JOB.outputs.KEY or hashFiles('GLOB', …)")
                 segments.append(.literal(String(rest[open.lowerBound..<close.upperBound])))
             }
             rest = rest[close.upperBound...]
@@ -48,6 +48,9 @@ struct TemplateParser {
     }
 
     static func expression(_ body: String) -> Interpolation? {
+        if body.hasPrefix("hashFiles(") && body.hasSuffix(")") {
+            return hashFiles(String(body.dropFirst("hashFiles(".count).dropLast()))
+        }
         let parts = body.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         func isName(_ s: String) -> Bool {
             guard let first = s.first, first.isLetter || first == "_" else { return false }
@@ -60,6 +63,26 @@ struct TemplateParser {
             return .needsOutput(job: parts[1], key: parts[3])
         default: return nil
         }
+    }
+
+    /// `'a', "b/**"` → the patterns; nil unless every argument is a quoted, non-empty string.
+    static func hashFiles(_ arguments: String) -> Interpolation? {
+        var patterns: [String] = []
+        var rest = Substring(arguments)
+        while true {
+            rest = rest.drop { $0 == " " }
+            guard let quote = rest.first, quote == "'" || quote == "\"" else { return nil }
+            rest = rest.dropFirst()
+            guard let end = rest.firstIndex(of: quote) else { return nil }
+            let pattern = String(rest[..<end])
+            if pattern.isEmpty { return nil }
+            patterns.append(pattern)
+            rest = rest[rest.index(after: end)...].drop { $0 == " " }
+            if rest.isEmpty { break }
+            guard rest.first == "," else { return nil }
+            rest = rest.dropFirst()
+        }
+        return patterns.isEmpty ? nil : .hashFiles(patterns)
     }
 
     /// Where the `${{` at `offset` of the scalar stands in the file.

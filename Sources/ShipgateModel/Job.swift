@@ -13,11 +13,18 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var shell: Shell?
     public var workingDirectory: Template?
     public var steps: [Step]
+    /// Content-addressed job cache: set when the job declares `inputs`.
+    public var cache: CacheSpec?
+    /// Dependency caches restored before the steps and saved after (`caches:`).
+    public var caches: [DependencyCache]
+    /// Files handed to the jobs that need this one (`artifacts:`).
+    public var artifacts: ArtifactSpec?
 
     public init(
         id: String, location: SourceLocation, stage: String? = nil, needs: [Located<String>]? = nil,
         matrix: Matrix? = nil, env: [EnvVar] = [], timeout: TimeSpan? = nil, retry: RetryPolicy? = nil,
-        continueOnError: Bool = false, shell: Shell? = nil, workingDirectory: Template? = nil, steps: [Step]
+        continueOnError: Bool = false, shell: Shell? = nil, workingDirectory: Template? = nil, steps: [Step],
+        cache: CacheSpec? = nil, caches: [DependencyCache] = [], artifacts: ArtifactSpec? = nil
     ) {
         self.id = id
         self.location = location
@@ -31,6 +38,52 @@ public struct JobDefinition: Hashable, Sendable, Codable {
         self.shell = shell
         self.workingDirectory = workingDirectory
         self.steps = steps
+        self.cache = cache
+        self.caches = caches
+        self.artifacts = artifacts
+    }
+}
+
+/// What decides whether a job's work can be skipped: the files it reads, the files it makes,
+/// and commands whose output joins the key (tool versions).
+///
+/// Patterns are workspace-relative globs (`**`, `*`, `?`, `[abc]`); a leading `!` excludes.
+public struct CacheSpec: Hashable, Sendable, Codable {
+    public var inputs: [Located<String>]
+    public var outputs: [Located<String>]
+    public var keyExtra: [Located<String>]
+
+    public init(inputs: [Located<String>], outputs: [Located<String>] = [], keyExtra: [Located<String>] = []) {
+        self.inputs = inputs
+        self.outputs = outputs
+        self.keyExtra = keyExtra
+    }
+}
+
+/// A directory cache in the manner of actions/cache: restored by exact key, else by the newest
+/// entry whose key starts with a restore key; saved after success when the exact key missed.
+public struct DependencyCache: Hashable, Sendable, Codable {
+    public var key: Template
+    public var paths: [Located<String>]
+    public var restoreKeys: [Template]
+    public var location: SourceLocation
+
+    public init(key: Template, paths: [Located<String>], restoreKeys: [Template] = [], location: SourceLocation) {
+        self.key = key
+        self.paths = paths
+        self.restoreKeys = restoreKeys
+        self.location = location
+    }
+}
+
+/// Files a job publishes for the jobs that need it, kept `expire` long.
+public struct ArtifactSpec: Hashable, Sendable, Codable {
+    public var paths: [Located<String>]
+    public var expire: TimeSpan?
+
+    public init(paths: [Located<String>], expire: TimeSpan? = nil) {
+        self.paths = paths
+        self.expire = expire
     }
 }
 

@@ -59,12 +59,15 @@ public enum Interpolation: Hashable, Sendable, Codable, CustomStringConvertible 
     case matrix(String)
     case env(String)
     case needsOutput(job: String, key: String)
+    /// `hashFiles('pattern', …)`: SHA-256 over the matched files, resolved when the job starts.
+    case hashFiles([String])
 
     public var description: String {
         switch self {
         case .matrix(let k): "matrix.\(k)"
         case .env(let k): "env.\(k)"
         case .needsOutput(let job, let key): "needs.\(job).outputs.\(key)"
+        case .hashFiles(let patterns): "hashFiles(\(patterns.map { "'\($0)'" }.joined(separator: ", ")))"
         }
     }
 }

@@ -27,8 +27,8 @@ public struct ExecutionPlan: Hashable, Sendable, Codable {
 
     public func job(_ id: String) -> PlannedJob? { jobs.first { $0.id == id } }
 
-    /// Jobs that `run` will execute.
-    public var runnable: [PlannedJob] { jobs.filter { $0.status == .run } }
+    /// Jobs that `run` will execute (a `cached` job is executed by restoring it).
+    public var runnable: [PlannedJob] { jobs.filter { $0.status != .skip } }
 }
 
 /// One job after matrix expansion, with everything known before running resolved.
@@ -36,6 +36,8 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public enum Status: String, Hashable, Sendable, Codable {
         case run
         case skip
+        /// Set by the cache advisor: an entry for this job's key exists.
+        case cached
     }
 
     /// Unique id: the declared id, plus ` (axis=value, …)` for matrix variants.
@@ -53,6 +55,13 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public var continueOnError: Bool
     public var steps: [PlannedStep]
     public var location: SourceLocation
+    /// Job cache settings (`inputs`, `outputs`, `cache-key-extra`); nil: never cached.
+    public var cache: CacheSpec?
+    /// Dependency caches, keys with matrix and env resolved.
+    public var dependencyCaches: [DependencyCache] = []
+    public var artifacts: ArtifactSpec?
+    /// The cache key, when the advisor could compute it before running.
+    public var cacheKey: String?
 
     public init(
         id: String, job: String, stage: String?, needs: [String], matrix: [MatrixValue], status: Status, reason: String?,

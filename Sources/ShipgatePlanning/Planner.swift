@@ -44,12 +44,21 @@ public enum Planner {
             let def = node.definition
             let steps = def.steps.map { plannedStep($0, job: def, matrix: node.matrix, pipelineEnv: pipelineEnv, defaults: pipeline.defaults) }
             let isSelected = selected.contains(id)
-            jobs.append(
-                PlannedJob(
-                    id: id, job: def.id, stage: def.stage, needs: node.needs, matrix: node.matrix,
-                    status: isSelected ? .run : .skip, reason: isSelected ? nil : skipReason,
-                    timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
-                    continueOnError: def.continueOnError, steps: steps, location: def.location))
+            var planned = PlannedJob(
+                id: id, job: def.id, stage: def.stage, needs: node.needs, matrix: node.matrix,
+                status: isSelected ? .run : .skip, reason: isSelected ? nil : skipReason,
+                timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
+                continueOnError: def.continueOnError, steps: steps, location: def.location)
+            planned.cache = def.cache
+            planned.artifacts = def.artifacts
+            let jobEnv = merge(pipelineEnv, def.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: node.matrix, env: pipelineEnv)) })
+            planned.dependencyCaches = def.caches.map { cache in
+                var resolved = cache
+                resolved.key = resolve(cache.key, matrix: node.matrix, env: jobEnv)
+                resolved.restoreKeys = cache.restoreKeys.map { resolve($0, matrix: node.matrix, env: jobEnv) }
+                return resolved
+            }
+            jobs.append(planned)
         }
         let plan = ExecutionPlan(
             pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest),
@@ -90,7 +99,7 @@ public enum Planner {
                     return [.literal(matrix.first { $0.axis == key }?.value ?? "")]
                 case .env(let key):
                     return env.first { $0.name == key }?.value.segments ?? [.literal("")]
-                case .needsOutput:
+                case .needsOutput, .hashFiles:
                     return [segment]
                 }
             })

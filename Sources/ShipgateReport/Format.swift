@@ -19,6 +19,7 @@ public enum Format {
     public static func symbol(_ status: JobStatus) -> String {
         switch status {
         case .success: "✓"
+        case .cached: "≡"
         case .failed: "✗"
         case .skipped: "-"
         case .cancelled: "⊘"
@@ -28,6 +29,7 @@ public enum Format {
     public static func styled(_ status: JobStatus, _ text: String, _ style: Style) -> String {
         switch status {
         case .success: style.green(text)
+        case .cached: style.cyan(text)
         case .failed: style.red(text)
         case .skipped: style.dim(text)
         case .cancelled: style.yellow(text)
@@ -51,11 +53,12 @@ public enum Format {
                 padded(job.id, width) + "  " + styled(job.status, status, style) + "  " + padded(duration, 8) + "  "
                 + (job.attempts == 0 ? "-" : "\(job.attempts)")
             if job.status == .failed && job.continueOnError { line += style.dim("  (continue-on-error)") }
-            if job.status != .success, let reason = job.reason { line += "\n" + padded("", width) + "    " + style.dim(reason) }
+            if job.status == .cached, let from = job.cachedFrom { line += style.dim("  (from run \(from))") }
+            if job.status != .success && job.status != .cached, let reason = job.reason { line += "\n" + padded("", width) + "    " + style.dim(reason) }
             lines.append(line)
         }
         let counts = Dictionary(grouping: run.jobs, by: \.status).mapValues(\.count)
-        let parts = [JobStatus.success, .failed, .skipped, .cancelled].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
+        let parts = [JobStatus.success, .cached, .failed, .skipped, .cancelled].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
         let verdict: String
         switch run.status {
         case .success: verdict = style.green(style.bold("Run \(run.runID) succeeded"))

@@ -52,6 +52,13 @@ public struct JSONReporter: RunObserver {
             o.add("durationMs", r.durationMs)
             o.add("exitCode", r.exitCode.map(Int64.init))
             o.add("reason", r.reason)
+            if let key = r.cacheKey { o.add("cacheKey", key) }
+            if let from = r.cachedFrom { o.add("cachedFrom", from) }
+        case .notice(let job, let level, let message):
+            o.add("event", "notice")
+            o.add("job", job)
+            o.add("level", level.rawValue)
+            o.add("message", message)
         case .runFinished(let run):
             o.add("event", "run-finished")
             o.add("run", run.runID)

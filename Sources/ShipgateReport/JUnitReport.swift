@@ -20,6 +20,8 @@ public enum JUnitReport {
             switch job.status {
             case .success:
                 break
+            case .cached:
+                xml += "<system-out>\(escape("cached: restored from run \(job.cachedFrom ?? "?")"))</system-out>"
             case .failed:
                 let message = job.reason ?? "failed"
                 xml +=

@@ -38,8 +38,12 @@ public final class PlainReporter: RunObserver, @unchecked Sendable {
             var line = "\(style.cyan("[\(result.id)]")) \(Format.styled(result.status, "\(Format.symbol(result.status)) \(result.status.rawValue)", style))"
             if result.startedAt != nil { line += " in \(Format.duration(ms: result.durationMs))" }
             if result.attempts > 1 { line += " after \(result.attempts) attempts" }
-            if let reason = result.reason, result.status != .success { line += ": \(reason)" }
+            if result.status == .cached, let from = result.cachedFrom { line += " (from run \(from))" }
+            if let reason = result.reason, result.status != .success && result.status != .cached { line += ": \(reason)" }
             sink.write(line + "\n")
+        case .notice(let job, let level, let message):
+            let text = level == .warning ? style.yellow("warning: \(message)") : style.dim(message)
+            sink.write((job.map { "\(style.cyan("[\($0)]")) " } ?? "") + text + "\n")
         case .runFinished(let run):
             sink.write("\n" + Format.summary(run, style: style))
         }

@@ -9,9 +9,13 @@ import ShipgatePlanning
 public enum PlanPrinter {
     public static func text(_ plan: ExecutionPlan, style: Style, masker: SecretMasker = .none) -> String {
         var out = style.bold("Plan for \(plan.pipeline.name)") + style.dim(" (\(plan.pipeline.file), \(plan.pipeline.digest.prefix(19))…)") + "\n"
-        let runCount = plan.runnable.count
-        out += "\(runCount) job\(runCount == 1 ? "" : "s") to run in \(plan.waves.count) wave\(plan.waves.count == 1 ? "" : "s")"
-        if plan.jobs.count > runCount { out += ", \(plan.jobs.count - runCount) skipped" }
+        let runCount = plan.jobs.filter { $0.status == .run }.count
+        let cachedCount = plan.jobs.filter { $0.status == .cached }.count
+        out += "\(runCount) job\(runCount == 1 ? "" : "s") to run"
+        if cachedCount > 0 { out += ", \(cachedCount) cached" }
+        out += " in \(plan.waves.count) wave\(plan.waves.count == 1 ? "" : "s")"
+        let skipCount = plan.jobs.filter { $0.status == .skip }.count
+        if skipCount > 0 { out += ", \(skipCount) skipped" }
         out += "\n"
         let byID = Dictionary(plan.jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for (n, wave) in plan.waves.enumerated() {
@@ -30,7 +34,7 @@ public enum PlanPrinter {
     }
 
     private static func describe(_ job: PlannedJob, style: Style, masker: SecretMasker) -> String {
-        var out = "  \(style.green("run")) \(style.bold(job.id))"
+        var out = "  " + (job.status == .cached ? style.cyan("cached") : style.green("run")) + " \(style.bold(job.id))"
         var facts: [String] = []
         if let stage = job.stage { facts.append("stage \(stage)") }
         facts.append(job.needs.isEmpty ? "needs nothing" : "needs \(job.needs.joined(separator: ", "))")
@@ -38,6 +42,8 @@ public enum PlanPrinter {
         if job.retry.attempts > 1 { facts.append("retry \(job.retry.attempts)× from \(job.retry.backoff) (max \(job.retry.maxBackoff))") }
         if job.continueOnError { facts.append("continue-on-error") }
         out += style.dim("  " + facts.joined(separator: " · ")) + "\n"
+        if let reason = job.reason { out += "      " + (job.status == .cached ? style.cyan(reason) : style.yellow(reason)) + "\n" }
+        if job.status == .cached { return out }
         for (i, step) in job.steps.enumerated() {
             var lines = masker(step.script.description).split(separator: "\n", omittingEmptySubsequences: false)
             while lines.count > 1, lines.last?.allSatisfy(\.isWhitespace) == true { lines.removeLast() }
@@ -74,6 +80,7 @@ public enum PlanPrinter {
             o.add("matrix", raw: m.text)
             o.add("status", job.status.rawValue)
             o.add("reason", job.reason)
+            o.add("cacheKey", job.cacheKey)
             o.add("timeoutMs", job.timeout.milliseconds)
             var r = JSONObject()
             r.add("attempts", job.retry.attempts)

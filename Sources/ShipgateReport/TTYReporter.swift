@@ -69,8 +69,12 @@ public final class TTYReporter: RunObserver, @unchecked Sendable {
             var line = Format.styled(r.status, "\(Format.symbol(r.status)) \(r.id)", style)
             if r.startedAt != nil { line += style.dim(" \(Format.duration(ms: r.durationMs))") }
             if r.attempts > 1 { line += style.dim(" (\(r.attempts) attempts)") }
-            if r.status != .success, let reason = r.reason { line += " " + style.dim(reason) }
+            if r.status == .cached, let from = r.cachedFrom { line += style.dim(" from run \(from)") }
+            if r.status != .success && r.status != .cached, let reason = r.reason { line += " " + style.dim(reason) }
             pending.append(line)
+        case .notice(let job, let level, let message):
+            let text = level == .warning ? style.yellow("warning: \(message)") : style.dim(message)
+            pending.append((job.map { "\(style.cyan($0)) \(style.dim("│")) " } ?? "") + text)
         case .runFinished(let run):
             ticker?.cancel()
             running.removeAll()

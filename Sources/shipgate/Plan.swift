@@ -7,7 +7,10 @@ extension Shipgate {
     struct Plan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show what `run` would do, without running anything.",
-            discussion: "Jobs in execution order (waves of what can run in parallel), with their commands after interpolation and why anything is skipped.")
+            discussion: """
+                Jobs in execution order (waves of what can run in parallel), with their commands after \
+                interpolation, which the cache would restore, and why anything runs or is skipped.
+                """)
 
         @OptionGroup var pipeline: PipelineOptions
 
@@ -17,11 +20,30 @@ extension Shipgate {
         @Flag(help: "Print the plan as JSON (documented in docs/pipeline-format.md).")
         var json = false
 
+        @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
+        var stateDir: String?
+
+        @OptionGroup var cacheOptions: CacheOptions
+
         func run() async throws {
             let loaded = try pipeline.load(style: Terminal.stderrStyle)
-            let plan = try pipeline.plan(loaded, jobs: jobs, style: Terminal.stderrStyle)
+            var plan = try pipeline.plan(loaded, jobs: jobs, style: Terminal.stderrStyle)
+            let environment = ProcessInfo.processInfo.environment
+            if plan.jobs.contains(where: { $0.cache != nil }) {
+                let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
+                // Read-only: a plan never writes the state directory, so a missing one is simply empty.
+                if FileManager.default.fileExists(atPath: workspace.stateDirectory + "/cache"),
+                    let context = cacheOptions.context(stateDirectory: workspace.stateDirectory, workspace: workspace.root, readOnly: true, reporter: nil)
+                {
+                    plan = await CacheAdvisor(context: context, runner: SubprocessRunner(), environment: environment).annotate(plan)
+                } else {
+                    for i in plan.jobs.indices where plan.jobs[i].status == .run && plan.jobs[i].cache != nil {
+                        plan.jobs[i].reason = "runs: no entry (the cache is empty)"
+                    }
+                }
+            }
             // Secret values present in the environment are masked, should a script contain one literally.
-            let masker = SecretMasker(values: plan.secrets.compactMap { ProcessInfo.processInfo.environment[$0] })
+            let masker = SecretMasker(values: plan.secrets.compactMap { environment[$0] })
             print(json ? PlanPrinter.json(plan, masker: masker) : PlanPrinter.text(plan, style: Terminal.stdoutStyle, masker: masker), terminator: "")
         }
     }

@@ -45,6 +45,8 @@ extension Shipgate {
         @Option(help: "A .env-style file of secret values (NAME=value). Never logged.", completion: .file())
         var secretsFile: String?
 
+        @OptionGroup var cacheOptions: CacheOptions
+
         @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when a step times out or is cancelled.", visibility: .hidden))
         var killGrace: Double = 5
 
@@ -94,7 +96,9 @@ extension Shipgate {
                 runID: runID, workspace: workspace.root, runDirectory: runDirectory,
                 parallelism: parallelism ?? ProcessInfo.processInfo.activeProcessorCount, failFast: failFast,
                 killGrace: TimeSpan(milliseconds: Int64(killGrace * 1000)), baseEnvironment: environment, secrets: secrets)
-            let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: reporter, cancellation: token)
+            let cache = cacheOptions.context(stateDirectory: workspace.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
+            let executor = Executor(
+                plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: reporter, cancellation: token, cache: cache)
             let result = await executor.run()
 
             if let junit {

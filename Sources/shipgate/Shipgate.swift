@@ -13,7 +13,7 @@ struct Shipgate: AsyncParsableCommand {
             3 blocked by a gate, 130 interrupted.
             """,
         version: version,
-        subcommands: [Run.self, Plan.self, Validate.self, Graph.self]
+        subcommands: [Run.self, Plan.self, Validate.self, Graph.self, Explain.self, Artifacts.self, Cache.self]
     )
 }
 

@@ -1,0 +1,73 @@
+import Crypto
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// SHA-256 helpers: hex digests of bytes and of files, read in 1 MiB blocks.
+public enum Digest {
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    public static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func sha256(_ bytes: some Sequence<UInt8>) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(bytes))
+        return hex(hasher.finalize())
+    }
+
+    public static func sha256(_ text: String) -> String { sha256(Array(text.utf8)) }
+
+    public struct FileError: Error, CustomStringConvertible {
+        public var path: String
+        public var errno: Int32
+        public var description: String { "\(path): \(String(cString: strerror(errno)))" }
+    }
+
+    /// Digest and size of a regular file. A symbolic link is hashed as its target text
+    /// (`symlink:` + target), so links can be inputs without being followed.
+    public static func file(_ path: String) throws(FileError) -> (digest: String, size: Int64) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw FileError(path: path, errno: errno) }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            let target = try linkTarget(path)
+            return (sha256("symlink:" + target), Int64(target.utf8.count))
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, errno: errno) }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var total: Int64 = 0
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, errno: errno)
+            }
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += Int64(n)
+        }
+        return (hex(hasher.finalize()), total)
+    }
+
+    public static func linkTarget(_ path: String) throws(FileError) -> String {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(path, &buffer, 4096)
+        guard n >= 0 else { throw FileError(path: path, errno: errno) }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

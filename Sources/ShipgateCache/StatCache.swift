@@ -1,0 +1,118 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Remembers file digests by (size, mtime in ns, inode, ctime), so unchanged files are not
+/// read again. Stored as `stat.tsv` in the cache directory.
+///
+/// Contract: a digest is reused only when all four stat fields are equal. Entries for files
+/// modified less than `racyWindow` before they were hashed are not kept, so a write in the same
+/// timestamp tick as the hash is never missed (git's "racy clean" problem). Thread-safe;
+/// `save` writes atomically and only when something changed.
+public final class StatCache: @unchecked Sendable {
+    struct Entry: Equatable {
+        var size: Int64
+        var mtime: Int64
+        var ctime: Int64
+        var inode: UInt64
+        var digest: String
+    }
+
+    public let path: String?
+    private var entries: [String: Entry] = [:]
+    private var dirty = false
+    private let lock = NSLockish()
+    static let racyWindowNs: Int64 = 2_000_000_000
+
+    /// Loads `path` when it exists; nil `path` keeps the cache in memory only.
+    public init(path: String?) {
+        self.path = path
+        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false)
+            guard f.count == 6, let size = Int64(f[1]), let mtime = Int64(f[2]), let ctime = Int64(f[3]), let inode = UInt64(f[4]) else { continue }
+            entries[String(f[5])] = Entry(size: size, mtime: mtime, ctime: ctime, inode: inode, digest: String(f[0]))
+        }
+    }
+
+    /// The digest of `relative` (under `root`), from the cache when the file is unchanged.
+    public func digest(root: String, relative: String) throws -> String {
+        let full = root + "/" + relative
+        var st = stat()
+        guard lstat(full, &st) == 0 else { throw Digest.FileError(path: full, errno: errno) }
+        let key = Entry(
+            size: Int64(st.st_size), mtime: Self.ns(st.st_mtim), ctime: Self.ns(st.st_ctim), inode: UInt64(st.st_ino), digest: "")
+        if let hit = lock.withLock({ entries[relative] }), hit.size == key.size, hit.mtime == key.mtime, hit.ctime == key.ctime, hit.inode == key.inode {
+            return hit.digest
+        }
+        let digest = try Digest.file(full).digest
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        if Self.ns(now) - max(key.mtime, key.ctime) > Self.racyWindowNs {
+            var entry = key
+            entry.digest = digest
+            lock.withLock {
+                entries[relative] = entry
+                dirty = true
+            }
+        }
+        return digest
+    }
+
+    public func save() {
+        guard let path else { return }
+        let snapshot: [String: Entry]? = lock.withLock {
+            guard dirty else { return nil }
+            dirty = false
+            return entries
+        }
+        guard let snapshot else { return }
+        var text = ""
+        text.reserveCapacity(snapshot.count * 120)
+        for (p, e) in snapshot where !p.contains("\n") && !p.contains("\t") {
+            text += "\(e.digest)\t\(e.size)\t\(e.mtime)\t\(e.ctime)\t\(e.inode)\t\(p)\n"
+        }
+        try? AtomicFile.write(Data(text.utf8), to: path)
+    }
+
+    static func ns(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
+}
+
+/// Writes a file so that readers see the old content or the new, never a torn one.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let temp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Digest.FileError(path: temp, errno: errno) }
+        var ok = true
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    ok = false
+                    return
+                }
+                offset += n
+            }
+        }
+        let writeErrno = errno
+        close(fd)
+        guard ok else {
+            unlink(temp)
+            throw Digest.FileError(path: path, errno: writeErrno)
+        }
+        if rename(temp, path) != 0 {
+            let e = errno
+            unlink(temp)
+            throw Digest.FileError(path: path, errno: e)
+        }
+    }
+}

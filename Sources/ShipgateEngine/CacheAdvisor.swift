@@ -1,0 +1,106 @@
+import Foundation
+import ShipgateCache
+import ShipgateModel
+import ShipgatePlanning
+
+/// Tells `plan` which jobs the cache would restore and why the others would run, without
+/// side effects: entries are only peeked at, nothing is written (the stat cache is used but
+/// not saved). `cache-key-extra` commands do run: they must be read-only (tool versions).
+public struct CacheAdvisor: Sendable {
+    public let context: CacheContext
+    public let runner: any ProcessRunner
+    public let environment: [String: String]
+
+    public init(context: CacheContext, runner: any ProcessRunner, environment: [String: String]) {
+        self.context = context
+        self.runner = runner
+        self.environment = environment
+    }
+
+    public func annotate(_ plan: ExecutionPlan) async -> ExecutionPlan {
+        var plan = plan
+        let builder = CacheKeyBuilder(context: context, runner: runner, environment: ProcessEnvironment.Base(environment), workspace: context.workspace)
+        // What each job would hand its dependents: key, outputs (when restored), artifacts.
+        var predicted: [String: JobResult] = [:]
+        var unknownOutputs = Set<String>()
+        let publishesArtifacts = Set(plan.jobs.filter { $0.artifacts != nil }.map(\.id))
+        for index in plan.jobs.indices where plan.jobs[index].status != .skip {
+            let job = plan.jobs[index]
+            guard let spec = job.cache else {
+                plan.jobs[index].reason = "runs: not cacheable (no `inputs`)"
+                unknownOutputs.insert(job.id)
+                continue
+            }
+            if !context.lookups {
+                plan.jobs[index].reason = "runs: --no-cache"
+                unknownOutputs.insert(job.id)
+                continue
+            }
+            if let blocker = blockingDependency(job, unknown: unknownOutputs, publishesArtifacts: publishesArtifacts) {
+                plan.jobs[index].reason = "runs: \(blocker)"
+                unknownOutputs.insert(job.id)
+                continue
+            }
+            do {
+                let steps = try job.steps.map { step -> (String, [String: String], String?) in
+                    let r = { (t: Template) in try self.resolve(t, predicted: predicted) }
+                    return (
+                        try r(step.script), Dictionary(try step.env.map { ($0.name, try r($0.value)) }, uniquingKeysWith: { _, b in b }),
+                        try step.workingDirectory.map(r)
+                    )
+                }
+                let components = try await builder.components(
+                    job: job, spec: spec, scripts: steps.map(\.0), directories: steps.map(\.2), envs: steps.map(\.1),
+                    needs: JobExecutor.needContributions(job, needed: predicted))
+                let key = components.key
+                plan.jobs[index].cacheKey = key
+                var result = JobResult(id: job.id, status: .success)
+                result.cacheKey = key
+                if let entry = context.local.peekEntry(.action, key, as: ActionEntry.self) {
+                    plan.jobs[index].status = .cached
+                    plan.jobs[index].reason = "cached: entry from run \(entry.runID)"
+                    result.outputs = entry.outputs
+                    if !entry.artifacts.isEmpty { result.artifactsDigest = ArtifactManifest.digest(of: entry.artifacts) }
+                } else {
+                    plan.jobs[index].reason = "runs: " + context.missReasons(job: job.id, components).joined(separator: "; ")
+                    unknownOutputs.insert(job.id)
+                }
+                predicted[job.id] = result
+            } catch {
+                plan.jobs[index].reason = "runs: cannot compute the cache key: \(error)"
+                unknownOutputs.insert(job.id)
+            }
+        }
+        context.finish()
+        return plan
+    }
+
+    /// Why the key cannot be known before running: the job reads outputs (or artifacts) of a
+    /// needed job that will run first.
+    private func blockingDependency(_ job: PlannedJob, unknown: Set<String>, publishesArtifacts: Set<String>) -> String? {
+        for need in job.outputDependencies.sorted() where unknown.contains(need) {
+            return "uses outputs of `\(need)`, which runs first (decided when it has run)"
+        }
+        for need in job.needs where unknown.contains(need) && publishesArtifacts.contains(need) {
+            return "uses artifacts of `\(need)`, which runs first (decided when it has run)"
+        }
+        return nil
+    }
+
+    private func resolve(_ template: Template, predicted: [String: JobResult]) throws -> String {
+        var failure: (any Error)?
+        let text = template.resolving { e in
+            switch e {
+            case .needsOutput(let j, let k): return predicted[j]?.outputs[k] ?? ""
+            case .hashFiles(let patterns):
+                do { return try context.hashFiles(patterns) } catch {
+                    failure = error
+                    return ""
+                }
+            default: return nil
+            }
+        }.description
+        if let failure { throw failure }
+        return text
+    }
+}

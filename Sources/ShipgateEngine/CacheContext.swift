@@ -1,0 +1,122 @@
+import Foundation
+import ShipgateCache
+import ShipgateModel
+
+/// The cache as one run (or one `plan`) sees it: the local store, the stat cache, an optional
+/// remote, and the workspace's file listings.
+///
+/// Contract: `lookups` false (`--no-cache`) makes every job run but results are still stored.
+/// `readOnly` (used by `plan`) never writes: no entry is touched, no stat cache saved.
+/// Listings of the workspace are reused between jobs until `invalidateTree()` (called when a
+/// job ran or restored files, since that may change what inputs match). Thread-safe.
+public final class CacheContext: @unchecked Sendable {
+    public let local: LocalCache
+    public let statCache: StatCache
+    public let remote: RemoteCache?
+    public let workspace: String
+    public let lookups: Bool
+    public let readOnly: Bool
+    /// Workspace-relative directories never read as inputs or outputs (the state directory).
+    public let skip: Set<String>
+    let files: FileSet
+    private let lock = NSLock()
+    private var walker: FileWalker
+    private var remoteWarned = false
+
+    public init(stateDirectory: String, workspace: String, remote: RemoteCache? = nil, lookups: Bool = true, readOnly: Bool = false) throws {
+        let root = stateDirectory + "/cache"
+        local = try LocalCache(root: root)
+        // `plan` reads the stat cache too; `finish()` only saves it when not read-only.
+        statCache = StatCache(path: root + "/stat.tsv")
+        self.remote = remote
+        self.workspace = workspace
+        self.lookups = lookups
+        self.readOnly = readOnly
+        var skip: Set<String> = []
+        if stateDirectory.hasPrefix(workspace + "/") { skip.insert(String(stateDirectory.dropFirst(workspace.count + 1))) }
+        self.skip = skip
+        walker = FileWalker(root: workspace, skip: skip)
+        files = FileSet(cache: local, statCache: statCache)
+    }
+
+    /// Files matched by patterns (include and `!exclude`), workspace-relative and sorted.
+    public func files(matching patterns: [String]) -> [String] {
+        let current = lock.withLock { walker }
+        return current.files(matching: PathFilter(patterns))
+    }
+
+    public func invalidateTree() {
+        lock.withLock { walker = FileWalker(root: workspace, skip: skip) }
+    }
+
+    /// Digests of the given workspace files, hashed in parallel when there are many.
+    public func digests(of paths: [String]) throws -> [String: String] {
+        var results = [String?](repeating: nil, count: paths.count)
+        let failure = Locked<String?>(nil)
+        let chunk = 64
+        let chunks = (paths.count + chunk - 1) / chunk
+        results.withUnsafeMutableBufferPointer { buffer in
+            let base = UnsafeSendable(buffer)
+            DispatchQueue.concurrentPerform(iterations: max(chunks, 1)) { c in
+                guard c * chunk < paths.count else { return }
+                for i in (c * chunk)..<min(paths.count, (c + 1) * chunk) {
+                    do { base.value[i] = try statCache.digest(root: workspace, relative: paths[i]) } catch {
+                        failure.withLock { $0 = $0 ?? "\(error)" }
+                    }
+                }
+            }
+        }
+        if let message = failure.value { throw CacheError.io("cannot hash input: \(message)") }
+        var map: [String: String] = [:]
+        for (path, digest) in zip(paths, results) { map[path] = digest }
+        return map
+    }
+
+    /// `hashFiles(…)`: SHA-256 over `path NUL digest LF` of every matched file, sorted by path;
+    /// the empty string when nothing matches (as in GitHub Actions).
+    public func hashFiles(_ patterns: [String]) throws -> String {
+        let matched = files(matching: patterns)
+        if matched.isEmpty { return "" }
+        let digests = try digests(of: matched)
+        return Digest.sha256(matched.map { "\($0)\u{0}\(digests[$0]!)\n" }.joined())
+    }
+
+    // MARK: - Last components per job, for "why did this run"
+
+    private func lastPath(_ job: String) -> String { local.root + "/last/" + Digest.sha256(job) + ".json" }
+
+    public func lastComponents(job: String) -> KeyComponents? {
+        guard let data = FileManager.default.contents(atPath: lastPath(job)) else { return nil }
+        return try? JSONDecoder().decode(KeyComponents.self, from: data)
+    }
+
+    public func saveLast(job: String, _ components: KeyComponents) {
+        guard !readOnly, let data = try? JSONEncoder().encode(components) else { return }
+        try? AtomicFile.write(data, to: lastPath(job))
+    }
+
+    /// Why `components` has no entry, in words.
+    public func missReasons(job: String, _ components: KeyComponents) -> [String] {
+        guard let last = lastComponents(job: job) else { return ["no entry (first run of this job with the cache)"] }
+        let differences = components.differences(from: last)
+        return differences.isEmpty ? ["no entry for this key (the last run with these inputs did not store one, or it was pruned)"] : differences
+    }
+
+    public func finish() {
+        if !readOnly { statCache.save() }
+    }
+}
+
+/// Lets a buffer cross into `concurrentPerform`; each iteration writes distinct indices.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension NSLock {
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

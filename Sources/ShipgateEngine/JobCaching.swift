@@ -1,0 +1,231 @@
+import Foundation
+import ShipgateCache
+import ShipgateModel
+import ShipgatePlanning
+
+/// Why a job ran or was restored, written to `<run>/cache/<job>.json` for `shipgate explain`.
+public struct CacheDecision: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        /// Restored from an entry.
+        case hit
+        /// Ran: no entry for the key (see `reasons`).
+        case miss
+        /// Ran without the cache: the key could not be computed (see `reasons`).
+        case error
+    }
+
+    public var job: String
+    public var status: Status
+    public var key: String?
+    public var reasons: [String]
+    /// For hits: the run that produced the entry, and where it was found (`local`, `remote`).
+    public var cachedFrom: String?
+    public var source: String?
+    public var components: KeyComponents?
+}
+
+extension JobExecutor {
+    /// Computes the key and restores the job when an entry exists. Returns the cached result
+    /// (nil: run the job) and the decision (nil only when the cache is not used for this job).
+    func lookup(
+        _ job: PlannedJob, spec: CacheSpec, prepared: [PreparedStep], needed: [String: JobResult], cache: CacheContext
+    ) async -> (JobResult?, CacheDecision?) {
+        var decision = CacheDecision(job: job.id, status: .miss, reasons: [])
+        let builder = CacheKeyBuilder(context: cache, runner: runner, environment: environmentBase, workspace: options.workspace)
+        let components: KeyComponents
+        do {
+            components = try await builder.components(
+                job: job, spec: spec, scripts: prepared.map(\.script), directories: prepared.map(\.relativeDirectory), envs: prepared.map(\.env),
+                needs: Self.needContributions(job, needed: needed))
+        } catch {
+            decision.status = .error
+            decision.reasons = ["cannot compute the cache key: \(error)"]
+            notice(job.id, .warning, "not cached: cannot compute the cache key: \(error)")
+            record(decision)
+            return (nil, nil)
+        }
+        let key = components.key
+        decision.key = key
+        decision.components = components
+        guard cache.lookups else {
+            decision.reasons = ["--no-cache"]
+            record(decision)
+            return (nil, decision)
+        }
+
+        var entry = cache.local.readEntry(.action, key, as: ActionEntry.self)
+        var source = "local"
+        if entry == nil, let remote = cache.remote {
+            entry = await fetchRemote(key, remote: remote, cache: cache, job: job.id)
+            source = "remote"
+        }
+        if let entry {
+            do {
+                let written = try cache.files.restore(entry.files + entry.artifacts, into: options.workspace)
+                if written > 0 { cache.invalidateTree() }
+                var result = JobResult(id: job.id, status: .cached, attempts: 0, reason: nil, outputs: entry.outputs, continueOnError: job.continueOnError)
+                result.cacheKey = key
+                result.cachedFrom = entry.runID
+                if !entry.artifacts.isEmpty { result.artifactsDigest = writeArtifactManifest(job, files: entry.artifacts) }
+                decision.status = .hit
+                decision.cachedFrom = entry.runID
+                decision.source = source
+                decision.reasons = ["entry \(key.prefix(12))… from run \(entry.runID)"]
+                record(decision)
+                cache.saveLast(job: job.id, components)
+                let restored = entry.files.count + entry.artifacts.count
+                notice(
+                    job.id, .info,
+                    "cached: restored \(restored) file\(restored == 1 ? "" : "s") from run \(entry.runID)\(source == "remote" ? " (remote cache)" : "")\(written < restored ? ", \(restored - written) already in place" : "")"
+                )
+                return (result, decision)
+            } catch {
+                cache.local.removeEntry(.action, key)
+                notice(job.id, .warning, "cache entry \(key.prefix(12))… is damaged and was removed (\(error)); running the job")
+                decision.reasons = ["the cache entry was damaged: \(error)"]
+                record(decision)
+                return (nil, decision)
+            }
+        }
+        decision.reasons = cache.missReasons(job: job.id, components)
+        record(decision)
+        notice(job.id, .info, "cache miss: \(decision.reasons.joined(separator: "; "))")
+        return (nil, decision)
+    }
+
+    /// What each needed job contributes to the key: its own key, or the digest of the
+    /// artifacts it handed on; nothing for a job that has neither.
+    static func needContributions(_ job: PlannedJob, needed: [String: JobResult]) -> [String: String] {
+        var needs: [String: String] = [:]
+        for id in job.needs {
+            guard let r = needed[id] else { continue }
+            if let key = r.cacheKey {
+                needs[id] = key
+            } else if let digest = r.artifactsDigest {
+                needs[id] = "artifacts:" + digest
+            }
+        }
+        return needs
+    }
+
+    /// Stores the job's outputs after a successful run. Problems are warnings, except an
+    /// output that escapes the workspace, which fails the job.
+    func store(_ job: PlannedJob, spec: CacheSpec, decision: CacheDecision, artifacts: [FileEntry], result: inout JobResult, cache: CacheContext) async {
+        guard let key = decision.key, let components = decision.components else { return }
+        let files: [FileEntry]
+        do {
+            files = try cache.files.collect(root: options.workspace, filter: PathFilter(spec.outputs.map(\.value)), skip: cache.skip)
+        } catch CacheError.unsafePath(let path, let reason) {
+            result.status = .failed
+            result.reason = "output `\(path)` cannot be cached: \(reason)"
+            return
+        } catch {
+            notice(job.id, .warning, "cache not saved: \(error)")
+            return
+        }
+        if files.isEmpty && !spec.outputs.isEmpty {
+            notice(job.id, .warning, "`outputs` matched no file; caching the job's success without files")
+        }
+        let entry = ActionEntry(
+            key: key, job: job.id, runID: options.runID, createdAt: Date(), files: files, artifacts: artifacts, outputs: result.outputs,
+            components: components)
+        do {
+            try cache.local.writeEntry(.action, key, entry)
+        } catch {
+            notice(job.id, .warning, "cache not saved: \(error)")
+            return
+        }
+        result.cacheKey = key
+        cache.saveLast(job: job.id, components)
+        if let remote = cache.remote { await upload(entry, to: remote, cache: cache) }
+    }
+
+    /// Sends the blobs the remote does not have, then the entry. Failures are warnings.
+    func upload(_ entry: ActionEntry, to remote: RemoteCache, cache: CacheContext) async {
+        for digest in entry.digests.sorted() {
+            switch await remote.exists("cas", digest) {
+            case .hit: continue
+            case .unavailable(let reason):
+                warnRemoteOnce(reason)
+                return
+            case .miss:
+                guard let data = FileManager.default.contents(atPath: cache.local.blobPath(digest)) else { return }
+                if case .unavailable(let reason) = await remote.put("cas", digest, data) {
+                    warnRemoteOnce(reason)
+                    return
+                }
+            }
+        }
+        guard let data = try? JSONEncoder.iso.encode(entry) else { return }
+        if case .unavailable(let reason) = await remote.put("ac", entry.key, data) { warnRemoteOnce(reason) }
+    }
+
+    /// Downloads an entry and its blobs from the remote, verifying every blob, and keeps them
+    /// locally. Any problem is a warning and a miss.
+    func fetchRemote(_ key: String, remote: RemoteCache, cache: CacheContext, job: String) async -> ActionEntry? {
+        switch await remote.get("ac", key) {
+        case .miss: return nil
+        case .unavailable(let reason):
+            warnRemoteOnce(reason)
+            return nil
+        case .hit(let data):
+            guard let entry = try? JSONDecoder.iso.decode(ActionEntry.self, from: data), entry.key == key else {
+                notice(job, .warning, "remote cache entry \(key.prefix(12))… is not a shipgate entry; ignored")
+                return nil
+            }
+            for digest in entry.digests where !cache.local.hasBlob(digest) {
+                guard case .hit(let bytes) = await remote.get("cas", digest) else {
+                    notice(job, .warning, "remote cache is missing blob \(digest.prefix(12))…; running the job")
+                    return nil
+                }
+                guard Digest.sha256([UInt8](bytes)) == digest else {
+                    notice(job, .warning, "remote cache returned wrong bytes for blob \(digest.prefix(12))…; ignored it and running the job")
+                    return nil
+                }
+                do { _ = try cache.local.storeBlob(data: [UInt8](bytes)) } catch {
+                    notice(job, .warning, "cannot keep a remote blob locally: \(error)")
+                    return nil
+                }
+            }
+            try? cache.local.writeEntry(.action, key, entry)
+            return entry
+        }
+    }
+
+    func warnRemoteOnce(_ reason: String) {
+        if remoteWarnings.claim() { notice(nil, .warning, "\(reason); continuing without the remote cache") }
+    }
+
+    func record(_ decision: CacheDecision) {
+        let path = options.runDirectory.root + "/cache/" + RunDirectory.fileName(for: decision.job) + ".json"
+        if let data = try? JSONEncoder.iso.encode(decision) { try? AtomicFile.write(data, to: path) }
+    }
+}
+
+extension JSONEncoder {
+    static var iso: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }
+}
+
+extension JSONDecoder {
+    static var iso: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }
+}
+
+/// A flag that lets exactly one caller through (one warning per run, however many jobs hit it).
+final class OnceFlag: Sendable {
+    private let state = Locked(false)
+    func claim() -> Bool {
+        state.withLock { was in
+            defer { was = true }
+            return !was
+        }
+    }
+}

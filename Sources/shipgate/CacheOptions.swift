@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import ShipgateCache
+import ShipgateEngine
+
+/// Cache flags shared by `run` and `plan`.
+struct CacheOptions: ParsableArguments {
+    @Flag(help: "Run every job even when the cache has its result (results are still stored).")
+    var noCache = false
+
+    @Option(help: "Bazel-style HTTP cache (GET/PUT/HEAD on /ac/ and /cas/); env SHIPGATE_REMOTE_CACHE.")
+    var remoteCache: String?
+
+    @Option(help: ArgumentHelp("Seconds before a remote cache request gives up.", visibility: .hidden))
+    var remoteTimeout: Double = 5
+
+    func validate() throws {
+        if let url = remoteURL, RemoteCache(url: url) == nil {
+            throw ValidationError("--remote-cache must be an http:// or https:// URL, got `\(url)`")
+        }
+    }
+
+    var remoteURL: String? {
+        remoteCache ?? ProcessInfo.processInfo.environment["SHIPGATE_REMOTE_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The run's cache, or nil (with a warning) when the cache directory cannot be used:
+    /// a broken cache never stops a pipeline.
+    func context(stateDirectory: String, workspace: String, readOnly: Bool, reporter: (any RunObserver)?) -> CacheContext? {
+        let remote = remoteURL.flatMap { RemoteCache(url: $0, timeout: remoteTimeout) }
+        do {
+            return try CacheContext(stateDirectory: stateDirectory, workspace: workspace, remote: remote, lookups: !noCache, readOnly: readOnly)
+        } catch {
+            let message = "cache disabled: \(error)"
+            if let reporter {
+                reporter.handle(.notice(job: nil, level: .warning, message: message))
+            } else {
+                FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+            }
+            return nil
+        }
+    }
+}
