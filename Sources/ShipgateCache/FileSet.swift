@@ -15,7 +15,7 @@ import Foundation
 ///   no parent directory may be a symlink (so a hostile manifest cannot write elsewhere),
 ///   and every file's bytes are verified. Files already present with the same digest and mode
 ///   are left alone, which makes restoring an unchanged tree nearly free.
-public struct FileSet {
+public struct FileSet: Sendable {
     public let cache: LocalCache
     public let statCache: StatCache
 

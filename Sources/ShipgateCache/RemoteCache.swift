@@ -52,16 +52,6 @@ public final class RemoteCache: @unchecked Sendable {
         }
     }
 
-    public func exists(_ kind: String, _ digest: String) async -> Outcome<Bool> {
-        if let reason = disabled { return .unavailable(reason) }
-        var request = URLRequest(url: base.appendingPathComponent(kind).appendingPathComponent(digest))
-        request.httpMethod = "HEAD"
-        switch await send(request, body: nil) {
-        case .success(let (status, _)): return status == 200 ? .hit(true) : (status == 404 ? .miss : .unavailable("HEAD answered HTTP \(status)"))
-        case .failure(let reason): return .unavailable(reason)
-        }
-    }
-
     /// Uploads; `.hit(())` on success.
     public func put(_ kind: String, _ digest: String, _ data: Data) async -> Outcome<Void> {
         if let reason = disabled { return .unavailable(reason) }

@@ -26,11 +26,13 @@ public final class StatCache: @unchecked Sendable {
     private var entries: [String: Entry] = [:]
     private var dirty = false
     private let lock = NSLockish()
-    static let racyWindowNs: Int64 = 2_000_000_000
+    private let racyWindowNs: Int64
 
-    /// Loads `path` when it exists; nil `path` keeps the cache in memory only.
-    public init(path: String?) {
+    /// Loads `path` when it exists; nil `path` keeps the cache in memory only. Files changed
+    /// (mtime or ctime) less than `racyWindow` seconds before hashing are not remembered.
+    public init(path: String?, racyWindow: Double = 2) {
         self.path = path
+        racyWindowNs = Int64(racyWindow * 1e9)
         guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false)
@@ -52,7 +54,7 @@ public final class StatCache: @unchecked Sendable {
         let digest = try Digest.file(full).digest
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        if Self.ns(now) - max(key.mtime, key.ctime) > Self.racyWindowNs {
+        if Self.ns(now) - max(key.mtime, key.ctime) >= racyWindowNs {
             var entry = key
             entry.digest = digest
             lock.withLock {

@@ -140,20 +140,15 @@ extension JobExecutor {
         if let remote = cache.remote { await upload(entry, to: remote, cache: cache) }
     }
 
-    /// Sends the blobs the remote does not have, then the entry. Failures are warnings.
+    /// Sends the blobs, then the entry (so a reader never finds an entry whose blobs are not
+    /// there yet). Blobs are content-addressed, so sending one again is harmless; we do not ask
+    /// first (`HEAD` stalls in FoundationNetworking on Linux). Failures are warnings.
     func upload(_ entry: ActionEntry, to remote: RemoteCache, cache: CacheContext) async {
         for digest in entry.digests.sorted() {
-            switch await remote.exists("cas", digest) {
-            case .hit: continue
-            case .unavailable(let reason):
+            guard let data = FileManager.default.contents(atPath: cache.local.blobPath(digest)) else { return }
+            if case .unavailable(let reason) = await remote.put("cas", digest, data) {
                 warnRemoteOnce(reason)
                 return
-            case .miss:
-                guard let data = FileManager.default.contents(atPath: cache.local.blobPath(digest)) else { return }
-                if case .unavailable(let reason) = await remote.put("cas", digest, data) {
-                    warnRemoteOnce(reason)
-                    return
-                }
             }
         }
         guard let data = try? JSONEncoder.iso.encode(entry) else { return }

@@ -91,14 +91,16 @@ public struct RunDirectory: Sendable {
         return record
     }
 
-    /// A new run id: UTC time to the second plus 6 random hex digits (`20261126-195801-a1b2c3`),
-    /// so ids sort by start time and two runs started in the same second never collide.
+    /// A new run id: UTC start time to the millisecond plus 3 random hex digits
+    /// (`20261126-195801-123abc`), so ids sort by start time even within one second, and two
+    /// runs started in the same millisecond still differ.
     public static func newRunID(now: Date = Date()) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: now) + "-" + String(format: "%06x", UInt32.random(in: 0..<0xFF_FFFF))
+        f.dateFormat = "yyyyMMdd-HHmmss-SSS"
+        let random = String(UInt16.random(in: 0..<0x1000), radix: 16)
+        return f.string(from: now) + String(repeating: "0", count: 3 - random.count) + random
     }
 }
 

@@ -67,6 +67,12 @@ enum CLI {
         return s
     }
 
+    /// Replaces 64-hex-digit cache keys and digests with `KEY`.
+    static func normalizeKeys(_ text: String) -> String {
+        text.replacingOccurrences(of: #"[0-9a-f]{64}"#, with: "KEY", options: .regularExpression)
+            .replacingOccurrences(of: #"[0-9a-f]{12}…"#, with: "KEY…", options: .regularExpression)
+    }
+
     /// Compares `actual` with `Fixtures/<scenario>/<name>`, or writes it when recording.
     static func assertGolden(_ actual: String, _ scenario: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
         let url = fixtures.appendingPathComponent(scenario).appendingPathComponent(name)

@@ -149,6 +149,35 @@ final class EndToEndTests: XCTestCase {
         XCTAssertFalse(alive, "the step's child survived shipgate's interrupt")
     }
 
+    /// Run, rerun (restored), change one file: plan and explain say exactly what changed.
+    func testCacheRerunPlanAndExplain() async throws {
+        let s = try Scratch(fixture: "cache")
+        for (path, text) in [("lib/a.txt", "lib\n"), ("app/main.txt", "app\n"), ("app/tests/t.txt", "t\n")] {
+            try FileManager.default.createDirectory(atPath: s.path + "/" + (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: s.path + "/" + path, atomically: true, encoding: .utf8)
+        }
+        let first = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "json"], in: s.path)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let second = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "plain"], in: s.path)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        CLI.assertGolden(CLI.normalize(second.stdout, workspace: s.path), "cache", "rerun.plain")
+
+        try "app v2\n".write(toFile: s.path + "/app/main.txt", atomically: true, encoding: .utf8)
+        try "ignored\n".write(toFile: s.path + "/app/tests/t.txt", atomically: true, encoding: .utf8)
+        let plan = try await CLI.run(["plan", "pipeline.yml", "--json"], in: s.path)
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        CLI.assertGolden(CLI.normalizeKeys(CLI.normalize(plan.stdout, workspace: s.path)), "cache", "plan-after-change.json")
+        let third = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "plain"], in: s.path)
+        XCTAssertEqual(third.status, 0, third.stderr)
+        let explain = try await CLI.run(["explain", "last", "app"], in: s.path)
+        XCTAssertEqual(explain.status, 0, explain.stderr)
+        CLI.assertGolden(CLI.normalizeKeys(explain.stdout), "cache", "explain-app.txt")
+        let artifacts = try await CLI.run(["artifacts", "last"], in: s.path)
+        XCTAssertTrue(artifacts.stdout.contains("dist/app.txt"), artifacts.stdout)
+        let stats = try await CLI.run(["cache", "stats"], in: s.path)
+        XCTAssertTrue(stats.stdout.contains("job entries:        3"), stats.stdout)
+    }
+
     func testExamplePipelinesValidateAndPlan() async throws {
         let root = CLI.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         for file in ["pipelines/demo.yml", "pipelines/ci.yml", "pipelines/examples/webapp.yml"] {

@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateCache
 import ShipgateEngine
 import ShipgateLoading
 import ShipgateModel
@@ -6,7 +7,7 @@ import ShipgatePlanning
 import XCTest
 
 /// Runs pipelines for real in a temporary workspace and records every event.
-final class Harness {
+final class Harness: Sendable {
     let workspace: String
     let state: String
 
@@ -17,7 +18,19 @@ final class Harness {
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
     }
 
-    func cleanUp() { try? FileManager.default.removeItem(atPath: workspace) }
+    func cleanUp() {
+        // Cache blobs are read-only; make everything removable first.
+        if let paths = FileManager.default.subpaths(atPath: workspace) { for p in paths { chmod(workspace + "/" + p, 0o755) } }
+        try? FileManager.default.removeItem(atPath: workspace)
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        let full = workspace + "/" + path
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: full, atomically: false, encoding: .utf8)
+    }
+
+    func read(_ path: String) -> String? { try? String(contentsOfFile: workspace + "/" + path, encoding: .utf8) }
 
     func plan(_ yaml: String, jobs: [String] = []) throws -> ExecutionPlan {
         let loaded = PipelineLoader.load(text: yaml, file: workspace + "/pipeline.yml")
@@ -33,6 +46,12 @@ final class Harness {
         var runDirectory: RunDirectory
 
         func job(_ id: String) -> JobResult? { result.jobs.first { $0.id == id } }
+        func notices(of job: String) -> [String] {
+            events.compactMap { if case .notice(job, _, let message) = $0 { message } else { nil } }
+        }
+        var warnings: [String] {
+            events.compactMap { if case .notice(_, .warning, let message) = $0 { message } else { nil } }
+        }
         func lines(of job: String) -> [String] {
             events.compactMap { if case .output(job, let line) = $0 { line } else { nil } }
         }
@@ -44,8 +63,9 @@ final class Harness {
     func run(
         _ yaml: String, jobs: [String] = [], parallelism: Int = 4, failFast: Bool = false, secrets: [String: String] = [:],
         killGrace: TimeSpan = .millis(300), cancellation: CancellationToken = CancellationToken(), observer: (any RunObserver)? = nil,
-        recordOutput: Bool = true
+        recordOutput: Bool = true, cache: Bool = false, noCache: Bool = false, remote: String? = nil, stateDirectory: String? = nil
     ) async throws -> Outcome {
+        let state = stateDirectory ?? self.state
         let plan = try self.plan(yaml, jobs: jobs)
         let runID = RunDirectory.newRunID()
         let dir = RunDirectory(stateDirectory: state, runID: runID)
@@ -56,7 +76,12 @@ final class Harness {
             runID: runID, workspace: workspace, runDirectory: dir, parallelism: parallelism, failFast: failFast,
             killGrace: killGrace, baseEnvironment: env, secrets: secrets, random: { 0 })
         let sink: any RunObserver = observer.map { ObserverList([recorder, $0]) } ?? recorder
-        let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(), observer: sink, cancellation: cancellation)
+        let context =
+            cache
+            ? try CacheContext(
+                stateDirectory: state, workspace: workspace, remote: remote.flatMap { RemoteCache(url: $0, timeout: 2) }, lookups: !noCache)
+            : nil
+        let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(), observer: sink, cancellation: cancellation, cache: context)
         let result = await executor.run()
         return Outcome(result: result, events: recorder.events, runDirectory: dir)
     }

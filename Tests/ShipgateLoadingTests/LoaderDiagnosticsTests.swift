@@ -148,6 +148,53 @@ final class LoaderDiagnosticsTests: XCTestCase {
             ])
     }
 
+    func testCachePathsMustStayInTheWorkspace() {
+        let yaml = """
+            name: paths
+            jobs:
+              a:
+                inputs: ["src/**", "../secrets/**", "!/etc/**"]
+                outputs: [dist/../../x]
+                artifacts: {paths: ["~/.ssh/id_rsa"]}
+                caches:
+                  - key: "k-${{ hashFiles('../x') }}"
+                    paths: [/var/cache]
+                steps: [{run: x}]
+            """
+        XCTAssertEqual(
+            problems(yaml),
+            [
+                "4:24: `inputs` pattern `../secrets/**` leaves the workspace (`..`)",
+                "4:41: `inputs` pattern `!/etc/**` is absolute",
+                "5:15: `outputs` pattern `dist/../../x` leaves the workspace (`..`)",
+                "6:25: `artifacts.paths` pattern `~/.ssh/id_rsa` is absolute",
+                "8:17: `hashFiles` pattern `../x` leaves the workspace (`..`)",
+                "9:17: `caches.paths` pattern `/var/cache` is absolute",
+            ])
+    }
+
+    func testCacheKeysParse() throws {
+        let yaml = """
+            name: c
+            jobs:
+              a:
+                inputs: "src/**"
+                cache-key-extra: ["python3 --version"]
+                caches: [{key: "pip-${{ hashFiles('requirements.lock', 'setup.cfg') }}", paths: [.venv], restore-keys: ["pip-"]}]
+                steps: [{run: x}]
+              b:
+                outputs: [dist]
+                steps: [{run: x}]
+            """
+        let result = PipelineLoader.load(text: yaml, file: "p.yml")
+        let a = try XCTUnwrap(result.pipeline?.jobs.first)
+        XCTAssertEqual(a.cache?.inputs.map(\.value), ["src/**"])
+        XCTAssertEqual(a.cache?.keyExtra.map(\.value), ["python3 --version"])
+        XCTAssertEqual(a.caches.first?.key.segments, [.literal("pip-"), .expression(.hashFiles(["requirements.lock", "setup.cfg"]))])
+        XCTAssertEqual(result.diagnostics.map(\.message), ["`outputs` has no effect without `inputs`: the job is never cached"])
+        XCTAssertEqual(result.diagnostics.first?.severity, .warning)
+    }
+
     func testEmptyStepsAndMissingSteps() {
         let yaml = """
             name: e

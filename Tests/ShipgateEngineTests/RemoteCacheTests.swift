@@ -1,0 +1,211 @@
+import Foundation
+import ShipgateCache
+import ShipgateEngine
+import Subprocess
+import XCTest
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// A real nginx with WebDAV PUT on 127.0.0.1, started and stopped around each test.
+/// It runs as a daemon (its launcher exits at once) and is stopped by the pid in its pid file:
+/// no Foundation.Process, whose `waitUntilExit` hangs next to swift-subprocess here.
+final class NginxServer: @unchecked Sendable {
+    let root: String
+    let port: Int
+
+    static var binary: String? {
+        ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    init(binary: String) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-nginx-\(UUID().uuidString)").path
+        for dir in ["data", "body", "logs"] { try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true) }
+        port = try Self.freePort()
+        let config = """
+            \(getuid() == 0 ? "user root;" : "")
+            worker_processes 1;
+            pid \(root)/nginx.pid;
+            error_log \(root)/logs/error.log;
+            events { worker_connections 64; }
+            http {
+              access_log off;
+              client_body_temp_path \(root)/body;
+              server {
+                listen 127.0.0.1:\(port);
+                root \(root)/data;
+                location / {
+                  dav_methods PUT DELETE;
+                  create_full_put_path on;
+                  dav_access user:rw group:r all:r;
+                  client_max_body_size 0;
+                }
+              }
+            }
+            """
+        try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
+        let launched = Self.launch(binary, ["-c", root + "/nginx.conf", "-p", root + "/"])
+        guard launched == 0 else {
+            throw XCTSkip("nginx did not start (exit \(launched)): \((try? String(contentsOfFile: root + "/logs/error.log", encoding: .utf8)) ?? "")")
+        }
+        // Ready when the port accepts connections.
+        for _ in 0..<200 {
+            if Self.accepts(port) { return }
+            usleep(20_000)
+        }
+        stop()
+        throw XCTSkip("nginx did not start: \((try? String(contentsOfFile: root + "/logs/error.log", encoding: .utf8)) ?? "")")
+    }
+
+    var url: String { "http://127.0.0.1:\(port)/cache" }
+
+    /// Runs the launcher to completion on a helper thread (the test is synchronous here).
+    private static func launch(_ binary: String, _ arguments: [String]) -> Int32 {
+        let status = LockedStatus()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let result = try? await Subprocess.run(.path(FilePath(binary)), arguments: Arguments(arguments), output: .discarded, error: .discarded)
+            if case .exited(let code)? = result?.terminationStatus { status.set(Int32(code)) } else { status.set(-1) }
+            done.signal()
+        }
+        done.wait()
+        return status.get()
+    }
+
+    /// Stops the daemon and waits until its master process is gone.
+    func stop() {
+        guard let text = try? String(contentsOfFile: root + "/nginx.pid", encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<250 {
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)).flatMap {
+                $0.split(separator: ")").last?.split(separator: " ").first
+            }
+            if state == nil || state == "Z" { break }
+            usleep(20_000)
+        }
+        try? FileManager.default.removeItem(atPath: root + "/nginx.pid")
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
+
+final class LockedStatus: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int32 = -1
+    func set(_ v: Int32) {
+        lock.lock()
+        value = v
+        lock.unlock()
+    }
+    func get() -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}
+
+final class RemoteCacheTests: XCTestCase {
+    let pipeline = """
+        name: remote
+        jobs:
+          build:
+            inputs: ["src/**"]
+            outputs: ["dist/out.txt"]
+            steps: [{run: "mkdir -p dist && echo ran >> ran.log && tr a-z A-Z < src/in.txt > dist/out.txt"}]
+        """
+
+    func testTwoStateDirectoriesShareResultsThroughTheRemote() async throws {
+        guard let binary = NginxServer.binary else { throw XCTSkip("nginx is not installed (Debian: nginx-light); .ci/run installs it") }
+        let server = try NginxServer(binary: binary)
+        let machineA = try Harness(), machineB = try Harness()
+        defer {
+            machineA.cleanUp()
+            machineB.cleanUp()
+        }
+        for m in [machineA, machineB] { try m.write("src/in.txt", "hello remote\n") }
+        let a = try await machineA.run(pipeline, cache: true, remote: server.url)
+        XCTAssertEqual(a.job("build")?.status, .success)
+        XCTAssertEqual(a.warnings, [])
+        let stored = try FileManager.default.subpathsOfDirectory(atPath: server.root + "/data/cache")
+        XCTAssertTrue(stored.contains { $0.hasPrefix("ac/") } && stored.contains { $0.hasPrefix("cas/") }, "\(stored)")
+
+        // Another machine, its own empty local cache: restored from the remote, step not run.
+        let b = try await machineB.run(pipeline, cache: true, remote: server.url)
+        XCTAssertEqual(b.job("build")?.status, .cached)
+        XCTAssertEqual(machineB.read("dist/out.txt"), "HELLO REMOTE\n")
+        XCTAssertNil(machineB.read("ran.log"))
+        XCTAssertTrue(b.notices(of: "build").contains { $0.contains("(remote cache)") })
+        // And the hit was written back locally: works with the remote gone.
+        server.stop()
+        try FileManager.default.removeItem(atPath: machineB.workspace + "/dist")
+        let c = try await machineB.run(pipeline, cache: true)
+        XCTAssertEqual(c.job("build")?.status, .cached)
+    }
+
+    func testRemoteReturningWrongBytesIsRejected() async throws {
+        guard let binary = NginxServer.binary else { throw XCTSkip("nginx is not installed") }
+        let server = try NginxServer(binary: binary)
+        let a = try Harness(), b = try Harness()
+        defer {
+            a.cleanUp()
+            b.cleanUp()
+        }
+        for m in [a, b] { try m.write("src/in.txt", "x\n") }
+        _ = try await a.run(pipeline, cache: true, remote: server.url)
+        // Tamper with every blob on the server.
+        let cas = server.root + "/data/cache/cas"
+        for blob in try FileManager.default.contentsOfDirectory(atPath: cas) {
+            try "evil".write(toFile: cas + "/" + blob, atomically: false, encoding: .utf8)
+        }
+        let out = try await b.run(pipeline, cache: true, remote: server.url)
+        XCTAssertEqual(out.job("build")?.status, .success, "ran instead of using the wrong bytes")
+        XCTAssertEqual(b.read("dist/out.txt"), "X\n")
+        XCTAssertTrue(out.warnings.contains { $0.contains("returned wrong bytes") }, "\(out.warnings)")
+    }
+
+    func testAnUnreachableRemoteIsAWarningNotAFailure() async throws {
+        let h = try Harness()
+        defer { h.cleanUp() }
+        try h.write("src/in.txt", "x\n")
+        let port = try NginxServer.freePort()  // nothing listens there
+        let start = Date()
+        let out = try await h.run(pipeline, cache: true, remote: "http://127.0.0.1:\(port)/cache")
+        XCTAssertEqual(out.result.status, .success)
+        XCTAssertEqual(out.warnings.count, 1, "one warning per run, not per request: \(out.warnings)")
+        XCTAssertTrue(out.warnings[0].contains("unreachable"), out.warnings[0])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+    }
+}
