@@ -39,8 +39,17 @@ public struct KeyComponents: Codable, Equatable, Sendable {
 
     public var key: String { Digest.sha256(canonicalText) }
 
+    /// The components as one compact JSON object (the same shape `Codable` decodes), written by
+    /// hand because it runs once per job.
+    public var jsonText: String {
+        func map(_ m: [String: String]) -> String {
+            "{" + m.sorted { $0.key < $1.key }.map { "\(JSONQuote.quote($0.key)):\(JSONQuote.quote($0.value))" }.joined(separator: ",") + "}"
+        }
+        return "{\"definition\":\(map(definition)),\"extra\":\(map(extra)),\"inputs\":\(map(inputs)),\"needs\":\(map(needs))}"
+    }
+
     private static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\\" }) else { return s }
+        guard s.utf8.contains(where: { $0 == 9 || $0 == 10 || $0 == 0x5C }) else { return s }
         return s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(of: "\n", with: "\\n")
     }
 
@@ -85,8 +94,31 @@ public struct KeyComponents: Codable, Equatable, Sendable {
     }
 }
 
-/// A stored job result: the files its `outputs` matched, its artifacts and job outputs, and
-/// the key components that produced it. Kept as `ac/<key>.json`.
+/// JSON string quoting (RFC 8259), shared by the hand-written encoders of this module.
+public enum JSONQuote {
+    public static func quote(_ s: String) -> String {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) { return "\"" + s + "\"" }
+        var out = "\""
+        out.reserveCapacity(s.utf8.count + 2)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A stored job result: the files its `outputs` matched, its artifacts and job outputs. Kept as
+/// `ac/<key>.json`. (The key's components are kept per job in `last/`, for explaining misses.)
 public struct ActionEntry: Codable, Sendable, Equatable {
     public var schemaVersion = 1
     public var key: String
@@ -96,11 +128,9 @@ public struct ActionEntry: Codable, Sendable, Equatable {
     public var files: [FileEntry]
     public var artifacts: [FileEntry]
     public var outputs: [String: String]
-    public var components: KeyComponents
 
     public init(
-        key: String, job: String, runID: String, createdAt: Date, files: [FileEntry], artifacts: [FileEntry], outputs: [String: String],
-        components: KeyComponents
+        key: String, job: String, runID: String, createdAt: Date, files: [FileEntry], artifacts: [FileEntry], outputs: [String: String]
     ) {
         self.key = key
         self.job = job
@@ -109,7 +139,6 @@ public struct ActionEntry: Codable, Sendable, Equatable {
         self.files = files
         self.artifacts = artifacts
         self.outputs = outputs
-        self.components = components
     }
 
     /// Blobs this entry needs.

@@ -33,12 +33,8 @@ public final class StatCache: @unchecked Sendable {
     public init(path: String?, racyWindow: Double = 2) {
         self.path = path
         racyWindowNs = Int64(racyWindow * 1e9)
-        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false)
-            guard f.count == 6, let size = Int64(f[1]), let mtime = Int64(f[2]), let ctime = Int64(f[3]), let inode = UInt64(f[4]) else { continue }
-            entries[String(f[5])] = Entry(size: size, mtime: mtime, ctime: ctime, inode: inode, digest: String(f[0]))
-        }
+        guard let path, let data = FileManager.default.contents(atPath: path) else { return }
+        data.withUnsafeBytes { raw in Self.parse(raw.bindMemory(to: UInt8.self), into: &entries) }
     }
 
     /// The digest of `relative` (under `root`), from the cache when the file is unchanged.
@@ -79,6 +75,40 @@ public final class StatCache: @unchecked Sendable {
             text += "\(e.digest)\t\(e.size)\t\(e.mtime)\t\(e.ctime)\t\(e.inode)\t\(p)\n"
         }
         try? AtomicFile.write(Data(text.utf8), to: path)
+    }
+
+    /// Parses `digest TAB size TAB mtime TAB ctime TAB inode TAB path` lines; bad lines are skipped.
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, into entries: inout [String: Entry]) {
+        var i = 0
+        let n = bytes.count
+        entries.reserveCapacity(n / 110)
+        while i < n {
+            var fields: [Range<Int>] = []
+            var start = i
+            while i < n && bytes[i] != 10 {
+                if bytes[i] == 9 && fields.count < 5 {
+                    fields.append(start..<i)
+                    start = i + 1
+                }
+                i += 1
+            }
+            fields.append(start..<i)
+            i += 1
+            guard fields.count == 6, fields[0].count == 64 else { continue }
+            func number(_ r: Range<Int>) -> Int64? {
+                guard !r.isEmpty else { return nil }
+                var v: Int64 = 0
+                for k in r {
+                    let d = bytes[k] &- 48
+                    guard d < 10 else { return nil }
+                    v = v &* 10 &+ Int64(d)
+                }
+                return v
+            }
+            guard let size = number(fields[1]), let mtime = number(fields[2]), let ctime = number(fields[3]), let inode = number(fields[4]) else { continue }
+            let text = { (r: Range<Int>) in String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
+            entries[text(fields[5])] = Entry(size: size, mtime: mtime, ctime: ctime, inode: UInt64(inode), digest: text(fields[0]))
+        }
     }
 
     static func ns(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }

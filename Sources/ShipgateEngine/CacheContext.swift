@@ -51,6 +51,12 @@ public final class CacheContext: @unchecked Sendable {
 
     /// Digests of the given workspace files, hashed in parallel when there are many.
     public func digests(of paths: [String]) throws -> [String: String] {
+        if paths.count <= 256 {
+            var map: [String: String] = [:]
+            map.reserveCapacity(paths.count)
+            for path in paths { map[path] = try statCache.digest(root: workspace, relative: path) }
+            return map
+        }
         var results = [String?](repeating: nil, count: paths.count)
         let failure = Locked<String?>(nil)
         let chunk = 64
@@ -85,14 +91,23 @@ public final class CacheContext: @unchecked Sendable {
 
     private func lastPath(_ job: String) -> String { local.root + "/last/" + Digest.sha256(job) + ".json" }
 
+    /// File format: the key on the first line, then the components as JSON.
     public func lastComponents(job: String) -> KeyComponents? {
-        guard let data = FileManager.default.contents(atPath: lastPath(job)) else { return nil }
-        return try? JSONDecoder().decode(KeyComponents.self, from: data)
+        guard let data = FileManager.default.contents(atPath: lastPath(job)), let newline = data.firstIndex(of: 10) else { return nil }
+        return try? JSONDecoder().decode(KeyComponents.self, from: data[data.index(after: newline)...])
     }
 
-    public func saveLast(job: String, _ components: KeyComponents) {
-        guard !readOnly, let data = try? JSONEncoder().encode(components) else { return }
-        try? AtomicFile.write(data, to: lastPath(job))
+    /// Remembers `components` as this job's latest key; skips the write when the key is the same
+    /// (a cached rerun then writes nothing).
+    public func saveLast(job: String, _ components: KeyComponents, key: String) {
+        guard !readOnly else { return }
+        let path = lastPath(job)
+        if let handle = FileHandle(forReadingAtPath: path) {
+            let head = (try? handle.read(upToCount: 64)) ?? Data()
+            try? handle.close()
+            if head == Data(key.utf8) { return }
+        }
+        try? AtomicFile.write(Data((key + "\n" + components.jsonText).utf8), to: path)
     }
 
     /// Why `components` has no entry, in words.

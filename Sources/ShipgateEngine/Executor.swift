@@ -53,7 +53,7 @@ public struct Executor: Sendable {
         var results: [String: JobResult] = [:]
         let jobExecutor = JobExecutor(
             options: options, environmentBase: ProcessEnvironment.Base(options.baseEnvironment), runner: runner, observer: observer,
-            cancellation: cancellation, masker: masker, cache: cache)
+            cancellation: cancellation, masker: masker, cache: cache, decisions: AppendOnlyFile(path: options.runDirectory.root + "/cache.jsonl"))
         // Runs share the cache; `cache prune` takes it exclusively.
         let cacheLock = cache?.local.lock(exclusive: false)
         defer {

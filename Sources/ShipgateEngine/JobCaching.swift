@@ -68,11 +68,12 @@ extension JobExecutor {
                 result.cachedFrom = entry.runID
                 if !entry.artifacts.isEmpty { result.artifactsDigest = writeArtifactManifest(job, files: entry.artifacts) }
                 decision.status = .hit
+                decision.components = nil  // what matters for a hit is where it came from
                 decision.cachedFrom = entry.runID
                 decision.source = source
                 decision.reasons = ["entry \(key.prefix(12))… from run \(entry.runID)"]
                 record(decision)
-                cache.saveLast(job: job.id, components)
+                cache.saveLast(job: job.id, components, key: key)
                 let restored = entry.files.count + entry.artifacts.count
                 notice(
                     job.id, .info,
@@ -127,8 +128,7 @@ extension JobExecutor {
             notice(job.id, .warning, "`outputs` matched no file; caching the job's success without files")
         }
         let entry = ActionEntry(
-            key: key, job: job.id, runID: options.runID, createdAt: Date(), files: files, artifacts: artifacts, outputs: result.outputs,
-            components: components)
+            key: key, job: job.id, runID: options.runID, createdAt: Date(), files: files, artifacts: artifacts, outputs: result.outputs)
         do {
             try cache.local.writeEntry(.action, key, entry)
         } catch {
@@ -136,7 +136,7 @@ extension JobExecutor {
             return
         }
         result.cacheKey = key
-        cache.saveLast(job: job.id, components)
+        cache.saveLast(job: job.id, components, key: key)
         if let remote = cache.remote { await upload(entry, to: remote, cache: cache) }
     }
 
@@ -191,9 +191,34 @@ extension JobExecutor {
         if remoteWarnings.claim() { notice(nil, .warning, "\(reason); continuing without the remote cache") }
     }
 
+    /// Appends the decision to the run's `cache.jsonl` (one line per job; `explain` reads it).
     func record(_ decision: CacheDecision) {
-        let path = options.runDirectory.root + "/cache/" + RunDirectory.fileName(for: decision.job) + ".json"
-        if let data = try? JSONEncoder.iso.encode(decision) { try? AtomicFile.write(data, to: path) }
+        decisions.append(decision.jsonLine)
+    }
+}
+
+extension CacheDecision {
+    /// One compact JSON line, decodable as `CacheDecision`.
+    var jsonLine: String {
+        var o = JSONObject()
+        o.add("job", job)
+        o.add("status", status.rawValue)
+        o.add("key", key)
+        o.add("reasons", raw: JSONObject.array(reasons))
+        o.add("cachedFrom", cachedFrom)
+        o.add("source", source)
+        o.add("components", raw: components?.jsonText ?? "null")
+        return o.text
+    }
+
+    /// The decision for `job` in a run directory's `cache.jsonl` (the last one, if several).
+    public static func read(runDirectory: String, job: String) -> CacheDecision? {
+        guard let data = FileManager.default.contents(atPath: runDirectory + "/cache.jsonl") else { return nil }
+        var found: CacheDecision?
+        for line in data.split(separator: 10) {
+            if let d = try? JSONDecoder().decode(CacheDecision.self, from: Data(line)), d.job == job { found = d }
+        }
+        return found
     }
 }
 

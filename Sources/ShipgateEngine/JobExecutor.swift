@@ -16,6 +16,8 @@ struct JobExecutor: Sendable {
     let masker: SecretMasker
     let cache: CacheContext?
     let remoteWarnings = OnceFlag()
+    /// The run's `cache.jsonl`: why each cacheable job ran or was restored.
+    let decisions: AppendOnlyFile
 
     /// A step with everything known at job start resolved (needs outputs, `hashFiles`).
     struct PreparedStep {

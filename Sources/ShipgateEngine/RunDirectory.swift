@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateModel
 
 /// The on-disk home of one run: `<state>/runs/<run-id>/` holding `run.json`, `jobs.jsonl`,
 /// one `<job>.log` per job and `outputs/<job>` (the `$SHIPGATE_OUTPUT` files).
@@ -54,11 +55,25 @@ public struct RunDirectory: Sendable {
         return String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._=-+".contains($0)) ? $0 : "_" })
     }
 
+    /// Writes `run.json` atomically. Hand-encoded (the jobs as `JobResult.jsonLine`), since a
+    /// large pipeline writes it with thousands of jobs; `read` decodes it with `JSONDecoder`.
     public func write(_ record: RunResult) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(record)
+        var o = JSONObject()
+        o.add("schemaVersion", record.schemaVersion)
+        o.add("runID", record.runID)
+        o.add("pipeline", record.pipeline)
+        o.add("pipelineFile", record.pipelineFile)
+        o.add("pipelineDigest", record.pipelineDigest)
+        o.add("status", record.status.rawValue)
+        o.add("startedAt", ISOTime.string(record.startedAt))
+        o.add("finishedAt", record.finishedAt.map(ISOTime.string))
+        o.add("durationMs", record.durationMs)
+        o.add("pid", Int(record.pid))
+        o.add("jobs", raw: "[\n    " + record.jobs.map(\.jsonLine).joined(separator: ",\n    ") + "\n  ]")
+        var text = o.text
+        text.removeFirst()
+        text.removeLast()
+        let data = Data(("{\n  " + text.replacingOccurrences(of: ",\"jobs\":", with: ",\n  \"jobs\":") + "\n}\n").utf8)
         let temp = recordPath + ".tmp-\(getpid())"
         try data.write(to: URL(fileURLWithPath: temp))
         if rename(temp, recordPath) != 0 {
@@ -101,6 +116,30 @@ public struct RunDirectory: Sendable {
         f.dateFormat = "yyyyMMdd-HHmmss-SSS"
         let random = String(UInt16.random(in: 0..<0x1000), radix: 16)
         return f.string(from: now) + String(repeating: "0", count: 3 - random.count) + random
+    }
+}
+
+/// A file of lines, appended with one `write(2)` each and kept open. Thread-safe; failures
+/// are counted, never thrown.
+public final class AppendOnlyFile: @unchecked Sendable {
+    public let path: String
+    private let lock = NSLock()
+    private var fd: Int32 = -1
+    public private(set) var failures = 0
+
+    public init(path: String) { self.path = path }
+    deinit { if fd >= 0 { close(fd) } }
+
+    @discardableResult
+    public func append(_ line: String) -> Bool {
+        var bytes = Array(line.utf8)
+        bytes.append(10)
+        lock.lock()
+        defer { lock.unlock() }
+        if fd < 0 { fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+        let ok = fd >= 0 && bytes.withUnsafeBytes { Posix.write(fd, $0) } == bytes.count
+        if !ok { failures += 1 }
+        return ok
     }
 }
 

@@ -30,12 +30,10 @@ struct YAMLDocument {
                 ]
             )
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
             return (nil, [.error("file is not valid UTF-8 text", at: start, hint: "pipeline files are UTF-8 YAML")])
         }
-        if text.allSatisfy({ $0.isWhitespace })
-            || text.split(separator: "\n").allSatisfy({ $0.trimmingPrefix(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") })
-        {
+        if Self.isBlank(bytes) {
             return (nil, [.error("file is empty", at: start, hint: "a pipeline needs at least `name:` and `jobs:`")])
         }
         let node: YAMLNode?
@@ -48,6 +46,21 @@ struct YAMLDocument {
             return (nil, [.error("file is empty", at: start, hint: "a pipeline needs at least `name:` and `jobs:`")])
         }
         return (YAMLDocument(file: file, root: node), [])
+    }
+
+    /// Only whitespace and `#` comment lines. Stops at the first byte of content.
+    static func isBlank(_ bytes: [UInt8]) -> Bool {
+        var inComment = false
+        for b in bytes {
+            if inComment {
+                if b == 10 { inComment = false }
+            } else if b == UInt8(ascii: "#") {
+                inComment = true
+            } else if b != 32 && b != 9 && b != 10 && b != 13 {
+                return false
+            }
+        }
+        return true
     }
 
     private static func diagnostic(for failure: YAMLComposer.Failure, file: String) -> Diagnostic {

@@ -13,6 +13,7 @@ public struct JSONObject {
     public var text: String { "{" + parts.joined(separator: ",") + "}" }
 
     public static func quote(_ s: String) -> String {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) { return "\"" + s + "\"" }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {

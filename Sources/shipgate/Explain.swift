@@ -18,8 +18,7 @@ extension Shipgate {
             let runs = RunsDirectory(explicit: stateDir)
             let dir = try runs.resolve(run)
             let record = try? RunDirectory.read(dir)
-            let path = dir + "/cache/" + RunDirectory.fileName(for: job) + ".json"
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let decision = CacheDecision.read(runDirectory: dir, job: job) else {
                 let known = record?.jobs.map(\.id) ?? []
                 guard known.contains(job) else {
                     throw ValidationError(
@@ -30,10 +29,11 @@ extension Shipgate {
                 return
             }
             if json {
-                print(String(decoding: data, as: UTF8.self))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(decision), as: UTF8.self))
                 return
             }
-            let decision = try JSONDecoder.iso8601.decode(CacheDecision.self, from: data)
             let style = Terminal.stdoutStyle
             switch decision.status {
             case .hit:
