@@ -30,7 +30,7 @@ let package = Package(
         // Content-addressed storage and input hashing: globs, stat cache, blobs, entries, remote.
         .target(
             name: "ShipgateCache",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Executes a plan: process supervision, retries, logs, run records.
         .target(

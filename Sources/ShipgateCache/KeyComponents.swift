@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateModel
 
 /// Everything that goes into a job's cache key, kept so a miss can say what changed.
 ///
@@ -43,7 +44,7 @@ public struct KeyComponents: Codable, Equatable, Sendable {
     /// hand because it runs once per job.
     public var jsonText: String {
         func map(_ m: [String: String]) -> String {
-            "{" + m.sorted { $0.key < $1.key }.map { "\(JSONQuote.quote($0.key)):\(JSONQuote.quote($0.value))" }.joined(separator: ",") + "}"
+            "{" + m.sorted { $0.key < $1.key }.map { "\(JSONObject.quote($0.key)):\(JSONObject.quote($0.value))" }.joined(separator: ",") + "}"
         }
         return "{\"definition\":\(map(definition)),\"extra\":\(map(extra)),\"inputs\":\(map(inputs)),\"needs\":\(map(needs))}"
     }
@@ -91,29 +92,6 @@ public struct KeyComponents: Codable, Equatable, Sendable {
             reasons = Array(reasons.prefix(limit)) + ["and \(more) more change\(more == 1 ? "" : "s")"]
         }
         return reasons
-    }
-}
-
-/// JSON string quoting (RFC 8259), shared by the hand-written encoders of this module.
-public enum JSONQuote {
-    public static func quote(_ s: String) -> String {
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) { return "\"" + s + "\"" }
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -88,19 +88,6 @@ public struct CacheAdvisor: Sendable {
     }
 
     private func resolve(_ template: Template, predicted: [String: JobResult]) throws -> String {
-        var failure: (any Error)?
-        let text = template.resolving { e in
-            switch e {
-            case .needsOutput(let j, let k): return predicted[j]?.outputs[k] ?? ""
-            case .hashFiles(let patterns):
-                do { return try context.hashFiles(patterns) } catch {
-                    failure = error
-                    return ""
-                }
-            default: return nil
-            }
-        }.description
-        if let failure { throw failure }
-        return text
+        try CacheContext.resolve(template, outputs: predicted.mapValues(\.outputs), cache: context)
     }
 }

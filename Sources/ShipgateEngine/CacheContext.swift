@@ -87,6 +87,26 @@ public final class CacheContext: @unchecked Sendable {
         return Digest.sha256(matched.map { "\($0)\u{0}\(digests[$0]!)\n" }.joined())
     }
 
+    /// Resolves what is only known when a job starts: `${{ needs.J.outputs.K }}` from `outputs`
+    /// (missing: empty) and `hashFiles(…)`. Other expressions were resolved by the planner.
+    public static func resolve(_ template: Template, outputs: [String: [String: String]], cache: CacheContext?) throws -> String {
+        var failure: (any Error)?
+        let text = template.resolving { e in
+            switch e {
+            case .needsOutput(let j, let k): return outputs[j]?[k] ?? ""
+            case .hashFiles(let patterns):
+                guard let cache else { return "" }
+                do { return try cache.hashFiles(patterns) } catch {
+                    failure = failure ?? error
+                    return ""
+                }
+            default: return nil
+            }
+        }.description
+        if let failure { throw CacheError.io("cannot evaluate hashFiles: \(failure)") }
+        return text
+    }
+
     // MARK: - Last components per job, for "why did this run"
 
     private func lastPath(_ job: String) -> String { local.root + "/last/" + Digest.sha256(job) + ".json" }

@@ -38,7 +38,11 @@ struct CacheKeyBuilder {
             }
         }
         c.definition["outputs"] = spec.outputs.map(\.value).joined(separator: "\n")
+        if let artifacts = job.artifacts {
+            c.definition["artifacts"] = artifacts.paths.map(\.value).joined(separator: "\n")
+        }
         let inputFiles = context.files(matching: spec.inputs.map(\.value))
+        if inputFiles.isEmpty { throw Unresolvable(description: "`inputs` matched no file (\(spec.inputs.map(\.value).joined(separator: ", ")))") }
         c.inputs = try context.digests(of: inputFiles)
         c.needs = needs
         for command in spec.keyExtra {

@@ -57,6 +57,14 @@ public struct CachePruner {
             func used() -> Int64 { Set(live.flatMap(\.digests)).union(pinned).reduce(0) { $0 + (blobSizes[$1] ?? 0) } }
             while !live.isEmpty && used() > maxBytes { remove(live.removeLast()) }
         }
+        // Temp files of writes that never finished (a killed run) after an hour.
+        let tmp = cache.root + "/tmp"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
+            let path = tmp + "/" + name
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date, now.timeIntervalSince(modified) > 3600 {
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
         let referenced = Set(live.flatMap(\.digests)).union(pinned)
         for (digest, bytes) in blobSizes {
             if referenced.contains(digest) {

@@ -69,19 +69,6 @@ extension JobExecutor {
 
     /// Resolves needs outputs and `hashFiles` in a template, now.
     func resolveNow(_ template: Template, needed: [String: JobResult]) throws -> String {
-        var failure: (any Error)?
-        let text = template.resolving { e in
-            switch e {
-            case .needsOutput(let j, let k): return needed[j]?.outputs[k] ?? ""
-            case .hashFiles(let patterns):
-                do { return try cache?.hashFiles(patterns) ?? "" } catch {
-                    failure = error
-                    return ""
-                }
-            default: return nil
-            }
-        }.description
-        if let failure { throw failure }
-        return text
+        try CacheContext.resolve(template, outputs: needed.mapValues(\.outputs), cache: cache)
     }
 }

@@ -9,7 +9,8 @@ public struct ArtifactManifest: Codable, Sendable, Equatable {
     public var job: String
     public var runID: String
     public var createdAt: Date
-    /// How long the artifacts are kept, in milliseconds (nil: as long as the cache keeps them).
+    /// How long `cache prune` keeps the artifacts' blobs, in milliseconds; nil: as long as the
+    /// run directory exists.
     public var expireMs: Int64?
     public var files: [FileEntry]
 

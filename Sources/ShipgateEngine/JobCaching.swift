@@ -61,7 +61,9 @@ extension JobExecutor {
         }
         if let entry {
             do {
-                let written = try cache.files.restore(entry.files + entry.artifacts, into: options.workspace)
+                var seen = Set<String>()
+                let toRestore = (entry.files + entry.artifacts).filter { seen.insert($0.path).inserted }
+                let written = try cache.files.restore(toRestore, into: options.workspace)
                 if written > 0 { cache.invalidateTree() }
                 var result = JobResult(id: job.id, status: .cached, attempts: 0, reason: nil, outputs: entry.outputs, continueOnError: job.continueOnError)
                 result.cacheKey = key
@@ -74,7 +76,7 @@ extension JobExecutor {
                 decision.reasons = ["entry \(key.prefix(12))… from run \(entry.runID)"]
                 record(decision)
                 cache.saveLast(job: job.id, components, key: key)
-                let restored = entry.files.count + entry.artifacts.count
+                let restored = toRestore.count
                 notice(
                     job.id, .info,
                     "cached: restored \(restored) file\(restored == 1 ? "" : "s") from run \(entry.runID)\(source == "remote" ? " (remote cache)" : "")\(written < restored ? ", \(restored - written) already in place" : "")"

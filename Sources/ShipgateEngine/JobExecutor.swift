@@ -76,7 +76,8 @@ struct JobExecutor: Sendable {
         if result.status == .success, let cache {
             saveDependencyCaches(job, missed: missedCaches, cache: cache)
             let artifacts = collectArtifacts(of: job, cache: cache, result: &result)
-            if let spec = job.cache, let decision {
+            // A refused artifact fails the job: nothing of it may be stored.
+            if result.status == .success, let spec = job.cache, let decision {
                 await store(job, spec: spec, decision: decision, artifacts: artifacts ?? [], result: &result, cache: cache)
             }
         }
@@ -142,34 +143,14 @@ struct JobExecutor: Sendable {
 
     /// Resolves what is only known when the job starts: outputs of needed jobs and `hashFiles`.
     func prepare(_ job: PlannedJob, needed: [String: JobResult]) throws -> [PreparedStep] {
-        var hashed: [[String]: String] = [:]
-        var failure: (any Error)?
-        let resolve = { (t: Template) -> String in
-            t.resolving { e in
-                switch e {
-                case .needsOutput(let j, let k): return needed[j]?.outputs[k] ?? ""
-                case .hashFiles(let patterns):
-                    if let known = hashed[patterns] { return known }
-                    guard let cache = self.cache else { return "" }
-                    do {
-                        let value = try cache.hashFiles(patterns)
-                        hashed[patterns] = value
-                        return value
-                    } catch {
-                        failure = failure ?? error
-                        return ""
-                    }
-                default: return nil
-                }
-            }.description
-        }
-        let steps = job.steps.map { step in
+        let outputs = needed.mapValues(\.outputs)
+        let resolve = { (t: Template) throws -> String in try CacheContext.resolve(t, outputs: outputs, cache: self.cache) }
+        return try job.steps.map { step in
             PreparedStep(
-                step: step, script: resolve(step.script), env: Dictionary(step.env.map { ($0.name, resolve($0.value)) }, uniquingKeysWith: { _, b in b }),
-                relativeDirectory: step.workingDirectory.map(resolve))
+                step: step, script: try resolve(step.script),
+                env: Dictionary(try step.env.map { ($0.name, try resolve($0.value)) }, uniquingKeysWith: { _, b in b }),
+                relativeDirectory: try step.workingDirectory.map(resolve))
         }
-        if let failure { throw CacheError.io("cannot evaluate hashFiles: \(failure)") }
-        return steps
     }
 
     /// Runs the steps of one attempt; returns nil on success or the reason of the failure.

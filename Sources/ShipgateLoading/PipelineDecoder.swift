@@ -217,13 +217,23 @@ struct PipelineDecoder {
             case "shell": job.shell = decodeShell(entry.value)
             case "working-directory": directoryNode = entry.value
             case "steps": stepsNode = entry.value
-            case "inputs": inputs = patterns(entry.value, what: "`inputs`")
+            case "inputs":
+                inputs = patterns(entry.value, what: "`inputs`")
+                if case .sequence(let list) = entry.value, list.items.isEmpty {
+                    reader.warning("`inputs` is empty: the job is never cached", at: entry.keyNode)
+                }
             case "outputs":
                 outputsNode = entry.keyNode
                 outputs = patterns(entry.value, what: "`outputs`") ?? []
             case "cache-key-extra":
                 keyExtraNode = entry.keyNode
-                keyExtra = reader.stringList(entry.value, what: "`cache-key-extra`") ?? []
+                keyExtra = (reader.stringList(entry.value, what: "`cache-key-extra`") ?? []).filter { command in
+                    guard command.value.contains("${{") else { return true }
+                    reader.error(
+                        "`cache-key-extra` command `\(command.value)` uses `${{ }}`, which is not interpolated there", at: command.location,
+                        hint: "write the command literally; it runs in the workspace with the OS environment")
+                    return false
+                }
             case "caches": cachesNode = entry.value
             case "artifacts": job.artifacts = decodeArtifacts(entry.value)
             default: break
@@ -232,7 +242,6 @@ struct PipelineDecoder {
         if let envNode { job.env = decodeEnv(envNode, what: "`env` of job `\(id)`", scope: .job(id: id, envVisible: pipelineEnv)) }
         let jobEnv = pipelineEnv.union(job.env.map(\.name))
         if let inputs {
-            if inputs.isEmpty { reader.warning("`inputs` is empty: the job is never cached", at: keyNode) }
             if !inputs.isEmpty { job.cache = CacheSpec(inputs: inputs, outputs: outputs, keyExtra: keyExtra) }
         } else {
             for node in [outputsNode, keyExtraNode].compactMap({ $0 }) {
@@ -281,6 +290,7 @@ struct PipelineDecoder {
     static func escapeProblem(_ pattern: String) -> String? {
         let body = pattern.hasPrefix("!") ? String(pattern.dropFirst()) : pattern
         if body.isEmpty { return "is empty" }
+        if body.contains("${{") { return "uses `${{ }}`, which is not interpolated in path patterns" }
         if body.hasPrefix("/") || body.hasPrefix("~") { return "is absolute" }
         if body.split(separator: "/", omittingEmptySubsequences: false).contains("..") { return "leaves the workspace (`..`)" }
         if body.contains("\0") { return "contains a NUL character" }
@@ -330,7 +340,16 @@ struct PipelineDecoder {
             case "paths":
                 sawPaths = true
                 spec.paths = patterns(entry.value, what: "`artifacts.paths`") ?? []
-            case "expire": spec.expire = reader.timeout(entry.value, what: "`artifacts.expire`")
+            case "expire":
+                if let span = reader.duration(entry.value, what: "`artifacts.expire`") {
+                    if span == .zero {
+                        reader.error(
+                            "`artifacts.expire` must be longer than 0", at: entry.value,
+                            hint: "omit it to keep artifacts as long as their run is kept, or give a duration like `30d`")
+                    } else {
+                        spec.expire = span
+                    }
+                }
             default: break
             }
         }

@@ -8,7 +8,7 @@ struct CacheOptions: ParsableArguments {
     @Flag(help: "Run every job even when the cache has its result (results are still stored).")
     var noCache = false
 
-    @Option(help: "Bazel-style HTTP cache (GET/PUT/HEAD on /ac/ and /cas/); env SHIPGATE_REMOTE_CACHE.")
+    @Option(help: "Bazel-style HTTP cache (GET and PUT on /ac/ and /cas/); env SHIPGATE_REMOTE_CACHE.")
     var remoteCache: String?
 
     @Option(help: ArgumentHelp("Seconds before a remote cache request gives up.", visibility: .hidden))

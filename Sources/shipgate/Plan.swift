@@ -37,8 +37,10 @@ extension Shipgate {
                 {
                     plan = await CacheAdvisor(context: context, runner: SubprocessRunner(), environment: environment).annotate(plan)
                 } else {
-                    for i in plan.jobs.indices where plan.jobs[i].status == .run && plan.jobs[i].cache != nil {
-                        plan.jobs[i].reason = "runs: no entry (the cache is empty)"
+                    for i in plan.jobs.indices where plan.jobs[i].status == .run {
+                        plan.jobs[i].reason =
+                            plan.jobs[i].cache == nil
+                            ? "runs: not cacheable (no `inputs`)" : (cacheOptions.noCache ? "runs: --no-cache" : "runs: no entry (the cache is empty)")
                     }
                 }
             }

@@ -153,6 +153,46 @@ final class CacheIntegrationTests: XCTestCase {
         XCTAssertEqual(out.job("link")?.reason, "output `out/secret` cannot be cached: it is a symlink to `/etc/passwd`, outside the workspace")
     }
 
+    /// A job that fails after its steps (a refused artifact) stores nothing: the next run fails too.
+    func testARefusedArtifactIsNeverStoredAsASuccess() async throws {
+        try h.write("in.txt", "x")
+        let yaml = """
+            name: refused
+            jobs:
+              build:
+                inputs: [in.txt]
+                artifacts: {paths: [out]}
+                steps: [{run: "mkdir -p out && ln -sf /etc/passwd out/link"}]
+            """
+        for _ in 0..<2 {
+            let out = try await h.run(yaml, cache: true)
+            XCTAssertEqual(out.job("build")?.status, .failed)
+            XCTAssertEqual(out.job("build")?.reason, "artifact `out/link` refused: it is a symlink to `/etc/passwd`, outside the workspace")
+        }
+    }
+
+    /// What a job publishes is part of its key: changing `artifacts.paths` reruns it.
+    func testArtifactPathsArePartOfTheKey() async throws {
+        try h.write("in.txt", "x")
+        let make = { (path: String) in
+            "name: a\njobs: {build: {inputs: [in.txt], artifacts: {paths: [\(path)]}, steps: [{run: 'mkdir -p dist && touch dist/a.txt dist/b.txt'}]}}\n"
+        }
+        _ = try await h.run(make("dist/a.txt"), cache: true)
+        let same = try await h.run(make("dist/a.txt"), cache: true)
+        XCTAssertEqual(same.job("build")?.status, .cached)
+        let changed = try await h.run(make("dist/b.txt"), cache: true)
+        XCTAssertEqual(changed.job("build")?.status, .success)
+        XCTAssertEqual(changed.notices(of: "build"), ["cache miss: artifacts changed", "published 1 artifact (0 B)"])
+    }
+
+    /// `inputs` that match nothing would cache a job on its script alone: it runs, with a warning.
+    func testInputsMatchingNothingAreAWarning() async throws {
+        let out = try await h.run("name: n\njobs: {a: {inputs: ['srcs/**'], steps: [{run: 'true'}]}}\n", cache: true)
+        XCTAssertEqual(out.job("a")?.status, .success)
+        XCTAssertEqual(out.warnings, ["not cached: cannot compute the cache key: `inputs` matched no file (srcs/**)"])
+        XCTAssertNil(out.job("a")?.cacheKey)
+    }
+
     func testArtifactsReachTheJobsThatNeedThem() async throws {
         let out = try await h.run(
             """

@@ -173,6 +173,26 @@ final class LoaderDiagnosticsTests: XCTestCase {
             ])
     }
 
+    func testInterpolationInPathPatternsIsRefused() {
+        let yaml = """
+            name: i
+            jobs:
+              a:
+                matrix: {s: [api]}
+                inputs: ["services/${{ matrix.s }}/**"]
+                cache-key-extra: ["echo ${{ matrix.s }}"]
+                artifacts: {paths: [dist], expire: 0}
+                steps: [{run: x}]
+            """
+        XCTAssertEqual(
+            problems(yaml),
+            [
+                "5:14: `inputs` pattern `services/${{ matrix.s }}/**` uses `${{ }}`, which is not interpolated in path patterns",
+                "6:23: `cache-key-extra` command `echo ${{ matrix.s }}` uses `${{ }}`, which is not interpolated there",
+                "7:40: `artifacts.expire` must be longer than 0",
+            ])
+    }
+
     func testCacheKeysParse() throws {
         let yaml = """
             name: c
