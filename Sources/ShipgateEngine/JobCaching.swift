@@ -77,7 +77,10 @@ extension JobExecutor {
                 record(decision)
                 cache.saveLast(job: job.id, components, key: key)
                 let restored = toRestore.count
-                notice(
+                if restored == 0 {
+                    notice(job.id, .info, "cached: same key as run \(entry.runID)\(source == "remote" ? " (remote cache)" : ""); nothing to restore")
+                } else {
+                    notice(
                     job.id, .info,
                     "cached: restored \(restored) file\(restored == 1 ? "" : "s") from run \(entry.runID)\(source == "remote" ? " (remote cache)" : "")\(written < restored ? ", \(restored - written) already in place" : "")"
                 )
