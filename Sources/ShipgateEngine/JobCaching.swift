@@ -80,10 +80,12 @@ extension JobExecutor {
                 if restored == 0 {
                     notice(job.id, .info, "cached: same key as run \(entry.runID)\(source == "remote" ? " (remote cache)" : ""); nothing to restore")
                 } else {
+                    let already = written < restored ? ", \(restored - written) already in place" : ""
                     notice(
-                    job.id, .info,
-                    "cached: restored \(restored) file\(restored == 1 ? "" : "s") from run \(entry.runID)\(source == "remote" ? " (remote cache)" : "")\(written < restored ? ", \(restored - written) already in place" : "")"
-                )
+                        job.id, .info,
+                        "cached: restored \(restored) file\(restored == 1 ? "" : "s") from run \(entry.runID)\(source == "remote" ? " (remote cache)" : "")\(already)"
+                    )
+                }
                 return (result, decision)
             } catch {
                 cache.local.removeEntry(.action, key)
