@@ -14,7 +14,8 @@ import Foundation
 /// - `restore` writes a manifest into a directory. Every path is checked first (`SafePath`),
 ///   no parent directory may be a symlink (so a hostile manifest cannot write elsewhere),
 ///   and every file's bytes are verified. Files already present with the same digest and mode
-///   are left alone, which makes restoring an unchanged tree nearly free.
+///   are left alone, which makes restoring an unchanged tree nearly free. Read-only files
+///   (mode 0444) are hard links to their blob, verified first; everything else is copied.
 public struct FileSet: Sendable {
     public let cache: LocalCache
     public let statCache: StatCache
@@ -76,6 +77,11 @@ public struct FileSet: Sendable {
                 }
                 if lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
                     throw .io("cannot restore \(entry.path): a directory is in the way")
+                }
+                // Read-only files share the blob's inode (no copy); others get a verified copy.
+                if entry.mode & 0o7777 == 0o444, try cache.linkBlob(entry.digest, to: full) {
+                    written += 1
+                    continue
                 }
                 try cache.restoreBlob(entry.digest, to: full, mode: mode_t(entry.mode & 0o7777))
                 written += 1

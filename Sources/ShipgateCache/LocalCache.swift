@@ -73,6 +73,27 @@ public final class LocalCache: @unchecked Sendable {
         }
     }
 
+    /// Places blob `digest` at `destination` as a hard link, after verifying its bytes. Only for
+    /// read-only files (blobs are 0444): sharing the inode is then safe, nobody can change it in
+    /// place without first changing its mode. Returns false when linking is not possible (another
+    /// file system); the caller then copies.
+    public func linkBlob(_ digest: String, to destination: String) throws(CacheError) -> Bool {
+        let source = blobPath(digest)
+        guard let computed = try? Digest.file(source).digest else { throw .missingBlob(digest: digest) }
+        guard computed == digest else {
+            unlink(source)
+            throw .corruptBlob(digest: digest)
+        }
+        let temp = (destination as NSString).deletingLastPathComponent + "/.shipgate-link-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        guard link(source, temp) == 0 else { return false }
+        if rename(temp, destination) != 0 {
+            let e = errno
+            unlink(temp)
+            throw .io("cannot write \(destination): \(String(cString: strerror(e)))")
+        }
+        return true
+    }
+
     /// Reads blob `digest` whole, verified. For small blobs (entries fetched from a remote).
     public func readBlob(_ digest: String) throws(CacheError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: blobPath(digest)) else { throw .missingBlob(digest: digest) }

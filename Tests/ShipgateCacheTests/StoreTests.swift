@@ -46,6 +46,25 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try files.restore(entries, into: target), 0, "an identical tree is left alone")
     }
 
+    func testReadOnlyOutputsShareTheBlobInsteadOfCopying() throws {
+        try write("dist/pinned.lock", "read-only\n", mode: 0o444)
+        try write("dist/app.bin", "writable\n")
+        let entries = try files.collect(root: dir + "/ws", filter: PathFilter(["dist"]), skip: [])
+        let target = dir + "/r"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try files.restore(entries, into: target)
+        func inode(_ p: String) -> ino_t {
+            var st = stat()
+            lstat(p, &st)
+            return st.st_ino
+        }
+        let lockEntry = entries.first { $0.path == "dist/pinned.lock" }!
+        let binEntry = entries.first { $0.path == "dist/app.bin" }!
+        XCTAssertEqual(inode(target + "/dist/pinned.lock"), inode(cache.blobPath(lockEntry.digest)), "read-only output is a hard link")
+        XCTAssertNotEqual(inode(target + "/dist/app.bin"), inode(cache.blobPath(binEntry.digest)), "writable output is a copy")
+        XCTAssertEqual(FileManager.default.contents(atPath: target + "/dist/pinned.lock"), Data("read-only\n".utf8))
+    }
+
     func testCorruptBlobIsDetectedRemovedAndNeverRestored() throws {
         try write("out.txt", "precious bytes")
         let entries = try files.collect(root: dir + "/ws", filter: PathFilter(["out.txt"]), skip: [])
