@@ -20,6 +20,16 @@ public struct RunDirectory: Sendable {
         self.root = (stateDirectory as NSString).appendingPathComponent("runs/\(runID)")
     }
 
+    /// Creates the run directory if, and only if, no run has it: false when the id is taken.
+    public func claim() throws -> Bool {
+        try FileManager.default.createDirectory(atPath: (root as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if mkdir(root, 0o755) != 0 {
+            if errno == EEXIST { return false }
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: root])
+        }
+        return true
+    }
+
     public func create() throws {
         try FileManager.default.createDirectory(atPath: root + "/outputs", withIntermediateDirectories: true)
     }
@@ -106,16 +116,16 @@ public struct RunDirectory: Sendable {
         return record
     }
 
-    /// A new run id: UTC start time to the millisecond plus 3 random hex digits
-    /// (`20261126-195801-123abc`), so ids sort by start time even within one second, and two
-    /// runs started in the same millisecond still differ.
+    /// A new run id: UTC start time to the millisecond plus 6 random hex digits
+    /// (`20261126-195801-123a1b2c3`), so ids sort by start time even within one second. Ids can
+    /// still collide in principle: `claim()` makes the run directory exclusively.
     public static func newRunID(now: Date = Date()) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd-HHmmss-SSS"
-        let random = String(UInt16.random(in: 0..<0x1000), radix: 16)
-        return f.string(from: now) + String(repeating: "0", count: 3 - random.count) + random
+        let random = String(UInt32.random(in: 0..<0x100_0000), radix: 16)
+        return f.string(from: now) + String(repeating: "0", count: 6 - random.count) + random
     }
 }
 

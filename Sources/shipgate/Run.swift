@@ -77,9 +77,15 @@ extension Shipgate {
             }
 
             let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
-            let runID = RunDirectory.newRunID()
-            let runDirectory = RunDirectory(stateDirectory: workspace.stateDirectory, runID: runID)
-            do { try runDirectory.create() } catch {
+            var runID = RunDirectory.newRunID()
+            var runDirectory = RunDirectory(stateDirectory: workspace.stateDirectory, runID: runID)
+            do {
+                while try !runDirectory.claim() {
+                    runID = RunDirectory.newRunID()
+                    runDirectory = RunDirectory(stateDirectory: workspace.stateDirectory, runID: runID)
+                }
+                try runDirectory.create()
+            } catch {
                 FileDescriptorSink.standardError.write(
                     "\(errStyle.red(errStyle.bold("error:"))) cannot create \(runDirectory.root): \(error.localizedDescription)\n  \(errStyle.cyan("hint:")) pass a writable --state-dir\n"
                 )

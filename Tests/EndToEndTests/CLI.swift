@@ -53,7 +53,7 @@ enum CLI {
     static func normalize(_ text: String, workspace: String) -> String {
         var s = text.replacingOccurrences(of: workspace, with: "$WORKSPACE")
         let rules: [(String, String)] = [
-            (#"\d{8}-\d{6}-[0-9a-f]{6}"#, "RUN_ID"),
+            (#"\d{8}-\d{6}-\d{3}[0-9a-f]{6}"#, "RUN_ID"),
             (#""durationMs":\d+"#, #""durationMs":0"#),
             (#"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"#, "TIMESTAMP"),
             (#"time="[0-9.]+""#, #"time="0""#),

@@ -16,10 +16,16 @@ final class OutputsAndMaskingTests: XCTestCase {
         XCTAssertEqual(SecretMasker.none("abc"), "abc")
     }
 
-    func testRunIDsSortByTimeAndDoNotCollide() {
+    func testRunIDsSortByTimeAndRunDirectoriesAreClaimedOnce() {
         let ids = (0..<200).map { _ in RunDirectory.newRunID() }
-        XCTAssertEqual(Set(ids).count, ids.count)
-        XCTAssertNotNil(ids[0].range(of: #"^\d{8}-\d{6}-[0-9a-f]{6}$"#, options: .regularExpression))
+        XCTAssertEqual(ids.map { $0.prefix(19) }, ids.map { $0.prefix(19) }.sorted(), "time part is non-decreasing")
+        XCTAssertNotNil(ids[0].range(of: #"^\d{8}-\d{6}-\d{3}[0-9a-f]{6}$"#, options: .regularExpression))
+        // Whatever the ids, a directory is claimed by exactly one run.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-claim-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let dir = RunDirectory(stateDirectory: state, runID: "20261126-000000-000000000")
+        XCTAssertEqual(try dir.claim(), true)
+        XCTAssertEqual(try dir.claim(), false)
         XCTAssertEqual(RunDirectory.fileName(for: "unit (os=linux, py=3.12)"), "unit-os=linux-py=3.12")
         XCTAssertEqual(RunDirectory.fileName(for: "../../etc/passwd"), ".._.._etc_passwd")
     }
