@@ -21,7 +21,6 @@ public final class CacheContext: @unchecked Sendable {
     let files: FileSet
     private let lock = NSLock()
     private var walker: FileWalker
-    private var remoteWarned = false
 
     public init(stateDirectory: String, workspace: String, remote: RemoteCache? = nil, lookups: Bool = true, readOnly: Bool = false) throws {
         let root = stateDirectory + "/cache"

@@ -99,16 +99,6 @@ public struct ProcessEnvironment: Sendable {
         self.init(base: Base([:]), overrides: variables)
     }
 
-    /// The merged variables (for tests and diagnostics; the runner uses `entries`).
-    public var variables: [String: String] {
-        var all: [String: String] = [:]
-        for (name, entry) in zip(base.names, base.entries) {
-            all[name] = String(decoding: entry.dropFirst(name.utf8.count + 1).dropLast(), as: UTF8.self)
-        }
-        for (k, v) in overrides { all[k] = v }
-        return all
-    }
-
     /// NUL-terminated `NAME=value` entries, base first (minus overridden names).
     public var entries: [[UInt8]] {
         var out: [[UInt8]] = []

@@ -92,10 +92,6 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// Appends one finished job to the journal (see `RunJournal`).
-    @discardableResult
-    public func append(_ job: JobResult) -> Bool { RunJournal(path: journalPath).append(job) }
-
     /// Reads a run record (`run.json` or its directory), merging jobs journaled after the last
     /// snapshot. A run still marked `running` whose process is gone is reported `interrupted`.
     public static func read(_ path: String) throws -> RunResult {
@@ -156,24 +152,12 @@ public final class AppendOnlyFile: @unchecked Sendable {
 /// The append-only list of finished jobs of one run (`jobs.jsonl`), kept open for the run.
 /// Each `append` is one `write(2)` of one line, so a crash can at worst tear the last line,
 /// which `RunDirectory.read` ignores. Thread-safe.
-public final class RunJournal: @unchecked Sendable {
-    private let path: String
-    private let lock = NSLock()
-    private var fd: Int32 = -1
+public final class RunJournal: Sendable {
+    private let file: AppendOnlyFile
 
-    public init(path: String) { self.path = path }
-
-    deinit { if fd >= 0 { close(fd) } }
+    public init(path: String) { file = AppendOnlyFile(path: path) }
 
     /// False when the line could not be written (the caller warns; the run goes on).
     @discardableResult
-    public func append(_ job: JobResult) -> Bool {
-        var line = Array(job.jsonLine.utf8)
-        line.append(10)
-        lock.lock()
-        defer { lock.unlock() }
-        if fd < 0 { fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { return false }
-        return line.withUnsafeBytes { Posix.write(fd, $0) } == line.count
-    }
+    public func append(_ job: JobResult) -> Bool { file.append(job.jsonLine) }
 }

@@ -81,8 +81,9 @@ final class RegressionTests: XCTestCase {
             runID: dir.runID, pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "sha256:0", status: .running,
             startedAt: Date(), finishedAt: nil, durationMs: 0, pid: deadPID, jobs: [])
         try dir.write(record)
-        XCTAssertTrue(dir.append(JobResult(id: "a", status: .success, attempts: 1)))
-        XCTAssertTrue(dir.append(JobResult(id: "b", status: .failed, attempts: 2, exitCode: 1)))
+        let journal = RunJournal(path: dir.journalPath)
+        XCTAssertTrue(journal.append(JobResult(id: "a", status: .success, attempts: 1)))
+        XCTAssertTrue(journal.append(JobResult(id: "b", status: .failed, attempts: 2, exitCode: 1)))
         // A torn last line, as a kill -9 in the middle of a write could leave.
         let handle = try XCTUnwrap(FileHandle(forWritingAtPath: dir.journalPath))
         try handle.seekToEnd()
