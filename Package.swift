@@ -27,6 +27,10 @@ let package = Package(
             name: "ShipgatePlanning",
             dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // libgit2, found by pkg-config; only ShipgateGit imports it.
+        .systemLibrary(name: "CLibgit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        // Git awareness: the run context (commit, branch, tags, version) read through libgit2.
+        .target(name: "ShipgateGit", dependencies: ["CLibgit2", "ShipgateModel"]),
         // Content-addressed storage and input hashing: globs, stat cache, blobs, entries, remote.
         .target(
             name: "ShipgateCache",
@@ -49,13 +53,14 @@ let package = Package(
         .executableTarget(
             name: "shipgate",
             dependencies: [
-                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport",
+                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateGit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache"]),
+        .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
         .testTarget(
             name: "ShipgateEngineTests",

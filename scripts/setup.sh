@@ -5,7 +5,7 @@ set -euo pipefail
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libsqlite3-dev pkg-config python3 git nginx-light; do
+for pkg in libsqlite3-dev libgit2-dev pkg-config python3 git nginx-light; do
   have_pkg "$pkg" || need_apt+=("$pkg")
 done
 

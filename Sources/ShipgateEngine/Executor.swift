@@ -43,11 +43,13 @@ public struct Executor: Sendable {
         var record = RunResult(
             runID: options.runID, pipeline: plan.pipeline.name, pipelineFile: plan.pipeline.file, pipelineDigest: plan.pipeline.digest,
             status: .running, startedAt: startedAt, finishedAt: nil, durationMs: 0, pid: getpid(), jobs: [])
+        record.git = options.git.isEmpty ? nil : options.git
         do { try options.runDirectory.create() } catch {
             options.logger.error("cannot create run directory", metadata: ["path": "\(options.runDirectory.root)", "error": "\(error)"])
         }
         save(record)
         observer.handle(.runStarted(runID: options.runID, pipeline: plan.pipeline.name, jobs: jobs.map(\.id), logDirectory: options.runDirectory.root))
+        if let summary = options.contextSummary { observer.handle(.notice(job: nil, level: .info, message: summary)) }
 
         var scheduler = Scheduler(jobs: jobs)
         var results: [String: JobResult] = [:]

@@ -165,6 +165,7 @@ struct JobExecutor: Sendable {
             var env = options.secrets
             for (k, v) in p.env { env[k] = v }
             for (k, v) in extraEnv { env[k] = v }
+            for (k, v) in options.contextEnvironment { env[k] = v }
             env["SHIPGATE_RUN_ID"] = options.runID
             env["SHIPGATE_JOB"] = job.id
             env["SHIPGATE_OUTPUT"] = outputsPath

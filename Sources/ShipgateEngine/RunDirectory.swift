@@ -79,6 +79,11 @@ public struct RunDirectory: Sendable {
         o.add("finishedAt", record.finishedAt.map(ISOTime.string))
         o.add("durationMs", record.durationMs)
         o.add("pid", Int(record.pid))
+        if let git = record.git {
+            var g = JSONObject()
+            for (k, v) in git.sorted(by: { $0.key < $1.key }) { g.add(k, v) }
+            o.add("git", raw: g.text)
+        }
         o.add("jobs", raw: "[\n    " + record.jobs.map(\.jsonLine).joined(separator: ",\n    ") + "\n  ]")
         var text = o.text
         text.removeFirst()

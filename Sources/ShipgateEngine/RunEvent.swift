@@ -111,6 +111,8 @@ public struct RunResult: Sendable, Codable, Hashable {
     /// Process id of the shipgate that ran it; lets a later start tell a crashed run from a live one.
     public var pid: Int32
     public var jobs: [JobResult]
+    /// The run context: `${{ git.KEY }}` values (commit, branch, version, actor, …).
+    public var git: [String: String]?
 
     public init(
         runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64,

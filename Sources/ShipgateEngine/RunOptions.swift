@@ -17,6 +17,12 @@ public struct RunOptions: Sendable {
     public var baseEnvironment: [String: String]
     /// Secret values by name: added to every step's environment, masked everywhere.
     public var secrets: [String: String]
+    /// `SHIPGATE_COMMIT`, `SHIPGATE_ACTOR`, …: the run context every step sees.
+    public var contextEnvironment: [String: String] = [:]
+    /// One line about the run context for the reporters (`main @ 1a2b3c4 (v1.4.0), actor ada`).
+    public var contextSummary: String?
+    /// The values of `${{ git.KEY }}`, recorded in `run.json`.
+    public var git: [String: String] = [:]
     /// A number in [0, 1) for retry jitter; injectable so tests are deterministic.
     public var random: @Sendable () -> Double
     public var logger: Logger

@@ -457,6 +457,12 @@ struct PipelineDecoder {
                     hint: "use it in a job's `env`, `working-directory` or steps")
             case (.env(let key), .pipelineEnv):
                 reader.error("`env.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "write the value directly")
+            case (.git(let key), _):
+                if !Interpolation.gitKeys.contains(key) {
+                    reader.error(
+                        "unknown git context `git.\(key)`", at: at,
+                        hint: Suggest.hint(for: key, in: Interpolation.gitKeys) ?? "keys: \(Interpolation.gitKeys.joined(separator: ", "))")
+                }
             case (.hashFiles, .pipelineEnv):
                 reader.error("`hashFiles` is not available at the pipeline level (`env`, `defaults`)", at: at, hint: "use it in a job")
             case (.hashFiles(let patterns), .job):

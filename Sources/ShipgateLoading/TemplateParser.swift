@@ -38,7 +38,7 @@ struct TemplateParser {
             } else {
                 reader.error(
                     "unknown expression `\(body)` in `${{ }}`", at: location,
-                    hint: "use matrix.NAME, env.NAME, needs.JOB.outputs.KEY or hashFiles('GLOB', …)")
+                    hint: "use matrix.NAME, env.NAME, needs.JOB.outputs.KEY, git.KEY or hashFiles('GLOB', …)")
                 segments.append(.literal(String(rest[open.lowerBound..<close.upperBound])))
             }
             rest = rest[close.upperBound...]
@@ -59,6 +59,7 @@ struct TemplateParser {
         switch parts.count {
         case 2 where parts[0] == "matrix" && isName(parts[1]): return .matrix(parts[1])
         case 2 where parts[0] == "env" && isName(parts[1]): return .env(parts[1])
+        case 2 where parts[0] == "git" && isName(parts[1]): return .git(parts[1])
         case 4 where parts[0] == "needs" && parts[2] == "outputs" && isName(parts[1]) && isName(parts[3]):
             return .needsOutput(job: parts[1], key: parts[3])
         default: return nil

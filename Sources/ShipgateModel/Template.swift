@@ -61,6 +61,11 @@ public enum Interpolation: Hashable, Sendable, Codable, CustomStringConvertible 
     case needsOutput(job: String, key: String)
     /// `hashFiles('pattern', …)`: SHA-256 over the matched files, resolved when the job starts.
     case hashFiles([String])
+    /// `git.KEY`: the run context (commit, branch, version, actor, …), known before the run.
+    case git(String)
+
+    /// Keys of `${{ git.KEY }}`.
+    public static let gitKeys = ["commit", "commit_short", "branch", "tag", "dirty", "author", "committer", "subject", "version", "actor"]
 
     public var description: String {
         switch self {
@@ -68,6 +73,7 @@ public enum Interpolation: Hashable, Sendable, Codable, CustomStringConvertible 
         case .env(let k): "env.\(k)"
         case .needsOutput(let job, let key): "needs.\(job).outputs.\(key)"
         case .hashFiles(let patterns): "hashFiles(\(patterns.map { "'\($0)'" }.joined(separator: ", ")))"
+        case .git(let key): "git.\(key)"
         }
     }
 }

@@ -8,7 +8,12 @@ public enum Planner {
     public struct Options: Sendable {
         /// `--job` values: expanded ids (`unit (python=3.12)`) or declared ids (all variants).
         public var selectedJobs: [String]
-        public init(selectedJobs: [String] = []) { self.selectedJobs = selectedJobs }
+        /// Values of `${{ git.KEY }}` (empty when there is no git context).
+        public var git: [String: String]
+        public init(selectedJobs: [String] = [], git: [String: String] = [:]) {
+            self.selectedJobs = selectedJobs
+            self.git = git
+        }
     }
 
     /// The plan, or the diagnostics that prevent one (graph errors, unknown `--job`).
@@ -37,12 +42,13 @@ public enum Planner {
 
         let waves = graph.waves(of: Set(graph.nodes.map(\.id)))
         let order = waves.flatMap { $0 }
-        let pipelineEnv = pipeline.env.map { PlannedEnv(name: $0.name, value: $0.value) }
+        let git = options.git
+        let pipelineEnv = pipeline.env.map { PlannedEnv(name: $0.name, value: resolveGit($0.value, git)) }
         var jobs: [PlannedJob] = []
         for id in order {
             let node = graph.node(id)!
             let def = node.definition
-            let steps = def.steps.map { plannedStep($0, job: def, matrix: node.matrix, pipelineEnv: pipelineEnv, defaults: pipeline.defaults) }
+            let steps = def.steps.map { plannedStep($0, job: def, matrix: node.matrix, pipelineEnv: pipelineEnv, defaults: pipeline.defaults, git: git) }
             let isSelected = selected.contains(id)
             var planned = PlannedJob(
                 id: id, job: def.id, stage: def.stage, needs: node.needs, matrix: node.matrix,
@@ -51,11 +57,12 @@ public enum Planner {
                 continueOnError: def.continueOnError, steps: steps, location: def.location)
             planned.cache = def.cache
             planned.artifacts = def.artifacts
-            let jobEnv = merge(pipelineEnv, def.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: node.matrix, env: pipelineEnv)) })
+            let jobEnv = merge(
+                pipelineEnv, def.env.map { PlannedEnv(name: $0.name, value: resolve(resolveGit($0.value, git), matrix: node.matrix, env: pipelineEnv)) })
             planned.dependencyCaches = def.caches.map { cache in
                 var resolved = cache
-                resolved.key = resolve(cache.key, matrix: node.matrix, env: jobEnv)
-                resolved.restoreKeys = cache.restoreKeys.map { resolve($0, matrix: node.matrix, env: jobEnv) }
+                resolved.key = resolve(resolveGit(cache.key, git), matrix: node.matrix, env: jobEnv)
+                resolved.restoreKeys = cache.restoreKeys.map { resolve(resolveGit($0, git), matrix: node.matrix, env: jobEnv) }
                 return resolved
             }
             jobs.append(planned)
@@ -66,20 +73,31 @@ public enum Planner {
         return (plan, diagnostics)
     }
 
-    private static func plannedStep(_ step: Step, job: JobDefinition, matrix: [MatrixValue], pipelineEnv: [PlannedEnv], defaults: Defaults) -> PlannedStep {
-        let jobEnv = merge(pipelineEnv, job.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: pipelineEnv)) })
-        let stepEnv = merge(jobEnv, step.env.map { PlannedEnv(name: $0.name, value: resolve($0.value, matrix: matrix, env: jobEnv)) })
+    private static func plannedStep(
+        _ step: Step, job: JobDefinition, matrix: [MatrixValue], pipelineEnv: [PlannedEnv], defaults: Defaults, git: [String: String]
+    ) -> PlannedStep {
+        let jobEnv = merge(pipelineEnv, job.env.map { PlannedEnv(name: $0.name, value: resolve(resolveGit($0.value, git), matrix: matrix, env: pipelineEnv)) })
+        let stepEnv = merge(jobEnv, step.env.map { PlannedEnv(name: $0.name, value: resolve(resolveGit($0.value, git), matrix: matrix, env: jobEnv)) })
+        let resolveIn = { (t: Template, env: [PlannedEnv]) in Self.resolve(resolveGit(t, git), matrix: matrix, env: env) }
         // A step's own directory sees the step env; the job's sees the job env.
         let directory =
             step.workingDirectory.map { resolve($0, matrix: matrix, env: stepEnv) }
             ?? (job.workingDirectory ?? defaults.workingDirectory).map { resolve($0, matrix: matrix, env: jobEnv) }
         return PlannedStep(
             name: step.displayName,
-            script: resolve(step.run, matrix: matrix, env: stepEnv),
+            script: resolveIn(step.run, stepEnv),
             shell: step.shell ?? job.shell ?? defaults.shell,
             workingDirectory: directory,
             env: stepEnv,
             timeout: step.timeout)
+    }
+
+    /// Replaces `${{ git.KEY }}` with the run context (empty when unknown).
+    static func resolveGit(_ template: Template, _ git: [String: String]) -> Template {
+        template.resolving { e in
+            if case .git(let key) = e { return git[key] ?? "" }
+            return nil
+        }
     }
 
     /// `inner` overrides `outer` by name; the result is sorted by name.
@@ -99,7 +117,7 @@ public enum Planner {
                     return [.literal(matrix.first { $0.axis == key }?.value ?? "")]
                 case .env(let key):
                     return env.first { $0.name == key }?.value.segments ?? [.literal("")]
-                case .needsOutput, .hashFiles:
+                case .needsOutput, .hashFiles, .git:
                     return [segment]
                 }
             })

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShipgateEngine
+import ShipgateGit
 import ShipgateReport
 
 extension Shipgate {
@@ -25,10 +26,15 @@ extension Shipgate {
 
         @OptionGroup var cacheOptions: CacheOptions
 
+        @Option(help: "Who runs this, for `${{ git.actor }}` (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
+        var actor: String?
+
         func run() async throws {
             let loaded = try pipeline.load(style: Terminal.stderrStyle)
-            var plan = try pipeline.plan(loaded, jobs: jobs, style: Terminal.stderrStyle)
             let environment = ProcessInfo.processInfo.environment
+            let context = RunContext.resolve(
+                workspace: Workspace(pipelineFile: loaded.file, stateDirectory: stateDir).root, environment: environment, actor: actor)
+            var plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, style: Terminal.stderrStyle)
             if plan.jobs.contains(where: { $0.cache != nil }) {
                 let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
                 // Read-only: a plan never writes the state directory, so a missing one is simply empty.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ShipgateEngine
+import ShipgateGit
 import ShipgateModel
 import ShipgatePlanning
 import ShipgateReport
@@ -47,6 +48,9 @@ extension Shipgate {
 
         @OptionGroup var cacheOptions: CacheOptions
 
+        @Option(help: "Who runs this (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
+        var actor: String?
+
         @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when a step times out or is cancelled.", visibility: .hidden))
         var killGrace: Double = 5
 
@@ -58,8 +62,10 @@ extension Shipgate {
         func run() async throws {
             let errStyle = Terminal.stderrStyle
             let loaded = try pipeline.load(style: errStyle)
-            let plan = try pipeline.plan(loaded, jobs: jobs, style: errStyle)
             let environment = ProcessInfo.processInfo.environment
+            let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
+            let context = RunContext.resolve(workspace: workspace.root, environment: environment, actor: actor)
+            let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, style: errStyle)
 
             let secrets: [String: String]
             do {
@@ -76,7 +82,6 @@ extension Shipgate {
                 throw ExitWith(code: Exit.invalid)
             }
 
-            let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
             var runID = RunDirectory.newRunID()
             var runDirectory = RunDirectory(stateDirectory: workspace.stateDirectory, runID: runID)
             do {
@@ -98,10 +103,13 @@ extension Shipgate {
             defer { withExtendedLifetime(trap) {} }
 
             let reporter = makeReporter(environment: environment)
-            let options = RunOptions(
+            var options = RunOptions(
                 runID: runID, workspace: workspace.root, runDirectory: runDirectory,
                 parallelism: parallelism ?? ProcessInfo.processInfo.activeProcessorCount, failFast: failFast,
                 killGrace: TimeSpan(milliseconds: Int64(killGrace * 1000)), baseEnvironment: environment, secrets: secrets)
+            options.contextEnvironment = context.environment
+            options.contextSummary = context.git == nil ? context.summary : "git: " + context.summary
+            options.git = context.interpolation
             let cache = cacheOptions.context(stateDirectory: workspace.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
             let executor = Executor(
                 plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: reporter, cancellation: token, cache: cache)

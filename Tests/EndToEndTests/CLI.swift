@@ -35,6 +35,7 @@ enum CLI {
         var env = ProcessInfo.processInfo.environment
         for key in ["GITHUB_ACTIONS", "SHIPGATE_STATE_DIR", "CI"] { env[key] = nil }
         env["NO_COLOR"] = "1"
+        env["SHIPGATE_ACTOR"] = "tester"
         for (k, v) in extra { env[k] = v }
         let result = try await Subprocess.run(
             .path(FilePath(binary)), arguments: Arguments(arguments),
@@ -46,7 +47,18 @@ enum CLI {
         case .exited(let code): status = Int32(code)
         case .signaled(let signal): status = 128 + Int32(signal)
         }
-        return Output(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+        return Output(status: status, stdout: result.standardOutput, stderr: result.standardError)
+    }
+
+    /// Runs a shell command (test setup, e.g. `git init`); returns its trimmed stdout.
+    static func shell(_ command: String, in directory: String) async throws -> String {
+        let result = try await Subprocess.run(
+            .path("/bin/sh"), arguments: ["-c", command], workingDirectory: FilePath(directory),
+            output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+        guard case .exited(0) = result.terminationStatus else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "`\(command)` failed: \(result.standardError)"])
+        }
+        return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Replaces what differs between runs: run ids, durations, timestamps, temp paths.

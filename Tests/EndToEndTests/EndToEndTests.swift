@@ -178,6 +178,30 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(stats.stdout.contains("job entries:        3"), stats.stdout)
     }
 
+    /// In a real repository steps see the run context, and `${{ git.* }}` expands in plan and run.
+    func testGitContextReachesStepsAndInterpolation() async throws {
+        let s = try Scratch(fixture: "basic")
+        try """
+        name: ctx
+        env: {RELEASE: "app-${{ git.version }}"}
+        jobs:
+          show:
+            steps:
+              - run: echo "$SHIPGATE_BRANCH $SHIPGATE_COMMIT_SHORT $SHIPGATE_TAG $SHIPGATE_DIRTY $SHIPGATE_ACTOR $RELEASE ${{ git.subject }}"
+        """.write(toFile: s.path + "/ctx.yml", atomically: true, encoding: .utf8)
+        let setup = try await CLI.shell(
+            "git init -q -b main && printf '.shipgate\\n' > .gitignore && git add -A && git -c user.name=T -c user.email=t@example.com commit -qm 'release notes' && git tag v2.1.0 && git rev-parse --short=7 HEAD",
+            in: s.path)
+        let plan = try await CLI.run(["plan", "ctx.yml"], in: s.path)
+        XCTAssertTrue(
+            plan.stdout.contains("$ echo \"$SHIPGATE_BRANCH $SHIPGATE_COMMIT_SHORT $SHIPGATE_TAG $SHIPGATE_DIRTY $SHIPGATE_ACTOR $RELEASE release notes\""),
+            plan.stdout)
+        let out = try await CLI.run(["run", "ctx.yml", "--output", "plain", "--actor", "ada"], in: s.path)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertTrue(out.stdout.contains("git: main @ \(setup) (v2.1.0), actor ada"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("[show] main \(setup) v2.1.0 false ada app-v2.1.0 release notes"), out.stdout)
+    }
+
     func testExamplePipelinesValidateAndPlan() async throws {
         let root = CLI.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         for file in ["pipelines/demo.yml", "pipelines/ci.yml", "pipelines/examples/webapp.yml"] {

@@ -193,6 +193,15 @@ final class LoaderDiagnosticsTests: XCTestCase {
             ])
     }
 
+    func testGitContextKeysAreChecked() {
+        XCTAssertEqual(
+            problems("name: g\nenv: {V: \"${{ git.verison }}\"}\njobs: {a: {steps: [{run: 'echo ${{ git.branch }}'}]}}\n"),
+            [
+                "2:11: unknown git context `git.verison`"
+            ])
+        XCTAssertEqual(hints("name: g\nenv: {V: \"${{ git.verison }}\"}\njobs: {a: {steps: [{run: x}]}}\n"), ["did you mean `version`?"])
+    }
+
     func testCacheKeysParse() throws {
         let yaml = """
             name: c

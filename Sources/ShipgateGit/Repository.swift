@@ -1,0 +1,149 @@
+import CLibgit2
+
+/// An open git repository (the wrapper around `git_repository *`).
+///
+/// Contract: the only type in shipgate that touches libgit2 besides the helpers in this module.
+/// Not thread-safe (libgit2 objects are not); open one per use. Reads only: nothing here
+/// writes to the repository.
+public final class Repository {
+    let pointer: OpaquePointer
+    /// The working directory, without a trailing slash.
+    public let workdir: String
+
+    /// Opens the repository that contains `path` (searching upwards, like `git` does).
+    /// Returns nil when `path` is not inside a repository; throws for a broken one.
+    public static func discover(at path: String) throws(GitError) -> Repository? {
+        _ = Libgit2.ready
+        var repo: OpaquePointer?
+        let code = git_repository_open_ext(&repo, path, 0, nil)
+        if code == GIT_ENOTFOUND.rawValue { return nil }
+        try Libgit2.check(code, path: path, doing: "cannot open the repository")
+        guard let repo else { return nil }
+        guard let dir = git_repository_workdir(repo) else {
+            git_repository_free(repo)
+            throw GitError(message: "bare repositories are not supported", path: path, code: -1)
+        }
+        var workdir = String(cString: dir)
+        while workdir.count > 1 && workdir.hasSuffix("/") { workdir.removeLast() }
+        return Repository(pointer: repo, workdir: workdir)
+    }
+
+    private init(pointer: OpaquePointer, workdir: String) {
+        self.pointer = pointer
+        self.workdir = workdir
+    }
+
+    deinit { git_repository_free(pointer) }
+
+    /// The commit HEAD points at, and the branch when HEAD is attached. Nil on an unborn
+    /// branch (a repository without commits).
+    public func head() throws(GitError) -> (commit: Commit, branch: String?)? {
+        var ref: OpaquePointer?
+        let code = git_repository_head(&ref, pointer)
+        if code == GIT_EUNBORNBRANCH.rawValue || code == GIT_ENOTFOUND.rawValue { return nil }
+        try Libgit2.check(code, path: workdir, doing: "cannot read HEAD")
+        defer { git_reference_free(ref) }
+        let branch = git_repository_head_detached(pointer) == 1 ? nil : git_reference_shorthand(ref).map { String(cString: $0) }
+        var object: OpaquePointer?
+        try Libgit2.check(git_reference_peel(&object, ref, GIT_OBJECT_COMMIT), path: workdir, doing: "cannot resolve HEAD to a commit")
+        defer { git_object_free(object) }
+        return (try Commit(object!, path: workdir), branch)
+    }
+
+    /// Names of the tags that point (after peeling) at `commit`, sorted.
+    public func tags(pointingAt commit: Commit) throws(GitError) -> [String] {
+        var names = git_strarray()
+        try Libgit2.check(git_tag_list(&names, pointer), path: workdir, doing: "cannot list tags")
+        defer { git_strarray_dispose(&names) }
+        var result: [String] = []
+        for i in 0..<names.count {
+            guard let cName = names.strings[i] else { continue }
+            let name = String(cString: cName)
+            var object: OpaquePointer?
+            guard git_revparse_single(&object, pointer, "refs/tags/\(name)^{commit}") == 0, let object else { continue }
+            defer { git_object_free(object) }
+            if let oid = git_object_id(object), Commit.hex(oid.pointee) == commit.id { result.append(name) }
+        }
+        return result.sorted()
+    }
+
+    /// Whether tracked files differ from HEAD (staged or not). Untracked files do not count,
+    /// as with `git describe --dirty`.
+    public func isDirty() throws(GitError) -> Bool {
+        var options = git_status_options()
+        try Libgit2.check(git_status_options_init(&options, UInt32(GIT_STATUS_OPTIONS_VERSION)), path: workdir, doing: "cannot read status")
+        options.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR
+        options.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES.rawValue
+        var list: OpaquePointer?
+        try Libgit2.check(git_status_list_new(&list, pointer, &options), path: workdir, doing: "cannot read status")
+        defer { git_status_list_free(list) }
+        return git_status_list_entrycount(list) > 0
+    }
+
+    /// `git describe --tags --dirty` (abbreviation 7), or the short commit when no tag is
+    /// reachable. Nil without commits.
+    public func describe(dirtySuffix: String = "-dirty") throws(GitError) -> String? {
+        guard try head() != nil else { return nil }
+        var options = git_describe_options()
+        try Libgit2.check(git_describe_options_init(&options, UInt32(GIT_DESCRIBE_OPTIONS_VERSION)), path: workdir, doing: "cannot describe")
+        options.describe_strategy = GIT_DESCRIBE_TAGS.rawValue
+        options.show_commit_oid_as_fallback = 1
+        var result: OpaquePointer?
+        try Libgit2.check(git_describe_workdir(&result, pointer, &options), path: workdir, doing: "cannot describe HEAD")
+        defer { git_describe_result_free(result) }
+        var format = git_describe_format_options()
+        try Libgit2.check(git_describe_format_options_init(&format, UInt32(GIT_DESCRIBE_FORMAT_OPTIONS_VERSION)), path: workdir, doing: "cannot describe")
+        format.abbreviated_size = 7
+        var buffer = git_buf()
+        defer { git_buf_dispose(&buffer) }
+        let code = dirtySuffix.withCString { suffix -> Int32 in
+            format.dirty_suffix = suffix
+            return git_describe_format(&buffer, result, &format)
+        }
+        try Libgit2.check(code, path: workdir, doing: "cannot format the description")
+        return buffer.ptr.map { String(cString: $0) }
+    }
+
+    /// A configuration value (`user.name`), from the repository's and the user's config.
+    public func config(_ key: String) -> String? {
+        var config: OpaquePointer?
+        guard git_repository_config_snapshot(&config, pointer) == 0 else { return nil }
+        defer { git_config_free(config) }
+        var value: UnsafePointer<CChar>?
+        guard git_config_get_string(&value, config, key) == 0, let value else { return nil }
+        return String(cString: value)
+    }
+}
+
+/// What shipgate needs of a commit.
+public struct Commit: Sendable, Equatable, Codable {
+    public var id: String
+    public var author: String
+    public var committer: String
+    /// The first line of the message.
+    public var subject: String
+
+    public var shortID: String { String(id.prefix(7)) }
+
+    init(_ object: OpaquePointer, path: String) throws(GitError) {
+        guard let oid = git_commit_id(object) else { throw GitError(message: "commit without id", path: path, code: -1) }
+        id = Self.hex(oid.pointee)
+        author = Self.signature(git_commit_author(object))
+        committer = Self.signature(git_commit_committer(object))
+        subject = git_commit_summary(object).map { String(cString: $0) } ?? ""
+    }
+
+    static func signature(_ s: UnsafePointer<git_signature>?) -> String {
+        guard let s else { return "" }
+        let name = s.pointee.name.map { String(cString: $0) } ?? ""
+        let email = s.pointee.email.map { String(cString: $0) } ?? ""
+        return email.isEmpty ? name : "\(name) <\(email)>"
+    }
+
+    static func hex(_ oid: git_oid) -> String {
+        var oid = oid
+        var buffer = [CChar](repeating: 0, count: 41)
+        git_oid_fmt(&buffer, &oid)
+        return String(cString: buffer)
+    }
+}
