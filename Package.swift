@@ -59,7 +59,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel"]),
-        .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache"]),
+        .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
         .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
         .testTarget(

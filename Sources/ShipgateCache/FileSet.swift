@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateModel
 
 #if canImport(Glibc)
     import Glibc

@@ -1,3 +1,5 @@
+import ShipgateModel
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

@@ -27,17 +27,17 @@ public struct CacheAdvisor: Sendable {
         for index in plan.jobs.indices where plan.jobs[index].status != .skip {
             let job = plan.jobs[index]
             guard let spec = job.cache else {
-                plan.jobs[index].reason = "runs: not cacheable (no `inputs`)"
+                plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "runs: not cacheable (no `inputs`)")
                 unknownOutputs.insert(job.id)
                 continue
             }
             if !context.lookups {
-                plan.jobs[index].reason = "runs: --no-cache"
+                plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "runs: --no-cache")
                 unknownOutputs.insert(job.id)
                 continue
             }
             if let blocker = blockingDependency(job, unknown: unknownOutputs, publishesArtifacts: publishesArtifacts) {
-                plan.jobs[index].reason = "runs: \(blocker)"
+                plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "runs: \(blocker)")
                 unknownOutputs.insert(job.id)
                 continue
             }
@@ -58,16 +58,16 @@ public struct CacheAdvisor: Sendable {
                 result.cacheKey = key
                 if let entry = context.local.peekEntry(.action, key, as: ActionEntry.self) {
                     plan.jobs[index].status = .cached
-                    plan.jobs[index].reason = "cached: entry from run \(entry.runID)"
+                    plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "cached: entry from run \(entry.runID)")
                     result.outputs = entry.outputs
                     if !entry.artifacts.isEmpty { result.artifactsDigest = ArtifactManifest.digest(of: entry.artifacts) }
                 } else {
-                    plan.jobs[index].reason = "runs: " + context.missReasons(job: job.id, components).joined(separator: "; ")
+                    plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "runs: " + context.missReasons(job: job.id, components).joined(separator: "; "))
                     unknownOutputs.insert(job.id)
                 }
                 predicted[job.id] = result
             } catch {
-                plan.jobs[index].reason = "runs: cannot compute the cache key: \(error)"
+                plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "runs: cannot compute the cache key: \(error)")
                 unknownOutputs.insert(job.id)
             }
         }
@@ -85,6 +85,12 @@ public struct CacheAdvisor: Sendable {
             return "uses artifacts of `\(need)`, which runs first (decided when it has run)"
         }
         return nil
+    }
+
+    /// A rule's note (`runs: changes: … matched`) stays first; the cache's reason follows it.
+    public static func add(_ existing: String?, _ reason: String) -> String {
+        guard let existing, existing.hasPrefix("runs: ") else { return reason }
+        return existing + "; " + (reason.hasPrefix("runs: ") ? String(reason.dropFirst(6)) : reason)
     }
 
     private func resolve(_ template: Template, predicted: [String: JobResult]) throws -> String {

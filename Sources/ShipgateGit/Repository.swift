@@ -147,3 +147,60 @@ public struct Commit: Sendable, Equatable, Codable {
         return String(cString: buffer)
     }
 }
+
+extension Repository {
+    /// The commit a revision names (`main`, `origin/main`, `HEAD~1`, a sha), or nil.
+    public func commitID(_ revision: String) -> String? {
+        var object: OpaquePointer?
+        guard git_revparse_single(&object, pointer, revision + "^{commit}") == 0, let object else { return nil }
+        defer { git_object_free(object) }
+        return git_object_id(object).map { Commit.hex($0.pointee) }
+    }
+
+    /// The best common ancestor of two commits, or nil when they share none.
+    public func mergeBase(_ a: String, _ b: String) -> String? {
+        var oa = git_oid(), ob = git_oid(), base = git_oid()
+        guard git_oid_fromstr(&oa, a) == 0, git_oid_fromstr(&ob, b) == 0, git_merge_base(&base, pointer, &oa, &ob) == 0 else { return nil }
+        return Commit.hex(base)
+    }
+
+    /// The default branch: what `origin/HEAD` points at, else a local `main`, else `master`.
+    public func defaultBranch() -> String? {
+        var ref: OpaquePointer?
+        if git_reference_lookup(&ref, pointer, "refs/remotes/origin/HEAD") == 0, let ref {
+            defer { git_reference_free(ref) }
+            if let target = git_reference_symbolic_target(ref).map({ String(cString: $0) }), target.hasPrefix("refs/remotes/origin/") {
+                return String(target.dropFirst("refs/remotes/origin/".count))
+            }
+        }
+        for name in ["main", "master"] where commitID("refs/heads/\(name)") != nil { return name }
+        return nil
+    }
+
+    /// Paths that differ between commit `base` and the working tree: committed since `base`,
+    /// staged, unstaged, and untracked (not ignored). A rename gives both its paths. Sorted.
+    public func changedPaths(since base: String) throws(GitError) -> [String] {
+        var object: OpaquePointer?
+        try Libgit2.check(git_revparse_single(&object, pointer, base + "^{tree}"), path: workdir, doing: "cannot read the tree of \(base)")
+        defer { git_object_free(object) }
+        var options = git_diff_options()
+        try Libgit2.check(git_diff_options_init(&options, UInt32(GIT_DIFF_OPTIONS_VERSION)), path: workdir, doing: "cannot diff")
+        options.flags = GIT_DIFF_INCLUDE_UNTRACKED.rawValue | GIT_DIFF_RECURSE_UNTRACKED_DIRS.rawValue
+        var diff: OpaquePointer?
+        try Libgit2.check(
+            git_diff_tree_to_workdir_with_index(&diff, pointer, object, &options), path: workdir, doing: "cannot diff against \(base)")
+        defer { git_diff_free(diff) }
+        var find = git_diff_find_options()
+        if git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)) == 0 {
+            find.flags = GIT_DIFF_FIND_RENAMES.rawValue
+            _ = git_diff_find_similar(diff, &find)
+        }
+        var paths = Set<String>()
+        for i in 0..<git_diff_num_deltas(diff) {
+            guard let delta = git_diff_get_delta(diff, i) else { continue }
+            if let p = delta.pointee.old_file.path { paths.insert(String(cString: p)) }
+            if let p = delta.pointee.new_file.path { paths.insert(String(cString: p)) }
+        }
+        return paths.sorted()
+    }
+}

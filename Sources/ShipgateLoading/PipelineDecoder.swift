@@ -10,8 +10,9 @@ struct PipelineDecoder {
     static let defaultsKeys = ["timeout", "retry", "shell", "working-directory"]
     static let jobKeys = [
         "stage", "needs", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
-        "inputs", "outputs", "cache-key-extra", "caches", "artifacts",
+        "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when",
     ]
+    static let whenKeys = ["branches", "tags", "changes", "manual"]
     static let dependencyCacheKeys = ["key", "paths", "restore-keys"]
     static let artifactKeys = ["paths", "expire"]
     static let stepKeys = ["name", "run", "working-directory", "env", "timeout", "shell"]
@@ -236,6 +237,7 @@ struct PipelineDecoder {
                 }
             case "caches": cachesNode = entry.value
             case "artifacts": job.artifacts = decodeArtifacts(entry.value)
+            case "when": job.when = decodeWhen(entry.value)
             default: break
             }
         }
@@ -329,6 +331,21 @@ struct PipelineDecoder {
             caches.append(DependencyCache(key: key, paths: paths, restoreKeys: restoreKeys, location: reader.location(item)))
         }
         return caches
+    }
+
+    private func decodeWhen(_ node: YAMLNode) -> WhenRule? {
+        guard let entries = reader.mapping(node, what: "`when`", allowed: Self.whenKeys) else { return nil }
+        var rule = WhenRule()
+        for entry in entries {
+            switch entry.key {
+            case "branches": rule.branches = reader.stringList(entry.value, what: "`when.branches`")
+            case "tags": rule.tags = reader.stringList(entry.value, what: "`when.tags`")
+            case "changes": rule.changes = patterns(entry.value, what: "`when.changes`")
+            case "manual": rule.manual = reader.bool(entry.value, what: "`when.manual`") ?? false
+            default: break
+            }
+        }
+        return rule
     }
 
     private func decodeArtifacts(_ node: YAMLNode) -> ArtifactSpec? {

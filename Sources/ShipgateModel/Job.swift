@@ -19,6 +19,8 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var caches: [DependencyCache]
     /// Files handed to the jobs that need this one (`artifacts:`).
     public var artifacts: ArtifactSpec?
+    /// Conditions on the run (`when:`); nil: always.
+    public var when: WhenRule?
 
     public init(
         id: String, location: SourceLocation, stage: String? = nil, needs: [Located<String>]? = nil,
@@ -73,6 +75,26 @@ public struct DependencyCache: Hashable, Sendable, Codable {
         self.paths = paths
         self.restoreKeys = restoreKeys
         self.location = location
+    }
+}
+
+/// When a job runs: every condition given must hold (they are ANDed).
+///
+/// - `branches` / `tags`: globs; the run's branch must match one of `branches`, or one of its
+///   tags one of `tags` (when both are given, either is enough).
+/// - `changes`: globs; at least one path changed since the base must match.
+/// - `manual`: the job runs only when named with `--job`.
+public struct WhenRule: Hashable, Sendable, Codable {
+    public var branches: [Located<String>]?
+    public var tags: [Located<String>]?
+    public var changes: [Located<String>]?
+    public var manual: Bool
+
+    public init(branches: [Located<String>]? = nil, tags: [Located<String>]? = nil, changes: [Located<String>]? = nil, manual: Bool = false) {
+        self.branches = branches
+        self.tags = tags
+        self.changes = changes
+        self.manual = manual
     }
 }
 

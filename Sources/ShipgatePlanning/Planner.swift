@@ -10,9 +10,12 @@ public enum Planner {
         public var selectedJobs: [String]
         /// Values of `${{ git.KEY }}` (empty when there is no git context).
         public var git: [String: String]
-        public init(selectedJobs: [String] = [], git: [String: String] = [:]) {
+        /// What `when:` rules decide on; nil: rules that need git run, with a note.
+        public var rules: RuleInputs?
+        public init(selectedJobs: [String] = [], git: [String: String] = [:], rules: RuleInputs? = nil) {
             self.selectedJobs = selectedJobs
             self.git = git
+            self.rules = rules
         }
     }
 
@@ -45,6 +48,7 @@ public enum Planner {
         let git = options.git
         let pipelineEnv = pipeline.env.map { PlannedEnv(name: $0.name, value: resolveGit($0.value, git)) }
         var jobs: [PlannedJob] = []
+        var ruleSkipped = Set<String>()
         for id in order {
             let node = graph.node(id)!
             let def = node.definition
@@ -55,6 +59,25 @@ public enum Planner {
                 status: isSelected ? .run : .skip, reason: isSelected ? nil : skipReason,
                 timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
                 continueOnError: def.continueOnError, steps: steps, location: def.location)
+            // `when:` rules; a job skipped by a rule takes its dependents with it.
+            if isSelected {
+                let skippedNeed = node.needs.first { ruleSkipped.contains($0) }
+                if let skippedNeed {
+                    planned.status = .skip
+                    planned.reason = "needs `\(skippedNeed)`, which is skipped"
+                    ruleSkipped.insert(id)
+                } else if let rule = def.when {
+                    let explicit = options.selectedJobs.contains(id) || options.selectedJobs.contains(def.id)
+                    let verdict = RuleEvaluator.evaluate(rule, job: def.id, explicitlySelected: explicit, inputs: options.rules)
+                    if let skip = verdict.skip {
+                        planned.status = .skip
+                        planned.reason = skip
+                        ruleSkipped.insert(id)
+                    } else if !verdict.notes.isEmpty {
+                        planned.reason = "runs: " + verdict.notes.joined(separator: "; ")
+                    }
+                }
+            }
             planned.cache = def.cache
             planned.artifacts = def.artifacts
             let jobEnv = merge(
@@ -69,7 +92,7 @@ public enum Planner {
         }
         let plan = ExecutionPlan(
             pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest),
-            waves: graph.waves(of: selected), jobs: jobs, secrets: pipeline.secrets.map(\.value))
+            waves: graph.waves(of: selected.subtracting(ruleSkipped)), jobs: jobs, secrets: pipeline.secrets.map(\.value))
         return (plan, diagnostics)
     }
 

@@ -26,17 +26,20 @@ extension Shipgate {
 
         @OptionGroup var cacheOptions: CacheOptions
 
+        @OptionGroup var ruleOptions: RuleOptions
+
         @Option(help: "Who runs this, for `${{ git.actor }}` (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
         var actor: String?
 
         func run() async throws {
             let loaded = try pipeline.load(style: Terminal.stderrStyle)
             let environment = ProcessInfo.processInfo.environment
-            let context = RunContext.resolve(
-                workspace: Workspace(pipelineFile: loaded.file, stateDirectory: stateDir).root, environment: environment, actor: actor)
-            var plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, style: Terminal.stderrStyle)
+            let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
+            let context = RunContext.resolve(workspace: workspace.root, environment: environment, actor: actor)
+            let rules = ruleOptions.inputs(
+                needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
+            var plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: Terminal.stderrStyle)
             if plan.jobs.contains(where: { $0.cache != nil }) {
-                let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
                 // Read-only: a plan never writes the state directory, so a missing one is simply empty.
                 if FileManager.default.fileExists(atPath: workspace.stateDirectory + "/cache"),
                     let context = cacheOptions.context(stateDirectory: workspace.stateDirectory, workspace: workspace.root, readOnly: true, reporter: nil)
@@ -44,9 +47,10 @@ extension Shipgate {
                     plan = await CacheAdvisor(context: context, runner: SubprocessRunner(), environment: environment).annotate(plan)
                 } else {
                     for i in plan.jobs.indices where plan.jobs[i].status == .run {
-                        plan.jobs[i].reason =
+                        plan.jobs[i].reason = CacheAdvisor.add(
+                            plan.jobs[i].reason,
                             plan.jobs[i].cache == nil
-                            ? "runs: not cacheable (no `inputs`)" : (cacheOptions.noCache ? "runs: --no-cache" : "runs: no entry (the cache is empty)")
+                                ? "runs: not cacheable (no `inputs`)" : (cacheOptions.noCache ? "runs: --no-cache" : "runs: no entry (the cache is empty)"))
                     }
                 }
             }

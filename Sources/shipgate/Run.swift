@@ -51,6 +51,8 @@ extension Shipgate {
         @Option(help: "Who runs this (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
         var actor: String?
 
+        @OptionGroup var ruleOptions: RuleOptions
+
         @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when a step times out or is cancelled.", visibility: .hidden))
         var killGrace: Double = 5
 
@@ -65,7 +67,9 @@ extension Shipgate {
             let environment = ProcessInfo.processInfo.environment
             let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
             let context = RunContext.resolve(workspace: workspace.root, environment: environment, actor: actor)
-            let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, style: errStyle)
+            let rules = ruleOptions.inputs(
+                needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
+            let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: errStyle)
 
             let secrets: [String: String]
             do {

@@ -1,4 +1,5 @@
 import ShipgateCache
+import ShipgateModel
 import XCTest
 
 final class GlobTests: XCTestCase {

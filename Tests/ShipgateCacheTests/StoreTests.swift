@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateCache
+import ShipgateModel
 import XCTest
 
 /// The local store and file sets on real files in temporary directories.

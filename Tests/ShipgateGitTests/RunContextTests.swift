@@ -5,38 +5,14 @@ import XCTest
 /// Real repositories in temporary directories (made with the git CLI; shipgate reads them
 /// through libgit2 only), compared against what `git` itself says.
 final class RunContextTests: XCTestCase {
-    var dir: String!
+    var repo: TestRepo!
+    var dir: String { repo.dir }
 
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-git-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { repo = try TestRepo() }
+    override func tearDown() { repo.remove() }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    /// Runs a shell command in the repository; returns its trimmed stdout.
     @discardableResult
-    func sh(_ command: String) throws -> String {
-        let out = dir + "/.out-\(UUID().uuidString)"
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup("cd '\(dir!)' && { \(command); } > '\(out)'"), nil]
-        defer { argv.forEach { free($0) } }
-        var env = ProcessInfo.processInfo.environment
-        env["GIT_AUTHOR_NAME"] = "Ada Lovelace"
-        env["GIT_AUTHOR_EMAIL"] = "ada@example.com"
-        env["GIT_COMMITTER_NAME"] = "Ada Lovelace"
-        env["GIT_COMMITTER_EMAIL"] = "ada@example.com"
-        env["GIT_CONFIG_NOSYSTEM"] = "1"
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, envp) == 0 else { throw CocoaError(.executableLoad) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        unlink(out)
-        guard status == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "`\(command)` failed"]) }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    func sh(_ command: String) throws -> String { try repo.sh(command) }
 
     func commit(_ message: String, file: String = "a.txt") throws {
         try sh("echo '\(message)' >> \(file) && git add \(file) && git commit -qm '\(message)'")

@@ -198,6 +198,43 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(problems.first?.hint, "did you mean `deploy`?")
     }
 
+    func testWhenRulesSkipWithReasonsAndTakeDependentsAlong() throws {
+        let yaml = """
+            name: rules
+            jobs:
+              api: {when: {changes: ["services/api/**"]}, steps: [{run: x}]}
+              web: {when: {changes: ["web/**", "!web/docs/**"]}, steps: [{run: x}]}
+              release: {when: {tags: ["v*"], branches: ["release/*"]}, steps: [{run: x}]}
+              deploy: {needs: [release], steps: [{run: x}]}
+              prod: {when: {manual: true}, steps: [{run: x}]}
+            """
+        let inputs = RuleInputs(
+            branch: "feature/x", tags: [], gitUnavailable: nil, changedPaths: ["services/api/app.py", "web/docs/readme.md"],
+            base: "merge base with main (abc1234)", changesUnavailable: nil)
+        let (p, _) = Planner.plan(try load(yaml), options: .init(rules: inputs))
+        let plan = try XCTUnwrap(p)
+        XCTAssertEqual(plan.job("api")?.status, .run)
+        XCTAssertEqual(plan.job("api")?.reason, "runs: changes: services/api/app.py matched")
+        XCTAssertEqual(plan.job("web")?.status, .skip)
+        XCTAssertEqual(
+            plan.job("web")?.reason, "when: changes: none of the 2 changed paths since the merge base with main (abc1234) matched web/**, !web/docs/**")
+        XCTAssertEqual(plan.job("release")?.reason, "when: branch `feature/x` matches none of release/*; no tag points at this commit (wanted v*)")
+        XCTAssertEqual(plan.job("deploy")?.reason, "needs `release`, which is skipped")
+        XCTAssertEqual(plan.job("prod")?.reason, "manual: run it with --job prod")
+        XCTAssertEqual(plan.waves, [["api"]])
+
+        var onTag = inputs
+        onTag.branch = nil
+        onTag.tags = ["v1.2.0"]
+        XCTAssertEqual(Planner.plan(try load(yaml), options: .init(rules: onTag)).0?.job("release")?.status, .run, "either the branch or a tag is enough")
+        XCTAssertEqual(Planner.plan(try load(yaml), options: .init(selectedJobs: ["prod"], rules: inputs)).0?.job("prod")?.status, .run)
+
+        let noBase = RuleInputs(branch: "main", tags: [], gitUnavailable: nil, changedPaths: nil, base: nil, changesUnavailable: "no base to compare with")
+        let unknown = Planner.plan(try load(yaml), options: .init(rules: noBase)).0
+        XCTAssertEqual(unknown?.job("web")?.status, .run, "never skipped silently without a base")
+        XCTAssertEqual(unknown?.job("web")?.reason, "runs: changes not checked: no base to compare with; running")
+    }
+
     func testPlanIsCodableAndStable() throws {
         let yaml = "name: c\njobs: {a: {steps: [{run: x}]}, b: {needs: [a], steps: [{run: y}]}}\n"
         let first = try plan(yaml), second = try plan(yaml)
