@@ -60,7 +60,7 @@ let package = Package(
         ),
         .testTarget(name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
-        .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit"]),
+        .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateEngine"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
         .testTarget(
             name: "ShipgateEngineTests",

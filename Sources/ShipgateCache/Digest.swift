@@ -71,3 +71,41 @@ public enum Digest {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+extension Digest {
+    /// The git blob id of a file: SHA-1 over `blob <size>\0` and the content (for a symlink,
+    /// its target), exactly what `git hash-object` prints. Used to identify cache inputs, so a
+    /// key is the same whether the id came from git's index or from reading the file.
+    public static func gitBlobID(_ path: String) throws(FileError) -> String {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw FileError(path: path, errno: errno) }
+        var hasher = Insecure.SHA1()
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            let target = Array(try linkTarget(path).utf8)
+            hasher.update(data: Array("blob \(target.count)\u{0}".utf8))
+            hasher.update(data: target)
+            return hex(hasher.finalize())
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, errno: errno) }
+        defer { close(fd) }
+        hasher.update(data: Array("blob \(st.st_size)\u{0}".utf8))
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        var total = 0
+        while true {
+            let n = read(fd, buffer.baseAddress, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, errno: errno)
+            }
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += n
+        }
+        // A file that changed size while being read would give a wrong id: report it.
+        guard total == Int(st.st_size) else { throw FileError(path: path, errno: EAGAIN) }
+        return hex(hasher.finalize())
+    }
+}

@@ -8,13 +8,15 @@ import ShipgateModel
 /// - `definition`: job id, matrix values, shell, each step's command (after interpolation),
 ///   working directory and env (pipeline + job + step env; secret values are not included),
 ///   and the `outputs` patterns;
-/// - `inputs`: every file matched by `inputs`, with its SHA-256;
+/// - `inputs`: every file matched by `inputs`, with its git blob id (SHA-1 of `blob <size>\0` and
+///   the content, as `git hash-object` computes it; taken from git's index for tracked files it
+///   vouches for, computed otherwise, so the key is the same either way);
 /// - `needs`: each needed job's key (or, for a job that is never cached, the digest of the
 ///   artifacts it handed on);
 /// - `extra`: each `cache-key-extra` command with the SHA-256 of its output.
 /// The OS environment is not part of the key: name tool versions in `cache-key-extra`.
 public struct KeyComponents: Codable, Equatable, Sendable {
-    public static let version = "shipgate-cache-1"
+    public static let version = "shipgate-cache-2"
 
     public var definition: [String: String]
     public var inputs: [String: String]

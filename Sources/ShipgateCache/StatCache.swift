@@ -23,6 +23,8 @@ public final class StatCache: @unchecked Sendable {
     }
 
     public let path: String?
+    /// How a file is identified: SHA-256 of its content (outputs), or its git blob id (inputs).
+    private let hasher: @Sendable (String) throws -> String
     private var entries: [String: Entry] = [:]
     private var dirty = false
     private let lock = NSLockish()
@@ -30,8 +32,9 @@ public final class StatCache: @unchecked Sendable {
 
     /// Loads `path` when it exists; nil `path` keeps the cache in memory only. Files changed
     /// (mtime or ctime) less than `racyWindow` seconds before hashing are not remembered.
-    public init(path: String?, racyWindow: Double = 2) {
+    public init(path: String?, racyWindow: Double = 2, hasher: @escaping @Sendable (String) throws -> String = { try Digest.file($0).digest }) {
         self.path = path
+        self.hasher = hasher
         racyWindowNs = Int64(racyWindow * 1e9)
         guard let path, let data = FileManager.default.contents(atPath: path) else { return }
         data.withUnsafeBytes { raw in Self.parse(raw.bindMemory(to: UInt8.self), into: &entries) }
@@ -47,7 +50,7 @@ public final class StatCache: @unchecked Sendable {
         if let hit = lock.withLock({ entries[relative] }), hit.size == key.size, hit.mtime == key.mtime, hit.ctime == key.ctime, hit.inode == key.inode {
             return hit.digest
         }
-        let digest = try Digest.file(full).digest
+        let digest = try hasher(full)
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         if Self.ns(now) - max(key.mtime, key.ctime) >= racyWindowNs {
@@ -94,7 +97,7 @@ public final class StatCache: @unchecked Sendable {
             }
             fields.append(start..<i)
             i += 1
-            guard fields.count == 6, fields[0].count == 64 else { continue }
+            guard fields.count == 6, fields[0].count == 64 || fields[0].count == 40 else { continue }
             func number(_ r: Range<Int>) -> Int64? {
                 guard !r.isEmpty else { return nil }
                 var v: Int64 = 0

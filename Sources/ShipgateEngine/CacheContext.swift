@@ -12,6 +12,11 @@ import ShipgateModel
 public final class CacheContext: @unchecked Sendable {
     public let local: LocalCache
     public let statCache: StatCache
+    /// Git blob ids of input files, remembered by stat data (`inputs.tsv`).
+    public let inputIDs: StatCache
+    /// Blob ids that git's index vouches for (tracked, unmodified files), read without hashing.
+    /// Set by the caller when the workspace is in a repository; nil hashes every input.
+    public let trackedBlobID: (@Sendable (String) -> String?)?
     public let remote: RemoteCache?
     public let workspace: String
     public let lookups: Bool
@@ -22,11 +27,16 @@ public final class CacheContext: @unchecked Sendable {
     private let lock = NSLock()
     private var walker: FileWalker
 
-    public init(stateDirectory: String, workspace: String, remote: RemoteCache? = nil, lookups: Bool = true, readOnly: Bool = false) throws {
+    public init(
+        stateDirectory: String, workspace: String, remote: RemoteCache? = nil, lookups: Bool = true, readOnly: Bool = false,
+        trackedBlobID: (@Sendable (String) -> String?)? = nil
+    ) throws {
+        self.trackedBlobID = trackedBlobID
         let root = stateDirectory + "/cache"
         local = try LocalCache(root: root)
         // `plan` reads the stat cache too; `finish()` only saves it when not read-only.
         statCache = StatCache(path: root + "/stat.tsv")
+        inputIDs = StatCache(path: root + "/inputs.tsv", hasher: { try Digest.gitBlobID($0) })
         self.remote = remote
         self.workspace = workspace
         self.lookups = lookups
@@ -48,12 +58,14 @@ public final class CacheContext: @unchecked Sendable {
         lock.withLock { walker = FileWalker(root: workspace, skip: skip) }
     }
 
-    /// Digests of the given workspace files, hashed in parallel when there are many.
+    /// Git blob ids of the given workspace files (see `KeyComponents`): from git's index when it
+    /// vouches for a file, else from the stat cache, else by reading the file. In parallel when
+    /// there are many.
     public func digests(of paths: [String]) throws -> [String: String] {
         if paths.count <= 256 {
             var map: [String: String] = [:]
             map.reserveCapacity(paths.count)
-            for path in paths { map[path] = try statCache.digest(root: workspace, relative: path) }
+            for path in paths { map[path] = try inputID(path) }
             return map
         }
         var results = [String?](repeating: nil, count: paths.count)
@@ -65,7 +77,7 @@ public final class CacheContext: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: max(chunks, 1)) { c in
                 guard c * chunk < paths.count else { return }
                 for i in (c * chunk)..<min(paths.count, (c + 1) * chunk) {
-                    do { base.value[i] = try statCache.digest(root: workspace, relative: paths[i]) } catch {
+                    do { base.value[i] = try inputID(paths[i]) } catch {
                         failure.withLock { $0 = $0 ?? "\(error)" }
                     }
                 }
@@ -75,6 +87,11 @@ public final class CacheContext: @unchecked Sendable {
         var map: [String: String] = [:]
         for (path, digest) in zip(paths, results) { map[path] = digest }
         return map
+    }
+
+    private func inputID(_ path: String) throws -> String {
+        if let id = trackedBlobID?(path) { return id }
+        return try inputIDs.digest(root: workspace, relative: path)
     }
 
     /// `hashFiles(…)`: SHA-256 over `path NUL digest LF` of every matched file, sorted by path;
@@ -137,7 +154,10 @@ public final class CacheContext: @unchecked Sendable {
     }
 
     public func finish() {
-        if !readOnly { statCache.save() }
+        if !readOnly {
+            statCache.save()
+            inputIDs.save()
+        }
     }
 }
 

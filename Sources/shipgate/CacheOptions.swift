@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShipgateCache
 import ShipgateEngine
+import ShipgateGit
 
 /// Cache flags shared by `run` and `plan`.
 struct CacheOptions: ParsableArguments {
@@ -13,6 +14,9 @@ struct CacheOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Seconds before a remote cache request gives up.", visibility: .hidden))
     var remoteTimeout: Double = 5
+
+    @Flag(help: ArgumentHelp("Hash every input file instead of taking unmodified files' ids from git's index.", visibility: .hidden))
+    var noGitIndex = false
 
     func validate() throws {
         if let url = remoteURL, RemoteCache(url: url) == nil {
@@ -28,8 +32,13 @@ struct CacheOptions: ParsableArguments {
     /// a broken cache never stops a pipeline.
     func context(stateDirectory: String, workspace: String, readOnly: Bool, reporter: (any RunObserver)?) -> CacheContext? {
         let remote = remoteURL.flatMap { RemoteCache(url: $0, timeout: remoteTimeout) }
+        // Tracked, unmodified inputs are identified by git's index without being read.
+        let index = noGitIndex ? nil : IndexSnapshot(workspace: workspace)
+        var tracked: (@Sendable (String) -> String?)? = nil
+        if let index { tracked = { path in index.blobID(path) } }
         do {
-            return try CacheContext(stateDirectory: stateDirectory, workspace: workspace, remote: remote, lookups: !noCache, readOnly: readOnly)
+            return try CacheContext(
+                stateDirectory: stateDirectory, workspace: workspace, remote: remote, lookups: !noCache, readOnly: readOnly, trackedBlobID: tracked)
         } catch {
             let message = "cache disabled: \(error)"
             if let reporter {
