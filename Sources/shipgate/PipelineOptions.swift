@@ -20,8 +20,8 @@ struct PipelineOptions: ParsableArguments {
     }
 
     /// Loads and validates the pipeline; prints every diagnostic to stderr; exits 2 on errors.
-    func load(style: Style) throws -> Pipeline {
-        let path = try resolvedFile()
+    func load(style: Style, path explicitPath: String? = nil) throws -> Pipeline {
+        let path = try explicitPath ?? resolvedFile()
         let result = PipelineLoader.load(path: path)
         var diagnostics = result.diagnostics
         if result.pipeline == nil, let partial = result.partial {

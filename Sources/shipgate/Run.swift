@@ -53,6 +53,9 @@ extension Shipgate {
 
         @OptionGroup var ruleOptions: RuleOptions
 
+        @Flag(help: "Run in a fresh checkout of HEAD's commit (no untracked files, no leftovers); removed afterwards.")
+        var isolate = false
+
         @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when a step times out or is cancelled.", visibility: .hidden))
         var killGrace: Double = 5
 
@@ -63,10 +66,20 @@ extension Shipgate {
 
         func run() async throws {
             let errStyle = Terminal.stderrStyle
-            let loaded = try pipeline.load(style: errStyle)
             let environment = ProcessInfo.processInfo.environment
-            let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
-            let context = RunContext.resolve(workspace: workspace.root, environment: environment, actor: actor)
+            let file = try pipeline.resolvedFile()
+            let home = Workspace(pipelineFile: file, stateDirectory: stateDir)
+            // The run context describes the repository as it is; an isolated run uses its commit.
+            var context = RunContext.resolve(workspace: home.root, environment: environment, actor: actor)
+            let isolated = try isolate ? makeIsolatedWorktree(file: file, style: errStyle) : nil
+            defer { isolated?.remove() }
+            if isolated != nil, var git = context.git {
+                git.dirty = false
+                if git.version.hasSuffix("-dirty") { git.version.removeLast("-dirty".count) }
+                context.git = git
+            }
+            let loaded = try pipeline.load(style: errStyle, path: isolated.map { $0.translate(file) })
+            let workspace = isolated.map { Workspace(root: $0.root, stateDirectory: home.stateDirectory) } ?? home
             let rules = ruleOptions.inputs(
                 needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
             let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: errStyle)
@@ -103,7 +116,10 @@ extension Shipgate {
 
             let groups = ProcessGroups()
             let token = CancellationToken()
-            let trap = SignalTrap(token: token, groups: groups) { groups.killEverything() }
+            let trap = SignalTrap(token: token, groups: groups) {
+                groups.killEverything()
+                isolated?.remove()
+            }
             defer { withExtendedLifetime(trap) {} }
 
             let reporter = makeReporter(environment: environment)
@@ -132,6 +148,24 @@ extension Shipgate {
             case .cancelled, .interrupted: throw ExitWith(code: Exit.interrupted)
             case .failed, .running: throw ExitWith(code: token.isInterrupt ? Exit.interrupted : Exit.jobFailed)
             }
+        }
+
+        /// The clean checkout for `--isolate`; a pipeline file that is not committed is an error.
+        private func makeIsolatedWorktree(file: String, style: Style) throws -> IsolatedWorktree {
+            let tree: IsolatedWorktree
+            do { tree = try IsolatedWorktree.create(forRepositoryContaining: file) } catch {
+                FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) \(error)\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+            guard FileManager.default.fileExists(atPath: tree.translate(file)) else {
+                tree.remove()
+                FileDescriptorSink.standardError.write(
+                    "\(style.red(style.bold("error:"))) \(file) is not in commit \(tree.commit.prefix(7)): --isolate runs the committed pipeline\n  \(style.cyan("hint:")) commit it first, or run without --isolate\n"
+                )
+                throw ExitWith(code: Exit.invalid)
+            }
+            FileDescriptorSink.standardError.write(style.dim("isolated checkout of \(tree.commit.prefix(7)) in \(tree.root)") + "\n")
+            return tree
         }
 
         private func makeReporter(environment: [String: String]) -> any RunObserver {

@@ -25,4 +25,10 @@ struct Workspace {
         let chosen = stateDirectory ?? env ?? (root as NSString).appendingPathComponent(".shipgate")
         self.stateDirectory = URL(fileURLWithPath: chosen).standardizedFileURL.path
     }
+
+    /// A workspace rooted elsewhere (an `--isolate` checkout) that keeps another state directory.
+    init(root: String, stateDirectory: String) {
+        self.root = root
+        self.stateDirectory = stateDirectory
+    }
 }

@@ -202,6 +202,59 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(out.stdout.contains("[show] main \(setup) v2.1.0 false ada app-v2.1.0 release notes"), out.stdout)
     }
 
+    /// `--isolate` runs the committed tree in a fresh checkout, and removes it on success,
+    /// failure and interrupt.
+    func testIsolatedRunsSeeOnlyTheCommitAndCleanUp() async throws {
+        let s = try Scratch(fixture: "basic")
+        let tmp = s.path + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try """
+        name: iso
+        jobs:
+          look:
+            steps:
+              - run: cat src/a.txt; ls src; test -f leftover.txt && echo leftover || echo clean; echo "$SHIPGATE_VERSION $SHIPGATE_DIRTY"
+          fail:
+            needs: [look]
+            steps: [{run: 'test -z "$FAIL"'}]
+          wait:
+            needs: [look]
+            steps: [{run: 'test -z "$WAIT" || { touch "$MARK"; sleep 30; }'}]
+        """.write(toFile: s.path + "/iso.yml", atomically: true, encoding: .utf8)
+        _ = try await CLI.shell(
+            "git init -q -b main && mkdir src && echo committed > src/a.txt && printf '.shipgate\\ntmp/\\n' > .gitignore && git add -A && git -c user.name=T -c user.email=t@example.com commit -qm init && git tag v1.0.0 && echo edited >> src/a.txt && echo x > src/untracked.txt && echo x > leftover.txt",
+            in: s.path)
+        func checkouts() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("shipgate-isolate-") } }
+
+        let ok = try await CLI.run(["run", "iso.yml", "--isolate", "--job", "look", "--output", "plain"], in: s.path, environment: ["TMPDIR": tmp + "/"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("[look] committed\n[look] a.txt\n[look] clean\n[look] v1.0.0 false"), ok.stdout)
+        XCTAssertEqual(checkouts(), [])
+
+        let failed = try await CLI.run(
+            ["run", "iso.yml", "--isolate", "--job", "fail", "--output", "plain"], in: s.path, environment: ["TMPDIR": tmp + "/", "FAIL": "1"])
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertEqual(checkouts(), [], "removed after a failure too")
+
+        let mark = s.path + "/started"
+        let path = s.path
+        async let interrupted = CLI.run(
+            ["run", "iso.yml", "--isolate", "--job", "wait", "--output", "plain"], in: path, environment: ["TMPDIR": tmp + "/", "WAIT": "1", "MARK": mark])
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: mark) { try await Task.sleep(for: .milliseconds(10)) }
+        let pid = try XCTUnwrap(
+            ((try? FileManager.default.contentsOfDirectory(atPath: path + "/.shipgate/runs")) ?? []).sorted().last.flatMap { run in
+                (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(path)/.shipgate/runs/\(run)/run.json"))) as? [String: Any])?[
+                    "pid"] as? Int
+            })
+        kill(Int32(pid), SIGINT)
+        let stopped = try await interrupted
+        XCTAssertEqual(stopped.status, 130)
+        XCTAssertEqual(checkouts(), [], "removed after an interrupt too")
+
+        let uncommitted = try await CLI.run(["run", "iso-new.yml", "--isolate"], in: s.path)
+        XCTAssertEqual(uncommitted.status, 2)
+    }
+
     func testExamplePipelinesValidateAndPlan() async throws {
         let root = CLI.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         for file in ["pipelines/demo.yml", "pipelines/ci.yml", "pipelines/examples/webapp.yml"] {
