@@ -44,6 +44,7 @@ public struct Executor: Sendable {
             runID: options.runID, pipeline: plan.pipeline.name, pipelineFile: plan.pipeline.file, pipelineDigest: plan.pipeline.digest,
             status: .running, startedAt: startedAt, finishedAt: nil, durationMs: 0, pid: getpid(), jobs: [])
         record.git = options.git.isEmpty ? nil : options.git
+        record.partial = options.partial ? true : nil
         do { try options.runDirectory.create() } catch {
             options.logger.error("cannot create run directory", metadata: ["path": "\(options.runDirectory.root)", "error": "\(error)"])
         }
@@ -53,6 +54,14 @@ public struct Executor: Sendable {
 
         var scheduler = Scheduler(jobs: jobs)
         var results: [String: JobResult] = [:]
+        // Jobs the plan skipped by a rule are part of the record, with their reason.
+        let journal = RunJournal(path: options.runDirectory.journalPath)
+        for job in plan.jobs where job.status == .skip && !(job.reason ?? "").hasPrefix("not selected") {
+            let skipped = JobResult(id: job.id, status: .skipped, reason: job.reason, continueOnError: job.continueOnError)
+            results[job.id] = skipped
+            observer.handle(.jobFinished(skipped))
+            journal.append(skipped)
+        }
         let jobExecutor = JobExecutor(
             options: options, environmentBase: ProcessEnvironment.Base(options.baseEnvironment), runner: runner, observer: observer,
             cancellation: cancellation, masker: masker, cache: cache, decisions: AppendOnlyFile(path: options.runDirectory.root + "/cache.jsonl"))
@@ -62,7 +71,6 @@ public struct Executor: Sendable {
             cache?.finish()
             cacheLock?.release()
         }
-        let journal = RunJournal(path: options.runDirectory.journalPath)
 
         await withTaskGroup(of: JobResult.self) { group in
             var running = 0
@@ -101,13 +109,13 @@ public struct Executor: Sendable {
             }
         }
 
-        let ordered = jobs.compactMap { results[$0.id] }
+        let ordered = plan.jobs.compactMap { results[$0.id] }
         record.jobs = ordered
         record.finishedAt = Date()
         record.durationMs = (clock.now - start).milliseconds
         if cancellation.isInterrupt && ordered.contains(where: { $0.status == .cancelled }) {
             record.status = .cancelled
-        } else if ordered.contains(where: { ($0.status == .failed && !$0.continueOnError) || $0.status == .cancelled || ($0.status == .skipped) }) {
+        } else if ordered.contains(where: { ($0.status == .failed && !$0.continueOnError) || $0.status == .cancelled }) {
             record.status = .failed
         } else {
             record.status = .success

@@ -113,6 +113,9 @@ public struct RunResult: Sendable, Codable, Hashable {
     public var jobs: [JobResult]
     /// The run context: `${{ git.KEY }}` values (commit, branch, version, actor, …).
     public var git: [String: String]?
+    /// True when only some jobs were selected (`--job`): such a run is never the base of
+    /// `when: changes`.
+    public var partial: Bool?
 
     public init(
         runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64,

@@ -23,6 +23,8 @@ public struct RunOptions: Sendable {
     public var contextSummary: String?
     /// The values of `${{ git.KEY }}`, recorded in `run.json`.
     public var git: [String: String] = [:]
+    /// Only some jobs were selected (`--job`).
+    public var partial = false
     /// A number in [0, 1) for retry jitter; injectable so tests are deterministic.
     public var random: @Sendable () -> Double
     public var logger: Logger

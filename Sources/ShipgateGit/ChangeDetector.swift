@@ -7,7 +7,7 @@
 /// branch. Without any of these, `paths` is nil and `unavailable` says why: jobs then run.
 public struct Changes: Sendable, Equatable {
     public var paths: [String]?
-    /// Which base was used, in words: `merge base with main (1a2b3c4)`.
+    /// Which base was used, in words: `the merge base with main (1a2b3c4)`.
     public var base: String?
     public var unavailable: String?
 
@@ -36,17 +36,18 @@ public struct Changes: Sendable, Equatable {
         if let baseRef = env["GITHUB_BASE_REF"], !baseRef.isEmpty {
             for candidate in ["origin/\(baseRef)", baseRef] {
                 if let id = repository.commitID(candidate), let base = repository.mergeBase(id, head) {
-                    return diff(base, "merge base with \(candidate)")
+                    return diff(base, "the merge base with \(candidate)")
                 }
             }
         }
-        if let main = repository.defaultBranch(), branch != main, let id = repository.commitID(main), id != head,
+        if let main = repository.defaultBranch(), branch != main,
+            let (name, id) = [main, "origin/\(main)"].lazy.compactMap({ n in repository.commitID(n).map { (n, $0) } }).first, id != head,
             let base = repository.mergeBase(id, head)
         {
-            return diff(base, "merge base with \(main)")
+            return diff(base, "the merge base with \(name)")
         }
         if let last = lastSuccessfulCommit, repository.commitID(last) != nil {
-            return diff(last, "last successful run on \(branch ?? "this commit")")
+            return diff(last, "the last successful run on \(branch ?? "this commit")")
         }
         return Changes(
             unavailable: branch.map { "no base to compare with: no earlier successful run on \($0) and no other default branch" } ?? "no base to compare with")

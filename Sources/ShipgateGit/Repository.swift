@@ -173,7 +173,9 @@ extension Repository {
                 return String(target.dropFirst("refs/remotes/origin/".count))
             }
         }
-        for name in ["main", "master"] where commitID("refs/heads/\(name)") != nil { return name }
+        for name in ["main", "master"] where commitID("refs/heads/\(name)") != nil || commitID("refs/remotes/origin/\(name)") != nil {
+            return name
+        }
         return nil
     }
 

@@ -61,8 +61,9 @@ public struct RunContext: Sendable, Equatable {
             } else if value("GITHUB_REF_TYPE") == "branch", let name = value("GITHUB_REF_NAME") {
                 git.branch = name
             }
-            if value("GITHUB_REF_TYPE") == "tag", let name = value("GITHUB_REF_NAME"), !git.tags.contains(name) {
-                git.tags.insert(name, at: 0)
+            if value("GITHUB_REF_TYPE") == "tag", let name = value("GITHUB_REF_NAME") {
+                git.tags.removeAll { $0 == name }
+                git.tags.insert(name, at: 0)  // the pushed tag is the run's tag
             }
             context.git = git
         }

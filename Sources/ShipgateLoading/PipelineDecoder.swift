@@ -338,8 +338,12 @@ struct PipelineDecoder {
         var rule = WhenRule()
         for entry in entries {
             switch entry.key {
-            case "branches": rule.branches = reader.stringList(entry.value, what: "`when.branches`")
-            case "tags": rule.tags = reader.stringList(entry.value, what: "`when.tags`")
+            case "branches", "tags":
+                let list = reader.stringList(entry.value, what: "`when.\(entry.key)`")
+                if list?.isEmpty == true {
+                    reader.error("`when.\(entry.key)` is empty: the job would never run", at: entry.value, hint: "list at least one pattern, or remove the key")
+                }
+                if entry.key == "branches" { rule.branches = list } else { rule.tags = list }
             case "changes": rule.changes = patterns(entry.value, what: "`when.changes`")
             case "manual": rule.manual = reader.bool(entry.value, what: "`when.manual`") ?? false
             default: break

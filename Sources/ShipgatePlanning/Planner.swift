@@ -61,7 +61,9 @@ public enum Planner {
                 continueOnError: def.continueOnError, steps: steps, location: def.location)
             // `when:` rules; a job skipped by a rule takes its dependents with it.
             if isSelected {
-                let skippedNeed = node.needs.first { ruleSkipped.contains($0) }
+                // Only explicit `needs` carry a skip; stage order alone does not (a skipped job
+                // is simply not part of the run).
+                let skippedNeed = def.needs == nil ? nil : node.needs.first { ruleSkipped.contains($0) }
                 if let skippedNeed {
                     planned.status = .skip
                     planned.reason = "needs `\(skippedNeed)`, which is skipped"
@@ -104,8 +106,7 @@ public enum Planner {
         let resolveIn = { (t: Template, env: [PlannedEnv]) in Self.resolve(resolveGit(t, git), matrix: matrix, env: env) }
         // A step's own directory sees the step env; the job's sees the job env.
         let directory =
-            step.workingDirectory.map { resolve($0, matrix: matrix, env: stepEnv) }
-            ?? (job.workingDirectory ?? defaults.workingDirectory).map { resolve($0, matrix: matrix, env: jobEnv) }
+            step.workingDirectory.map { resolveIn($0, stepEnv) } ?? (job.workingDirectory ?? defaults.workingDirectory).map { resolveIn($0, jobEnv) }
         return PlannedStep(
             name: step.displayName,
             script: resolveIn(step.run, stepEnv),

@@ -40,8 +40,8 @@ enum RuleEvaluator {
         let refRules = rule.branches != nil || rule.tags != nil
         if refRules {
             if let inputs, inputs.gitUnavailable == nil {
-                let branchOK = inputs.branch.map { b in rule.branches?.contains { Glob($0.value).matches(b) } ?? false } ?? false
-                let tagOK = inputs.tags.contains { t in rule.tags?.contains { Glob($0.value).matches(t) } ?? false }
+                let branchOK = inputs.branch.map { b in rule.branches?.contains { Self.name(b, matches: $0.value) } ?? false } ?? false
+                let tagOK = inputs.tags.contains { t in rule.tags?.contains { Self.name(t, matches: $0.value) } ?? false }
                 if !branchOK && !tagOK {
                     var parts: [String] = []
                     if let branches = rule.branches {
@@ -57,7 +57,8 @@ enum RuleEvaluator {
                     return Verdict(skip: "when: " + parts.joined(separator: "; "), notes: [])
                 }
             } else {
-                notes.append("branch/tag rules not applied: \(inputs?.gitUnavailable ?? "git context unavailable")")
+                // Fail closed: a branch or tag rule usually guards a release or a deploy.
+                return Verdict(skip: "when: branch/tag rules need git context (\(inputs?.gitUnavailable ?? "git context unavailable"))", notes: [])
             }
         }
         if let patterns = rule.changes {
@@ -65,7 +66,7 @@ enum RuleEvaluator {
                 let filter = PathFilter(patterns.map(\.value))
                 let matched = paths.filter(filter.includes)
                 if matched.isEmpty {
-                    let against = inputs?.base.map { " since the \($0)" } ?? ""
+                    let against = inputs?.base.map { " since \($0)" } ?? ""
                     return Verdict(
                         skip:
                             "when: changes: none of the \(paths.count) changed path\(paths.count == 1 ? "" : "s")\(against) matched \(patterns.map(\.value).joined(separator: ", "))",
@@ -78,5 +79,12 @@ enum RuleEvaluator {
             }
         }
         return Verdict(skip: nil, notes: notes)
+    }
+
+    /// A branch or tag name against a rule pattern: exact unless the pattern has wildcards
+    /// (`release` does not match `release/1.0`; `release/*` does).
+    static func name(_ name: String, matches pattern: String) -> Bool {
+        let glob = Glob(pattern)
+        return glob.isLiteral ? name == pattern : glob.matches(name)
     }
 }

@@ -36,7 +36,7 @@ extension Shipgate {
             let environment = ProcessInfo.processInfo.environment
             let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
             let context = RunContext.resolve(workspace: workspace.root, environment: environment, actor: actor)
-            let rules = ruleOptions.inputs(
+            let rules = try ruleOptions.inputs(
                 needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
             var plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: Terminal.stderrStyle)
             if plan.jobs.contains(where: { $0.cache != nil }) {

@@ -80,8 +80,9 @@ extension Shipgate {
             }
             let loaded = try pipeline.load(style: errStyle, path: isolated.map { $0.translate(file) })
             let workspace = isolated.map { Workspace(root: $0.root, stateDirectory: home.stateDirectory) } ?? home
-            let rules = ruleOptions.inputs(
-                needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
+            // Rules look at the repository itself (an isolated checkout has no history).
+            let rules = try ruleOptions.inputs(
+                needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: home, environment: environment)
             let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: errStyle)
 
             let secrets: [String: String]
@@ -130,6 +131,7 @@ extension Shipgate {
             options.contextEnvironment = context.environment
             options.contextSummary = context.git == nil ? context.summary : "git: " + context.summary
             options.git = context.interpolation
+            options.partial = !jobs.isEmpty
             let cache = cacheOptions.context(stateDirectory: workspace.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
             let executor = Executor(
                 plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: reporter, cancellation: token, cache: cache)

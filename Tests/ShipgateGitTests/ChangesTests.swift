@@ -43,14 +43,14 @@ final class ChangesTests: XCTestCase {
         try repo.sh("git checkout -q main && echo 2 >> web/index.html && git commit -qam 'web on main' && git checkout -q feature")
         let c = changes(branch: "feature")
         XCTAssertEqual(c.paths, ["services/api/app.py"], "main's own later changes are not this branch's")
-        XCTAssertEqual(c.base, "merge base with main (\(fork.prefix(7)))")
+        XCTAssertEqual(c.base, "the merge base with main (\(fork.prefix(7)))")
     }
 
     func testPullRequestsUseTheirBaseRef() throws {
         try repo.sh("git branch release && git checkout -qb topic && echo 2 >> web/index.html && git commit -qam web")
         let c = changes(branch: "topic", env: ["GITHUB_BASE_REF": "release"])
         XCTAssertEqual(c.paths, ["web/index.html"])
-        XCTAssertTrue(c.base?.hasPrefix("merge base with release") ?? false, c.base ?? "")
+        XCTAssertTrue(c.base?.hasPrefix("the merge base with release") ?? false, c.base ?? "")
     }
 
     func testTheDefaultBranchComparesWithTheLastSuccessfulRun() throws {
@@ -58,7 +58,7 @@ final class ChangesTests: XCTestCase {
         try repo.sh("echo 2 >> web/index.html && git commit -qam web")
         let c = changes(branch: "main", last: last)
         XCTAssertEqual(c.paths, ["web/index.html"])
-        XCTAssertEqual(c.base, "last successful run on main (\(last.prefix(7)))")
+        XCTAssertEqual(c.base, "the last successful run on main (\(last.prefix(7)))")
     }
 
     func testWithoutABaseJobsRunAndTheReasonIsGiven() throws {

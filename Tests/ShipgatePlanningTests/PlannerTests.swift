@@ -210,7 +210,7 @@ final class PlannerTests: XCTestCase {
             """
         let inputs = RuleInputs(
             branch: "feature/x", tags: [], gitUnavailable: nil, changedPaths: ["services/api/app.py", "web/docs/readme.md"],
-            base: "merge base with main (abc1234)", changesUnavailable: nil)
+            base: "the merge base with main (abc1234)", changesUnavailable: nil)
         let (p, _) = Planner.plan(try load(yaml), options: .init(rules: inputs))
         let plan = try XCTUnwrap(p)
         XCTAssertEqual(plan.job("api")?.status, .run)
@@ -233,6 +233,53 @@ final class PlannerTests: XCTestCase {
         let unknown = Planner.plan(try load(yaml), options: .init(rules: noBase)).0
         XCTAssertEqual(unknown?.job("web")?.status, .run, "never skipped silently without a base")
         XCTAssertEqual(unknown?.job("web")?.reason, "runs: changes not checked: no base to compare with; running")
+
+        let noGit = RuleInputs(branch: nil, tags: [], gitUnavailable: "not a git repository", changedPaths: nil, base: nil, changesUnavailable: nil)
+        XCTAssertEqual(
+            Planner.plan(try load(yaml), options: .init(rules: noGit)).0?.job("release")?.reason,
+            "when: branch/tag rules need git context (not a git repository)", "branch and tag rules fail closed")
+    }
+
+    func testRuleSkipsFollowExplicitNeedsOnlyAndBranchNamesMatchExactly() throws {
+        let yaml = """
+            name: stages
+            stages: [test, build]
+            jobs:
+              web: {stage: test, when: {changes: ["web/**"]}, steps: [{run: x}]}
+              api: {stage: test, steps: [{run: x}]}
+              build: {stage: build, steps: [{run: x}]}
+              pkg: {stage: build, needs: [web], steps: [{run: x}]}
+              rel: {when: {branches: [release]}, steps: [{run: x}]}
+            """
+        let inputs = RuleInputs(
+            branch: "release/1.0", tags: [], gitUnavailable: nil, changedPaths: ["api/x"], base: "--base HEAD (abc1234)", changesUnavailable: nil)
+        let plan = try XCTUnwrap(Planner.plan(try load(yaml), options: .init(rules: inputs)).0)
+        XCTAssertEqual(plan.job("web")?.status, .skip)
+        XCTAssertEqual(plan.job("web")?.reason, "when: changes: none of the 1 changed path since --base HEAD (abc1234) matched web/**")
+        XCTAssertEqual(plan.job("build")?.status, .run, "stage order does not carry a rule skip")
+        XCTAssertEqual(plan.job("pkg")?.status, .skip, "an explicit need does")
+        XCTAssertEqual(plan.job("rel")?.status, .skip, "`release` does not match `release/1.0`")
+    }
+
+    func testGitContextIsInterpolatedEverywhere() throws {
+        let yaml = """
+            name: g
+            env: {V: "v-${{ git.version }}"}
+            defaults: {working-directory: "builds/${{ git.branch }}"}
+            jobs:
+              a:
+                steps:
+                  - run: echo ${{ git.commit_short }} $V
+                  - run: pwd
+                    working-directory: "out/${{ git.actor }}"
+            """
+        let git = ["version": "v1.2.0", "branch": "main", "commit_short": "abc1234", "actor": "ada"]
+        let plan = try XCTUnwrap(Planner.plan(try load(yaml), options: .init(git: git)).0)
+        let steps = try XCTUnwrap(plan.job("a")?.steps)
+        XCTAssertEqual(steps[0].script.description, "echo abc1234 $V")
+        XCTAssertEqual(steps[0].env.first { $0.name == "V" }?.value.description, "v-v1.2.0")
+        XCTAssertEqual(steps[0].workingDirectory?.description, "builds/main")
+        XCTAssertEqual(steps[1].workingDirectory?.description, "out/ada")
     }
 
     func testPlanIsCodableAndStable() throws {
