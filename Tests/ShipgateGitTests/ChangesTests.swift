@@ -46,6 +46,17 @@ final class ChangesTests: XCTestCase {
         XCTAssertEqual(c.base, "the merge base with main (\(fork.prefix(7)))")
     }
 
+    /// After the feature branch merges main back in, main's changes are no longer "changes".
+    func testAMergeFromTheDefaultBranchMovesTheBase() throws {
+        try repo.sh("git checkout -qb feature && echo 2 >> services/api/app.py && git commit -qam api")
+        try repo.sh("git checkout -q main && echo 2 >> web/index.html && git commit -qam web")
+        try repo.sh("git checkout -q feature && git merge -q --no-edit main")
+        let mainTip = try repo.sh("git rev-parse main")
+        let c = changes(branch: "feature")
+        XCTAssertEqual(c.paths, ["services/api/app.py"])
+        XCTAssertEqual(c.base, "the merge base with main (\(mainTip.prefix(7)))")
+    }
+
     func testPullRequestsUseTheirBaseRef() throws {
         try repo.sh("git branch release && git checkout -qb topic && echo 2 >> web/index.html && git commit -qam web")
         let c = changes(branch: "topic", env: ["GITHUB_BASE_REF": "release"])
