@@ -43,25 +43,30 @@ public enum Digest {
             let target = try linkTarget(path)
             return (sha256("symlink:" + target), Int64(target.utf8.count))
         }
+        var hasher = SHA256()
+        let total = try readChunks(path) { hasher.update(bufferPointer: $0) }
+        return (hex(hasher.finalize()), total)
+    }
+
+    /// Reads a file in 1 MiB blocks, handing each to `body`; returns the number of bytes read.
+    static func readChunks(_ path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws(FileError) -> Int64 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError(path: path, errno: errno) }
         defer { close(fd) }
-        var hasher = SHA256()
-        var total: Int64 = 0
         let size = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
         defer { buffer.deallocate() }
+        var total: Int64 = 0
         while true {
             let n = read(fd, buffer.baseAddress, size)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileError(path: path, errno: errno)
             }
-            if n == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if n == 0 { return total }
+            body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             total += Int64(n)
         }
-        return (hex(hasher.finalize()), total)
     }
 
     public static func linkTarget(_ path: String) throws(FileError) -> String {
@@ -86,26 +91,10 @@ extension Digest {
             hasher.update(data: target)
             return hex(hasher.finalize())
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(path: path, errno: errno) }
-        defer { close(fd) }
         hasher.update(data: Array("blob \(st.st_size)\u{0}".utf8))
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
-        var total = 0
-        while true {
-            let n = read(fd, buffer.baseAddress, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: path, errno: errno)
-            }
-            if n == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            total += n
-        }
+        let total = try readChunks(path) { hasher.update(bufferPointer: $0) }
         // A file that changed size while being read would give a wrong id: report it.
-        guard total == Int(st.st_size) else { throw FileError(path: path, errno: EAGAIN) }
+        guard total == Int64(st.st_size) else { throw FileError(path: path, errno: EAGAIN) }
         return hex(hasher.finalize())
     }
 }

@@ -258,7 +258,8 @@ public final class LocalCache: @unchecked Sendable {
 }
 
 extension JSONEncoder {
-    static var cache: JSONEncoder {
+    /// Sorted keys, unescaped slashes, ISO-8601 dates: how shipgate writes its JSON files.
+    public static var cache: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .iso8601
@@ -267,7 +268,7 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
-    static var cache: JSONDecoder {
+    public static var cache: JSONDecoder {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
         return d

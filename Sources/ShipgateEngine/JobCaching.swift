@@ -230,20 +230,16 @@ extension CacheDecision {
 }
 
 extension JSONEncoder {
+    /// `JSONEncoder.cache`, pretty-printed: for files people read (manifests, decisions).
     static var iso: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-        e.dateEncodingStrategy = .iso8601
+        let e = JSONEncoder.cache
+        e.outputFormatting.insert(.prettyPrinted)
         return e
     }
 }
 
 extension JSONDecoder {
-    static var iso: JSONDecoder {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }
+    static var iso: JSONDecoder { .cache }
 }
 
 /// A flag that lets exactly one caller through (one warning per run, however many jobs hit it).
