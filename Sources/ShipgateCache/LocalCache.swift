@@ -128,9 +128,6 @@ public final class LocalCache: @unchecked Sendable {
         return value
     }
 
-    /// Whether an entry exists, without marking it used (for `plan`).
-    public func hasEntry(_ kind: Kind, _ name: String) -> Bool { access(entryPath(kind, name), F_OK) == 0 }
-
     public func peekEntry<T: Decodable>(_ kind: Kind, _ name: String, as: T.Type) -> T? {
         guard let data = FileManager.default.contents(atPath: entryPath(kind, name)) else { return nil }
         return try? JSONDecoder.cache.decode(T.self, from: data)

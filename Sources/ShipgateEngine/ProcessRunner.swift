@@ -95,10 +95,6 @@ public struct ProcessEnvironment: Sendable {
         self.overrides = overrides
     }
 
-    public init(_ variables: [String: String]) {
-        self.init(base: Base([:]), overrides: variables)
-    }
-
     /// NUL-terminated `NAME=value` entries, base first (minus overridden names).
     public var entries: [[UInt8]] {
         var out: [[UInt8]] = []

@@ -85,11 +85,9 @@ public struct RunDirectory: Sendable {
             for (k, v) in git.sorted(by: { $0.key < $1.key }) { g.add(k, v) }
             o.add("git", raw: g.text)
         }
-        o.add("jobs", raw: "[\n    " + record.jobs.map(\.jsonLine).joined(separator: ",\n    ") + "\n  ]")
-        var text = o.text
-        text.removeFirst()
-        text.removeLast()
-        let data = Data(("{\n  " + text.replacingOccurrences(of: ",\"jobs\":", with: ",\n  \"jobs\":") + "\n}\n").utf8)
+        let jobs = record.jobs.map(\.jsonLine).joined(separator: ",\n    ")
+        let body = o.text.dropFirst().dropLast()  // the fields without their braces
+        let data = Data("{\n  \(body),\n  \"jobs\": [\n    \(jobs)\n  ]\n}\n".utf8)
         let temp = recordPath + ".tmp-\(getpid())"
         try data.write(to: URL(fileURLWithPath: temp))
         if rename(temp, recordPath) != 0 {

@@ -12,7 +12,8 @@ public struct Changes: Sendable, Equatable {
     public var unavailable: String?
 
     public static func detect(
-        workspace: String, environment env: [String: String], explicitBase: String?, branch: String?, lastSuccessfulCommit: String?
+        workspace: String, environment env: [String: String], explicitBase: String?, branch: String?,
+        lastSuccessfulCommit: () -> String?
     ) -> Changes {
         let repository: Repository
         do {
@@ -46,7 +47,7 @@ public struct Changes: Sendable, Equatable {
         {
             return diff(base, "the merge base with \(name)")
         }
-        if let last = lastSuccessfulCommit, repository.commitID(last) != nil {
+        if let last = lastSuccessfulCommit(), repository.commitID(last) != nil {
             return diff(last, "the last successful run on \(branch ?? "this commit")")
         }
         return Changes(

@@ -29,9 +29,9 @@ struct PipelineDecoder {
         case job(id: String, envVisible: Set<String>)
     }
 
-    init(reader: NodeReader, sourceLines: [Substring]) {
+    init(reader: NodeReader, source: SourceLines) {
         self.reader = reader
-        self.templates = TemplateParser(reader: reader, sourceLines: sourceLines)
+        self.templates = TemplateParser(reader: reader, source: source)
     }
 
     mutating func decode(_ root: YAMLNode, digest: String) -> Pipeline? {

@@ -36,8 +36,7 @@ public enum PipelineLoader {
         let (document, syntax) = YAMLDocument.parse(bytes: bytes, file: file)
         guard let document else { return Result(pipeline: nil, diagnostics: syntax) }
         let reader = NodeReader(file: file)
-        let text = String(decoding: bytes, as: UTF8.self)
-        var decoder = PipelineDecoder(reader: reader, sourceLines: text.split(separator: "\n", omittingEmptySubsequences: false))
+        var decoder = PipelineDecoder(reader: reader, source: SourceLines(String(decoding: bytes, as: UTF8.self)))
         let digest = "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         let pipeline = decoder.decode(document.root, digest: digest)
         let diagnostics = reader.diagnostics.sortedByLocation()

@@ -5,7 +5,7 @@ import ShipgateModel
 /// location for each problem (found in the source line, so block scalars point right too).
 struct TemplateParser {
     let reader: NodeReader
-    let sourceLines: [Substring]
+    let source: SourceLines
 
     /// A located expression, for checks that need to point at it later.
     struct Reference {
@@ -100,6 +100,7 @@ struct TemplateParser {
         // Find this occurrence in the source line to get the exact column.
         let linePrefix = before.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
         let occurrence = linePrefix.components(separatedBy: "${{").count - 1
+        let sourceLines = source.lines
         if line - 1 < sourceLines.count {
             var search = sourceLines[line - 1][...]
             var seen = 0
@@ -114,4 +115,12 @@ struct TemplateParser {
         }
         return SourceLocation(file: base.file, line: line, column: 1)
     }
+}
+
+/// The pipeline text split into lines, on first use only: lines are needed just to place
+/// `${{ }}` inside multi-line scalars, so most loads never split the file.
+final class SourceLines {
+    private let text: String
+    private(set) lazy var lines: [Substring] = text.split(separator: "\n", omittingEmptySubsequences: false)
+    init(_ text: String) { self.text = text }
 }

@@ -11,7 +11,6 @@ public struct Template: Hashable, Sendable, Codable, CustomStringConvertible {
     public var segments: [Segment]
 
     public init(segments: [Segment]) { self.segments = Self.merged(segments) }
-    public init(literal: String) { self.segments = literal.isEmpty ? [] : [.literal(literal)] }
 
     public var expressions: [Interpolation] {
         segments.compactMap { if case .expression(let e) = $0 { e } else { nil } }

@@ -17,7 +17,8 @@ struct RuleOptions: ParsableArguments {
         let branch = context.git?.branch
         let changes = Changes.detect(
             workspace: workspace.root, environment: environment, explicitBase: base, branch: branch,
-            lastSuccessfulCommit: branch.flatMap { Self.lastSuccessfulCommit(stateDirectory: workspace.stateDirectory, branch: $0) })
+            // Read only when no earlier base applies: it scans the run records.
+            lastSuccessfulCommit: { branch.flatMap { Self.lastSuccessfulCommit(stateDirectory: workspace.stateDirectory, branch: $0) } })
         if base != nil, changes.paths == nil {
             let style = Terminal.stderrStyle
             FileDescriptorSink.standardError.write(

@@ -117,7 +117,7 @@ extension Shipgate {
 
             let groups = ProcessGroups()
             let token = CancellationToken()
-            let trap = SignalTrap(token: token, groups: groups) {
+            let trap = SignalTrap(token: token) {
                 groups.killEverything()
                 isolated?.remove()
             }

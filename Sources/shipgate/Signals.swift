@@ -10,7 +10,7 @@ final class SignalTrap: @unchecked Sendable {
     private let queue = DispatchQueue(label: "shipgate.signals")
     private var count = 0
 
-    init(token: CancellationToken, groups: ProcessGroups, onForce: @escaping @Sendable () -> Void) {
+    init(token: CancellationToken, onForce: @escaping @Sendable () -> Void) {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)

@@ -18,7 +18,7 @@ final class ChangesTests: XCTestCase {
     var dir: String { repo.dir }
 
     func changes(base: String? = nil, branch: String? = nil, last: String? = nil, env: [String: String] = [:]) -> Changes {
-        Changes.detect(workspace: dir, environment: env, explicitBase: base, branch: branch, lastSuccessfulCommit: last)
+        Changes.detect(workspace: dir, environment: env, explicitBase: base, branch: branch, lastSuccessfulCommit: { last })
     }
 
     func testEveryKindOfChangeIsSeen() throws {
@@ -77,7 +77,7 @@ final class ChangesTests: XCTestCase {
         XCTAssertNil(c.paths)
         XCTAssertEqual(c.unavailable, "no base to compare with: no earlier successful run on main and no other default branch")
         XCTAssertEqual(changes(base: "no-such-ref").unavailable, "--base no-such-ref names no commit in this repository")
-        let outside = Changes.detect(workspace: NSTemporaryDirectory(), environment: [:], explicitBase: nil, branch: nil, lastSuccessfulCommit: nil)
+        let outside = Changes.detect(workspace: NSTemporaryDirectory(), environment: [:], explicitBase: nil, branch: nil, lastSuccessfulCommit: { nil })
         XCTAssertEqual(outside.unavailable, "not a git repository")
     }
 }
