@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Pure values: the validated pipeline, diagnostics, durations. No I/O.
@@ -45,6 +46,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Durable state in SQLite (GRDB): runs, jobs, gates, approvals, deployments, audit, locks.
+        .target(
+            name: "ShipgateState",
+            dependencies: ["ShipgateModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Keys, signed approval statements and the gate's rules, as pure values and functions.
+        .target(
+            name: "ShipgateGate",
+            dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Deploys: the engine's environment hooks over the state store, the gate and git (trusted policy).
+        .target(
+            name: "ShipgateRelease",
+            dependencies: [
+                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateCache", "ShipgateGit", "ShipgateState",
+                "ShipgateGate",
+            ]
+        ),
         // Turns engine events into terminal, JSON-lines and JUnit output.
         .target(
             name: "ShipgateReport",
@@ -54,6 +73,7 @@ let package = Package(
             name: "shipgate",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateGit",
+                "ShipgateState", "ShipgateGate", "ShipgateRelease",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,6 +89,7 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
+        .testTarget(name: "ShipgateGateTests", dependencies: ["ShipgateGate", "ShipgateModel", "ShipgateState", "ShipgateLoading"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["shipgate", .product(name: "Subprocess", package: "swift-subprocess")],

@@ -23,7 +23,7 @@ public final class CacheContext: @unchecked Sendable {
     public let readOnly: Bool
     /// Workspace-relative directories never read as inputs or outputs (the state directory).
     public let skip: Set<String>
-    let files: FileSet
+    public let files: FileSet
     private let lock = NSLock()
     private var walker: FileWalker
 

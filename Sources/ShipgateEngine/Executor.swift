@@ -39,7 +39,7 @@ public struct Executor: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let jobs = plan.runnable
-        let masker = SecretMasker(values: options.secrets.values)
+        let masker = SecretMasker(values: Array(options.secrets.values) + options.extraMasked)
         var record = RunResult(
             runID: options.runID, pipeline: plan.pipeline.name, pipelineFile: plan.pipeline.file, pipelineDigest: plan.pipeline.digest,
             status: .running, startedAt: startedAt, finishedAt: nil, durationMs: 0, pid: getpid(), jobs: [])
@@ -88,6 +88,11 @@ public struct Executor: Sendable {
             }
             while true {
                 while running < options.parallelism, let job = scheduler.nextReady() {
+                    if var earlier = options.previousResults[job.id], earlier.status == .success || earlier.status == .cached {
+                        earlier.reason = "done in an earlier attempt of this run; not run again"
+                        finish(earlier)
+                        continue
+                    }
                     if let reason = cancellation.reason {
                         finish(JobResult(id: job.id, status: .cancelled, reason: "not started: \(reason)", continueOnError: job.continueOnError))
                         continue
@@ -101,7 +106,8 @@ public struct Executor: Sendable {
                     }
                     let needed = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
                     running += 1
-                    group.addTask { await jobExecutor.run(job, needed: needed) }
+                    let snapshot = results
+                    group.addTask { await jobExecutor.run(job, needed: needed, results: snapshot) }
                 }
                 guard running > 0, let result = await group.next() else { break }
                 running -= 1
@@ -117,6 +123,8 @@ public struct Executor: Sendable {
             record.status = .cancelled
         } else if ordered.contains(where: { ($0.status == .failed && !$0.continueOnError) || $0.status == .cancelled }) {
             record.status = .failed
+        } else if ordered.contains(where: { $0.status == .blocked }) {
+            record.status = .blocked
         } else {
             record.status = .success
         }

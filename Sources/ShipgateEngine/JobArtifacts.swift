@@ -60,7 +60,7 @@ extension JobExecutor {
     /// Returns the directory, or nil when no needed job published artifacts. A blob that is
     /// missing or corrupt is repaired from the workspace when the file there has the right
     /// digest; otherwise placing fails and the job must not run.
-    func placeArtifacts(of job: PlannedJob, needed: [String: JobResult], cache: CacheContext) throws -> String? {
+    func placeArtifacts(of job: PlannedJob, needed: [String: JobResult], cache: CacheContext) throws -> (String, [FileEntry])? {
         var files: [FileEntry] = []
         for id in job.needs where needed[id]?.artifactsDigest != nil {
             guard let data = FileManager.default.contents(atPath: artifactManifestPath(id)),
@@ -87,7 +87,7 @@ extension JobExecutor {
             do { try cache.files.restore(files, into: dir) } catch { throw CacheError.io("cannot place the artifacts of needed jobs: \(error)") }
         }
         if (try? cache.files.restore(files, into: options.workspace)) ?? 0 > 0 { cache.invalidateTree() }
-        return dir
+        return (dir, files)
     }
 
     static func bytes(_ n: Int64) -> String {

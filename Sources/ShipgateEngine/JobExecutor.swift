@@ -28,7 +28,7 @@ struct JobExecutor: Sendable {
         var relativeDirectory: String?
     }
 
-    func run(_ job: PlannedJob, needed: [String: JobResult]) async -> JobResult {
+    func run(_ job: PlannedJob, needed: [String: JobResult], results: [String: JobResult] = [:]) async -> JobResult {
         let clock = ContinuousClock()
         let start = clock.now
         var result = JobResult(id: job.id, status: .failed, startedAt: Date(), continueOnError: job.continueOnError)
@@ -59,17 +59,45 @@ struct JobExecutor: Sendable {
         let log = JobLog(path: options.runDirectory.logPath(for: job.id))
         defer { log.flush() }
         var extraEnv: [String: String] = [:]
+        var received: [FileEntry] = []
         if let cache {
             do {
-                if let dir = try placeArtifacts(of: job, needed: needed, cache: cache) { extraEnv["SHIPGATE_ARTIFACTS"] = dir }
+                if let (dir, files) = try placeArtifacts(of: job, needed: needed, cache: cache) {
+                    extraEnv["SHIPGATE_ARTIFACTS"] = dir
+                    received = files
+                }
             } catch {
                 result.reason = masker("\(error)")
                 return finished(result)
             }
         }
+        // A deploy starts only once its environment's gate let it.
+        var ticket: DeployTicket?
+        if job.deploy != nil {
+            guard let hooks = options.deployments else {
+                result.reason = "job deploys to an environment, but this run has no deployment state"
+                return finished(result)
+            }
+            switch await hooks.admit(job, results: results, artifacts: received) {
+            case .blocked(let reason):
+                result.status = .blocked
+                result.reason = masker(reason)
+                return finished(result)
+            case .failed(let reason):
+                result.reason = masker(reason)
+                return finished(result)
+            case .admitted(let t):
+                ticket = t
+                for (k, v) in t.variables { extraEnv[k] = v }
+                for (k, v) in t.secrets { extraEnv[k] = v }
+            }
+        }
         let missedCaches = cache.map { restoreDependencyCaches(job, needed: needed, cache: $0) } ?? []
 
         result = await attempts(job, prepared: prepared, extraEnv: extraEnv, log: log, result: result)
+        if let ticket, let deploy = job.deploy, let hooks = options.deployments {
+            await finishDeploy(job, deploy: deploy, ticket: ticket, hooks: hooks, needed: needed, extraEnv: extraEnv, log: log, result: &result)
+        }
         result = finished(result)
         if let cache { cache.invalidateTree() }
 
@@ -143,9 +171,13 @@ struct JobExecutor: Sendable {
 
     /// Resolves what is only known when the job starts: outputs of needed jobs and `hashFiles`.
     func prepare(_ job: PlannedJob, needed: [String: JobResult]) throws -> [PreparedStep] {
+        try prepare(job.steps, needed: needed)
+    }
+
+    func prepare(_ steps: [PlannedStep], needed: [String: JobResult]) throws -> [PreparedStep] {
         let outputs = needed.mapValues(\.outputs)
         let resolve = { (t: Template) throws -> String in try CacheContext.resolve(t, outputs: outputs, cache: self.cache) }
-        return try job.steps.map { step in
+        return try steps.map { step in
             PreparedStep(
                 step: step, script: try resolve(step.script),
                 env: Dictionary(try step.env.map { ($0.name, try resolve($0.value)) }, uniquingKeysWith: { _, b in b }),
@@ -154,7 +186,7 @@ struct JobExecutor: Sendable {
     }
 
     /// Runs the steps of one attempt; returns nil on success or the reason of the failure.
-    private func runSteps(
+    func runSteps(
         _ job: PlannedJob, prepared: [PreparedStep], attempt: Int, deadline: ContinuousClock.Instant, extraEnv: [String: String],
         log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
     ) async -> String? {
@@ -183,8 +215,8 @@ struct JobExecutor: Sendable {
             let remaining = deadline - clock.now
             let jobLimited = step.timeout.map { $0.duration >= remaining } ?? true
             let timeout = TimeSpan(milliseconds: max(0, (jobLimited ? remaining : step.timeout!.duration).milliseconds))
-            observer.handle(.stepStarted(job: job.id, step: masker(step.name), index: index + 1, count: job.steps.count, attempt: attempt))
-            log.mark("-- step \(index + 1)/\(job.steps.count): \(masker(step.name)) --")
+            observer.handle(.stepStarted(job: job.id, step: masker(step.name), index: index + 1, count: prepared.count, attempt: attempt))
+            log.mark("-- step \(index + 1)/\(prepared.count): \(masker(step.name)) --")
             let stepStart = clock.now
             let jobID = job.id
             let observer = self.observer
@@ -221,7 +253,7 @@ struct JobExecutor: Sendable {
         observer.handle(.notice(job: job, level: level, message: masker(message)))
     }
 
-    private func emitLine(_ job: String, _ text: String, _ log: JobLog) {
+    func emitLine(_ job: String, _ text: String, _ log: JobLog) {
         log.write(text)
         observer.handle(.output(job: job, line: text))
     }

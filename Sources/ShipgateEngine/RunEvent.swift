@@ -44,6 +44,8 @@ public enum JobStatus: String, Sendable, Codable, Hashable {
     case failed
     case skipped
     case cancelled
+    /// Not started: its environment's gate did not let it (see `reason`).
+    case blocked
 }
 
 public enum RunStatus: String, Sendable, Codable, Hashable {
@@ -51,6 +53,8 @@ public enum RunStatus: String, Sendable, Codable, Hashable {
     case success
     case failed
     case cancelled
+    /// Every job that could run ran, but a gate blocked a deploy: approve, then `resume`.
+    case blocked
     /// The process recording the run is gone (kill -9, power loss) before it finished.
     case interrupted
 }
@@ -137,7 +141,7 @@ public struct RunResult: Sendable, Codable, Hashable {
 extension JobResult {
     /// One compact JSON object, decodable as `JobResult` (dates as ISO-8601 seconds, UTC).
     /// Hand-written because it runs once per job on the hot path of large pipelines.
-    var jsonLine: String {
+    public var jsonLine: String {
         var o = JSONObject()
         o.add("id", id)
         o.add("status", status.rawValue)

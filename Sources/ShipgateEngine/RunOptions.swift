@@ -25,6 +25,12 @@ public struct RunOptions: Sendable {
     public var git: [String: String] = [:]
     /// Only some jobs were selected (`--job`).
     public var partial = false
+    /// Guards deploy jobs; nil: jobs with an environment fail with a message saying so.
+    public var deployments: (any DeploymentHooks)?
+    /// Values masked in all output besides `secrets` (environment secrets, given to few jobs).
+    public var extraMasked: [String] = []
+    /// Results of an earlier run of the same id (`resume`): these jobs are not run again.
+    public var previousResults: [String: JobResult] = [:]
     /// A number in [0, 1) for retry jitter; injectable so tests are deterministic.
     public var random: @Sendable () -> Double
     public var logger: Logger

@@ -1,4 +1,5 @@
 import CLibgit2
+import Foundation
 
 /// An open git repository (the wrapper around `git_repository *`).
 ///
@@ -204,5 +205,29 @@ extension Repository {
             if let p = delta.pointee.new_file.path { paths.insert(String(cString: p)) }
         }
         return paths.sorted()
+    }
+}
+
+extension Repository {
+    /// The bytes of `path` (relative to the repository root) in the commit `revision` names,
+    /// or nil when the revision or the file does not exist there. Reads the object database,
+    /// never the working tree.
+    public func file(_ path: String, at revision: String) -> [UInt8]? {
+        guard let commit = commitID(revision) else { return nil }
+        var object: OpaquePointer?
+        guard git_revparse_single(&object, pointer, commit + ":" + path) == 0, let object else { return nil }
+        defer { git_object_free(object) }
+        guard git_object_type(object) == GIT_OBJECT_BLOB else { return nil }
+        let size = Int(git_blob_rawsize(object))
+        guard let raw = git_blob_rawcontent(object) else { return size == 0 ? [] : nil }
+        return Array(UnsafeRawBufferPointer(start: raw, count: size))
+    }
+
+    /// `path` relative to the working directory, or nil when it is outside it.
+    public func relativePath(_ path: String) -> String? {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        let root = URL(fileURLWithPath: workdir).standardizedFileURL.resolvingSymlinksInPath().path
+        if absolute == root { return "" }
+        return absolute.hasPrefix(root + "/") ? String(absolute.dropFirst(root.count + 1)) : nil
     }
 }

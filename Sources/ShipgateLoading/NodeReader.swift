@@ -7,7 +7,7 @@ import ShipgateModel
 /// so the decoder can keep going and report every problem of the file in one pass.
 final class NodeReader {
     let file: String
-    private(set) var diagnostics: [Diagnostic] = []
+    var diagnostics: [Diagnostic] = []
 
     init(file: String) { self.file = file }
 
@@ -146,5 +146,11 @@ final class NodeReader {
         return items.compactMap { item in
             nonEmptyString(item, what: "an entry of \(what)").map { Located($0, at: location(item)) }
         }
+    }
+}
+
+extension NodeReader {
+    func warning(_ message: String, at location: SourceLocation, hint: String? = nil) {
+        diagnostics.append(.warning(message, at: location, hint: hint))
     }
 }

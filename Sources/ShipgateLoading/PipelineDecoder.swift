@@ -6,11 +6,11 @@ import ShipgateModel
 /// The only place that knows the file's key names; the keys accepted at each level are
 /// listed here and in docs/pipeline-format.md, and nowhere else.
 struct PipelineDecoder {
-    static let topKeys = ["name", "env", "defaults", "stages", "secrets", "jobs"]
+    static let topKeys = ["name", "env", "defaults", "stages", "secrets", "environments", "jobs"]
     static let defaultsKeys = ["timeout", "retry", "shell", "working-directory"]
     static let jobKeys = [
         "stage", "needs", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
-        "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when",
+        "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when", "environment", "verify", "rollback",
     ]
     static let whenKeys = ["branches", "tags", "changes", "manual"]
     static let dependencyCacheKeys = ["key", "paths", "restore-keys"]
@@ -21,7 +21,7 @@ struct PipelineDecoder {
     let reader: NodeReader
     let templates: TemplateParser
     /// Every interpolation with the scope it appeared in, checked once the whole file is read.
-    private(set) var references: [(TemplateParser.Reference, Scope)] = []
+    var references: [(TemplateParser.Reference, Scope)] = []
 
     /// Where an interpolation stands, which decides what it may refer to.
     enum Scope {
@@ -90,8 +90,12 @@ struct PipelineDecoder {
             }
         }
 
+        let environments = fields["environments"].map { decodeEnvironments($0.1) } ?? []
         checkReferences(jobs: jobs)
-        return Pipeline(name: name, file: reader.file, digest: digest, env: env, defaults: defaults, stages: stages, secrets: secrets, jobs: jobs)
+        checkEnvironments(environments, jobs: jobs, secrets: secrets)
+        var pipeline = Pipeline(name: name, file: reader.file, digest: digest, env: env, defaults: defaults, stages: stages, secrets: secrets, jobs: jobs)
+        pipeline.environments = environments
+        return pipeline
     }
 
     static func isEnvName(_ s: String) -> Bool {
@@ -196,6 +200,7 @@ struct PipelineDecoder {
         var outputsNode: YAMLNode?
         var keyExtraNode: YAMLNode?
         var cachesNode: YAMLNode?
+        var deployNodes: [String: (key: YAMLNode, value: YAMLNode)] = [:]
         for entry in entries {
             switch entry.key {
             case "stage": job.stage = reader.nonEmptyString(entry.value, what: "`stage`")
@@ -238,6 +243,7 @@ struct PipelineDecoder {
             case "caches": cachesNode = entry.value
             case "artifacts": job.artifacts = decodeArtifacts(entry.value)
             case "when": job.when = decodeWhen(entry.value)
+            case "environment", "verify", "rollback": deployNodes[entry.key] = (entry.keyNode, entry.value)
             default: break
             }
         }
@@ -266,6 +272,7 @@ struct PipelineDecoder {
         } else {
             reader.error("job `\(id)` has no `steps`", at: keyNode, hint: "add `steps:` with at least one `- run: COMMAND`")
         }
+        if !deployNodes.isEmpty { job.deploy = decodeDeploy(deployNodes, jobID: id, jobEnv: jobEnv) }
         return job
     }
 
@@ -381,7 +388,7 @@ struct PipelineDecoder {
         return spec.paths.isEmpty ? nil : spec
     }
 
-    private mutating func decodeStep(_ node: YAMLNode, jobID: String, jobEnv: Set<String>) -> Step? {
+    mutating func decodeStep(_ node: YAMLNode, jobID: String, jobEnv: Set<String>) -> Step? {
         if case .scalar = node {
             reader.error("a step must be a mapping with `run:`", at: node, hint: "write `- run: \(node.scalar?.string ?? "COMMAND")`")
             return nil
@@ -408,7 +415,7 @@ struct PipelineDecoder {
         return step
     }
 
-    private func decodeMatrix(_ node: YAMLNode) -> Matrix? {
+    func decodeMatrix(_ node: YAMLNode) -> Matrix? {
         guard let entries = reader.mapping(node, what: "`matrix`") else { return nil }
         var axes: [Matrix.Axis] = []
         var exclude: [[String: String]] = []

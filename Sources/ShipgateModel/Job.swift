@@ -21,6 +21,8 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var artifacts: ArtifactSpec?
     /// Conditions on the run (`when:`); nil: always.
     public var when: WhenRule?
+    /// Set for jobs that deploy (`environment:`), with their `verify` and `rollback`.
+    public var deploy: DeploySpec?
 
     public init(
         id: String, location: SourceLocation, stage: String? = nil, needs: [Located<String>]? = nil,

@@ -15,6 +15,8 @@ public struct Pipeline: Hashable, Sendable, Codable {
     /// Names of environment variables whose values are secret.
     public var secrets: [Located<String>]
     public var jobs: [JobDefinition]
+    /// Deploy targets (`environments:`), in declaration order.
+    public var environments: [EnvironmentPolicy] = []
 
     public init(
         name: String, file: String, digest: String, env: [EnvVar], defaults: Defaults,
@@ -31,6 +33,7 @@ public struct Pipeline: Hashable, Sendable, Codable {
     }
 
     public func job(_ id: String) -> JobDefinition? { jobs.first { $0.id == id } }
+    public func environment(_ name: String) -> EnvironmentPolicy? { environments.first { $0.name == name } }
 }
 
 /// Settings that apply to every job unless the job says otherwise.

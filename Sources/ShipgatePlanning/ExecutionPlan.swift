@@ -38,6 +38,8 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
         case skip
         /// Set by the cache advisor: an entry for this job's key exists.
         case cached
+        /// Set by the gate preview: the environment's gate would not let the job start now.
+        case blocked
     }
 
     /// Unique id: the declared id, plus ` (axis=value, …)` for matrix variants.
@@ -62,6 +64,10 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public var artifacts: ArtifactSpec?
     /// The cache key, when the advisor could compute it before running.
     public var cacheKey: String?
+    /// Set when the job deploys to an environment.
+    public var deploy: PlannedDeploy?
+    /// What the environment's gate would decide now (set by `plan` for deploy jobs).
+    public var gate: GatePreview?
 
     public init(
         id: String, job: String, stage: String?, needs: [String], matrix: [MatrixValue], status: Status, reason: String?,
@@ -126,4 +132,48 @@ public struct PlannedEnv: Hashable, Sendable, Codable {
 
 extension Template {
     public var interpolations: [Interpolation] { expressions }
+}
+
+/// The deploy part of a planned job: its environment, post-deploy checks and rollback steps.
+public struct PlannedDeploy: Hashable, Sendable, Codable {
+    public var environment: String
+    public var verify: [PlannedCheck]
+    public var rollback: [PlannedStep]
+
+    public init(environment: String, verify: [PlannedCheck], rollback: [PlannedStep]) {
+        self.environment = environment
+        self.verify = verify
+        self.rollback = rollback
+    }
+}
+
+public enum PlannedCheck: Hashable, Sendable, Codable {
+    case command(PlannedStep)
+    case http(HTTPCheck)
+
+    public var name: String {
+        switch self {
+        case .command(let s): s.name
+        case .http(let h): "http \(h.url.description)"
+        }
+    }
+}
+
+/// A gate decision as `plan` shows it: every rule with its verdict.
+public struct GatePreview: Hashable, Sendable, Codable {
+    public var environment: String
+    public var passed: Bool
+    public var rules: [GateRuleVerdict]
+    /// Commands that would supply what is missing.
+    public var hints: [String]
+    /// Set when the working tree's policy differs from the trusted one.
+    public var policyNote: String?
+
+    public init(environment: String, passed: Bool, rules: [GateRuleVerdict], hints: [String], policyNote: String? = nil) {
+        self.environment = environment
+        self.passed = passed
+        self.rules = rules
+        self.hints = hints
+        self.policyNote = policyNote
+    }
 }

@@ -80,7 +80,22 @@ public enum Planner {
                     }
                 }
             }
-            planned.cache = def.cache
+            // A deploy is never restored from the cache: it acts on the world, not on files.
+            planned.cache = def.deploy == nil ? def.cache : nil
+            if let d = def.deploy {
+                let plan = { (step: Step) in plannedStep(step, job: def, matrix: node.matrix, pipelineEnv: pipelineEnv, defaults: pipeline.defaults, git: git) }
+                planned.deploy = PlannedDeploy(
+                    environment: d.environment.value,
+                    verify: d.verify.map { check -> PlannedCheck in
+                        switch check {
+                        case .command(let step): return .command(plan(step))
+                        case .http(var h):
+                            h.url = resolveGit(h.url, git)
+                            return .http(h)
+                        }
+                    },
+                    rollback: d.rollback.map(plan))
+            }
             planned.artifacts = def.artifacts
             let jobEnv = merge(
                 pipelineEnv, def.env.map { PlannedEnv(name: $0.name, value: resolve(resolveGit($0.value, git), matrix: node.matrix, env: pipelineEnv)) })

@@ -23,6 +23,7 @@ public enum Format {
         case .failed: "✗"
         case .skipped: "-"
         case .cancelled: "⊘"
+        case .blocked: "⛔"
         }
     }
 
@@ -33,6 +34,7 @@ public enum Format {
         case .failed: style.red(text)
         case .skipped: style.dim(text)
         case .cancelled: style.yellow(text)
+        case .blocked: style.magenta(text)
         }
     }
 
@@ -54,16 +56,20 @@ public enum Format {
                 + (job.attempts == 0 ? "-" : "\(job.attempts)")
             if job.status == .failed && job.continueOnError { line += style.dim("  (continue-on-error)") }
             if job.status == .cached, let from = job.cachedFrom { line += style.dim("  (from run \(from))") }
-            if job.status != .success && job.status != .cached, let reason = job.reason { line += "\n" + padded("", width) + "    " + style.dim(reason) }
+            if job.status != .success && job.status != .cached, let reason = job.reason {
+                let indent = padded("", width) + "    "
+                line += "\n" + reason.split(separator: "\n", omittingEmptySubsequences: false).map { indent + style.dim(String($0)) }.joined(separator: "\n")
+            }
             lines.append(line)
         }
         let counts = Dictionary(grouping: run.jobs, by: \.status).mapValues(\.count)
-        let parts = [JobStatus.success, .cached, .failed, .skipped, .cancelled].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
+        let parts = [JobStatus.success, .cached, .failed, .blocked, .skipped, .cancelled].compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
         let verdict: String
         switch run.status {
         case .success: verdict = style.green(style.bold("Run \(run.runID) succeeded"))
         case .failed: verdict = style.red(style.bold("Run \(run.runID) failed"))
         case .cancelled: verdict = style.yellow(style.bold("Run \(run.runID) cancelled"))
+        case .blocked: verdict = style.magenta(style.bold("Run \(run.runID) blocked by a gate"))
         case .running, .interrupted: verdict = style.bold("Run \(run.runID) \(run.status.rawValue)")
         }
         lines.append("")

@@ -26,7 +26,7 @@ public enum JUnitReport {
                 let message = job.reason ?? "failed"
                 xml +=
                     "\n      <failure message=\"\(escape(message))\" type=\"\(job.exitCode.map { "exit \($0)" } ?? "failure")\">\(escape(logTail(job).joined(separator: "\n")))</failure>\n    "
-            case .skipped, .cancelled:
+            case .skipped, .cancelled, .blocked:
                 xml += "<skipped message=\"\(escape(job.reason ?? job.status.rawValue))\"/>"
             }
             xml += "</testcase>\n"

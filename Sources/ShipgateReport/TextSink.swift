@@ -68,5 +68,6 @@ public struct Style: Sendable {
     public func red(_ s: String) -> String { wrap("31", s) }
     public func green(_ s: String) -> String { wrap("32", s) }
     public func yellow(_ s: String) -> String { wrap("33", s) }
+    public func magenta(_ s: String) -> String { wrap("35", s) }
     public func cyan(_ s: String) -> String { wrap("36", s) }
 }

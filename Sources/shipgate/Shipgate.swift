@@ -13,7 +13,10 @@ struct Shipgate: AsyncParsableCommand {
             3 blocked by a gate, 130 interrupted.
             """,
         version: version,
-        subcommands: [Run.self, Plan.self, Validate.self, Graph.self, Explain.self, Artifacts.self, Cache.self]
+        subcommands: [
+            Run.self, Plan.self, Validate.self, Graph.self, Explain.self, Artifacts.self, Cache.self, Resume.self, Status.self, Keygen.self,
+            Approve.self, Reject.self, Approvals.self, History.self, Rollback.self, Audit.self,
+        ]
     )
 }
 

@@ -1,0 +1,64 @@
+import Foundation
+import ShipgateCache
+import ShipgateModel
+import ShipgatePlanning
+
+/// What the engine asks of whoever guards environments (the gate, the release record, the
+/// lock). The engine runs steps, verify checks and rollback steps; the hooks decide and record.
+public protocol DeploymentHooks: Sendable {
+    /// A deploy job is ready: evaluate its environment's gate (waiting if so configured) and,
+    /// if it passes, take the environment's lock and open a release.
+    /// `results` holds every job finished so far; `artifacts` what the job receives.
+    func admit(_ job: PlannedJob, results: [String: JobResult], artifacts: [FileEntry]) async -> DeployAdmission
+    /// The deploy ended; record it and release the lock.
+    func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async
+    /// Places the artifacts of the release to roll back to into `directory`; false if they are gone.
+    func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) -> Bool
+    /// Called between phases (`verifying`, `rolling-back`) so the record shows where a deploy stopped.
+    func phase(_ ticket: DeployTicket, _ phase: String)
+}
+
+public enum DeployAdmission: Sendable {
+    case admitted(DeployTicket)
+    /// The gate said no; the reason lists every failing rule.
+    case blocked(reason: String)
+    /// Something else stopped it (lock timeout, missing environment secret).
+    case failed(reason: String)
+}
+
+/// An admitted deploy: its release and what its processes see.
+public struct DeployTicket: Sendable {
+    public var release: String
+    public var environment: String
+    /// `SHIPGATE_ENVIRONMENT`, `SHIPGATE_RELEASE`, `SHIPGATE_PREVIOUS_*`, …
+    public var variables: [String: String]
+    /// The environment's secrets: given to this job only.
+    public var secrets: [String: String]
+    /// The last good release, for an automatic rollback: `SHIPGATE_ROLLBACK_*` values.
+    public var rollbackTarget: [String: String]?
+
+    public init(release: String, environment: String, variables: [String: String], secrets: [String: String], rollbackTarget: [String: String]?) {
+        self.release = release
+        self.environment = environment
+        self.variables = variables
+        self.secrets = secrets
+        self.rollbackTarget = rollbackTarget
+    }
+}
+
+public enum DeployOutcome: Sendable, Equatable {
+    case success
+    /// Steps or verify failed and nothing was rolled back (no rollback steps, or no earlier release).
+    case failed(String)
+    case rolledBack(String)
+    case rollbackFailed(String)
+
+    public var status: String {
+        switch self {
+        case .success: "success"
+        case .failed: "failed"
+        case .rolledBack: "rolled-back"
+        case .rollbackFailed: "rollback-failed"
+        }
+    }
+}

@@ -1,0 +1,344 @@
+import Foundation
+import ShipgateCache
+import ShipgateEngine
+import ShipgateGate
+import ShipgateGit
+import ShipgateModel
+import ShipgatePlanning
+import ShipgateState
+
+/// Guards the environments of one run: evaluates gates against the trusted policy, waits for
+/// approvals (`--wait`) and for the environment lock, opens and closes releases, and writes
+/// every decision to the audit log. The engine calls it through `DeploymentHooks`.
+public final class DeployController: DeploymentHooks, @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var runID: String
+        public var actor: String
+        public var pipelineDigest: String
+        public var context: RunContext
+        /// Expanded job id → declared id (for `requires`).
+        public var declaredJobs: [String: String]
+        public var breakGlass: String?
+        /// Keep evaluating a blocked gate this long (`--wait`); nil: block at once.
+        public var wait: TimeSpan?
+        public var lockTimeout: TimeSpan
+        /// Values of every environment's secrets that are set, by name.
+        public var environmentSecrets: [String: String]
+        /// Injectable clock for window, freeze and expiry checks.
+        public var now: @Sendable () -> Date
+        public var pollInterval: TimeSpan = .seconds(2)
+
+        public init(
+            runID: String, actor: String, pipelineDigest: String, context: RunContext, declaredJobs: [String: String], breakGlass: String?,
+            wait: TimeSpan?, lockTimeout: TimeSpan, environmentSecrets: [String: String], now: @escaping @Sendable () -> Date
+        ) {
+            self.runID = runID
+            self.actor = actor
+            self.pipelineDigest = pipelineDigest
+            self.context = context
+            self.declaredJobs = declaredJobs
+            self.breakGlass = breakGlass
+            self.wait = wait
+            self.lockTimeout = lockTimeout
+            self.environmentSecrets = environmentSecrets
+            self.now = now
+        }
+    }
+
+    let store: StateStore
+    let policy: TrustedPolicy
+    let settings: Settings
+    let files: FileSet?
+    let observer: any RunObserver
+    let cancellation: CancellationToken
+    private let lock = NSLock()
+    private var lockNames: [String: [String]] = [:]
+
+    public init(
+        store: StateStore, policy: TrustedPolicy, settings: Settings, files: FileSet?, observer: any RunObserver, cancellation: CancellationToken
+    ) {
+        self.store = store
+        self.policy = policy
+        self.settings = settings
+        self.files = files
+        self.observer = observer
+        self.cancellation = cancellation
+    }
+
+    // MARK: - Gate
+
+    /// The request a deploy job makes: what approvals must name.
+    public func request(for job: PlannedJob, results: [String: JobResult]) -> DeployRequest {
+        var artifacts: [String: String] = [:]
+        for need in job.needs { if let d = results[need]?.artifactsDigest { artifacts[need] = d } }
+        return DeployRequest(
+            runID: settings.runID, pipelineDigest: settings.pipelineDigest, environment: job.deploy?.environment ?? "",
+            commit: settings.context.git?.commit, artifacts: artifacts, actor: settings.actor)
+    }
+
+    /// Evaluates the gate of `environment` now, from the state store's approvals.
+    public func decide(environment name: String, request: DeployRequest, results: [String: JobResult]) -> GateDecision {
+        guard let env = policy.environments[name] else {
+            return GateDecision(
+                environment: name, passed: false, rules: [.init(rule: "policy", passed: false, detail: "environment `\(name)` is not defined")],
+                approvedBy: [], refused: [], breakGlass: nil, approvalsMissing: 0, canApprove: [])
+        }
+        var statuses: [String: [String]] = [:]
+        for (id, r) in results { statuses[settings.declaredJobs[id] ?? id, default: []].append(r.status.rawValue) }
+        var promoted: String?
+        if let from = env.promoteFrom?.value, let commit = request.commit {
+            let wanted = Self.json(request.artifacts)
+            promoted = (try? store.deployments(environment: from, limit: 500))?.first { $0.isGood && $0.commitID == commit && $0.artifacts == wanted }?.release
+        }
+        var statements: [ApprovalStatement] = []
+        if let commit = request.commit {
+            for row in (try? store.approvals(environment: name, commitID: commit)) ?? [] {
+                if let s = try? ApprovalStatement.decode(Data(row.statement.utf8)) { statements.append(s) }
+            }
+        }
+        let facts = GateFacts(
+            request: request, branch: settings.context.git?.branch, tags: settings.context.git?.tags ?? [], hasGit: settings.context.git != nil,
+            jobStatuses: statuses, promotedRelease: promoted, approvals: statements, keyring: policy.keyring, now: settings.now(),
+            breakGlass: settings.breakGlass)
+        var decision = GateEvaluator.evaluate(env, facts: facts)
+        if let problem = policy.problem, env.isProtected {
+            decision.rules.insert(.init(rule: "trusted-policy", passed: false, detail: problem), at: 0)
+            decision.passed = false
+        }
+        return decision
+    }
+
+    public func admit(_ job: PlannedJob, results: [String: JobResult], artifacts: [FileEntry]) async -> DeployAdmission {
+        guard let name = job.deploy?.environment else { return .failed(reason: "not a deploy job") }
+        let req = request(for: job, results: results)
+        let env = policy.environments[name]
+        let clock = ContinuousClock()
+        let waitUntil = settings.wait.map { clock.now.advanced(by: $0.duration) }
+        var decision = decide(environment: name, request: req, results: results)
+        var announced = false
+        while !decision.passed, let waitUntil, clock.now < waitUntil, !cancellation.isCancelled {
+            if !announced {
+                notice(job.id, .warning, "gate of \(name) blocked; waiting up to \(settings.wait!) for it to pass:\n" + Self.describe(decision))
+                announced = true
+            }
+            if await !cancellation.sleep(settings.pollInterval.duration) { break }
+            decision = decide(environment: name, request: req, results: results)
+        }
+        record(job: job.id, request: req, decision: decision)
+        guard decision.passed else {
+            return .blocked(reason: "gate of \(name) blocked:\n" + Self.describe(decision) + "\n" + hints(decision, job: job))
+        }
+        if env?.isProtected == true {
+            notice(
+                job.id, .info, "gate of \(name) passed" + (decision.approvedBy.isEmpty ? "" : " (approved by \(decision.approvedBy.joined(separator: ", ")))"))
+        }
+        if let reason = decision.breakGlass {
+            audit("break-glass", environment: name, ["job": job.id, "reason": reason, "approvedBy": decision.approvedBy.joined(separator: ",")])
+        }
+        // The environment's secrets, now that its gate passed.
+        var secrets: [String: String] = [:]
+        for s in env?.secrets ?? [] {
+            guard let value = settings.environmentSecrets[s.value] else {
+                return .failed(reason: "secret \(s.value) of environment \(name) is not set; export it or pass --secrets-file before deploying")
+            }
+            secrets[s.value] = value
+        }
+        // One deploy at a time (or `concurrency` at a time).
+        var names: [String] = []
+        if let slots = env?.concurrency {
+            names = (1...slots).map { "environment:\(name)#\($0)" }
+            if let failure = await takeLock(names, job: job.id, environment: name) { return .failed(reason: failure) }
+        }
+        lock.withLock { lockNames[job.id] = names }
+        return openRelease(job: job, environment: name, request: req, decision: decision, artifacts: artifacts, secrets: secrets)
+    }
+
+    private func openRelease(
+        job: PlannedJob, environment name: String, request req: DeployRequest, decision: GateDecision, artifacts: [FileEntry], secrets: [String: String]
+    ) -> DeployAdmission {
+        let previous = try? store.lastGood(environment: name)
+        let release = Self.newReleaseID(environment: name, now: Date())
+        let git = settings.context.git
+        let row = DeploymentRow(
+            release: release, environment: name, runID: settings.runID, job: job.id, version: git?.version, commitID: git?.commit,
+            artifacts: Self.json(req.artifacts), files: Self.encodeFiles(artifacts), status: "deploying",
+            approvedBy: decision.approvedBy.joined(separator: ","), actor: settings.actor, startedAt: StateTime.string(Date()))
+        do { try store.saveDeployment(row) } catch {
+            releaseLock(job.id)
+            return .failed(reason: "cannot record the release: \(error)")
+        }
+        audit(
+            "deploy-started", environment: name,
+            ["release": release, "job": job.id, "commit": git?.commit ?? "", "version": git?.version ?? "", "approvedBy": row.approvedBy])
+        var vars = [
+            "SHIPGATE_ENVIRONMENT": name, "SHIPGATE_RELEASE": release, "SHIPGATE_VERSION": git?.version ?? "", "SHIPGATE_COMMIT": git?.commit ?? "",
+            "SHIPGATE_PREVIOUS_RELEASE": previous?.release ?? "", "SHIPGATE_PREVIOUS_VERSION": previous?.version ?? "",
+            "SHIPGATE_PREVIOUS_COMMIT": previous?.commitID ?? "",
+        ]
+        vars["SHIPGATE_APPROVED_BY"] = row.approvedBy
+        let target = previous.map {
+            ["SHIPGATE_ROLLBACK_RELEASE": $0.release, "SHIPGATE_ROLLBACK_VERSION": $0.version ?? "", "SHIPGATE_ROLLBACK_COMMIT": $0.commitID ?? ""]
+        }
+        notice(job.id, .info, "release \(release) to \(name)" + (previous.map { " (previous good release: \($0.release))" } ?? " (first release there)"))
+        return .admitted(DeployTicket(release: release, environment: name, variables: vars, secrets: secrets, rollbackTarget: target))
+    }
+
+    private func takeLock(_ names: [String], job: String, environment: String) async -> String? {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: settings.lockTimeout.duration)
+        var told = false
+        while true {
+            let holder = LockRow(name: names[0], runID: settings.runID, job: job, actor: settings.actor, acquiredAt: StateTime.string(Date()))
+            do {
+                switch try store.tryLock(names, holder: holder) {
+                case .acquired(let stale):
+                    if let stale {
+                        notice(job, .warning, "released the \(environment) deploy lock of run \(stale.runID) (pid \(stale.pid) is gone)")
+                        audit("lock-released", environment: environment, ["heldBy": stale.runID, "pid": String(stale.pid), "reason": "holder process is gone"])
+                    }
+                    return nil
+                case .held(let by):
+                    if clock.now >= deadline {
+                        return
+                            "timed out after \(settings.lockTimeout) waiting for the \(environment) deploy lock, held by run \(by.runID) (\(by.job), \(by.actor), pid \(by.pid) on \(by.host)) since \(by.acquiredAt)"
+                    }
+                    if !told {
+                        notice(
+                            job, .warning,
+                            "waiting for the \(environment) deploy lock, held by run \(by.runID) (\(by.job), \(by.actor)) since \(by.acquiredAt); gives up after \(settings.lockTimeout) (--lock-timeout)"
+                        )
+                        told = true
+                    }
+                }
+            } catch {
+                return "cannot take the \(environment) deploy lock: \(error)"
+            }
+            if await !cancellation.sleep(.milliseconds(250)) { return "cancelled while waiting for the \(environment) deploy lock" }
+        }
+    }
+
+    private func releaseLock(_ job: String) {
+        let names = lock.withLock { lockNames.removeValue(forKey: job) } ?? []
+        if !names.isEmpty { try? store.unlock(names, runID: settings.runID, job: job) }
+    }
+
+    // MARK: - After the deploy
+
+    public func phase(_ ticket: DeployTicket, _ phase: String) {
+        try? store.updateDeployment(ticket.release, status: phase, detail: nil, finished: false)
+    }
+
+    public func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async {
+        let detail: String?
+        switch outcome {
+        case .success: detail = nil
+        case .failed(let r), .rolledBack(let r), .rollbackFailed(let r): detail = r
+        }
+        try? store.updateDeployment(ticket.release, status: outcome.status, detail: detail, finished: true)
+        var facts = ["release": ticket.release, "status": outcome.status]
+        if let detail { facts["detail"] = detail }
+        audit("deploy", environment: ticket.environment, facts)
+        switch outcome {
+        case .rolledBack:
+            audit(
+                "rollback", environment: ticket.environment,
+                ["from": ticket.release, "to": ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"] ?? "", "automatic": "true"])
+        case .rollbackFailed:
+            audit(
+                "rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"] ?? ""])
+        default: break
+        }
+        if let row = try? store.deployment(ticket.release) { releaseLock(row.job) }
+    }
+
+    public func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) -> Bool {
+        guard let target = ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"], let row = try? store.deployment(target) else { return false }
+        return Self.restore(row, files: files, into: directory)
+    }
+
+    /// Places a release's retained artifacts into `directory`.
+    public static func restore(_ release: DeploymentRow, files: FileSet?, into directory: String) -> Bool {
+        guard let files, let entries = decodeFiles(release.files), !entries.isEmpty else { return false }
+        return (try? files.restore(entries, into: directory)) != nil
+    }
+
+    // MARK: - Records
+
+    private func record(job: String, request: DeployRequest, decision: GateDecision) {
+        let now = StateTime.string(Date())
+        let row = GateRow(
+            runID: settings.runID, job: job, environment: request.environment, commitID: request.commit, pipelineDigest: request.pipelineDigest,
+            artifacts: Self.json(request.artifacts), status: decision.passed ? "passed" : "blocked", decision: Self.encode(decision),
+            requestedBy: settings.actor, requestedAt: now, updatedAt: now)
+        try? store.saveGate(row)
+        var facts = ["job": job, "decision": decision.passed ? "passed" : "blocked", "commit": request.commit ?? "", "policy": policy.source]
+        facts["rules"] = decision.rules.map { "\($0.passed ? "ok" : "FAIL") \($0.rule): \($0.detail)" }.joined(separator: "\n")
+        if !decision.refused.isEmpty { facts["refused"] = decision.refused.map { "\($0.approver): \($0.reason)" }.joined(separator: "\n") }
+        audit("gate", environment: request.environment, facts)
+    }
+
+    func audit(_ kind: String, environment: String?, _ detail: [String: String]) {
+        do { try store.audit(kind: kind, actor: settings.actor, environment: environment, runID: settings.runID, detail: detail) } catch {
+            notice(nil, .warning, "cannot append to the audit log: \(error)")
+        }
+    }
+
+    private func notice(_ job: String?, _ level: NoticeLevel, _ message: String) {
+        observer.handle(.notice(job: job, level: level, message: message))
+    }
+
+    /// Every rule with ✓/✗, then each approval that did not count and why.
+    public static func describe(_ d: GateDecision) -> String {
+        var lines = d.rules.map { "  \($0.passed ? "✓" : "✗") \($0.rule): \($0.detail)" }
+        for r in d.refused { lines.append("  ✗ \(r.decision) by \(r.approver) not counted: \(r.reason)") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// What to do next, as commands.
+    func hints(_ d: GateDecision, job: PlannedJob) -> String {
+        var out: [String] = []
+        let env = d.environment
+        for rule in d.failures {
+            switch rule.rule {
+            case "approvals":
+                let who = d.canApprove.isEmpty ? "" : " (\(d.canApprove.joined(separator: ", ")) can approve)"
+                out.append(
+                    "  → \(d.approvalsMissing) more approval\(d.approvalsMissing == 1 ? "" : "s") needed\(who): shipgate approve \(settings.runID) --env \(env) --key KEYFILE"
+                )
+            case "window", "freeze":
+                out.append(
+                    "  → wait for the window, or override: shipgate resume \(settings.runID) --break-glass \"REASON\" (needs one more approval, marked --break-glass)"
+                )
+            case "promote-from":
+                out.append("  → deploy and verify this commit in \(policy.environments[env]?.promoteFrom?.value ?? "the earlier environment") first")
+            case "branch":
+                out.append("  → deploy from an allowed branch or tag (see `environments.\(env)`)")
+            case "requires":
+                out.append("  → make the required jobs succeed in this run")
+            default: break
+            }
+        }
+        out.append("  → then: shipgate resume \(settings.runID)")
+        return out.joined(separator: "\n")
+    }
+
+    static func newReleaseID(environment: String, now: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return "\(environment)-\(f.string(from: now))-\(String(format: "%04x", UInt16.random(in: 0...UInt16.max)))"
+    }
+
+    public static func json(_ map: [String: String]) -> String { StateStore.canonicalJSON(map) }
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    static func encodeFiles(_ files: [FileEntry]) -> String { encode(files) }
+
+    public static func decodeFiles(_ text: String) -> [FileEntry]? { try? JSONDecoder().decode([FileEntry].self, from: Data(text.utf8)) }
+}

@@ -1,0 +1,134 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// One entry of the audit log. `hash` commits to the previous entry's hash and to every field
+/// of this one, so editing, inserting or deleting an entry breaks the chain from there on.
+public struct AuditRow: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "audit"
+    public var seq: Int64
+    public var at: String
+    /// `gate`, `approve`, `reject`, `deploy`, `verify`, `rollback`, `break-glass`, `lock`, …
+    public var kind: String
+    public var actor: String
+    public var environment: String?
+    public var runID: String?
+    /// A JSON object with the facts of the event.
+    public var detail: String
+    public var prevHash: String
+    public var hash: String
+
+    /// The genesis value of `prevHash`.
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// SHA-256 over the previous hash and the fields, each length-prefixed so no two
+    /// different entries can produce the same bytes.
+    public static func hash(seq: Int64, at: String, kind: String, actor: String, environment: String?, runID: String?, detail: String, prevHash: String)
+        -> String
+    {
+        var text = "shipgate-audit-1\n"
+        for field in [String(seq), at, kind, actor, environment ?? "\u{0}", runID ?? "\u{0}", detail, prevHash] {
+            text += "\(field.utf8.count):\(field)\n"
+        }
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public var expectedHash: String {
+        Self.hash(seq: seq, at: at, kind: kind, actor: actor, environment: environment, runID: runID, detail: detail, prevHash: prevHash)
+    }
+}
+
+/// What `audit verify` found.
+public struct AuditVerification: Sendable, Equatable {
+    public var entries: Int
+    public var head: String
+    /// Human-readable problems; empty means the chain is intact.
+    public var problems: [String]
+}
+
+extension StateStore {
+    /// Appends an entry to the chain in one transaction (serialized with every other writer).
+    @discardableResult
+    public func audit(
+        kind: String, actor: String, environment: String? = nil, runID: String? = nil, detail: [String: String], at: Date = Date()
+    ) throws -> AuditRow {
+        let detailText = Self.canonicalJSON(detail)
+        return try write { db in
+            let last = try AuditRow.order(Column("seq").desc).fetchOne(db)
+            let seq = (last?.seq ?? 0) + 1
+            let prev = last?.hash ?? AuditRow.genesis
+            let time = StateTime.string(at)
+            let row = AuditRow(
+                seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detailText, prevHash: prev,
+                hash: AuditRow.hash(seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detailText, prevHash: prev))
+            try row.insert(db)
+            return row
+        }
+    }
+
+    /// Entries oldest first, optionally of one environment.
+    public func auditEntries(environment: String? = nil) throws -> [AuditRow] {
+        try read { db in
+            var q = AuditRow.all()
+            if let environment { q = q.filter(Column("environment") == environment) }
+            return try q.order(Column("seq")).fetchAll(db)
+        }
+    }
+
+    /// Walks the whole chain: each entry's hash must match its fields, link to the previous
+    /// entry's hash, and sequence numbers must have no gap. A deleted tail can only be seen
+    /// against a head recorded elsewhere (`expectedHead`).
+    public func verifyAudit(expectedHead: String? = nil) throws -> AuditVerification {
+        let rows = try auditEntries()
+        var problems: [String] = []
+        var prev = AuditRow.genesis
+        var expectedSeq: Int64 = 1
+        for row in rows {
+            if row.seq != expectedSeq {
+                problems.append(
+                    "entry \(row.seq): expected entry \(expectedSeq) here; \(row.seq > expectedSeq ? "entries were deleted" : "entries are out of order")")
+            }
+            if row.prevHash != prev {
+                problems.append("entry \(row.seq): does not link to the entry before it (an entry before it was edited, inserted or deleted)")
+            }
+            if row.hash != row.expectedHash {
+                problems.append("entry \(row.seq) (\(row.kind) at \(row.at)): its content does not match its hash (edited)")
+            }
+            prev = row.hash
+            expectedSeq = row.seq + 1
+        }
+        // A head that is in the chain but not last is fine: entries were appended since.
+        if let expectedHead, !rows.contains(where: { $0.hash == expectedHead }) {
+            problems.append("the recorded head \(expectedHead.prefix(12))… is not in the chain: entries at the end were deleted or replaced")
+        }
+        return AuditVerification(entries: rows.count, head: prev, problems: problems)
+    }
+
+    /// Sorted keys, no whitespace, strings escaped as JSON: the same bytes for the same facts.
+    public static func canonicalJSON(_ object: [String: String]) -> String {
+        "{" + object.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }.joined(separator: ",") + "}"
+    }
+
+    public static func jsonArray(_ values: [String]) -> String { "[" + values.map(jsonString).joined(separator: ",") + "]" }
+
+    public static func parseJSONArray(_ text: String?) -> [String] {
+        guard let text, let data = text.data(using: .utf8), let list = try? JSONDecoder().decode([String].self, from: data) else { return [] }
+        return list
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+
+/// One release: a deploy job's attempt to put a commit and its artifacts into an environment.
+public struct DeploymentRow: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "deployments"
+    public var release: String
+    public var environment: String
+    public var runID: String
+    public var job: String
+    public var version: String?
+    public var commitID: String?
+    /// JSON object: job id → artifact manifest digest (what the approval bound).
+    public var artifacts: String
+    /// JSON array of the artifact files (path, mode, digest): what a rollback restores.
+    public var files: String
+    /// `deploying`, `verifying`, `success`, `failed`, `rolled-back`, `rollback-failed`,
+    /// `rolling-back`, `interrupted`.
+    public var status: String
+    /// Comma-separated approver names the gate counted.
+    public var approvedBy: String
+    public var actor: String
+    public var detail: String?
+    /// For a manual rollback: the release it returned to.
+    public var rollbackOf: String?
+    public var pid: Int64
+    public var host: String
+    public var startedAt: String
+    public var finishedAt: String?
+
+    public init(
+        release: String, environment: String, runID: String, job: String, version: String?, commitID: String?, artifacts: String,
+        files: String, status: String, approvedBy: String, actor: String, detail: String? = nil, rollbackOf: String? = nil,
+        pid: Int64 = Int64(getpid()), host: String = ProcessLiveness.host, startedAt: String, finishedAt: String? = nil
+    ) {
+        self.release = release
+        self.environment = environment
+        self.runID = runID
+        self.job = job
+        self.version = version
+        self.commitID = commitID
+        self.artifacts = artifacts
+        self.files = files
+        self.status = status
+        self.approvedBy = approvedBy
+        self.actor = actor
+        self.detail = detail
+        self.rollbackOf = rollbackOf
+        self.pid = pid
+        self.host = host
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    /// Verified and still standing (or standing until something newer replaced it).
+    public var isGood: Bool { status == "success" }
+}
+
+extension StateStore {
+    public func saveDeployment(_ d: DeploymentRow) throws {
+        try write { db in try d.insert(db, onConflict: .replace) }
+    }
+
+    public func updateDeployment(_ release: String, status: String, detail: String?, finished: Bool, at: Date = Date()) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE deployments SET status = ?, detail = COALESCE(?, detail), finishedAt = ? WHERE release = ?",
+                arguments: [status, detail, finished ? StateTime.string(at) : nil, release])
+        }
+    }
+
+    /// Releases of an environment, newest first.
+    public func deployments(environment: String?, limit: Int = 100) throws -> [DeploymentRow] {
+        try read { db in
+            var q = DeploymentRow.all()
+            if let environment { q = q.filter(Column("environment") == environment) }
+            return try q.order(Column("startedAt").desc, Column("release").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    public func deployment(_ release: String) throws -> DeploymentRow? {
+        try read { db in try DeploymentRow.fetchOne(db, key: release) }
+    }
+
+    /// The newest good release of an environment, other than `excluding`.
+    public func lastGood(environment: String, excluding: String? = nil) throws -> DeploymentRow? {
+        try deployments(environment: environment, limit: 1000).first { $0.isGood && $0.release != excluding }
+    }
+
+    /// Artifact files of the newest `keep` good releases of every environment: never pruned.
+    public func retainedFiles(keep: (String) -> Int) throws -> [DeploymentRow] {
+        let all = try read { db in try DeploymentRow.filter(Column("status") == "success").order(Column("startedAt").desc).fetchAll(db) }
+        var counts: [String: Int] = [:]
+        return all.filter { d in
+            counts[d.environment, default: 0] += 1
+            return counts[d.environment]! <= keep(d.environment)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import ShipgateEngine
+import ShipgateReport
+
+/// Flags of `run` and `resume` about how jobs execute and report.
+struct ExecutionOptions: ParsableArguments {
+    enum OutputMode: String, ExpressibleByArgument, CaseIterable {
+        case auto, tty, plain, json
+    }
+
+    @Option(name: .customLong("jobs"), help: "Most jobs to run at once (default: number of CPUs).")
+    var parallelism: Int?
+
+    @Flag(help: "Cancel everything after the first job fails.")
+    var failFast = false
+
+    @Option(help: "auto (tty on a terminal, else plain), tty, plain, or json (one event per line).")
+    var output: OutputMode = .auto
+
+    @Option(help: "Write a JUnit XML report to this file.", completion: .file())
+    var junit: String?
+
+    @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
+    var stateDir: String?
+
+    @Option(name: .customLong("secret"), help: "Treat this environment variable as a secret (repeatable).")
+    var secretNames: [String] = []
+
+    @Option(help: "A .env-style file of secret values (NAME=value). Never logged.", completion: .file())
+    var secretsFile: String?
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    @OptionGroup var gate: GateOptions
+
+    @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when a step times out or is cancelled.", visibility: .hidden))
+    var killGrace: Double = 5
+
+    func validate() throws {
+        if let parallelism, parallelism < 1 { throw ValidationError("--jobs must be at least 1, got \(parallelism)") }
+        if killGrace < 0 { throw ValidationError("--kill-grace must not be negative") }
+    }
+
+    func makeReporter(environment: [String: String]) -> any RunObserver {
+        let stdout = FileDescriptorSink.standardOutput
+        var mode = output
+        if mode == .auto {
+            let dumb = environment["TERM"] == "dumb" || environment["NO_COLOR"] != nil || environment["CI"] != nil
+            mode = stdout.isTerminal && !dumb ? .tty : .plain
+        }
+        switch mode {
+        case .tty: return TTYReporter(sink: stdout)
+        case .json: return JSONReporter(sink: stdout)
+        case .plain, .auto: return PlainReporter(sink: stdout, style: Terminal.stdoutStyle)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import ShipgateGate
+import ShipgateModel
+import ShipgateRelease
+import ShipgateReport
+import ShipgateState
+
+/// Flags of `run` and `resume` that concern deploy gates.
+struct GateOptions: ParsableArguments {
+    @Option(name: .customLong("approval"), help: "Import a signed approval or rejection file (from `approve --out`; repeatable).", completion: .file())
+    var approvalFiles: [String] = []
+
+    @Option(help: "Keep re-evaluating a blocked gate this long (e.g. 30m) instead of stopping at once.")
+    var wait: String?
+
+    @Option(help: "Override a change window or freeze; needs one extra approval marked --break-glass. Audited.")
+    var breakGlass: String?
+
+    @Option(help: "Ref whose policy and keyring gates enforce (default: SHIPGATE_TRUST_REF, else the default branch).")
+    var trustRef: String?
+
+    @Option(help: "Path of the approvers keyring in the repository (default: pipelines/approvers.yml; env SHIPGATE_KEYRING).")
+    var keyring: String?
+
+    @Option(help: "Give up waiting for an environment's deploy lock after this long.")
+    var lockTimeout: String = "30m"
+
+    func validate() throws {
+        if let wait, TimeSpan.parse(wait) == nil { throw ValidationError("--wait must be a duration like 30s, 10m or 1h, got `\(wait)`") }
+        if TimeSpan.parse(lockTimeout) == nil { throw ValidationError("--lock-timeout must be a duration like 30s, 10m or 1h, got `\(lockTimeout)`") }
+        if let breakGlass, breakGlass.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--break-glass needs a reason") }
+    }
+
+    var waitSpan: TimeSpan? { wait.flatMap(TimeSpan.parse) }
+    var lockTimeoutSpan: TimeSpan { TimeSpan.parse(lockTimeout) ?? .minutes(30) }
+
+    var resolvedTrustRef: String? {
+        trustRef ?? ProcessInfo.processInfo.environment["SHIPGATE_TRUST_REF"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    var keyringPath: String {
+        keyring ?? ProcessInfo.processInfo.environment["SHIPGATE_KEYRING"].flatMap { $0.isEmpty ? nil : $0 } ?? TrustedPolicy.defaultKeyring
+    }
+
+    /// Reads `--approval` files into the state store; exits 2 on an unreadable file.
+    func importApprovals(into store: StateStore, actor: String, style: Style) throws {
+        for path in approvalFiles {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) cannot read approval file \(path)\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+            let statement: ApprovalStatement
+            do { statement = try ApprovalStatement.decode(data) } catch {
+                FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) \(path): \(error)\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+            if try store.saveApproval(ApprovalRecords.row(statement)) {
+                try store.audit(
+                    kind: "approval-imported", actor: actor, environment: statement.environment, runID: statement.runID,
+                    detail: ["file": path, "approver": statement.approver, "decision": statement.decision.rawValue, "commit": statement.commit])
+            }
+        }
+    }
+}
+
+/// The clock gates use: the real one, unless a test sets `SHIPGATE_TEST_NOW` (ISO-8601).
+enum GateClock {
+    static func resolve(style: Style) -> @Sendable () -> Date {
+        guard let text = ProcessInfo.processInfo.environment["SHIPGATE_TEST_NOW"], !text.isEmpty else { return { Date() } }
+        guard let fixed = GateTime.date(text) else { return { Date() } }
+        FileDescriptorSink.standardError.write(style.yellow("warning: SHIPGATE_TEST_NOW is set: gates see the time as \(text)") + "\n")
+        let offset = fixed.timeIntervalSinceNow
+        return { Date().addingTimeInterval(offset) }
+    }
+}

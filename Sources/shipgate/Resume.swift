@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import ShipgateEngine
+import ShipgateGit
+import ShipgateRelease
+import ShipgateReport
+import ShipgateState
+
+extension Shipgate {
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Continue a blocked or interrupted run: finished jobs are not rerun, their artifacts are used.",
+            discussion: """
+                The run must be resumed on the commit it ran at, with the same pipeline file.
+                Exit codes as for `run`: 0, 1, 2, 3 (still blocked), 130.
+                """)
+
+        @Argument(help: "The run id (or a unique prefix, or `last`).")
+        var id: String
+
+        @OptionGroup var execution: ExecutionOptions
+
+        func run() async throws {
+            let style = Terminal.stderrStyle
+            var state = StateOptions()
+            state.stateDir = execution.stateDir
+            let store = try state.open()
+            let row = try state.run(id, in: store)
+            switch row.status {
+            case "success": throw fail("run \(row.id) succeeded; there is nothing to resume", hint: "start a new run with `shipgate run`")
+            case "running": throw fail("run \(row.id) is still running (pid \(row.pid) on \(row.host))", hint: "wait for it, or stop it first")
+            default: break
+            }
+            var options = PipelineOptions()
+            options.file = row.pipelineFile
+            let pipeline = try options.load(style: style)
+            guard pipeline.digest == row.pipelineDigest else {
+                throw fail(
+                    "\(row.pipelineFile) changed since run \(row.id) started (\(row.pipelineDigest.prefix(19))… → \(pipeline.digest.prefix(19))…)",
+                    hint: "a resumed run must run the pipeline it started with: restore the file, or start a new run")
+            }
+            let home = Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir)
+            let context = RunContext.resolve(workspace: home.root, environment: ProcessInfo.processInfo.environment, actor: row.actor)
+            if let commit = row.commitID, context.git?.commit != commit {
+                throw fail(
+                    "run \(row.id) ran at commit \(commit.prefix(12)), but HEAD is at \(context.git?.commit.prefix(12) ?? "no commit")",
+                    hint: "check out \(commit.prefix(12)) to resume it, or start a new run for this commit")
+            }
+            let selection = StateStore.parseJSONArray(row.selection)
+            let plan = try options.plan(pipeline, jobs: selection, git: context.interpolation, rules: nil, style: style)
+            var jobs: [String: JobResult] = [:]
+            for j in try store.jobs(ofRun: row.id) { if let r = StateRecorder.decode(j) { jobs[r.id] = r } }
+            let reused = jobs.values.filter { $0.status == .success || $0.status == .cached }.count
+            FileDescriptorSink.standardError.write(
+                style.dim("resuming run \(row.id) (\(row.status)); \(reused) finished job\(reused == 1 ? "" : "s") will not run again") + "\n")
+            try await RunSession(
+                execution: execution, pipeline: pipeline, plan: plan, pipelineFile: row.pipelineFile, home: home, workspace: home, context: context,
+                selection: selection, resumeRun: (row, jobs)
+            ).execute()
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import ShipgateEngine
+import ShipgateGit
+import ShipgateModel
+import ShipgatePlanning
+import ShipgateRelease
+import ShipgateReport
+import ShipgateState
+
+/// Executes a plan for `run` and `resume`: secrets, the run directory, the state store, the
+/// deploy controller, the executor, the end summary and the exit code.
+struct RunSession {
+    var execution: ExecutionOptions
+    var pipeline: Pipeline
+    var plan: ExecutionPlan
+    /// The pipeline file as the user named it (for the trusted policy lookup).
+    var pipelineFile: String
+    var home: Workspace
+    var workspace: Workspace
+    var context: RunContext
+    var selection: [String]
+    /// Set by `resume`: the run to continue, with its recorded jobs.
+    var resumeRun: (row: RunRow, jobs: [String: JobResult])?
+    var onForce: @Sendable () -> Void = {}
+
+    func execute() async throws {
+        let style = Terminal.stderrStyle
+        let environment = ProcessInfo.processInfo.environment
+
+        // Secrets: pipeline secrets go to every job; environment secrets only to their deploys.
+        let environmentSecretNames = Set(pipeline.environments.flatMap { $0.secrets.map(\.value) })
+        var secrets: [String: String]
+        var environmentSecrets: [String: String] = [:]
+        do {
+            let fileValues = try execution.secretsFile.map(SecretSource.parseFile) ?? [:]
+            secrets = try SecretSource.resolve(required: plan.secrets + execution.secretNames, environment: environment, file: fileValues)
+            for name in environmentSecretNames {
+                if let v = fileValues[name] ?? environment[name] { environmentSecrets[name] = v }
+                secrets[name] = nil
+            }
+        } catch let missing as SecretSource.Missing {
+            let names = missing.names.joined(separator: ", ")
+            FileDescriptorSink.standardError.write(
+                "\(style.red(style.bold("error:"))) missing secret\(missing.names.count == 1 ? "" : "s") \(names): no job was started\n  \(style.cyan("hint:")) export \(missing.names[0])=… or pass --secrets-file FILE with \(missing.names[0])=…\n"
+            )
+            throw ExitWith(code: Exit.invalid)
+        } catch let problem as SecretSource.FileProblem {
+            FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) \(problem.description)\n")
+            throw ExitWith(code: Exit.invalid)
+        }
+
+        // The state store: required when the pipeline deploys, best effort otherwise.
+        let deploys = plan.jobs.contains { $0.deploy != nil && $0.status != .skip }
+        var store: StateStore?
+        do {
+            let s = try StateStore(stateDirectory: home.stateDirectory)
+            for id in try s.markInterrupted() where id != resumeRun?.row.id {
+                FileDescriptorSink.standardError.write(
+                    style.dim("note: run \(id) was interrupted (its shipgate process is gone); `shipgate resume \(id)` continues it") + "\n")
+            }
+            store = s
+        } catch {
+            if deploys {
+                FileDescriptorSink.standardError.write(
+                    "\(style.red(style.bold("error:"))) \(error)\n  \(style.cyan("hint:")) deploys need the state database; pass a writable --state-dir\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+            FileDescriptorSink.standardError.write(style.yellow("warning: \(error); the run is not recorded in the state database") + "\n")
+        }
+
+        // The run directory: a new one, or the resumed run's.
+        var runID = resumeRun?.row.id ?? RunDirectory.newRunID()
+        var runDirectory = RunDirectory(stateDirectory: home.stateDirectory, runID: runID)
+        do {
+            if resumeRun == nil {
+                while try !runDirectory.claim() {
+                    runID = RunDirectory.newRunID()
+                    runDirectory = RunDirectory(stateDirectory: home.stateDirectory, runID: runID)
+                }
+            }
+            try runDirectory.create()
+        } catch {
+            FileDescriptorSink.standardError.write(
+                "\(style.red(style.bold("error:"))) cannot create \(runDirectory.root): \(error.localizedDescription)\n  \(style.cyan("hint:")) pass a writable --state-dir\n"
+            )
+            throw ExitWith(code: Exit.invalid)
+        }
+        let actor = resumeRun?.row.actor ?? context.actor
+        if let store {
+            let git = context.git
+            let selectionJSON = selection.isEmpty ? nil : StateStore.jsonArray(selection)
+            try? store.beginRun(
+                RunRow(
+                    id: runID, pipeline: pipeline.name, pipelineFile: URL(fileURLWithPath: pipelineFile).standardizedFileURL.path,
+                    pipelineDigest: pipeline.digest, status: "running", actor: actor,
+                    commitID: git?.commit, branch: git?.branch, version: git?.version, workspace: home.root, partial: !selection.isEmpty,
+                    selection: selectionJSON, git: StateStore.canonicalJSON(context.interpolation), startedAt: StateTime.string(Date())))
+            try execution.gate.importApprovals(into: store, actor: context.actor, style: style)
+            if let resumeRun {
+                _ = try? store.audit(kind: "resume", actor: context.actor, runID: runID, detail: ["previousStatus": resumeRun.row.status])
+            }
+        }
+
+        let groups = ProcessGroups()
+        let token = CancellationToken()
+        let onForce = self.onForce
+        let trap = SignalTrap(token: token) {
+            groups.killEverything()
+            onForce()
+        }
+        defer { withExtendedLifetime(trap) {} }
+
+        let reporter = execution.makeReporter(environment: environment)
+        var observers: [any RunObserver] = [reporter]
+        if let store {
+            observers.append(
+                StateRecorder(store: store, runID: runID) { message in FileDescriptorSink.standardError.write("warning: \(message)\n") })
+        }
+        let observer = ObserverList(observers)
+        var base = environment
+        for name in environmentSecretNames { base[name] = nil }
+        var options = RunOptions(
+            runID: runID, workspace: workspace.root, runDirectory: runDirectory,
+            parallelism: execution.parallelism ?? ProcessInfo.processInfo.activeProcessorCount, failFast: execution.failFast,
+            killGrace: TimeSpan(milliseconds: Int64(execution.killGrace * 1000)), baseEnvironment: base, secrets: secrets)
+        options.extraMasked = Array(environmentSecrets.values)
+        options.contextEnvironment = context.environment
+        options.contextEnvironment["SHIPGATE_ACTOR"] = actor
+        options.contextSummary = context.git == nil ? context.summary : "git: " + context.summary
+        options.git = context.interpolation
+        options.partial = !selection.isEmpty
+        options.previousResults = resumeRun?.jobs ?? [:]
+        let cache = execution.cacheOptions.context(stateDirectory: home.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
+
+        if let store, !pipeline.environments.isEmpty {
+            let policy = TrustedPolicy.load(
+                pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath)
+            if deploys {
+                reporter.handle(.notice(job: nil, level: .info, message: "deploy policy from \(policy.source)"))
+                for note in policy.notes { reporter.handle(.notice(job: nil, level: .warning, message: note)) }
+            }
+            let settings = DeployController.Settings(
+                runID: runID, actor: actor, pipelineDigest: pipeline.digest, context: context,
+                declaredJobs: Dictionary(plan.jobs.map { ($0.id, $0.job) }, uniquingKeysWith: { a, _ in a }), breakGlass: execution.gate.breakGlass,
+                wait: execution.gate.waitSpan, lockTimeout: execution.gate.lockTimeoutSpan, environmentSecrets: environmentSecrets,
+                now: GateClock.resolve(style: style))
+            options.deployments = DeployController(
+                store: store, policy: policy, settings: settings, files: cache?.files, observer: observer, cancellation: token)
+        }
+
+        let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
+        let result = await executor.run()
+        try? store?.finishRun(runID, status: result.status.rawValue)
+
+        if let junit = execution.junit {
+            let xml = JUnitReport.render(result) { job in
+                job.log.map { JobLog.tail(path: runDirectory.root + "/" + $0, lines: 50) } ?? []
+            }
+            do { try xml.write(toFile: junit, atomically: true, encoding: .utf8) } catch {
+                FileDescriptorSink.standardError.write("warning: cannot write JUnit report \(junit): \(error.localizedDescription)\n")
+            }
+        }
+        switch result.status {
+        case .success: return
+        case .blocked: throw ExitWith(code: Exit.blocked)
+        case .cancelled, .interrupted: throw ExitWith(code: Exit.interrupted)
+        case .failed, .running: throw ExitWith(code: token.isInterrupt ? Exit.interrupted : Exit.jobFailed)
+        }
+    }
+}

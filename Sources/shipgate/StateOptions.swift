@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import ShipgateReport
+import ShipgateState
+
+/// `--state-dir` for commands that read the state store without a pipeline.
+struct StateOptions: ParsableArguments {
+    @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
+    var stateDir: String?
+
+    var workspace: Workspace {
+        Workspace(pipelineFile: FileManager.default.currentDirectoryPath + "/shipgate.yml", stateDirectory: stateDir)
+    }
+
+    /// Opens the store; a missing database is an error that says how one comes to exist.
+    func open(mustExist: Bool = true) throws -> StateStore {
+        let dir = workspace.stateDirectory
+        let style = Terminal.stderrStyle
+        if mustExist, !FileManager.default.fileExists(atPath: StateStore.path(stateDirectory: dir)) {
+            FileDescriptorSink.standardError.write(
+                "\(style.red(style.bold("error:"))) no state database at \(StateStore.path(stateDirectory: dir))\n  \(style.cyan("hint:")) run a pipeline first (`shipgate run`), or pass --state-dir\n"
+            )
+            throw ExitWith(code: Exit.invalid)
+        }
+        do {
+            let store = try StateStore(stateDirectory: dir)
+            try store.markInterrupted()
+            return store
+        } catch {
+            FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) \(error)\n")
+            throw ExitWith(code: Exit.invalid)
+        }
+    }
+
+    /// The run a prefix (or `last`) names; exits 2 with a hint when none or several match.
+    func run(_ id: String, in store: StateStore) throws -> RunRow {
+        if let row = try store.findRun(id) { return row }
+        let style = Terminal.stderrStyle
+        let recent = (try? store.runs(limit: 5))?.map(\.id).joined(separator: ", ") ?? ""
+        FileDescriptorSink.standardError.write(
+            "\(style.red(style.bold("error:"))) no run `\(id)` in \(store.path)\(recent.isEmpty ? "" : "\n  \(style.cyan("hint:")) recent runs: \(recent)")\n")
+        throw ExitWith(code: Exit.invalid)
+    }
+}
+
+func fail(_ message: String, hint: String? = nil, code: Int32 = Exit.invalid) -> ExitWith {
+    let style = Terminal.stderrStyle
+    var text = "\(style.red(style.bold("error:"))) \(message)\n"
+    if let hint { text += "  \(style.cyan("hint:")) \(hint)\n" }
+    FileDescriptorSink.standardError.write(text)
+    return ExitWith(code: code)
+}
