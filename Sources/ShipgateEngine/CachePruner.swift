@@ -8,10 +8,13 @@ import ShipgateModel
 public struct CachePruner {
     public let cache: LocalCache
     public let runsDirectory: String
+    /// Blobs that must survive whatever their age: the artifacts of retained releases.
+    public let retained: Set<String>
 
-    public init(cache: LocalCache, runsDirectory: String) {
+    public init(cache: LocalCache, runsDirectory: String, retained: Set<String> = []) {
         self.cache = cache
         self.runsDirectory = runsDirectory
+        self.retained = retained
     }
 
     public struct Report: Equatable {
@@ -51,7 +54,7 @@ public struct CachePruner {
             for e in live where e.lastUsed < cutoff { remove(e) }
             live.removeAll { $0.lastUsed < cutoff }
         }
-        let pinned = artifactDigests(now: now)
+        let pinned = artifactDigests(now: now).union(retained)
         if let maxBytes {
             live.sort { $0.lastUsed > $1.lastUsed }  // newest first; drop from the end
             func used() -> Int64 { Set(live.flatMap(\.digests)).union(pinned).reduce(0) { $0 + (blobSizes[$1] ?? 0) } }

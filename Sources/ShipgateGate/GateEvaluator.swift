@@ -17,6 +17,8 @@ public struct GateFacts: Sendable {
     public var now: Date
     /// `--break-glass REASON`.
     public var breakGlass: String?
+    /// For `plan`: artifacts are not built yet, so approvals are checked on everything else.
+    public var artifactsUnknown = false
 
     public init(
         request: DeployRequest, branch: String?, tags: [String], hasGit: Bool, jobStatuses: [String: [String]], promotedRelease: String?,
@@ -231,7 +233,7 @@ public enum GateEvaluator {
         if s.environment != req.environment { return .differentEnvironment(s.environment) }
         if s.commit != req.commit { return .differentCommit(s.commit) }
         if s.pipelineDigest != req.pipelineDigest { return .differentPipeline }
-        if s.artifacts != req.artifacts {
+        if !facts.artifactsUnknown, s.artifacts != req.artifacts {
             let jobs = Set(s.artifacts.keys).union(req.artifacts.keys).filter { s.artifacts[$0] != req.artifacts[$0] }.sorted()
             return .artifactsChanged(jobs)
         }

@@ -27,6 +27,8 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         /// Injectable clock for window, freeze and expiry checks.
         public var now: @Sendable () -> Date
         public var pollInterval: TimeSpan = .seconds(2)
+        /// Statements given with `--approval` in this invocation.
+        public var imported: [ApprovalStatement] = []
 
         public init(
             runID: String, actor: String, pipelineDigest: String, context: RunContext, declaredJobs: [String: String], breakGlass: String?,
@@ -90,11 +92,15 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             let wanted = Self.json(request.artifacts)
             promoted = (try? store.deployments(environment: from, limit: 500))?.first { $0.isGood && $0.commitID == commit && $0.artifacts == wanted }?.release
         }
+        // Statements for this commit, for this run, and imported with --approval: the gate checks
+        // each, so one for another commit or tampered with is reported, not silently ignored.
+        var rows = (try? store.approvals(runID: settings.runID).filter { $0.environment == name }) ?? []
+        if let commit = request.commit { rows += (try? store.approvals(environment: name, commitID: commit)) ?? [] }
+        var seen = Set<String>()
         var statements: [ApprovalStatement] = []
-        if let commit = request.commit {
-            for row in (try? store.approvals(environment: name, commitID: commit)) ?? [] {
-                if let s = try? ApprovalStatement.decode(Data(row.statement.utf8)) { statements.append(s) }
-            }
+        for s in rows.compactMap(ApprovalRecords.statement) + settings.imported.filter({ $0.environment == name })
+        where seen.insert(s.digest).inserted {
+            statements.append(s)
         }
         let facts = GateFacts(
             request: request, branch: settings.context.git?.branch, tags: settings.context.git?.tags ?? [], hasGit: settings.context.git != nil,
@@ -135,8 +141,15 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         if let reason = decision.breakGlass {
             audit("break-glass", environment: name, ["job": job.id, "reason": reason, "approvedBy": decision.approvedBy.joined(separator: ",")])
         }
-        // The environment's secrets, now that its gate passed.
+        // The environment's secrets, now that its gate passed; an environment the trusted ref
+        // does not know yet gets none (a branch could otherwise claim another's secret).
         var secrets: [String: String] = [:]
+        if policy.untrusted.contains(name), policy.source != "working tree", let declared = env?.secrets, !declared.isEmpty {
+            return .failed(
+                reason:
+                    "environment \(name) is not in the trusted policy (\(policy.source)), so its secrets (\(declared.map(\.value).joined(separator: ", "))) are withheld until it is merged there"
+            )
+        }
         for s in env?.secrets ?? [] {
             guard let value = settings.environmentSecrets[s.value] else {
                 return .failed(reason: "secret \(s.value) of environment \(name) is not set; export it or pass --secrets-file before deploying")

@@ -20,6 +20,9 @@ public struct TrustedPolicy: Sendable {
     public var notes: [String]
     /// Why the trusted policy is unusable, if it is.
     public var problem: String?
+    /// Environments enforced as the working tree declares them because the trusted ref does not
+    /// have them yet: they get no secrets until merged.
+    public var untrusted: Set<String> = []
 
     public static let defaultKeyring = "pipelines/approvers.yml"
 
@@ -61,6 +64,7 @@ public struct TrustedPolicy: Sendable {
         }
         var notes: [String] = []
         var problem: String?
+        var untrusted = Set<String>()
         var environments: [String: EnvironmentPolicy] = [:]
         if let bytes = repo.file(relative, at: commit) {
             let loaded = PipelineLoader.load(bytes: bytes, file: "\(source):\(relative)")
@@ -78,14 +82,20 @@ public struct TrustedPolicy: Sendable {
                 if problem == nil, env.isProtected {
                     notes.append("environment `\(env.name)` is not in the trusted policy (\(source)); its rules come from the working tree until merged")
                 }
-                if problem == nil { environments[env.name] = env }
+                if problem == nil {
+                    environments[env.name] = env
+                    untrusted.insert(env.name)
+                }
                 continue
             }
             if trusted.ruleText != env.ruleText {
                 notes.append("the rules of environment `\(env.name)` in the working tree differ from \(source): the trusted ones are enforced")
             }
         }
-        if problem != nil { environments = working }
+        if problem != nil {
+            environments = working
+            untrusted = Set(working.keys)
+        }
         // The keyring.
         var keyring = Keyring()
         if let bytes = repo.file(keyringPath, at: commit) {
@@ -101,7 +111,9 @@ public struct TrustedPolicy: Sendable {
         {
             notes.append("the keyring \(keyringPath) in the working tree differs from \(source): the trusted one is used")
         }
-        return TrustedPolicy(environments: environments, keyring: keyring, source: source, notes: notes, problem: problem)
+        var policy = TrustedPolicy(environments: environments, keyring: keyring, source: source, notes: notes, problem: problem)
+        policy.untrusted = untrusted
+        return policy
     }
 
     private static func workingKeyring(pipelinePath: String, keyringPath: String) -> (Keyring, [String]) {

@@ -34,16 +34,32 @@ public enum PlanPrinter {
     }
 
     private static func describe(_ job: PlannedJob, style: Style, masker: SecretMasker) -> String {
-        var out = "  " + (job.status == .cached ? style.cyan("cached") : style.green("run")) + " \(style.bold(job.id))"
+        let label = job.status == .cached ? style.cyan("cached") : job.status == .blocked ? style.magenta("blocked") : style.green("run")
+        var out = "  " + label + " \(style.bold(job.id))"
         var facts: [String] = []
         if let stage = job.stage { facts.append("stage \(stage)") }
         facts.append(job.needs.isEmpty ? "needs nothing" : "needs \(job.needs.joined(separator: ", "))")
         facts.append("timeout \(job.timeout)")
         if job.retry.attempts > 1 { facts.append("retry \(job.retry.attempts)× from \(job.retry.backoff) (max \(job.retry.maxBackoff))") }
         if job.continueOnError { facts.append("continue-on-error") }
+        if let d = job.deploy { facts.append("deploys to \(d.environment)") }
         out += style.dim("  " + facts.joined(separator: " · ")) + "\n"
+        if let gate = job.gate {
+            out +=
+                "      " + (gate.passed ? style.green("gate \(gate.environment): would pass now") : style.magenta("gate \(gate.environment): would block now"))
+                + "\n"
+            for rule in gate.rules { out += "        " + (rule.passed ? style.green("✓") : style.red("✗")) + " \(rule.rule): \(rule.detail)\n" }
+            if let note = gate.policyNote { out += "        " + style.yellow(note) + "\n" }
+            for hint in gate.hints { out += "        " + style.cyan("→ " + hint) + "\n" }
+        }
         if let reason = job.reason { out += "      " + (job.status == .cached ? style.cyan(reason) : style.yellow(reason)) + "\n" }
         if job.status == .cached { return out }
+        if let d = job.deploy, !d.verify.isEmpty || !d.rollback.isEmpty {
+            out +=
+                style.dim(
+                    "      then verify: \(d.verify.map { masker($0.name) }.joined(separator: "; ")); on failure: \(d.rollback.count) rollback step\(d.rollback.count == 1 ? "" : "s")"
+                ) + "\n"
+        }
         for (i, step) in job.steps.enumerated() {
             var lines = masker(step.script.description).split(separator: "\n", omittingEmptySubsequences: false)
             while lines.count > 1, lines.last?.allSatisfy(\.isWhitespace) == true { lines.removeLast() }
@@ -88,6 +104,23 @@ public enum PlanPrinter {
             r.add("maxBackoffMs", job.retry.maxBackoff.milliseconds)
             o.add("retry", raw: r.text)
             o.add("continueOnError", job.continueOnError)
+            if let d = job.deploy { o.add("environment", d.environment) }
+            if let gate = job.gate {
+                var g = JSONObject()
+                g.add("environment", gate.environment)
+                g.add("passed", gate.passed)
+                let rules = gate.rules.map { r -> String in
+                    var x = JSONObject()
+                    x.add("rule", r.rule)
+                    x.add("passed", r.passed)
+                    x.add("detail", r.detail)
+                    return x.text
+                }
+                g.add("rules", raw: "[" + rules.joined(separator: ",") + "]")
+                g.add("hints", raw: JSONObject.array(gate.hints))
+                g.add("policyNote", gate.policyNote)
+                o.add("gate", raw: g.text)
+            }
             let steps = job.steps.map { step -> String in
                 var s = JSONObject()
                 s.add("name", masker(step.name))

@@ -23,6 +23,16 @@ public final class StateStore: Sendable {
         // WAL with NORMAL sync: a commit survives the process being killed at any moment
         // (kill -9); only an OS crash may lose the last commits, never consistency.
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        // Two processes opening a new database must not both migrate it: SQLite's own locking
+        // does not cover GRDB's check of which migrations ran, so opening is serialized here.
+        let lockFD = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lockFD >= 0 { flock(lockFD, LOCK_EX) }
+        defer {
+            if lockFD >= 0 {
+                flock(lockFD, LOCK_UN)
+                close(lockFD)
+            }
+        }
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
             try Self.migrations.migrate(queue)
@@ -199,6 +209,14 @@ public enum ProcessLiveness {
     public static func isAlive(pid: Int64, host: String) -> Bool {
         guard host == Self.host else { return true }
         if pid <= 0 || pid > Int64(Int32.max) { return false }
-        return kill(Int32(pid), 0) == 0 || errno == EPERM
+        guard kill(Int32(pid), 0) == 0 || errno == EPERM else { return false }
+        // A killed process nobody reaped yet (a zombie) is gone too.
+        #if os(Linux)
+            if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
+                let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+                if state == "Z" || state == "X" { return false }
+            }
+        #endif
+        return true
     }
 }

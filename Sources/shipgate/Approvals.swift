@@ -132,11 +132,7 @@ struct SigningOptions: ParsableArguments {
     @Option(help: "Also write the signed statement to this file (for `run --approval FILE` on another machine).", completion: .file())
     var out: String?
 
-    @Option(help: "Ref whose keyring is trusted (default: SHIPGATE_TRUST_REF, else the default branch).")
-    var trustRef: String?
-
-    @Option(help: "Path of the keyring in the repository (default: pipelines/approvers.yml).")
-    var keyring: String?
+    @OptionGroup var policyOptions: PolicyOptions
 
     @OptionGroup var state: StateOptions
 
@@ -160,9 +156,7 @@ struct SigningOptions: ParsableArguments {
         let policy = pipeline.map {
             TrustedPolicy.load(
                 pipeline: $0, pipelinePath: row.pipelineFile,
-                trustRef: trustRef ?? ProcessInfo.processInfo.environment["SHIPGATE_TRUST_REF"].flatMap { $0.isEmpty ? nil : $0 },
-                keyringPath: keyring ?? ProcessInfo.processInfo.environment["SHIPGATE_KEYRING"].flatMap { $0.isEmpty ? nil : $0 }
-                    ?? TrustedPolicy.defaultKeyring)
+                trustRef: policyOptions.resolvedTrustRef, keyringPath: policyOptions.keyringPath)
         }
         guard let policy else { throw fail("cannot load \(row.pipelineFile), the pipeline of run \(row.id)") }
         let publicKey = approver.privateKey.publicKey.rawRepresentation

@@ -2,7 +2,10 @@ import ArgumentParser
 import Foundation
 import ShipgateCache
 import ShipgateEngine
+import ShipgateLoading
 import ShipgateModel
+import ShipgateRelease
+import ShipgateState
 
 extension Shipgate {
     struct Cache: AsyncParsableCommand {
@@ -69,11 +72,24 @@ extension Shipgate {
                 let cache = try LocalCache(root: dirs.state + "/cache")
                 guard let lock = cache.lock(exclusive: true) else { throw ValidationError("cannot lock \(cache.root)") }
                 defer { lock.release() }
-                let report = CachePruner(cache: cache, runsDirectory: dirs.state + "/runs")
+                let report = CachePruner(cache: cache, runsDirectory: dirs.state + "/runs", retained: try Self.retainedReleaseBlobs(stateDirectory: dirs.state))
                     .prune(maxBytes: maxSize.flatMap(Self.parseSize), maxAge: maxAge.flatMap(TimeSpan.parse), now: Date())
                 print(
                     "removed \(report.entriesRemoved) entr\(report.entriesRemoved == 1 ? "y" : "ies") and \(report.blobsRemoved) blob\(report.blobsRemoved == 1 ? "" : "s") (\(Stats.size(report.bytesFreed))); \(Stats.size(report.bytesKept)) kept"
                 )
+            }
+
+            /// Artifact blobs of the newest good releases per environment (`retain-releases`, read
+            /// from the default pipeline file when there is one, else 5): rollbacks need them.
+            static func retainedReleaseBlobs(stateDirectory: String) throws -> Set<String> {
+                guard FileManager.default.fileExists(atPath: StateStore.path(stateDirectory: stateDirectory)) else { return [] }
+                let store: StateStore
+                do { store = try StateStore(stateDirectory: stateDirectory) } catch {
+                    throw fail("\(error)", hint: "prune refuses to run when it cannot tell which release artifacts to keep")
+                }
+                let pipeline = PipelineOptions.defaultFiles.lazy.compactMap { PipelineLoader.load(path: $0).pipeline }.first
+                let rows = try store.retainedFiles { env in pipeline?.environment(env)?.retainReleases ?? 5 }
+                return Set(rows.flatMap { DeployController.decodeFiles($0.files) ?? [] }.filter { $0.kind == .file }.map(\.digest))
             }
 
             static func parseSize(_ text: String) -> Int64? {

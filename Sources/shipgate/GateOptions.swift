@@ -17,11 +17,7 @@ struct GateOptions: ParsableArguments {
     @Option(help: "Override a change window or freeze; needs one extra approval marked --break-glass. Audited.")
     var breakGlass: String?
 
-    @Option(help: "Ref whose policy and keyring gates enforce (default: SHIPGATE_TRUST_REF, else the default branch).")
-    var trustRef: String?
-
-    @Option(help: "Path of the approvers keyring in the repository (default: pipelines/approvers.yml; env SHIPGATE_KEYRING).")
-    var keyring: String?
+    @OptionGroup var policy: PolicyOptions
 
     @Option(help: "Give up waiting for an environment's deploy lock after this long.")
     var lockTimeout: String = "30m"
@@ -35,16 +31,13 @@ struct GateOptions: ParsableArguments {
     var waitSpan: TimeSpan? { wait.flatMap(TimeSpan.parse) }
     var lockTimeoutSpan: TimeSpan { TimeSpan.parse(lockTimeout) ?? .minutes(30) }
 
-    var resolvedTrustRef: String? {
-        trustRef ?? ProcessInfo.processInfo.environment["SHIPGATE_TRUST_REF"].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    var keyringPath: String {
-        keyring ?? ProcessInfo.processInfo.environment["SHIPGATE_KEYRING"].flatMap { $0.isEmpty ? nil : $0 } ?? TrustedPolicy.defaultKeyring
-    }
+    var resolvedTrustRef: String? { policy.resolvedTrustRef }
+    var keyringPath: String { policy.keyringPath }
 
     /// Reads `--approval` files into the state store; exits 2 on an unreadable file.
-    func importApprovals(into store: StateStore, actor: String, style: Style) throws {
+    @discardableResult
+    func importApprovals(into store: StateStore, actor: String, style: Style) throws -> [ApprovalStatement] {
+        var imported: [ApprovalStatement] = []
         for path in approvalFiles {
             guard let data = FileManager.default.contents(atPath: path) else {
                 FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) cannot read approval file \(path)\n")
@@ -55,22 +48,47 @@ struct GateOptions: ParsableArguments {
                 FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) \(path): \(error)\n")
                 throw ExitWith(code: Exit.invalid)
             }
+            imported.append(statement)
             if try store.saveApproval(ApprovalRecords.row(statement)) {
                 try store.audit(
                     kind: "approval-imported", actor: actor, environment: statement.environment, runID: statement.runID,
                     detail: ["file": path, "approver": statement.approver, "decision": statement.decision.rawValue, "commit": statement.commit])
             }
         }
+        return imported
     }
 }
 
 /// The clock gates use: the real one, unless a test sets `SHIPGATE_TEST_NOW` (ISO-8601).
+/// Only debug builds honour it: a release build cannot be talked out of a window or freeze.
 enum GateClock {
     static func resolve(style: Style) -> @Sendable () -> Date {
-        guard let text = ProcessInfo.processInfo.environment["SHIPGATE_TEST_NOW"], !text.isEmpty else { return { Date() } }
-        guard let fixed = GateTime.date(text) else { return { Date() } }
-        FileDescriptorSink.standardError.write(style.yellow("warning: SHIPGATE_TEST_NOW is set: gates see the time as \(text)") + "\n")
-        let offset = fixed.timeIntervalSinceNow
-        return { Date().addingTimeInterval(offset) }
+        #if DEBUG
+            guard let text = ProcessInfo.processInfo.environment["SHIPGATE_TEST_NOW"], !text.isEmpty, let fixed = GateTime.date(text) else {
+                return { Date() }
+            }
+            FileDescriptorSink.standardError.write(style.yellow("warning: SHIPGATE_TEST_NOW is set: gates see the time as \(text)") + "\n")
+            let offset = fixed.timeIntervalSinceNow
+            return { Date().addingTimeInterval(offset) }
+        #else
+            return { Date() }
+        #endif
+    }
+}
+
+/// Where the trusted policy comes from: `run`, `resume`, `plan`, `approve`.
+struct PolicyOptions: ParsableArguments {
+    @Option(help: "Ref whose policy and keyring gates enforce (default: SHIPGATE_TRUST_REF, else the default branch).")
+    var trustRef: String?
+
+    @Option(help: "Path of the approvers keyring in the repository (default: pipelines/approvers.yml; env SHIPGATE_KEYRING).")
+    var keyring: String?
+
+    var resolvedTrustRef: String? {
+        trustRef ?? ProcessInfo.processInfo.environment["SHIPGATE_TRUST_REF"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    var keyringPath: String {
+        keyring ?? ProcessInfo.processInfo.environment["SHIPGATE_KEYRING"].flatMap { $0.isEmpty ? nil : $0 } ?? TrustedPolicy.defaultKeyring
     }
 }

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import ShipgateEngine
 import ShipgateGit
+import ShipgateRelease
 import ShipgateReport
+import ShipgateState
 
 extension Shipgate {
     struct Plan: AsyncParsableCommand {
@@ -27,6 +29,11 @@ extension Shipgate {
         @OptionGroup var cacheOptions: CacheOptions
 
         @OptionGroup var ruleOptions: RuleOptions
+
+        @OptionGroup var policy: PolicyOptions
+
+        @Option(help: "Show the gates as they would decide with --break-glass REASON.")
+        var breakGlass: String?
 
         @Option(help: "Who runs this, for `${{ git.actor }}` (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
         var actor: String?
@@ -53,6 +60,16 @@ extension Shipgate {
                                 ? "runs: not cacheable (no `inputs`)" : (cacheOptions.noCache ? "runs: --no-cache" : "runs: no entry (the cache is empty)"))
                     }
                 }
+            }
+            if plan.jobs.contains(where: { $0.deploy != nil }) {
+                let trusted = TrustedPolicy.load(
+                    pipeline: loaded, pipelinePath: loaded.file, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
+                // Read-only: the state store is opened only when it exists.
+                let store =
+                    FileManager.default.fileExists(atPath: StateStore.path(stateDirectory: workspace.stateDirectory))
+                    ? try? StateStore(stateDirectory: workspace.stateDirectory) : nil
+                plan = GatePreviewer.annotate(
+                    plan, policy: trusted, context: context, store: store, breakGlass: breakGlass, now: GateClock.resolve(style: Terminal.stderrStyle)())
             }
             // Secret values present in the environment are masked, should a script contain one literally.
             let masker = SecretMasker(values: plan.secrets.compactMap { environment[$0] })

@@ -82,7 +82,8 @@ extension Shipgate {
             let runID = RunDirectory.newRunID()
             let runDirectory = RunDirectory(stateDirectory: home.stateDirectory, runID: runID)
             try runDirectory.create()
-            let cache = CacheOptions().context(stateDirectory: home.stateDirectory, workspace: home.root, readOnly: true, reporter: nil)
+            let cache = try? CacheContext(
+                stateDirectory: home.stateDirectory, workspace: home.root, remote: nil, lookups: true, readOnly: true, trackedBlobID: nil)
             let artifactsDir = runDirectory.root + "/rollback-artifacts"
             try? FileManager.default.createDirectory(atPath: artifactsDir, withIntermediateDirectories: true)
             let restored = DeployController.restore(target, files: cache?.files, into: artifactsDir)

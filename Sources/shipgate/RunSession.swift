@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateEngine
+import ShipgateGate
 import ShipgateGit
 import ShipgateModel
 import ShipgatePlanning
@@ -27,8 +28,16 @@ struct RunSession {
         let style = Terminal.stderrStyle
         let environment = ProcessInfo.processInfo.environment
 
-        // Secrets: pipeline secrets go to every job; environment secrets only to their deploys.
-        let environmentSecretNames = Set(pipeline.environments.flatMap { $0.secrets.map(\.value) })
+        // The trusted policy (environments and keyring from the trusted ref), when the pipeline has environments.
+        let policy =
+            pipeline.environments.isEmpty
+            ? nil
+            : TrustedPolicy.load(
+                pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath)
+        // Secrets: pipeline secrets go to every job; environment secrets (named by the working
+        // tree or the trusted policy) are withheld from all jobs but their environment's deploys.
+        let environmentSecretNames = Set(
+            pipeline.environments.flatMap { $0.secrets.map(\.value) } + (policy?.environments.values.flatMap { $0.secrets.map(\.value) } ?? []))
         var secrets: [String: String]
         var environmentSecrets: [String: String] = [:]
         do {
@@ -86,6 +95,7 @@ struct RunSession {
             throw ExitWith(code: Exit.invalid)
         }
         let actor = resumeRun?.row.actor ?? context.actor
+        var imported: [ApprovalStatement] = []
         if let store {
             let git = context.git
             let selectionJSON = selection.isEmpty ? nil : StateStore.jsonArray(selection)
@@ -95,7 +105,7 @@ struct RunSession {
                     pipelineDigest: pipeline.digest, status: "running", actor: actor,
                     commitID: git?.commit, branch: git?.branch, version: git?.version, workspace: home.root, partial: !selection.isEmpty,
                     selection: selectionJSON, git: StateStore.canonicalJSON(context.interpolation), startedAt: StateTime.string(Date())))
-            try execution.gate.importApprovals(into: store, actor: context.actor, style: style)
+            imported = try execution.gate.importApprovals(into: store, actor: context.actor, style: style)
             if let resumeRun {
                 _ = try? store.audit(kind: "resume", actor: context.actor, runID: runID, detail: ["previousStatus": resumeRun.row.status])
             }
@@ -132,18 +142,17 @@ struct RunSession {
         options.previousResults = resumeRun?.jobs ?? [:]
         let cache = execution.cacheOptions.context(stateDirectory: home.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
 
-        if let store, !pipeline.environments.isEmpty {
-            let policy = TrustedPolicy.load(
-                pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath)
+        if let store, let policy {
             if deploys {
                 reporter.handle(.notice(job: nil, level: .info, message: "deploy policy from \(policy.source)"))
                 for note in policy.notes { reporter.handle(.notice(job: nil, level: .warning, message: note)) }
             }
-            let settings = DeployController.Settings(
+            var settings = DeployController.Settings(
                 runID: runID, actor: actor, pipelineDigest: pipeline.digest, context: context,
                 declaredJobs: Dictionary(plan.jobs.map { ($0.id, $0.job) }, uniquingKeysWith: { a, _ in a }), breakGlass: execution.gate.breakGlass,
                 wait: execution.gate.waitSpan, lockTimeout: execution.gate.lockTimeoutSpan, environmentSecrets: environmentSecrets,
                 now: GateClock.resolve(style: style))
+            settings.imported = imported
             options.deployments = DeployController(
                 store: store, policy: policy, settings: settings, files: cache?.files, observer: observer, cancellation: token)
         }
