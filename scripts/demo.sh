@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The README's main job: install what is missing, build shipgate, run the demo pipeline.
+# The README's main job: install what is missing, build shipgate, run the demo pipeline, then
+# the deploy-gate walkthrough (staging, a blocked prod gate, two approvals, resume, rollback).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 swift build --product shipgate
-exec .build/debug/shipgate run pipelines/demo.yml "$@"
+.build/debug/shipgate run pipelines/demo.yml "$@"
+SHIPGATE=$PWD/.build/debug/shipgate scripts/deploy-demo.sh

@@ -41,6 +41,9 @@ export SHIPGATE_ACTOR=dev PROD_TOKEN=demo-prod-token NO_COLOR=1
 python3 deploy/serve.py staging 18181 & pids+=($!)
 python3 deploy/serve.py prod 18182 & pids+=($!)
 sleep 0.5
+for p in "${pids[@]}"; do
+  kill -0 "$p" 2>/dev/null || { echo "demo: an HTTP server could not start (is port 18181 or 18182 in use?)" >&2; exit 1; }
+done
 
 say "1. Run: test, build, deploy to staging and verify; prod is blocked (exit 3) waiting for 2 approvals"
 expect 3 "$SHIPGATE" run pipelines/deploy.yml --output plain
@@ -53,7 +56,7 @@ run "$SHIPGATE" approve "$RUN" --env prod --key "$KEYS/bob.key" --out "$DEMO/bob
 
 say "3. Resume: finished jobs are reused, the prod gate passes, prod deploys and verifies"
 run "$SHIPGATE" resume "$RUN" --output plain
-run curl -s http://127.0.0.1:18182/VERSION || true
+run python3 -c "import urllib.request; print('prod serves', urllib.request.urlopen('http://127.0.0.1:18182/VERSION').read().decode().strip())"
 
 say "4. A bad release (its health check is missing): staging verify fails and rolls back by itself"
 touch BREAK_HEALTHCHECK
@@ -61,7 +64,7 @@ git -c user.name=dev -c user.email=dev@example.com add -A && git -c user.name=de
 expect 1 "$SHIPGATE" run pipelines/deploy.yml --output plain
 run "$SHIPGATE" history --env staging
 
-say "5. Prod's history, a manual rollback, and the audit log"
+say "5. Prod's history and the tamper-evident audit log"
 run "$SHIPGATE" history --env prod
 run "$SHIPGATE" audit --env prod
 run "$SHIPGATE" audit verify

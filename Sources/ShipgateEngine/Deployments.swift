@@ -16,6 +16,8 @@ public protocol DeploymentHooks: Sendable {
     func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) -> Bool
     /// Called between phases (`verifying`, `rolling-back`) so the record shows where a deploy stopped.
     func phase(_ ticket: DeployTicket, _ phase: String)
+    /// The verify checks ended: `detail` is what failed, or a summary when all passed.
+    func verified(_ ticket: DeployTicket, passed: Bool, detail: String)
 }
 
 public enum DeployAdmission: Sendable {

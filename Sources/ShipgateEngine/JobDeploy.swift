@@ -21,6 +21,8 @@ extension JobExecutor {
         if failure == nil, !deploy.verify.isEmpty {
             hooks.phase(ticket, "verifying")
             failure = await verify(job, deploy: deploy, needed: needed, extraEnv: extraEnv, log: log, result: &result)
+            hooks.verified(
+                ticket, passed: failure == nil, detail: masker(failure ?? "\(deploy.verify.count) check\(deploy.verify.count == 1 ? "" : "s") passed"))
             if let failure {
                 notice(job.id, .warning, "verify failed: \(failure)")
             } else {

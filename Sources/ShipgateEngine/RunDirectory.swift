@@ -106,10 +106,16 @@ public struct RunDirectory: Sendable {
         guard record.status == .running else { return record }
         let journal = (recordPath as NSString).deletingLastPathComponent + "/jobs.jsonl"
         if let data = FileManager.default.contents(atPath: journal) {
-            var known = Set(record.jobs.map(\.id))
+            // Later lines are newer (a resumed run journals a job again): the last one wins.
+            var index = Dictionary(record.jobs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
             for line in data.split(separator: 10) {
-                guard let job = try? decoder.decode(JobResult.self, from: Data(line)), known.insert(job.id).inserted else { continue }
-                record.jobs.append(job)
+                guard let job = try? decoder.decode(JobResult.self, from: Data(line)) else { continue }
+                if let i = index[job.id] {
+                    record.jobs[i] = job
+                } else {
+                    index[job.id] = record.jobs.count
+                    record.jobs.append(job)
+                }
             }
         }
         if kill(record.pid, 0) != 0 && errno == ESRCH { record.status = .interrupted }

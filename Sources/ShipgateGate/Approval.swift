@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ShipgateModel
 
 /// A signed approval or rejection of one deploy: what an approver saw and agreed to.
 ///
@@ -79,7 +80,7 @@ public struct ApprovalStatement: Codable, Sendable, Equatable {
 
     /// SHA-256 of the signed text and signature: identifies this statement.
     public var digest: String {
-        SHA256.hash(data: Data((canonicalText + signature).utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data((canonicalText + signature).utf8)))
     }
 
     public var issued: Date? { GateTime.date(issuedAt) }

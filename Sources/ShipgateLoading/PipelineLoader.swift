@@ -37,7 +37,7 @@ public enum PipelineLoader {
         guard let document else { return Result(pipeline: nil, diagnostics: syntax) }
         let reader = NodeReader(file: file)
         var decoder = PipelineDecoder(reader: reader, source: SourceLines(String(decoding: bytes, as: UTF8.self)))
-        let digest = "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let digest = "sha256:" + Hex.string(SHA256.hash(data: bytes))
         let pipeline = decoder.decode(document.root, digest: digest)
         let diagnostics = reader.diagnostics.sortedByLocation()
         return Result(pipeline: diagnostics.hasErrors ? nil : pipeline, partial: pipeline, diagnostics: diagnostics)

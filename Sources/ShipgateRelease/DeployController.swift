@@ -124,6 +124,8 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         var announced = false
         while !decision.passed, let waitUntil, clock.now < waitUntil, !cancellation.isCancelled {
             if !announced {
+                // Recorded now, so `approvals` lists it and `approve` knows what to sign.
+                record(job: job.id, request: req, decision: decision)
                 notice(job.id, .warning, "gate of \(name) blocked; waiting up to \(settings.wait!) for it to pass:\n" + Self.describe(decision))
                 announced = true
             }
@@ -239,6 +241,10 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
 
     public func phase(_ ticket: DeployTicket, _ phase: String) {
         try? store.updateDeployment(ticket.release, status: phase, detail: nil, finished: false)
+    }
+
+    public func verified(_ ticket: DeployTicket, passed: Bool, detail: String) {
+        audit("verify", environment: ticket.environment, ["release": ticket.release, "result": passed ? "passed" : "failed", "detail": detail])
     }
 
     public func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async {

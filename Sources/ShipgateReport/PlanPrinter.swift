@@ -104,7 +104,11 @@ public enum PlanPrinter {
             r.add("maxBackoffMs", job.retry.maxBackoff.milliseconds)
             o.add("retry", raw: r.text)
             o.add("continueOnError", job.continueOnError)
-            if let d = job.deploy { o.add("environment", d.environment) }
+            if let d = job.deploy {
+                o.add("environment", d.environment)
+                o.add("verify", raw: JSONObject.array(d.verify.map { masker($0.name) }))
+                o.add("rollback", raw: JSONObject.array(d.rollback.map { masker($0.name) }))
+            }
             if let gate = job.gate {
                 var g = JSONObject()
                 g.add("environment", gate.environment)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import ShipgateModel
 
 /// One entry of the audit log. `hash` commits to the previous entry's hash and to every field
 /// of this one, so editing, inserting or deleting an entry breaks the chain from there on.
@@ -30,7 +31,7 @@ public struct AuditRow: Codable, Sendable, Equatable, FetchableRecord, Persistab
         for field in [String(seq), at, kind, actor, environment ?? "\u{0}", runID ?? "\u{0}", detail, prevHash] {
             text += "\(field.utf8.count):\(field)\n"
         }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 
     public var expectedHash: String {

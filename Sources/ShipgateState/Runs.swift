@@ -115,6 +115,14 @@ extension StateStore {
         try write { db in try job.insert(db, onConflict: .replace) }
     }
 
+    /// Stores finished jobs and failed attempts in one transaction.
+    public func save(jobs: [JobRow], attempts: [AttemptRow]) throws {
+        try write { db in
+            for job in jobs { try job.insert(db, onConflict: .replace) }
+            for attempt in attempts { try attempt.insert(db, onConflict: .replace) }
+        }
+    }
+
     public func saveAttempt(_ attempt: AttemptRow) throws {
         try write { db in try attempt.insert(db, onConflict: .replace) }
     }

@@ -48,8 +48,15 @@ extension Shipgate {
             }
             let selection = StateStore.parseJSONArray(row.selection)
             let plan = try options.plan(pipeline, jobs: selection, git: context.interpolation, rules: nil, style: style)
+            // The run directory's journal is written once per finished job, before the database
+            // (which batches); after a kill -9 it may hold jobs the database has not seen.
             var jobs: [String: JobResult] = [:]
             for j in try store.jobs(ofRun: row.id) { if let r = StateRecorder.decode(j) { jobs[r.id] = r } }
+            let directory = RunDirectory(
+                stateDirectory: Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir).stateDirectory, runID: row.id)
+            if let record = try? RunDirectory.read(directory.root) {
+                for r in record.jobs where r.status == .success || r.status == .cached { jobs[r.id] = r }
+            }
             let reused = jobs.values.filter { $0.status == .success || $0.status == .cached }.count
             FileDescriptorSink.standardError.write(
                 style.dim("resuming run \(row.id) (\(row.status)); \(reused) finished job\(reused == 1 ? "" : "s") will not run again") + "\n")

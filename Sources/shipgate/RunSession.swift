@@ -122,10 +122,8 @@ struct RunSession {
 
         let reporter = execution.makeReporter(environment: environment)
         var observers: [any RunObserver] = [reporter]
-        if let store {
-            observers.append(
-                StateRecorder(store: store, runID: runID) { message in FileDescriptorSink.standardError.write("warning: \(message)\n") })
-        }
+        let recorder = store.map { StateRecorder(store: $0, runID: runID) { message in FileDescriptorSink.standardError.write("warning: \(message)\n") } }
+        if let recorder { observers.append(recorder) }
         let observer = ObserverList(observers)
         var base = environment
         for name in environmentSecretNames { base[name] = nil }
@@ -159,6 +157,7 @@ struct RunSession {
 
         let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
         let result = await executor.run()
+        recorder?.flush()
         try? store?.finishRun(runID, status: result.status.rawValue)
 
         if let junit = execution.junit {

@@ -86,6 +86,27 @@ final class DeployGateTests: XCTestCase {
         try await repo.ok(["audit", "verify"])
     }
 
+    func testWaitKeepsEvaluatingTheGateUntilApprovalsArrive() async throws {
+        let repo = try await GateRepo(pipeline: Self.pipeline)
+        let path = repo.path
+        let env = token
+        async let waiting = CLI.run(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain", "--wait", "60s"], in: path, environment: env)
+        // The gate is recorded as blocked while the run waits.
+        var run: String?
+        for _ in 0..<200 where run == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            let pending = try await repo.shipgate(["approvals", "--pending", "--json"])
+            if let list = try? JSONSerialization.jsonObject(with: Data(pending.stdout.utf8)) as? [[String: Any]] { run = list.first?["run"] as? String }
+        }
+        let id = try XCTUnwrap(run, "no gate was recorded while waiting")
+        try await repo.ok(["approve", id, "--env", "prod", "--key", repo.key("carol")])
+        try await repo.ok(["approve", id, "--env", "prod", "--key", repo.key("bob")])
+        let out = try await waiting
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("waiting up to 1m for it to pass"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("gate of prod passed (approved by "), out.stdout)
+    }
+
     func testRefusedApprovalsAreListedWithTheirReasons() async throws {
         let repo = try await GateRepo(pipeline: Self.pipeline)
         let first = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain"], env: token)
@@ -131,6 +152,12 @@ final class DeployGateTests: XCTestCase {
         let mallory = try await repo.shipgate(["approve", run, "--env", "prod", "--key", repo.key("mallory")])
         XCTAssertEqual(mallory.status, 2)
         XCTAssertTrue(mallory.stderr.contains("not in the trusted keyring"), mallory.stderr)
+
+        // The branch rule: `other` is neither main nor feature/*.
+        try await repo.sh("git checkout -q -b other")
+        let other = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain"], env: token)
+        XCTAssertEqual(other.status, 3)
+        XCTAssertTrue(other.stdout.contains("✗ branch: branch other is not branch main or branch feature/*"), other.stdout)
     }
 
     func testWindowFreezeAndBreakGlassInANamedTimeZone() async throws {
@@ -241,6 +268,7 @@ final class DeployGateTests: XCTestCase {
         let audit = try await repo.shipgate(["audit", "--env", "staging"])
         XCTAssertTrue(audit.stdout.contains("rollback-failed"), audit.stdout)
         XCTAssertTrue(audit.stdout.contains("rollback by tester"), audit.stdout)
+        XCTAssertTrue(audit.stdout.contains("verify by tester [staging]") && audit.stdout.contains("result=failed"), audit.stdout)
 
         // Tampering with the audit log is detected.
         try await repo.ok(["audit", "verify"])
@@ -298,11 +326,15 @@ final class DeployGateTests: XCTestCase {
 
         // With a short --lock-timeout the second deploy gives up and says who holds the lock.
         async let c = CLI.run(["run", "pipelines/deploy.yml", "--output", "plain"], in: path, environment: env)
-        try await Task.sleep(for: .milliseconds(400))
+        for _ in 0..<200 {  // until c holds the lock (its step has started)
+            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count >= 5 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let impatient = try await CLI.run(["run", "pipelines/deploy.yml", "--output", "plain", "--lock-timeout", "200ms"], in: path, environment: env)
         XCTAssertEqual(impatient.status, 1, impatient.stdout)
         XCTAssertTrue(impatient.stdout.contains("timed out after 200ms waiting for the staging deploy lock, held by run"), impatient.stdout)
-        XCTAssertEqual(try await c.status, 0)
+        let finished = try await c
+        XCTAssertEqual(finished.status, 0, finished.stdout)
     }
 
     func testKillNineMidDeployThenResume() async throws {
