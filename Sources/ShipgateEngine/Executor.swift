@@ -53,7 +53,7 @@ public struct Executor: Sendable {
         if let summary = options.contextSummary { observer.handle(.notice(job: nil, level: .info, message: summary)) }
 
         var scheduler = Scheduler(jobs: jobs)
-        var results: [String: JobResult] = [:]
+        var results: [String: JobResult] = options.externalResults
         // Jobs the plan skipped by a rule are part of the record, with their reason.
         let journal = RunJournal(path: options.runDirectory.journalPath)
         for job in plan.jobs where job.status == .skip && !(job.reason ?? "").hasPrefix("not selected") {

@@ -31,6 +31,9 @@ public struct RunOptions: Sendable {
     public var extraMasked: [String] = []
     /// Results of an earlier run of the same id (`resume`): these jobs are not run again.
     public var previousResults: [String: JobResult] = [:]
+    /// Results of needed jobs that ran elsewhere (`--no-deps`, e.g. other GitHub jobs): they
+    /// count as finished from the start, with their outputs and artifacts.
+    public var externalResults: [String: JobResult] = [:]
     /// A number in [0, 1) for retry jitter; injectable so tests are deterministic.
     public var random: @Sendable () -> Double
     public var logger: Logger

@@ -12,10 +12,13 @@ public enum Planner {
         public var git: [String: String]
         /// What `when:` rules decide on; nil: rules that need git run, with a note.
         public var rules: RuleInputs?
-        public init(selectedJobs: [String] = [], git: [String: String] = [:], rules: RuleInputs? = nil) {
+        /// `--no-deps`: only the selected jobs, not what they need (another runner ran that).
+        public var withoutNeeds = false
+        public init(selectedJobs: [String] = [], git: [String: String] = [:], rules: RuleInputs? = nil, withoutNeeds: Bool = false) {
             self.selectedJobs = selectedJobs
             self.git = git
             self.rules = rules
+            self.withoutNeeds = withoutNeeds
         }
     }
 
@@ -40,8 +43,10 @@ public enum Planner {
             }
         }
         if problems.hasErrors { return (nil, diagnostics + problems) }
-        let selected = options.selectedJobs.isEmpty ? Set(graph.nodes.map(\.id)) : graph.closure(of: selectedRoots)
-        let skipReason = "not selected (--job \(options.selectedJobs.joined(separator: ", ")))"
+        let selected =
+            options.selectedJobs.isEmpty
+            ? Set(graph.nodes.map(\.id)) : (options.withoutNeeds ? Set(selectedRoots) : graph.closure(of: selectedRoots))
+        let skipReason = "not selected (--job \(options.selectedJobs.joined(separator: ", "))\(options.withoutNeeds ? " --no-deps" : ""))"
 
         let waves = graph.waves(of: Set(graph.nodes.map(\.id)))
         let order = waves.flatMap { $0 }

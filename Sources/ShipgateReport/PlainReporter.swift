@@ -40,6 +40,7 @@ public final class PlainReporter: RunObserver, @unchecked Sendable {
             if result.attempts > 1 { line += " after \(result.attempts) attempts" }
             if result.status == .cached, let from = result.cachedFrom { line += " (from run \(from))" }
             if let reason = result.reason, result.status != .success && result.status != .cached { line += ": \(reason)" }
+            if let reason = result.reason, result.status == .success || result.status == .cached { line += style.dim(" (\(reason))") }
             sink.write(line + "\n")
         case .notice(let job, let level, let message):
             let text = level == .warning ? style.yellow("warning: \(message)") : style.dim(message)

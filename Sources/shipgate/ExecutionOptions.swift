@@ -6,7 +6,7 @@ import ShipgateReport
 /// Flags of `run` and `resume` about how jobs execute and report.
 struct ExecutionOptions: ParsableArguments {
     enum OutputMode: String, ExpressibleByArgument, CaseIterable {
-        case auto, tty, plain, json
+        case auto, tty, plain, json, github
     }
 
     @Option(name: .customLong("jobs"), help: "Most jobs to run at once (default: number of CPUs).")
@@ -15,7 +15,7 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "Cancel everything after the first job fails.")
     var failFast = false
 
-    @Option(help: "auto (tty on a terminal, else plain), tty, plain, or json (one event per line).")
+    @Option(help: "auto (github in GitHub Actions, tty on a terminal, else plain), tty, plain, json (one event per line), or github.")
     var output: OutputMode = .auto
 
     @Option(help: "Write a JUnit XML report to this file.", completion: .file())
@@ -42,16 +42,23 @@ struct ExecutionOptions: ParsableArguments {
         if killGrace < 0 { throw ValidationError("--kill-grace must not be negative") }
     }
 
-    func makeReporter(environment: [String: String]) -> any RunObserver {
+    /// The output mode `auto` stands for here.
+    func resolvedMode(environment: [String: String]) -> OutputMode {
+        guard output == .auto else { return output }
+        if environment["GITHUB_ACTIONS"] == "true" { return .github }
+        let dumb = environment["TERM"] == "dumb" || environment["NO_COLOR"] != nil || environment["CI"] != nil
+        return FileDescriptorSink.standardOutput.isTerminal && !dumb ? .tty : .plain
+    }
+
+    func makeReporter(environment: [String: String], extraSummary: @escaping @Sendable (RunResult) -> String = { _ in "" }) -> any RunObserver {
         let stdout = FileDescriptorSink.standardOutput
-        var mode = output
-        if mode == .auto {
-            let dumb = environment["TERM"] == "dumb" || environment["NO_COLOR"] != nil || environment["CI"] != nil
-            mode = stdout.isTerminal && !dumb ? .tty : .plain
-        }
-        switch mode {
+        switch resolvedMode(environment: environment) {
         case .tty: return TTYReporter(sink: stdout)
         case .json: return JSONReporter(sink: stdout)
+        case .github:
+            func path(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+            return GitHubReporter(
+                sink: stdout, summaryPath: path("GITHUB_STEP_SUMMARY"), outputPath: path("GITHUB_OUTPUT"), extraSummary: extraSummary)
         case .plain, .auto: return PlainReporter(sink: stdout, style: Terminal.stdoutStyle)
         }
     }

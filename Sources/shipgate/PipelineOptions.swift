@@ -30,6 +30,9 @@ struct PipelineOptions: ParsableArguments {
         }
         if !diagnostics.isEmpty {
             FileDescriptorSink.standardError.write(DiagnosticPrinter.render(diagnostics, style: style))
+            if ProcessInfo.processInfo.environment["GITHUB_ACTIONS"] == "true" {
+                FileDescriptorSink.standardOutput.write(GitHubReporter.annotations(diagnostics))
+            }
         }
         guard let pipeline = result.pipeline else {
             FileDescriptorSink.standardError.write(DiagnosticPrinter.summary(diagnostics, file: path) + "\n")

@@ -47,7 +47,9 @@ extension Shipgate {
                     hint: "check out \(commit.prefix(12)) to resume it, or start a new run for this commit")
             }
             let selection = StateStore.parseJSONArray(row.selection)
-            let plan = try options.plan(pipeline, jobs: selection, git: context.interpolation, rules: nil, style: style)
+            let rules = try RuleOptions.parse([]).inputs(
+                needed: pipeline.jobs.contains { $0.when != nil }, context: context, workspace: home, environment: ProcessInfo.processInfo.environment)
+            let fullPlan = try options.plan(pipeline, jobs: selection, git: context.interpolation, rules: rules, style: style)
             // The run directory's journal is written once per finished job, before the database
             // (which batches); after a kill -9 it may hold jobs the database has not seen.
             var jobs: [String: JobResult] = [:]
@@ -56,6 +58,22 @@ extension Shipgate {
                 stateDirectory: Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir).stateDirectory, runID: row.id)
             if let record = try? RunDirectory.read(directory.root) {
                 for r in record.jobs where r.status == .success || r.status == .cached { jobs[r.id] = r }
+            }
+            // Jobs the original run skipped by a rule stay skipped: rules are not re-evaluated
+            // (the changes since the base may differ by now); skips because a need failed rerun.
+            // What finished is reused whatever the rules say now.
+            var plan = fullPlan
+            for i in plan.jobs.indices {
+                guard let earlier = jobs[plan.jobs[i].id] else { continue }
+                if earlier.status == .success || earlier.status == .cached {
+                    plan.jobs[i].status = .run
+                    plan.jobs[i].reason = nil
+                } else if earlier.status == .skipped, let reason = earlier.reason, !reason.hasPrefix("needs failed"),
+                    !reason.hasPrefix("needs did not succeed")
+                {
+                    plan.jobs[i].status = .skip
+                    plan.jobs[i].reason = reason
+                }
             }
             let reused = jobs.values.filter { $0.status == .success || $0.status == .cached }.count
             FileDescriptorSink.standardError.write(

@@ -120,7 +120,14 @@ struct RunSession {
         }
         defer { withExtendedLifetime(trap) {} }
 
-        let reporter = execution.makeReporter(environment: environment)
+        // In GitHub Actions, every secret value is masked by the runner before anything prints.
+        if execution.resolvedMode(environment: environment) == .github {
+            FileDescriptorSink.standardOutput.write(GitHubReporter.maskCommands(Array(secrets.values) + Array(environmentSecrets.values)))
+        }
+        let summaryPlan = plan
+        let reporter = execution.makeReporter(environment: environment) { [store, runID] _ in
+            GitHubSummary.sections(store: store, runID: runID, plan: summaryPlan)
+        }
         var observers: [any RunObserver] = [reporter]
         let recorder = store.map { StateRecorder(store: $0, runID: runID) { message in FileDescriptorSink.standardError.write("warning: \(message)\n") } }
         if let recorder { observers.append(recorder) }

@@ -170,6 +170,9 @@ final class DeployGateTests: XCTestCase {
                     window: { days: [mon, tue, wed, thu], hours: "09:00-16:00", timezone: Europe/Berlin }
                     freeze: [{ from: 2026-12-20, to: 2027-01-04, reason: year-end freeze }]
                 jobs:
+                  docs:
+                    when: { branches: ["release/*"] }
+                    steps: [{ run: echo building docs }]
                   deploy:
                     environment: prod
                     steps: [{ run: echo deployed }]
@@ -192,6 +195,8 @@ final class DeployGateTests: XCTestCase {
         try await repo.ok(["approve", run, "--env", "prod", "--key", repo.key("alice")], env: morning)
         let resumed = try await repo.shipgate(["resume", run, "--output", "plain"], env: morning)
         XCTAssertEqual(resumed.status, 0, resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("[docs] - skipped: "), "a rule-skipped job stays skipped on resume:\n\(resumed.stdout)")
+        XCTAssertFalse(resumed.stdout.contains("building docs"))
 
         // In the freeze (Tuesday, inside the window hours): blocked even with an approval.
         let frozen = ["SHIPGATE_TEST_NOW": "2026-12-22T10:00:00Z"]
