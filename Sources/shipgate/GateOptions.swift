@@ -38,6 +38,30 @@ struct GateOptions: ParsableArguments {
     @discardableResult
     func importApprovals(into store: StateStore, actor: String, style: Style) throws -> [ApprovalStatement] {
         var imported: [ApprovalStatement] = []
+        // SHIPGATE_APPROVALS: statements (one JSON object, or an array) from a CI variable.
+        if let text = ProcessInfo.processInfo.environment["SHIPGATE_APPROVALS"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let data = Data(text.utf8)
+            let statements: [ApprovalStatement]
+            if let list = try? JSONDecoder().decode([ApprovalStatement].self, from: data) {
+                statements = list
+            } else if let one = try? ApprovalStatement.decode(data) {
+                statements = [one]
+            } else {
+                FileDescriptorSink.standardError.write(
+                    "\(style.red(style.bold("error:"))) SHIPGATE_APPROVALS is not an approval statement or a JSON array of them\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+            for statement in statements {
+                imported.append(statement)
+                if try store.saveApproval(ApprovalRecords.row(statement)) {
+                    try store.audit(
+                        kind: "approval-imported", actor: actor, environment: statement.environment, runID: statement.runID,
+                        detail: [
+                            "from": "SHIPGATE_APPROVALS", "approver": statement.approver, "decision": statement.decision.rawValue, "commit": statement.commit,
+                        ])
+                }
+            }
+        }
         for path in approvalFiles {
             guard let data = FileManager.default.contents(atPath: path) else {
                 FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) cannot read approval file \(path)\n")

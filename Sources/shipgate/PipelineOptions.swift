@@ -42,8 +42,10 @@ struct PipelineOptions: ParsableArguments {
     }
 
     /// Plans with the job selection; graph problems and unknown `--job` names exit 2.
-    func plan(_ pipeline: Pipeline, jobs: [String], git: [String: String] = [:], rules: RuleInputs? = nil, style: Style) throws -> ExecutionPlan {
-        let (plan, diagnostics) = Planner.plan(pipeline, options: .init(selectedJobs: jobs, git: git, rules: rules))
+    func plan(
+        _ pipeline: Pipeline, jobs: [String], git: [String: String] = [:], rules: RuleInputs? = nil, withoutNeeds: Bool = false, style: Style
+    ) throws -> ExecutionPlan {
+        let (plan, diagnostics) = Planner.plan(pipeline, options: .init(selectedJobs: jobs, git: git, rules: rules, withoutNeeds: withoutNeeds))
         if !diagnostics.isEmpty {
             FileDescriptorSink.standardError.write(DiagnosticPrinter.render(diagnostics, style: style))
         }

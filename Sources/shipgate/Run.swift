@@ -21,6 +21,9 @@ extension Shipgate {
         @Option(name: .customLong("job"), help: "Run only these jobs and what they need (repeatable).")
         var jobs: [String] = []
 
+        @Flag(help: "Run only the --job jobs, not what they need: that ran elsewhere (exported GitHub workflows; see SHIPGATE_NEEDS).")
+        var noDeps = false
+
         @OptionGroup var execution: ExecutionOptions
 
         @Option(help: "Who runs this (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
@@ -50,11 +53,12 @@ extension Shipgate {
             // Rules look at the repository itself (an isolated checkout has no history).
             let rules = try ruleOptions.inputs(
                 needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: home, environment: environment)
-            let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: errStyle)
+            if noDeps && jobs.isEmpty { throw ValidationError("--no-deps needs --job: which jobs to run without what they need") }
+            let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, withoutNeeds: noDeps, style: errStyle)
 
             try await RunSession(
                 execution: execution, pipeline: loaded, plan: plan, pipelineFile: file, home: home, workspace: workspace, context: context,
-                selection: jobs, resumeRun: nil, onForce: { isolated?.remove() }
+                selection: jobs, resumeRun: nil, withoutNeeds: noDeps, onForce: { isolated?.remove() }
             ).execute()
         }
 

@@ -22,6 +22,8 @@ struct RunSession {
     var selection: [String]
     /// Set by `resume`: the run to continue, with its recorded jobs.
     var resumeRun: (row: RunRow, jobs: [String: JobResult])?
+    /// `--no-deps`: needed jobs ran elsewhere; their results come from `SHIPGATE_NEEDS`.
+    var withoutNeeds = false
     var onForce: @Sendable () -> Void = {}
 
     func execute() async throws {
@@ -162,9 +164,32 @@ struct RunSession {
                 store: store, policy: policy, settings: settings, files: cache?.files, observer: observer, cancellation: token)
         }
 
+        if withoutNeeds {
+            let runnable = Set(plan.runnable.map(\.id))
+            let needs = Array(Set(plan.runnable.flatMap(\.needs)).subtracting(runnable)).sorted()
+            let declared = Dictionary(plan.jobs.map { ($0.id, $0.job) }, uniquingKeysWith: { a, _ in a })
+            var external = ExternalNeeds.results(needs, declared: declared, json: environment["SHIPGATE_NEEDS"])
+            if let dir = execution.importArtifacts, let cache {
+                do {
+                    for (job, digest) in try ArtifactTransfer.importArtifacts(from: dir, jobs: needs, runDirectory: runDirectory, cache: cache) {
+                        external[job]?.artifactsDigest = digest
+                    }
+                } catch {
+                    FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) cannot import artifacts from \(dir): \(error)\n")
+                    throw ExitWith(code: Exit.invalid)
+                }
+            }
+            options.externalResults = external
+        }
+
         let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
         let result = await executor.run()
         recorder?.flush()
+        if let dir = execution.exportArtifacts, let cache {
+            do { try ArtifactTransfer.exportArtifacts(of: result.jobs, runDirectory: runDirectory, cache: cache, into: dir) } catch {
+                FileDescriptorSink.standardError.write("warning: cannot export artifacts to \(dir): \(error)\n")
+            }
+        }
         try? store?.finishRun(runID, status: result.status.rawValue)
 
         if let junit = execution.junit {

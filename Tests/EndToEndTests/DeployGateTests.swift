@@ -40,14 +40,26 @@ final class DeployGateTests: XCTestCase {
 
     func testBlockedUntilTwoApprovalsThenResumeDeploysWithTheSameArtifacts() async throws {
         let repo = try await GateRepo(pipeline: Self.pipeline)
-        let first = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--job", "leak", "--output", "plain"], env: token)
+        // As a GitHub Actions step: the blocked gate is a notice, the summary lists the gate's verdicts.
+        var github = token
+        github["GITHUB_ACTIONS"] = "true"
+        github["GITHUB_STEP_SUMMARY"] = repo.path + "/summary.md"
+        github["GITHUB_OUTPUT"] = repo.path + "/output.txt"
+        let first = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--job", "leak"], env: github)
         XCTAssertEqual(first.status, 3, first.stdout + first.stderr)
         let run = try XCTUnwrap(GateRepo.runID(first.stdout))
         XCTAssertTrue(first.stdout.contains("✗ approvals: 0 of 2 approvals"), first.stdout)
         XCTAssertTrue(first.stdout.contains("shipgate approve \(run) --env prod --key KEYFILE"), first.stdout)
         XCTAssertTrue(first.stdout.contains("Run \(run) blocked by a gate"), first.stdout)
         XCTAssertTrue(first.stdout.contains("leak=unset"), "environment secrets are withheld from other jobs:\n\(first.stdout)")
-        XCTAssertFalse(first.stdout.contains("s3cr3t"))
+        XCTAssertTrue(first.stdout.hasPrefix("::add-mask::s3cr3t-prod-token\n"), "environment secrets are masked by the runner too")
+        XCTAssertEqual(first.stdout.components(separatedBy: "s3cr3t").count, 2, "the secret appears only in ::add-mask::")
+        XCTAssertTrue(first.stdout.contains("::notice title=deploy-prod blocked by a gate::gate of prod blocked:"), first.stdout)
+        let summary = repo.read("summary.md")
+        XCTAssertTrue(summary.contains("- **prod** (`deploy-prod`): ⛔ blocked"), summary)
+        XCTAssertTrue(summary.contains("  - ✗ approvals: 0 of 2 approvals"), summary)
+        XCTAssertTrue(summary.contains("`shipgate approve \(run) --env prod --key KEYFILE`"), summary)
+        XCTAssertTrue(repo.read("output.txt").contains("blocked=true"), repo.read("output.txt"))
         let built = repo.read("dist/app.txt")
 
         // The actor cannot approve their own deploy.
