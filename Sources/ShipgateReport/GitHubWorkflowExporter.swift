@@ -69,6 +69,8 @@ public enum GitHubWorkflowExporter {
         o += "    runs-on: \(quote(options.runsOn))\n"
         if !needs.isEmpty { o += "    needs: [\(needs.map(quote).joined(separator: ", "))]\n" }
         if let env = def.deploy?.environment.value { o += "    environment: \(quote(env))\n" }
+        // `manual` jobs run only when a person starts the workflow; GitHub skips their dependents.
+        if def.when?.manual == true { o += "    if: github.event_name == 'workflow_dispatch'\n" }
         // shipgate enforces the job's own timeout; GitHub's is a backstop with room for setup.
         o += "    timeout-minutes: \(Int((timeout.milliseconds + 59_999) / 60_000) + 30)\n"
         if let m = def.matrix {
@@ -100,10 +102,15 @@ public enum GitHubWorkflowExporter {
                     "      - uses: actions/download-artifact@v7\n        with:\n          name: \(quote("shipgate--\(need)"))\n          path: .shipgate-import\n"
             }
         }
+        // The job's shipgate cache. Keyed by the content of its `inputs` (what shipgate's own key
+        // hashes), so an unchanged job restores the entry shipgate then finds; the prefix restore
+        // key brings the newest cache of the job otherwise, and shipgate decides hit or miss.
         if def.cache != nil || !def.caches.isEmpty {
+            let inputs = (def.cache?.inputs ?? []).map { "'" + $0.value.replacingOccurrences(of: "'", with: "''") + "'" }
+            let content = inputs.isEmpty ? "${{ github.sha }}" : "${{ hashFiles(\(inputs.joined(separator: ", "))) }}"
             o += "      - uses: actions/cache@v5\n        with:\n          path: .shipgate/cache\n"
-            o += "          key: shipgate-${{ runner.os }}-\(def.id)-${{ github.sha }}\(def.matrix == nil ? "" : "-${{ strategy.job-index }}")\n"
-            o += "          restore-keys: shipgate-${{ runner.os }}-\(def.id)-\n"
+            o += "          key: shipgate-${{ runner.os }}-\(def.id)--\(def.matrix == nil ? "" : "${{ strategy.job-index }}-")\(content)\n"
+            o += "          restore-keys: shipgate-${{ runner.os }}-\(def.id)--\n"
         }
         let selector: String
         if let m = def.matrix {
@@ -116,6 +123,7 @@ public enum GitHubWorkflowExporter {
         o += "          jobs: \(quote(selector))\n"
         o += "          args: --no-deps --import-artifacts .shipgate-import --export-artifacts .shipgate-export\n"
         o += "        env:\n          SHIPGATE_NEEDS: ${{ toJSON(needs) }}\n"
+        o += "          SHIPGATE_REMOTE_CACHE: ${{ vars.SHIPGATE_REMOTE_CACHE }}\n"
         if def.deploy != nil { o += "          SHIPGATE_APPROVALS: ${{ vars.SHIPGATE_APPROVALS }}\n" }
         var names = secrets
         if let env = def.deploy?.environment.value, let policy = pipeline.environment(env) { names += policy.secrets.map(\.value) }

@@ -168,7 +168,9 @@ struct RunSession {
             let runnable = Set(plan.runnable.map(\.id))
             let needs = Array(Set(plan.runnable.flatMap(\.needs)).subtracting(runnable)).sorted()
             let declared = Dictionary(plan.jobs.map { ($0.id, $0.job) }, uniquingKeysWith: { a, _ in a })
-            var external = ExternalNeeds.results(needs, declared: declared, json: environment["SHIPGATE_NEEDS"])
+            var external = ExternalNeeds.results(
+                needs, declared: declared, continueOnError: Dictionary(plan.jobs.map { ($0.id, $0.continueOnError) }, uniquingKeysWith: { a, _ in a }),
+                json: environment["SHIPGATE_NEEDS"])
             if let dir = execution.importArtifacts, let cache {
                 do {
                     for (job, digest) in try ArtifactTransfer.importArtifacts(from: dir, jobs: needs, runDirectory: runDirectory, cache: cache) {
