@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Pure values: the validated pipeline, diagnostics, durations. No I/O.
@@ -51,6 +53,14 @@ let package = Package(
             name: "ShipgateState",
             dependencies: ["ShipgateModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The same state store on PostgreSQL (postgres-nio), for many runners sharing one database.
+        .target(
+            name: "ShipgatePostgres",
+            dependencies: [
+                "ShipgateModel", "ShipgateState", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // Keys, signed approval statements and the gate's rules, as pure values and functions.
         .target(
             name: "ShipgateGate",
@@ -73,7 +83,7 @@ let package = Package(
             name: "shipgate",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateGit",
-                "ShipgateState", "ShipgateGate", "ShipgateRelease",
+                "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -89,10 +99,10 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
-        .testTarget(name: "ShipgateGateTests", dependencies: ["ShipgateGate", "ShipgateModel", "ShipgateState", "ShipgateLoading"]),
+        .testTarget(name: "ShipgateGateTests", dependencies: ["ShipgateGate", "ShipgateModel", "ShipgateState", "ShipgateLoading", "ShipgatePostgres"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["shipgate", .product(name: "Subprocess", package: "swift-subprocess")],
+            dependencies: ["shipgate", "ShipgatePostgres", .product(name: "Subprocess", package: "swift-subprocess")],
             exclude: ["Fixtures"]
         ),
     ],

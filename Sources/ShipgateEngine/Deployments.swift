@@ -13,7 +13,7 @@ public protocol DeploymentHooks: Sendable {
     /// The deploy ended; record it and release the lock.
     func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async
     /// Places the artifacts of the release to roll back to into `directory`; false if they are gone.
-    func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) -> Bool
+    func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool
     /// Called between phases (`verifying`, `rolling-back`) so the record shows where a deploy stopped.
     func phase(_ ticket: DeployTicket, _ phase: String)
     /// The verify checks ended: `detail` is what failed, or a summary when all passed.

@@ -53,7 +53,7 @@ extension JobExecutor {
         for (k, v) in target { env[k] = v }
         let dir = options.runDirectory.root + "/rollback-artifacts/" + RunDirectory.fileName(for: job.id)
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        if hooks.restoreRollbackArtifacts(ticket, into: dir) { env["SHIPGATE_ROLLBACK_ARTIFACTS"] = dir }
+        if await hooks.restoreRollbackArtifacts(ticket, into: dir) { env["SHIPGATE_ROLLBACK_ARTIFACTS"] = dir }
         let rollbackFailure: String?
         do {
             let steps = try prepare(deploy.rollback, needed: needed)

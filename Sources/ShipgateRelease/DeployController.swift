@@ -47,18 +47,21 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         }
     }
 
-    let store: StateStore
+    let store: any StateStore
     let policy: TrustedPolicy
     let settings: Settings
     let files: FileSet?
+    let remote: RemoteCache?
     let observer: any RunObserver
     let cancellation: CancellationToken
     private let lock = NSLock()
     private var lockNames: [String: [String]] = [:]
 
     public init(
-        store: StateStore, policy: TrustedPolicy, settings: Settings, files: FileSet?, observer: any RunObserver, cancellation: CancellationToken
+        store: any StateStore, policy: TrustedPolicy, settings: Settings, files: FileSet?, remote: RemoteCache? = nil, observer: any RunObserver,
+        cancellation: CancellationToken
     ) {
+        self.remote = remote
         self.store = store
         self.policy = policy
         self.settings = settings
@@ -165,6 +168,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             if let failure = await takeLock(names, job: job.id, environment: name) { return .failed(reason: failure) }
         }
         lock.withLock { lockNames[job.id] = names }
+        await share(artifacts, job: job.id)
         return openRelease(job: job, environment: name, request: req, decision: decision, artifacts: artifacts, secrets: secrets)
     }
 
@@ -270,15 +274,35 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         if let row = try? store.deployment(ticket.release) { releaseLock(row.job) }
     }
 
-    public func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) -> Bool {
+    public func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool {
         guard let target = ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"], let row = try? store.deployment(target) else { return false }
-        return Self.restore(row, files: files, into: directory)
+        return await Self.restore(row, files: files, remote: remote, into: directory)
     }
 
-    /// Places a release's retained artifacts into `directory`.
-    public static func restore(_ release: DeploymentRow, files: FileSet?, into directory: String) -> Bool {
+    /// Places a release's retained artifacts into `directory`. Blobs missing here (the release
+    /// was deployed from another runner) are fetched from the remote cache and verified.
+    public static func restore(_ release: DeploymentRow, files: FileSet?, remote: RemoteCache?, into directory: String) async -> Bool {
         guard let files, let entries = decodeFiles(release.files), !entries.isEmpty else { return false }
+        if let remote {
+            for entry in entries where entry.kind == .file && !files.cache.hasBlob(entry.digest) {
+                guard case .hit(let data) = await remote.get("cas", entry.digest) else { return false }
+                guard (try? files.cache.storeBlob(data: Array(data))) == entry.digest else { return false }
+            }
+        }
         return (try? files.restore(entries, into: directory)) != nil
+    }
+
+    /// Copies a release's artifact blobs to the remote cache, so any runner can roll back to it.
+    private func share(_ artifacts: [FileEntry], job: String) async {
+        guard let remote, let files else { return }
+        var sent = 0
+        for entry in artifacts where entry.kind == .file {
+            guard let bytes = try? files.cache.readBlob(entry.digest) else { continue }
+            if case .hit = await remote.put("cas", entry.digest, Data(bytes)) { sent += 1 }
+        }
+        if sent > 0 {
+            notice(job, .info, "kept \(sent) artifact blob\(sent == 1 ? "" : "s") of this release in the remote cache for rollbacks from any runner")
+        }
     }
 
     // MARK: - Records
@@ -349,7 +373,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         return "\(environment)-\(f.string(from: now))-\(String(format: "%04x", UInt16.random(in: 0...UInt16.max)))"
     }
 
-    public static func json(_ map: [String: String]) -> String { StateStore.canonicalJSON(map) }
+    public static func json(_ map: [String: String]) -> String { StateText.canonicalJSON(map) }
 
     static func encode<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()

@@ -10,7 +10,7 @@ import ShipgateState
 /// depend on the run (`requires`, artifact digests) are shown as checked at deploy time.
 public enum GatePreviewer {
     public static func annotate(
-        _ plan: ExecutionPlan, policy: TrustedPolicy, context: RunContext, store: StateStore?, breakGlass: String?, now: Date
+        _ plan: ExecutionPlan, policy: TrustedPolicy, context: RunContext, store: (any StateStore)?, breakGlass: String?, now: Date
     ) -> ExecutionPlan {
         var plan = plan
         let deployBefore = Set(plan.jobs.filter { $0.status != .skip }.compactMap { $0.deploy?.environment })

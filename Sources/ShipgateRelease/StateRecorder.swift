@@ -10,7 +10,7 @@ import ShipgateState
 /// the run directory's journal (`jobs.jsonl`, one `write(2)` per job); after a `kill -9`,
 /// `resume` merges it with what reached the database.
 public final class StateRecorder: RunObserver, @unchecked Sendable {
-    let store: StateStore
+    let store: any StateStore
     let runID: String
     let warn: @Sendable (String) -> Void
     private let lock = NSLock()
@@ -20,7 +20,7 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
     private var warned = false
     private let queue = DispatchQueue(label: "shipgate.state-recorder")
 
-    public init(store: StateStore, runID: String, warn: @escaping @Sendable (String) -> Void) {
+    public init(store: any StateStore, runID: String, warn: @escaping @Sendable (String) -> Void) {
         self.store = store
         self.runID = runID
         self.warn = warn

@@ -19,6 +19,18 @@ public struct AuditRow: Codable, Sendable, Equatable, FetchableRecord, Persistab
     public var prevHash: String
     public var hash: String
 
+    public init(seq: Int64, at: String, kind: String, actor: String, environment: String?, runID: String?, detail: String, prevHash: String, hash: String) {
+        self.seq = seq
+        self.at = at
+        self.kind = kind
+        self.actor = actor
+        self.environment = environment
+        self.runID = runID
+        self.detail = detail
+        self.prevHash = prevHash
+        self.hash = hash
+    }
+
     /// The genesis value of `prevHash`.
     public static let genesis = String(repeating: "0", count: 64)
 
@@ -47,14 +59,10 @@ public struct AuditVerification: Sendable, Equatable {
     public var problems: [String]
 }
 
-extension StateStore {
+extension SQLiteStateStore {
     /// Appends an entry to the chain in one transaction (serialized with every other writer).
-    @discardableResult
-    public func audit(
-        kind: String, actor: String, environment: String? = nil, runID: String? = nil, detail: [String: String], at: Date = Date()
-    ) throws -> AuditRow {
-        let detailText = Self.canonicalJSON(detail)
-        return try write { db in
+    public func appendAudit(kind: String, actor: String, environment: String?, runID: String?, detail detailText: String, at: Date) throws -> AuditRow {
+        try write { db in
             let last = try AuditRow.order(Column("seq").desc).fetchOne(db)
             let seq = (last?.seq ?? 0) + 1
             let prev = last?.hash ?? AuditRow.genesis
@@ -67,44 +75,25 @@ extension StateStore {
         }
     }
 
+    public func importAudit(_ rows: [AuditRow]) throws {
+        try write { db in
+            guard try AuditRow.fetchCount(db) == 0 else { throw StateError.database("the audit log is not empty; refusing to import into it") }
+            for row in rows { try row.insert(db) }
+        }
+    }
+
     /// Entries oldest first, optionally of one environment.
-    public func auditEntries(environment: String? = nil) throws -> [AuditRow] {
+    public func auditEntries(environment: String?) throws -> [AuditRow] {
         try read { db in
             var q = AuditRow.all()
             if let environment { q = q.filter(Column("environment") == environment) }
             return try q.order(Column("seq")).fetchAll(db)
         }
     }
+}
 
-    /// Walks the whole chain: each entry's hash must match its fields, link to the previous
-    /// entry's hash, and sequence numbers must have no gap. A deleted tail can only be seen
-    /// against a head recorded elsewhere (`expectedHead`).
-    public func verifyAudit(expectedHead: String? = nil) throws -> AuditVerification {
-        let rows = try auditEntries()
-        var problems: [String] = []
-        var prev = AuditRow.genesis
-        var expectedSeq: Int64 = 1
-        for row in rows {
-            if row.seq != expectedSeq {
-                problems.append(
-                    "entry \(row.seq): expected entry \(expectedSeq) here; \(row.seq > expectedSeq ? "entries were deleted" : "entries are out of order")")
-            }
-            if row.prevHash != prev {
-                problems.append("entry \(row.seq): does not link to the entry before it (an entry before it was edited, inserted or deleted)")
-            }
-            if row.hash != row.expectedHash {
-                problems.append("entry \(row.seq) (\(row.kind) at \(row.at)): its content does not match its hash (edited)")
-            }
-            prev = row.hash
-            expectedSeq = row.seq + 1
-        }
-        // A head that is in the chain but not last is fine: entries were appended since.
-        if let expectedHead, !rows.contains(where: { $0.hash == expectedHead }) {
-            problems.append("the recorded head \(expectedHead.prefix(12))… is not in the chain: entries at the end were deleted or replaced")
-        }
-        return AuditVerification(entries: rows.count, head: prev, problems: problems)
-    }
-
+/// JSON text the stores write: canonical objects (sorted keys) and string arrays.
+public enum StateText {
     /// Sorted keys, no whitespace, strings escaped as JSON: the same bytes for the same facts.
     public static func canonicalJSON(_ object: [String: String]) -> String {
         "{" + object.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }.joined(separator: ",") + "}"
@@ -132,4 +121,46 @@ extension StateStore {
         }
         return out + "\""
     }
+}
+
+extension StateStore {
+    /// Appends an entry with `detail` as canonical JSON.
+    @discardableResult
+    public func audit(
+        kind: String, actor: String, environment: String? = nil, runID: String? = nil, detail: [String: String], at: Date = Date()
+    ) throws -> AuditRow {
+        try appendAudit(kind: kind, actor: actor, environment: environment, runID: runID, detail: StateText.canonicalJSON(detail), at: at)
+    }
+
+    public func auditEntries() throws -> [AuditRow] { try auditEntries(environment: nil) }
+
+    /// Walks the whole chain: each entry's hash must match its fields, link to the previous
+    /// entry's hash, and sequence numbers must have no gap. A deleted tail can only be seen
+    /// against a head recorded elsewhere (`expectedHead`).
+    public func verifyAudit(expectedHead: String? = nil) throws -> AuditVerification {
+        let rows = try auditEntries(environment: nil)
+        var problems: [String] = []
+        var prev = AuditRow.genesis
+        var expectedSeq: Int64 = 1
+        for row in rows {
+            if row.seq != expectedSeq {
+                problems.append(
+                    "entry \(row.seq): expected entry \(expectedSeq) here; \(row.seq > expectedSeq ? "entries were deleted" : "entries are out of order")")
+            }
+            if row.prevHash != prev {
+                problems.append("entry \(row.seq): does not link to the entry before it (an entry before it was edited, inserted or deleted)")
+            }
+            if row.hash != row.expectedHash {
+                problems.append("entry \(row.seq) (\(row.kind) at \(row.at)): its content does not match its hash (edited)")
+            }
+            prev = row.hash
+            expectedSeq = row.seq + 1
+        }
+        // A head that is in the chain but not last is fine: entries were appended since.
+        if let expectedHead, !rows.contains(where: { $0.hash == expectedHead }) {
+            problems.append("the recorded head \(expectedHead.prefix(12))… is not in the chain: entries at the end were deleted or replaced")
+        }
+        return AuditVerification(entries: rows.count, head: prev, problems: problems)
+    }
+
 }

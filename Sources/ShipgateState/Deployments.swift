@@ -56,12 +56,12 @@ public struct DeploymentRow: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var isGood: Bool { status == "success" }
 }
 
-extension StateStore {
+extension SQLiteStateStore {
     public func saveDeployment(_ d: DeploymentRow) throws {
         try write { db in try d.insert(db, onConflict: .replace) }
     }
 
-    public func updateDeployment(_ release: String, status: String, detail: String?, finished: Bool, at: Date = Date()) throws {
+    public func updateDeployment(_ release: String, status: String, detail: String?, finished: Bool, at: Date) throws {
         try write { db in
             try db.execute(
                 sql: "UPDATE deployments SET status = ?, detail = COALESCE(?, detail), finishedAt = ? WHERE release = ?",
@@ -70,7 +70,7 @@ extension StateStore {
     }
 
     /// Releases of an environment, newest first.
-    public func deployments(environment: String?, limit: Int = 100) throws -> [DeploymentRow] {
+    public func deployments(environment: String?, limit: Int) throws -> [DeploymentRow] {
         try read { db in
             var q = DeploymentRow.all()
             if let environment { q = q.filter(Column("environment") == environment) }
@@ -80,20 +80,5 @@ extension StateStore {
 
     public func deployment(_ release: String) throws -> DeploymentRow? {
         try read { db in try DeploymentRow.fetchOne(db, key: release) }
-    }
-
-    /// The newest good release of an environment, other than `excluding`.
-    public func lastGood(environment: String, excluding: String? = nil) throws -> DeploymentRow? {
-        try deployments(environment: environment, limit: 1000).first { $0.isGood && $0.release != excluding }
-    }
-
-    /// Artifact files of the newest `keep` good releases of every environment: never pruned.
-    public func retainedFiles(keep: (String) -> Int) throws -> [DeploymentRow] {
-        let all = try read { db in try DeploymentRow.filter(Column("status") == "success").order(Column("startedAt").desc).fetchAll(db) }
-        var counts: [String: Int] = [:]
-        return all.filter { d in
-            counts[d.environment, default: 0] += 1
-            return counts[d.environment]! <= keep(d.environment)
-        }
     }
 }

@@ -72,7 +72,7 @@ public struct ApprovalRow: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 }
 
-extension StateStore {
+extension SQLiteStateStore {
     public func saveGate(_ gate: GateRow) throws {
         try write { db in
             var row = gate
@@ -106,6 +106,10 @@ extension StateStore {
             try ApprovalRow.filter(Column("environment") == environment && Column("commitID") == commitID).order(Column("issuedAt"), Column("id"))
                 .fetchAll(db)
         }
+    }
+
+    public func allApprovals() throws -> [ApprovalRow] {
+        try read { db in try ApprovalRow.order(Column("issuedAt"), Column("id")).fetchAll(db) }
     }
 
     public func approvals(runID: String) throws -> [ApprovalRow] {

@@ -33,7 +33,7 @@ public enum LockAttempt: Sendable, Equatable {
     case held(by: LockRow)
 }
 
-extension StateStore {
+extension SQLiteStateStore {
     /// Tries each of `names` (the slots of one lock) once; never waits.
     public func tryLock(_ names: [String], holder: LockRow) throws -> LockAttempt {
         try write { db in

@@ -87,7 +87,7 @@ public struct AttemptRow: Codable, Sendable, Equatable, FetchableRecord, Persist
     }
 }
 
-extension StateStore {
+extension SQLiteStateStore {
     /// Inserts a new run, or (for `resume`) takes over an existing one: status back to
     /// `running`, this process as its owner.
     public func beginRun(_ run: RunRow) throws {
@@ -104,15 +104,10 @@ extension StateStore {
         }
     }
 
-    public func finishRun(_ id: String, status: String, at: Date = Date()) throws {
+    public func finishRun(_ id: String, status: String, at: Date) throws {
         try write { db in
             try db.execute(sql: "UPDATE runs SET status = ?, finishedAt = ? WHERE id = ?", arguments: [status, StateTime.string(at), id])
         }
-    }
-
-    /// Records a job's latest result (a resumed run overwrites what it reran).
-    public func saveJob(_ job: JobRow) throws {
-        try write { db in try job.insert(db, onConflict: .replace) }
     }
 
     /// Stores finished jobs and failed attempts in one transaction.
@@ -121,10 +116,6 @@ extension StateStore {
             for job in jobs { try job.insert(db, onConflict: .replace) }
             for attempt in attempts { try attempt.insert(db, onConflict: .replace) }
         }
-    }
-
-    public func saveAttempt(_ attempt: AttemptRow) throws {
-        try write { db in try attempt.insert(db, onConflict: .replace) }
     }
 
     public func run(_ id: String) throws -> RunRow? { try read { db in try RunRow.fetchOne(db, key: id) } }
@@ -138,7 +129,7 @@ extension StateStore {
     }
 
     /// Newest first.
-    public func runs(limit: Int = 20) throws -> [RunRow] {
+    public func runs(limit: Int) throws -> [RunRow] {
         try read { db in try RunRow.order(Column("startedAt").desc, Column("id").desc).limit(limit).fetchAll(db) }
     }
 

@@ -7,9 +7,10 @@ import GRDB
 /// database as it was before or after that write, never in between. Several shipgate
 /// processes may share the file: writes take SQLite's write lock at once (`BEGIN IMMEDIATE`)
 /// and wait up to `busyTimeout` for it. The schema is versioned by `migrations` in code.
-public final class StateStore: Sendable {
+public final class SQLiteStateStore: StateStore {
     public let path: String
     let queue: DatabaseQueue
+    public var location: String { path }
 
     public static func path(stateDirectory: String) -> String { (stateDirectory as NSString).appendingPathComponent("state.db") }
 

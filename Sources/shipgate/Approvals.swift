@@ -152,13 +152,16 @@ struct SigningOptions: ParsableArguments {
         do { approver = try ApproverKey.read(path: key) } catch { throw fail("\(error)") }
 
         // The approver is whoever the trusted keyring says owns this key.
-        let pipeline = PipelineLoader.load(path: row.pipelineFile).pipeline
+        let pipelineFile = row.localPipelineFile
+        let pipeline = PipelineLoader.load(path: pipelineFile).pipeline
         let policy = pipeline.map {
             TrustedPolicy.load(
-                pipeline: $0, pipelinePath: row.pipelineFile,
+                pipeline: $0, pipelinePath: pipelineFile,
                 trustRef: policyOptions.resolvedTrustRef, keyringPath: policyOptions.keyringPath)
         }
-        guard let policy else { throw fail("cannot load \(row.pipelineFile), the pipeline of run \(row.id)") }
+        guard let policy else {
+            throw fail("cannot load \(pipelineFile), the pipeline of run \(row.id)", hint: "run `approve` in a checkout of the repository the run came from")
+        }
         let publicKey = approver.privateKey.publicKey.rawRepresentation
         guard let name = policy.keyring.keys.first(where: { $0.value == publicKey })?.key else {
             throw fail(

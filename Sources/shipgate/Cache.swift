@@ -61,6 +61,8 @@ extension Shipgate {
             @Option(help: "Keep at most this much (e.g. 5G, 500M).") var maxSize: String?
             @Option(help: "Remove entries unused for longer than this (e.g. 30d).") var maxAge: String?
             @Option(help: "State directory (default: .shipgate here; env SHIPGATE_STATE_DIR).") var stateDir: String?
+            @Option(name: .customLong("state"), help: "State store whose releases' artifacts are kept (postgres://… or sqlite:PATH; env SHIPGATE_STATE_URL).")
+            var stateURL: String?
 
             func validate() throws {
                 if let maxSize, Self.parseSize(maxSize) == nil { throw ValidationError("--max-size: expected a size like 500M or 5G, got `\(maxSize)`") }
@@ -72,8 +74,11 @@ extension Shipgate {
                 let cache = try LocalCache(root: dirs.state + "/cache")
                 guard let lock = cache.lock(exclusive: true) else { throw ValidationError("cannot lock \(cache.root)") }
                 defer { lock.release() }
-                let report = CachePruner(cache: cache, runsDirectory: dirs.state + "/runs", retained: try Self.retainedReleaseBlobs(stateDirectory: dirs.state))
-                    .prune(maxBytes: maxSize.flatMap(Self.parseSize), maxAge: maxAge.flatMap(TimeSpan.parse), now: Date())
+                let report = CachePruner(
+                    cache: cache, runsDirectory: dirs.state + "/runs",
+                    retained: try Self.retainedReleaseBlobs(stateDirectory: dirs.state, url: StateLocation.url(stateURL))
+                )
+                .prune(maxBytes: maxSize.flatMap(Self.parseSize), maxAge: maxAge.flatMap(TimeSpan.parse), now: Date())
                 print(
                     "removed \(report.entriesRemoved) entr\(report.entriesRemoved == 1 ? "y" : "ies") and \(report.blobsRemoved) blob\(report.blobsRemoved == 1 ? "" : "s") (\(Stats.size(report.bytesFreed))); \(Stats.size(report.bytesKept)) kept"
                 )
@@ -81,10 +86,10 @@ extension Shipgate {
 
             /// Artifact blobs of the newest good releases per environment (`retain-releases`, read
             /// from the default pipeline file when there is one, else 5): rollbacks need them.
-            static func retainedReleaseBlobs(stateDirectory: String) throws -> Set<String> {
-                guard FileManager.default.fileExists(atPath: StateStore.path(stateDirectory: stateDirectory)) else { return [] }
-                let store: StateStore
-                do { store = try StateStore(stateDirectory: stateDirectory) } catch {
+            static func retainedReleaseBlobs(stateDirectory: String, url: String?) throws -> Set<String> {
+                guard StateLocation.exists(url: url, stateDirectory: stateDirectory) else { return [] }
+                let store: any StateStore
+                do { store = try StateLocation.open(url: url, stateDirectory: stateDirectory) } catch {
                     throw fail("\(error)", hint: "prune refuses to run when it cannot tell which release artifacts to keep")
                 }
                 let pipeline = PipelineOptions.defaultFiles.lazy.compactMap { PipelineLoader.load(path: $0).pipeline }.first

@@ -24,6 +24,9 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
     var stateDir: String?
 
+    @Option(name: .customLong("state"), help: "State store: postgres://USER@HOST:PORT/DB or sqlite:PATH (default: .shipgate/state.db; env SHIPGATE_STATE_URL).")
+    var stateURL: String?
+
     @Option(name: .customLong("secret"), help: "Treat this environment variable as a secret (repeatable).")
     var secretNames: [String] = []
 

@@ -36,7 +36,7 @@ struct GateOptions: ParsableArguments {
 
     /// Reads `--approval` files into the state store; exits 2 on an unreadable file.
     @discardableResult
-    func importApprovals(into store: StateStore, actor: String, style: Style) throws -> [ApprovalStatement] {
+    func importApprovals(into store: any StateStore, actor: String, style: Style) throws -> [ApprovalStatement] {
         var imported: [ApprovalStatement] = []
         // SHIPGATE_APPROVALS: statements (one JSON object, or an array) from a CI variable.
         if let text = ProcessInfo.processInfo.environment["SHIPGATE_APPROVALS"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

@@ -8,7 +8,7 @@ import ShipgateState
 /// The parts of the GitHub step summary that come from the state store: gate verdicts and
 /// deployments of the run, then the DAG as a Mermaid graph.
 enum GitHubSummary {
-    static func sections(store: StateStore?, runID: String, plan: ExecutionPlan) -> String {
+    static func sections(store: (any StateStore)?, runID: String, plan: ExecutionPlan) -> String {
         var md = ""
         let gates = (try? store?.gates(ofRun: runID)) ?? []
         if !gates.isEmpty {

@@ -32,6 +32,10 @@ extension Shipgate {
 
         @OptionGroup var policy: PolicyOptions
 
+        @Option(
+            name: .customLong("state"), help: "State store: postgres://USER@HOST:PORT/DB or sqlite:PATH (default: .shipgate/state.db; env SHIPGATE_STATE_URL).")
+        var stateURL: String?
+
         @Option(help: "Show the gates as they would decide with --break-glass REASON.")
         var breakGlass: String?
 
@@ -65,9 +69,10 @@ extension Shipgate {
                 let trusted = TrustedPolicy.load(
                     pipeline: loaded, pipelinePath: loaded.file, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
                 // Read-only: the state store is opened only when it exists.
+                let url = StateLocation.url(stateURL)
                 let store =
-                    FileManager.default.fileExists(atPath: StateStore.path(stateDirectory: workspace.stateDirectory))
-                    ? try? StateStore(stateDirectory: workspace.stateDirectory) : nil
+                    StateLocation.exists(url: url, stateDirectory: workspace.stateDirectory)
+                    ? try? StateLocation.open(url: url, stateDirectory: workspace.stateDirectory) : nil
                 plan = GatePreviewer.annotate(
                     plan, policy: trusted, context: context, store: store, breakGlass: breakGlass, now: GateClock.resolve(style: Terminal.stderrStyle)())
             }

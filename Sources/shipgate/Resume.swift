@@ -24,6 +24,7 @@ extension Shipgate {
             let style = Terminal.stderrStyle
             var state = StateOptions()
             state.stateDir = execution.stateDir
+            state.stateURL = execution.stateURL
             let store = try state.open()
             let row = try state.run(id, in: store)
             switch row.status {
@@ -46,7 +47,7 @@ extension Shipgate {
                     "run \(row.id) ran at commit \(commit.prefix(12)), but HEAD is at \(context.git?.commit.prefix(12) ?? "no commit")",
                     hint: "check out \(commit.prefix(12)) to resume it, or start a new run for this commit")
             }
-            let selection = StateStore.parseJSONArray(row.selection)
+            let selection = StateText.parseJSONArray(row.selection)
             let rules = try RuleOptions.parse([]).inputs(
                 needed: pipeline.jobs.contains { $0.when != nil }, context: context, workspace: home, environment: ProcessInfo.processInfo.environment)
             let fullPlan = try options.plan(pipeline, jobs: selection, git: context.interpolation, rules: rules, style: style)

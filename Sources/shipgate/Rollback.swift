@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShipgateCache
 import ShipgateEngine
 import ShipgateGit
 import ShipgateModel
@@ -31,6 +32,10 @@ extension Shipgate {
         @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
         var stateDir: String?
 
+        @Option(
+            name: .customLong("state"), help: "State store: postgres://USER@HOST:PORT/DB or sqlite:PATH (default: .shipgate/state.db; env SHIPGATE_STATE_URL).")
+        var stateURL: String?
+
         func run() async throws {
             let style = Terminal.stderrStyle
             let environment = ProcessInfo.processInfo.environment
@@ -42,6 +47,7 @@ extension Shipgate {
             let home = Workspace(pipelineFile: file, stateDirectory: stateDir)
             var state = StateOptions()
             state.stateDir = home.stateDirectory
+            state.stateURL = stateURL
             let store = try state.open()
             let context = RunContext.resolve(workspace: home.root, environment: environment, actor: actor)
             let releases = try store.deployments(environment: env, limit: 1000)
@@ -86,7 +92,8 @@ extension Shipgate {
                 stateDirectory: home.stateDirectory, workspace: home.root, remote: nil, lookups: true, readOnly: true, trackedBlobID: nil)
             let artifactsDir = runDirectory.root + "/rollback-artifacts"
             try? FileManager.default.createDirectory(atPath: artifactsDir, withIntermediateDirectories: true)
-            let restored = DeployController.restore(target, files: cache?.files, into: artifactsDir)
+            let remote = ProcessInfo.processInfo.environment["SHIPGATE_REMOTE_CACHE"].flatMap { $0.isEmpty ? nil : RemoteCache(url: $0) }
+            let restored = await DeployController.restore(target, files: cache?.files, remote: remote, into: artifactsDir)
 
             let fileValues = try secretsFile.map(SecretSource.parseFile) ?? [:]
             var base = environment

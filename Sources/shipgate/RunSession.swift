@@ -62,9 +62,9 @@ struct RunSession {
 
         // The state store: required when the pipeline deploys, best effort otherwise.
         let deploys = plan.jobs.contains { $0.deploy != nil && $0.status != .skip }
-        var store: StateStore?
+        var store: (any StateStore)?
         do {
-            let s = try StateStore(stateDirectory: home.stateDirectory)
+            let s = try StateLocation.open(url: StateLocation.url(execution.stateURL), stateDirectory: home.stateDirectory)
             for id in try s.markInterrupted() where id != resumeRun?.row.id {
                 FileDescriptorSink.standardError.write(
                     style.dim("note: run \(id) was interrupted (its shipgate process is gone); `shipgate resume \(id)` continues it") + "\n")
@@ -100,13 +100,13 @@ struct RunSession {
         var imported: [ApprovalStatement] = []
         if let store {
             let git = context.git
-            let selectionJSON = selection.isEmpty ? nil : StateStore.jsonArray(selection)
+            let selectionJSON = selection.isEmpty ? nil : StateText.jsonArray(selection)
             try? store.beginRun(
                 RunRow(
                     id: runID, pipeline: pipeline.name, pipelineFile: URL(fileURLWithPath: pipelineFile).standardizedFileURL.path,
                     pipelineDigest: pipeline.digest, status: "running", actor: actor,
                     commitID: git?.commit, branch: git?.branch, version: git?.version, workspace: home.root, partial: !selection.isEmpty,
-                    selection: selectionJSON, git: StateStore.canonicalJSON(context.interpolation), startedAt: StateTime.string(Date())))
+                    selection: selectionJSON, git: StateText.canonicalJSON(context.interpolation), startedAt: StateTime.string(Date())))
             imported = try execution.gate.importApprovals(into: store, actor: context.actor, style: style)
             if let resumeRun {
                 _ = try? store.audit(kind: "resume", actor: context.actor, runID: runID, detail: ["previousStatus": resumeRun.row.status])
@@ -161,7 +161,7 @@ struct RunSession {
                 now: GateClock.resolve(style: style))
             settings.imported = imported
             options.deployments = DeployController(
-                store: store, policy: policy, settings: settings, files: cache?.files, observer: observer, cancellation: token)
+                store: store, policy: policy, settings: settings, files: cache?.files, remote: cache?.remote, observer: observer, cancellation: token)
         }
 
         if withoutNeeds {

@@ -8,22 +8,26 @@ struct StateOptions: ParsableArguments {
     @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
     var stateDir: String?
 
+    @Option(name: .customLong("state"), help: "State store: postgres://USER@HOST:PORT/DB or sqlite:PATH (default: .shipgate/state.db; env SHIPGATE_STATE_URL).")
+    var stateURL: String?
+
     var workspace: Workspace {
         Workspace(pipelineFile: FileManager.default.currentDirectoryPath + "/shipgate.yml", stateDirectory: stateDir)
     }
 
     /// Opens the store; a missing database is an error that says how one comes to exist.
-    func open(mustExist: Bool = true) throws -> StateStore {
+    func open(mustExist: Bool = true) throws -> any StateStore {
         let dir = workspace.stateDirectory
         let style = Terminal.stderrStyle
-        if mustExist, !FileManager.default.fileExists(atPath: StateStore.path(stateDirectory: dir)) {
+        let url = StateLocation.url(stateURL)
+        if mustExist, !StateLocation.exists(url: url, stateDirectory: dir) {
             FileDescriptorSink.standardError.write(
-                "\(style.red(style.bold("error:"))) no state database at \(StateStore.path(stateDirectory: dir))\n  \(style.cyan("hint:")) run a pipeline first (`shipgate run`), or pass --state-dir\n"
+                "\(style.red(style.bold("error:"))) no state database at \(StateLocation.describe(url: url, stateDirectory: dir))\n  \(style.cyan("hint:")) run a pipeline first (`shipgate run`), or pass --state-dir or --state\n"
             )
             throw ExitWith(code: Exit.invalid)
         }
         do {
-            let store = try StateStore(stateDirectory: dir)
+            let store = try StateLocation.open(url: url, stateDirectory: dir)
             try store.markInterrupted()
             return store
         } catch {
@@ -33,12 +37,13 @@ struct StateOptions: ParsableArguments {
     }
 
     /// The run a prefix (or `last`) names; exits 2 with a hint when none or several match.
-    func run(_ id: String, in store: StateStore) throws -> RunRow {
+    func run(_ id: String, in store: any StateStore) throws -> RunRow {
         if let row = try store.findRun(id) { return row }
         let style = Terminal.stderrStyle
         let recent = (try? store.runs(limit: 5))?.map(\.id).joined(separator: ", ") ?? ""
         FileDescriptorSink.standardError.write(
-            "\(style.red(style.bold("error:"))) no run `\(id)` in \(store.path)\(recent.isEmpty ? "" : "\n  \(style.cyan("hint:")) recent runs: \(recent)")\n")
+            "\(style.red(style.bold("error:"))) no run `\(id)` in \(store.location)\(recent.isEmpty ? "" : "\n  \(style.cyan("hint:")) recent runs: \(recent)")\n"
+        )
         throw ExitWith(code: Exit.invalid)
     }
 }

@@ -1,68 +1,88 @@
 import Foundation
 import XCTest
 
+@testable import ShipgatePostgres
 @testable import ShipgateState
 
-/// The SQLite state store: audit chain, locks held by dead processes, interrupted runs.
-final class StateStoreTests: XCTestCase {
-    var dir = ""
+/// The state store contract, run against SQLite always and against PostgreSQL when
+/// `SHIPGATE_TEST_POSTGRES_URL` names a server (scripts/with-postgres.sh starts one).
+class StateStoreContract: XCTestCase {
+    /// Overridden by each backend: a fresh, empty store.
+    func makeStore() throws -> any StateStore { fatalError("abstract") }
+    /// Raw SQL against the store's database (tampering, simulating a dead holder).
+    func tamper(_ store: any StateStore, _ sql: String) throws { fatalError("abstract") }
+    /// Ends a store's process-side hold on its locks (its process "dies").
+    func kill(_ store: inout (any StateStore)?) throws { fatalError("abstract") }
 
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "state-\(UUID().uuidString)"
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
+    override func invokeTest() {
+        // The base class holds the tests but has no backend.
+        if type(of: self) == StateStoreContract.self { return }
+        super.invokeTest()
     }
 
     func testAuditChainDetectsEditsInsertionsAndDeletions() throws {
-        let store = try StateStore(stateDirectory: dir)
+        let store = try makeStore()
         for i in 1...5 { try store.audit(kind: "gate", actor: "dev", environment: "prod", runID: "r\(i)", detail: ["n": "\(i)"]) }
         let clean = try store.verifyAudit()
         XCTAssertEqual(clean.problems, [])
         XCTAssertEqual(clean.entries, 5)
-
-        try store.write { db in try db.execute(sql: "UPDATE audit SET detail = '{\"n\":\"9\"}' WHERE seq = 3") }
+        try tamper(store, "UPDATE audit SET detail = '{\"n\":\"9\"}' WHERE seq = 3")
         XCTAssertTrue(try store.verifyAudit().problems.contains { $0.contains("entry 3") && $0.contains("edited") })
-        try store.write { db in try db.execute(sql: "UPDATE audit SET detail = '{\"n\":\"3\"}' WHERE seq = 3") }
+        try tamper(store, "UPDATE audit SET detail = '{\"n\":\"3\"}' WHERE seq = 3")
         XCTAssertEqual(try store.verifyAudit().problems, [])
-
-        try store.write { db in try db.execute(sql: "DELETE FROM audit WHERE seq = 2") }
+        try tamper(store, "DELETE FROM audit WHERE seq = 2")
         XCTAssertTrue(try store.verifyAudit().problems.contains { $0.contains("deleted") })
     }
 
     func testDeletedTailIsFoundAgainstARecordedHead() throws {
-        let store = try StateStore(stateDirectory: dir)
+        let store = try makeStore()
         for i in 1...3 { try store.audit(kind: "deploy", actor: "dev", detail: ["n": "\(i)"]) }
         let head = try store.verifyAudit().head
         try store.audit(kind: "deploy", actor: "dev", detail: ["n": "4"])
         XCTAssertEqual(try store.verifyAudit(expectedHead: head).problems, [], "appending after the recorded head is fine")
-        try store.write { db in try db.execute(sql: "DELETE FROM audit WHERE seq >= 3") }
+        try tamper(store, "DELETE FROM audit WHERE seq >= 3")
         XCTAssertEqual(try store.verifyAudit().problems, [], "a cut tail is a valid shorter chain")
         XCTAssertFalse(try store.verifyAudit(expectedHead: head).problems.isEmpty)
     }
 
+    func testConcurrentAppendsFormOneChain() throws {
+        let stores = try (0..<4).map { _ in try makeStore() }  // several handles, one database
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            for n in 0..<15 { _ = try? stores[i % stores.count].audit(kind: "gate", actor: "runner\(i)", detail: ["n": "\(n)"]) }
+        }
+        let result = try stores[0].verifyAudit()
+        XCTAssertEqual(result.entries, 120)
+        XCTAssertEqual(result.problems, [])
+    }
+
     func testLockIsExclusiveAndADeadHoldersLockIsTakenOver() throws {
-        let store = try StateStore(stateDirectory: dir)
+        var a: (any StateStore)? = try makeStore()
+        let b = try makeStore()
         let mine = LockRow(name: "environment:prod#1", runID: "r1", job: "deploy", actor: "dev", acquiredAt: "t")
-        XCTAssertEqual(try store.tryLock(["environment:prod#1"], holder: mine), .acquired(stale: nil))
+        XCTAssertEqual(try a!.tryLock(["environment:prod#1"], holder: mine), .acquired(stale: nil))
         var other = mine
         other.runID = "r2"
-        guard case .held(let by) = try store.tryLock(["environment:prod#1"], holder: other) else { return XCTFail("second holder got the lock") }
+        guard case .held(let by) = try b.tryLock(["environment:prod#1"], holder: other) else { return XCTFail("second holder got the lock") }
         XCTAssertEqual(by.runID, "r1")
-        // A holder whose process is gone (a pid that cannot exist) is replaced.
-        try store.write { db in try db.execute(sql: "UPDATE locks SET pid = 2147483646") }
-        guard case .acquired(let stale) = try store.tryLock(["environment:prod#1"], holder: other) else { return XCTFail("dead lock not taken over") }
+        try kill(&a)
+        guard case .acquired(let stale) = try b.tryLock(["environment:prod#1"], holder: other) else { return XCTFail("dead lock not taken over") }
         XCTAssertEqual(stale?.runID, "r1")
-        try store.unlock(["environment:prod#1"], runID: "r2", job: "deploy")
-        XCTAssertEqual(try store.locks(), [])
+        try b.unlock(["environment:prod#1"], runID: "r2", job: "deploy")
+        XCTAssertEqual(try b.locks(), [])
+        // Slots: concurrency 2 lets two holders in, not three.
+        let slots = ["environment:qa#1", "environment:qa#2"]
+        let c = try makeStore()
+        XCTAssertEqual(try b.tryLock(slots, holder: other), .acquired(stale: nil))
+        XCTAssertEqual(try c.tryLock(slots, holder: mine), .acquired(stale: nil))
+        let d = try makeStore()
+        guard case .held = try d.tryLock(slots, holder: mine) else { return XCTFail("a third holder got one of two slots") }
     }
 
     func testRunsOfDeadProcessesAreMarkedInterrupted() throws {
-        let store = try StateStore(stateDirectory: dir)
+        let store = try makeStore()
         let live = RunRow(
             id: "live", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "d", status: "running", actor: "dev", commitID: nil, branch: nil, version: nil,
-            workspace: dir, startedAt: "2026-11-26T00:00:00.000Z")
+            workspace: "/w", startedAt: "2026-11-26T00:00:00.000Z")
         var dead = live
         dead.id = "dead"
         dead.pid = 2_147_483_646
@@ -76,13 +96,137 @@ final class StateStoreTests: XCTestCase {
         XCTAssertEqual(try store.run("dead")?.status, "interrupted")
         XCTAssertEqual(try store.run("live")?.status, "running")
         XCTAssertEqual(try store.deployment("prod-1")?.status, "interrupted")
-        // Reopening applies no migration twice and keeps the data.
-        XCTAssertEqual(try StateStore(stateDirectory: dir).run("dead")?.status, "interrupted")
+        XCTAssertEqual(try store.findRun("de")?.id, "dead")
+        XCTAssertEqual(try store.findRun("last")?.id, "live")
+    }
+
+    func testRecordsRoundTrip() throws {
+        let store = try makeStore()
+        let run = RunRow(
+            id: "r1", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "sha256:d", status: "running", actor: "ada", commitID: "c1",
+            branch: "main", version: "v1", workspace: "/w", partial: true, selection: "[\"a\"]", git: "{}", startedAt: "2026-11-26T00:00:00.000Z")
+        try store.beginRun(run)
+        XCTAssertEqual(try store.run("r1"), run)
+        try store.save(
+            jobs: [JobRow(runID: "r1", id: "build", status: "success", record: "{\"id\":\"build\"}", finishedAt: nil)],
+            attempts: [AttemptRow(runID: "r1", job: "build", attempt: 1, status: "failed", reason: "exit 1", at: "t")])
+        try store.saveJob(JobRow(runID: "r1", id: "build", status: "failed", record: "{}", finishedAt: "t2"))
+        XCTAssertEqual(try store.jobs(ofRun: "r1").map(\.status), ["failed"])
+        XCTAssertEqual(try store.attempts(ofRun: "r1").count, 1)
+        try store.finishRun("r1", status: "blocked")
+        XCTAssertEqual(try store.run("r1")?.status, "blocked")
+
+        let gate = GateRow(
+            runID: "r1", job: "deploy", environment: "prod", commitID: "c1", pipelineDigest: "sha256:d", artifacts: "{}", status: "blocked",
+            decision: "{}", requestedBy: "ada", requestedAt: "t1", updatedAt: "t1")
+        try store.saveGate(gate)
+        var later = gate
+        later.status = "passed"
+        later.requestedAt = "t9"
+        try store.saveGate(later)
+        XCTAssertEqual(try store.gates(ofRun: "r1").first?.requestedAt, "t1", "the first request time is kept")
+        XCTAssertEqual(try store.blockedGates(), [])
+
+        let approval = ApprovalRow(
+            digest: "x", decision: "approve", approver: "bob", environment: "prod", commitID: "c1", runID: "r1", issuedAt: "t", expiresAt: "t",
+            statement: "{}", recordedAt: "t")
+        XCTAssertTrue(try store.saveApproval(approval))
+        XCTAssertFalse(try store.saveApproval(approval), "the same statement is recorded once")
+        XCTAssertEqual(try store.approvals(environment: "prod", commitID: "c1").map(\.approver), ["bob"])
+        XCTAssertEqual(try store.approvals(runID: "r1").count, 1)
+
+        for (n, status) in ["success", "success", "rolled-back"].enumerated() {
+            try store.saveDeployment(
+                DeploymentRow(
+                    release: "prod-\(n)", environment: "prod", runID: "r1", job: "deploy", version: "v\(n)", commitID: "c\(n)", artifacts: "{}",
+                    files: "[]", status: status, approvedBy: "bob", actor: "ada", startedAt: "2026-11-26T00:00:0\(n).000Z"))
+        }
+        XCTAssertEqual(try store.deployments(environment: "prod").map(\.release), ["prod-2", "prod-1", "prod-0"])
+        XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "prod-1")
+        try store.updateDeployment("prod-1", status: "rolled-back", detail: "by hand", finished: true)
+        XCTAssertEqual(try store.deployment("prod-1")?.detail, "by hand")
+        XCTAssertEqual(try store.retainedFiles { _ in 5 }.map(\.release), ["prod-0"])
+    }
+}
+
+final class SQLiteStateStoreTests: StateStoreContract {
+    var dir = ""
+
+    override func setUp() { dir = NSTemporaryDirectory() + "state-\(UUID().uuidString)" }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    override func makeStore() throws -> any StateStore { try SQLiteStateStore(stateDirectory: dir) }
+
+    override func tamper(_ store: any StateStore, _ sql: String) throws {
+        try (store as! SQLiteStateStore).write { db in try db.execute(sql: sql) }
+    }
+
+    override func kill(_ store: inout (any StateStore)?) throws {
+        try tamper(store!, "UPDATE locks SET pid = 2147483646")
+        store = nil
     }
 
     func testTimesRoundTripWithMilliseconds() {
         let d = Date(timeIntervalSince1970: 1_795_000_000.123)
         XCTAssertEqual(StateTime.string(d), "2026-11-18T11:06:40.123Z")
         XCTAssertEqual(StateTime.date(StateTime.string(d))!.timeIntervalSince1970, 1_795_000_000.123, accuracy: 0.001)
+    }
+}
+
+final class PostgresStateStoreTests: StateStoreContract {
+    var adminURL = ""
+    var database = ""
+    var stores: [PostgresStateStore] = []
+
+    override func setUpWithError() throws {
+        guard let url = ProcessInfo.processInfo.environment["SHIPGATE_TEST_POSTGRES_URL"], !url.isEmpty else {
+            if ProcessInfo.processInfo.environment["SHIPGATE_REQUIRE_POSTGRES"] == "1" {
+                XCTFail("SHIPGATE_TEST_POSTGRES_URL is not set (scripts/with-postgres.sh starts a server)")
+            }
+            throw XCTSkip("no PostgreSQL server: set SHIPGATE_TEST_POSTGRES_URL, or run through scripts/with-postgres.sh")
+        }
+        adminURL = url
+        database = "shipgate_test_" + UUID().uuidString.prefix(8).lowercased()
+        try PostgresStateStore.administer(url, "CREATE DATABASE \(database)")
+    }
+
+    override func tearDownWithError() throws {
+        guard !database.isEmpty else { return }
+        stores = []
+        try PostgresStateStore.administer(adminURL, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+    }
+
+    var url: String {
+        var c = URLComponents(string: adminURL)!
+        c.path = "/" + database
+        return c.string!
+    }
+
+    override func makeStore() throws -> any StateStore {
+        let store = try PostgresStateStore(url: url)
+        stores.append(store)
+        return store
+    }
+
+    override func tamper(_ store: any StateStore, _ sql: String) throws {
+        try (store as! PostgresStateStore).exec(sql)
+    }
+
+    override func kill(_ store: inout (any StateStore)?) throws {
+        // Closing the session is what a dying runner does: its advisory locks go with it.
+        stores.removeAll { $0 === (store as AnyObject) }
+        store = nil
+    }
+
+    func testURLParsingAndRedaction() throws {
+        let u = try PostgresURL("postgres://ci:s3cret@db.internal:6543/shipgate?sslmode=require", environment: [:])
+        XCTAssertEqual(u.user, "ci")
+        XCTAssertEqual(u.password, "s3cret")
+        XCTAssertEqual(u.port, 6543)
+        XCTAssertEqual(u.tls, .require)
+        XCTAssertFalse(u.redacted.contains("s3cret"))
+        let env = try PostgresURL("postgres://ci@db/shipgate", environment: ["PGPASSWORD": "fromenv"])
+        XCTAssertEqual(env.password, "fromenv")
+        XCTAssertThrowsError(try PostgresURL("postgres://ci@db/x?sslmode=bogus", environment: [:]))
     }
 }

@@ -1,0 +1,44 @@
+import Foundation
+import ShipgatePostgres
+import ShipgateState
+
+/// Which state store a command uses: `--state URL` (or `SHIPGATE_STATE_URL`) naming
+/// `postgres://…` or `sqlite:PATH`, else `.shipgate/state.db` in the state directory.
+enum StateLocation {
+    static func url(_ explicit: String?) -> String? {
+        explicit ?? ProcessInfo.processInfo.environment["SHIPGATE_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    static func open(url: String?, stateDirectory: String) throws -> any StateStore {
+        guard let url else { return try SQLiteStateStore(stateDirectory: stateDirectory) }
+        if PostgresURL.isPostgres(url) { return try PostgresStateStore(url: url) }
+        if url.hasPrefix("sqlite:") { return try SQLiteStateStore(path: String(url.dropFirst("sqlite:".count))) }
+        throw StateError.cannotOpen(path: url, reason: "--state must be postgres://USER@HOST:PORT/DATABASE or sqlite:PATH")
+    }
+
+    /// Whether there is any state to read (a PostgreSQL URL always counts).
+    static func exists(url: String?, stateDirectory: String) -> Bool {
+        guard let url else { return FileManager.default.fileExists(atPath: SQLiteStateStore.path(stateDirectory: stateDirectory)) }
+        if url.hasPrefix("sqlite:") { return FileManager.default.fileExists(atPath: String(url.dropFirst("sqlite:".count))) }
+        return true
+    }
+
+    /// What messages call it.
+    static func describe(url: String?, stateDirectory: String) -> String {
+        guard let url else { return SQLiteStateStore.path(stateDirectory: stateDirectory) }
+        return PostgresURL.isPostgres(url) ? ((try? PostgresURL(url).redacted) ?? "postgres://…") : url
+    }
+}
+
+extension RunRow {
+    /// The run's pipeline file on this machine: the recorded path when it exists, else the same
+    /// path relative to the repository the command runs in (the run was recorded on another
+    /// runner sharing the state store).
+    var localPipelineFile: String {
+        if FileManager.default.fileExists(atPath: pipelineFile) { return pipelineFile }
+        let relative =
+            pipelineFile.hasPrefix(workspace + "/") ? String(pipelineFile.dropFirst(workspace.count + 1)) : (pipelineFile as NSString).lastPathComponent
+        let here = Workspace(pipelineFile: FileManager.default.currentDirectoryPath + "/shipgate.yml", stateDirectory: nil).root
+        return (here as NSString).appendingPathComponent(relative)
+    }
+}
