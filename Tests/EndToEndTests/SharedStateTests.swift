@@ -32,7 +32,7 @@ final class SharedStateTests: XCTestCase {
     /// A second runner: a clone of `repo` in a directory of its own.
     func runner(_ repo: GateRepo, _ n: Int) async throws -> String {
         let dir = repo.path + "-runner\(n)"
-        try await CLI.shell("git clone -q '\(repo.path)' '\(dir)'", in: "/")
+        _ = try await CLI.shell("git clone -q '\(repo.path)' '\(dir)'", in: "/")
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir
     }
@@ -111,13 +111,42 @@ final class SharedStateTests: XCTestCase {
         let pid = try await CLI.shell(
             "SHIPGATE_ACTOR=tester NO_COLOR=1 '\(CLI.binary)' run crash.yml --output plain --state '\(state)' > out.txt 2>&1 & echo $!", in: a)
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: a + "/step.pid") { try await Task.sleep(for: .milliseconds(50)) }
-        try await CLI.shell("kill -9 \(pid); sleep 0.3; kill -9 -- -$(cat step.pid) 2>/dev/null || true", in: a)
+        _ = try await CLI.shell("kill -9 \(pid); sleep 0.3; kill -9 -- -$(cat step.pid) 2>/dev/null || true", in: a)
         try "".write(toFile: repo.path + "-resumed", atomically: true, encoding: .utf8)
         try FileManager.default.moveItem(atPath: repo.path + "-resumed", toPath: (b as NSString).deletingLastPathComponent + "/resumed")
         addTeardownBlock { try? FileManager.default.removeItem(atPath: (b as NSString).deletingLastPathComponent + "/resumed") }
         let next = try await CLI.run(["run", "crash.yml", "--output", "plain", "--state", state, "--lock-timeout", "20s"], in: b)
         XCTAssertEqual(next.status, 0, next.stdout + next.stderr)
         XCTAssertTrue(next.stdout.contains("released the staging deploy lock of run"), next.stdout)
+    }
+
+    func testApprovalsRacingAWaitingGateOnAnotherRunner() async throws {
+        let repo = try await GateRepo(pipeline: DeployGateTests.pipeline)
+        let a = try await runner(repo, 1)
+        let b = try await runner(repo, 2)
+        let state = self.state
+        async let waiting = CLI.run(
+            ["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain", "--wait", "60s", "--state", state], in: a,
+            environment: ["PROD_TOKEN": "t0ken"])
+        var run: String?
+        for _ in 0..<300 where run == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            let pending = try await CLI.run(["approvals", "--pending", "--json", "--state", state], in: b)
+            run = (try? JSONSerialization.jsonObject(with: Data(pending.stdout.utf8)) as? [[String: Any]])?.first?["run"] as? String
+        }
+        let id = try XCTUnwrap(run, "the waiting gate was not recorded")
+        // Two approvers at the same moment, while the gate polls.
+        let (aliceKey, carolKey) = (repo.key("alice"), repo.key("carol"))
+        async let alice = CLI.run(["approve", id, "--env", "prod", "--key", aliceKey, "--state", state], in: b)
+        async let carol = CLI.run(["approve", id, "--env", "prod", "--key", carolKey, "--state", state], in: b)
+        let (ra, rc) = try await (alice, carol)
+        XCTAssertEqual(ra.status, 0, ra.stderr)
+        XCTAssertEqual(rc.status, 0, rc.stderr)
+        let out = try await waiting
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("gate of prod passed"), out.stdout)
+        let verified = try await CLI.run(["audit", "verify", "--state", state], in: b)
+        XCTAssertEqual(verified.status, 0, verified.stderr)
     }
 
     func testMigrateFromSQLiteKeepsHistoryAndTheAuditChain() async throws {
