@@ -96,30 +96,14 @@ extension SQLiteStateStore {
 public enum StateText {
     /// Sorted keys, no whitespace, strings escaped as JSON: the same bytes for the same facts.
     public static func canonicalJSON(_ object: [String: String]) -> String {
-        "{" + object.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }.joined(separator: ",") + "}"
+        "{" + object.sorted { $0.key < $1.key }.map { JSONObject.quote($0.key) + ":" + JSONObject.quote($0.value) }.joined(separator: ",") + "}"
     }
 
-    public static func jsonArray(_ values: [String]) -> String { "[" + values.map(jsonString).joined(separator: ",") + "]" }
+    public static func jsonArray(_ values: [String]) -> String { JSONObject.array(values) }
 
     public static func parseJSONArray(_ text: String?) -> [String] {
         guard let text, let data = text.data(using: .utf8), let list = try? JSONDecoder().decode([String].self, from: data) else { return [] }
         return list
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }
 
