@@ -357,12 +357,7 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         try transaction {
             try exec("SELECT pg_advisory_xact_lock(\(Self.auditLock))::text")
             let last = try rows(AuditRow.self, "SELECT * FROM audit ORDER BY \"seq\" DESC LIMIT 1").first
-            let seq = (last?.seq ?? 0) + 1
-            let prev = last?.hash ?? AuditRow.genesis
-            let time = StateTime.string(at)
-            let row = AuditRow(
-                seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detail, prevHash: prev,
-                hash: AuditRow.hash(seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detail, prevHash: prev))
+            let row = AuditRow.next(after: last, kind: kind, actor: actor, environment: environment, runID: runID, detail: detail, at: at)
             try put(row, into: "audit", columns: Self.columns["audit"]!, key: nil, update: false)
             return row
         }

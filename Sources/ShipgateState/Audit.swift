@@ -46,6 +46,16 @@ public struct AuditRow: Codable, Sendable, Equatable, FetchableRecord, Persistab
         return Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 
+    /// The entry that follows `last` (nil: the first entry), hashed and linked.
+    public static func next(after last: AuditRow?, kind: String, actor: String, environment: String?, runID: String?, detail: String, at: Date) -> AuditRow {
+        let seq = (last?.seq ?? 0) + 1
+        let prev = last?.hash ?? genesis
+        let time = StateTime.string(at)
+        return AuditRow(
+            seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detail, prevHash: prev,
+            hash: hash(seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detail, prevHash: prev))
+    }
+
     public var expectedHash: String {
         Self.hash(seq: seq, at: at, kind: kind, actor: actor, environment: environment, runID: runID, detail: detail, prevHash: prevHash)
     }
@@ -64,12 +74,7 @@ extension SQLiteStateStore {
     public func appendAudit(kind: String, actor: String, environment: String?, runID: String?, detail detailText: String, at: Date) throws -> AuditRow {
         try write { db in
             let last = try AuditRow.order(Column("seq").desc).fetchOne(db)
-            let seq = (last?.seq ?? 0) + 1
-            let prev = last?.hash ?? AuditRow.genesis
-            let time = StateTime.string(at)
-            let row = AuditRow(
-                seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detailText, prevHash: prev,
-                hash: AuditRow.hash(seq: seq, at: time, kind: kind, actor: actor, environment: environment, runID: runID, detail: detailText, prevHash: prev))
+            let row = AuditRow.next(after: last, kind: kind, actor: actor, environment: environment, runID: runID, detail: detailText, at: at)
             try row.insert(db)
             return row
         }
