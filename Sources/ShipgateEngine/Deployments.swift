@@ -38,6 +38,8 @@ public struct DeployTicket: Sendable {
     public var secrets: [String: String]
     /// The last good release, for an automatic rollback: `SHIPGATE_ROLLBACK_*` values.
     public var rollbackTarget: [String: String]?
+    /// The deploy job (its lock is released when the deploy ends).
+    public var job: String = ""
 
     public init(release: String, environment: String, variables: [String: String], secrets: [String: String], rollbackTarget: [String: String]?) {
         self.release = release

@@ -62,10 +62,16 @@ extension JobExecutor {
     /// digest; otherwise placing fails and the job must not run.
     func placeArtifacts(of job: PlannedJob, needed: [String: JobResult], cache: CacheContext) throws -> (String, [FileEntry])? {
         var files: [FileEntry] = []
-        for id in job.needs where needed[id]?.artifactsDigest != nil {
+        // What a job receives is exactly what its needs recorded (and what approvals bind):
+        // a missing or altered manifest stops the job.
+        for id in job.needs {
+            guard let expected = needed[id]?.artifactsDigest else { continue }
             guard let data = FileManager.default.contents(atPath: artifactManifestPath(id)),
                 let manifest = try? JSONDecoder.iso.decode(ArtifactManifest.self, from: data)
-            else { continue }
+            else { throw CacheError.io("the artifacts of `\(id)` are missing from this run (\(artifactManifestPath(id)))") }
+            guard ArtifactManifest.digest(of: manifest.files) == expected else {
+                throw CacheError.io("the artifact manifest of `\(id)` does not match the digest `\(id)` recorded; refusing it")
+            }
             files += manifest.files
         }
         guard !files.isEmpty else { return nil }

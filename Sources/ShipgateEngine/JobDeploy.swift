@@ -104,7 +104,8 @@ extension JobExecutor {
                 let url: String
                 do { url = try CacheContext.resolve(http.url, outputs: needed.mapValues(\.outputs), cache: cache) } catch { return "verify: \(error)" }
                 emitLine(job.id, "verify: GET \(url) ×\(http.requests), every \(http.interval)", log)
-                let probe = await HTTPProbe.run(http, url: url, cancellation: cancellation)
+                let probe = await HTTPProbe.run(
+                    http, url: url, cancellation: cancellation, deadline: ContinuousClock().now.advanced(by: job.timeout.duration))
                 emitLine(job.id, "verify: " + probe.summary, log)
                 if !probe.passed { return "http check: " + probe.summary }
             }
@@ -123,7 +124,8 @@ public enum HTTPProbe {
         public var summary: String
     }
 
-    public static func run(_ check: HTTPCheck, url text: String, cancellation: CancellationToken) async -> Outcome {
+    /// Stops early (failing) at `deadline`: verify runs under the job's timeout.
+    public static func run(_ check: HTTPCheck, url text: String, cancellation: CancellationToken, deadline: ContinuousClock.Instant? = nil) async -> Outcome {
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else {
             return Outcome(passed: false, ok: 0, total: 0, p95Ms: 0, summary: "`\(text)` is not an http(s) URL")
         }
@@ -138,6 +140,7 @@ public enum HTTPProbe {
         let clock = ContinuousClock()
         for i in 0..<check.requests {
             if cancellation.isCancelled { break }
+            if let deadline, clock.now >= deadline { break }
             if i > 0, await !cancellation.sleep(check.interval.duration) { break }
             var request = URLRequest(url: url)
             request.timeoutInterval = Double(check.timeout.milliseconds) / 1000

@@ -146,7 +146,7 @@ public enum GateEvaluator {
             var detail = "\(counted.count) of \(required) approval\(required == 1 ? "" : "s")"
             if !approvedBy.isEmpty { detail += " (\(approvedBy.joined(separator: ", ")))" }
             var ok = missing == 0
-            if breakGlass != nil, !counted.contains(where: { $0.breakGlass != nil }) {
+            if breakGlass != nil, !counted.contains(where: { ($0.breakGlass ?? "").isEmpty == false }) {
                 ok = false
                 detail += "; break-glass needs one approval marked break-glass (approve --break-glass)"
                 missing = max(missing, 1)

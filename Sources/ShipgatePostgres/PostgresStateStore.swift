@@ -211,7 +211,12 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
 
     public func beginRun(_ run: RunRow) throws {
         try transaction {
+            // Serializes takeovers of one run across runners: two resumes cannot both win.
+            try exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))::text", [.text(run.id)])
             if var existing = try rows(RunRow.self, "SELECT * FROM runs WHERE \"id\" = $1", [.text(run.id)]).first {
+                if existing.status == "running", ProcessLiveness.isAlive(pid: existing.pid, host: existing.host) {
+                    throw PostgresStoreError.query("run \(run.id) is already running (pid \(existing.pid) on \(existing.host))")
+                }
                 existing.status = "running"
                 existing.pid = run.pid
                 existing.host = run.host
@@ -409,6 +414,8 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
                     try exec("COMMIT")
                 } catch {
                     _ = try? exec("ROLLBACK")
+                    _ = try? exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))::text", [.text(name)])
+                    heldHere.remove(name)
                     throw error
                 }
                 // A row left behind means its holder's session ended without unlocking.

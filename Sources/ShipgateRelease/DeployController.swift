@@ -166,6 +166,14 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         if let slots = env?.concurrency {
             names = (1...slots).map { "environment:\(name)#\($0)" }
             if let failure = await takeLock(names, job: job.id, environment: name) { return .failed(reason: failure) }
+            // Waiting for the lock takes time: a rejection, an expiry or a closing window in
+            // between must still stop this deploy.
+            let again = decide(environment: name, request: req, results: results)
+            if !again.passed {
+                try? store.unlock(names, runID: settings.runID, job: job.id)
+                record(job: job.id, request: req, decision: again)
+                return .blocked(reason: "gate of \(name) blocked after waiting for the deploy lock:\n" + Self.describe(again) + "\n" + hints(again, job: job))
+            }
         }
         lock.withLock { lockNames[job.id] = names }
         await share(artifacts, job: job.id)
@@ -175,7 +183,8 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     private func openRelease(
         job: PlannedJob, environment name: String, request req: DeployRequest, decision: GateDecision, artifacts: [FileEntry], secrets: [String: String]
     ) -> DeployAdmission {
-        let previous = try? store.lastGood(environment: name)
+        // The last good release of this same job (and matrix variant) in the environment.
+        let previous = (try? store.deployments(environment: name, limit: 1000))?.first { $0.isGood && $0.job == job.id }
         let release = Self.newReleaseID(environment: name, now: Date())
         let git = settings.context.git
         let row = DeploymentRow(
@@ -199,7 +208,9 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             ["SHIPGATE_ROLLBACK_RELEASE": $0.release, "SHIPGATE_ROLLBACK_VERSION": $0.version ?? "", "SHIPGATE_ROLLBACK_COMMIT": $0.commitID ?? ""]
         }
         notice(job.id, .info, "release \(release) to \(name)" + (previous.map { " (previous good release: \($0.release))" } ?? " (first release there)"))
-        return .admitted(DeployTicket(release: release, environment: name, variables: vars, secrets: secrets, rollbackTarget: target))
+        var ticket = DeployTicket(release: release, environment: name, variables: vars, secrets: secrets, rollbackTarget: target)
+        ticket.job = job.id
+        return .admitted(ticket)
     }
 
     private func takeLock(_ names: [String], job: String, environment: String) async -> String? {
@@ -271,7 +282,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
                 "rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"] ?? ""])
         default: break
         }
-        if let row = try? store.deployment(ticket.release) { releaseLock(row.job) }
+        releaseLock(ticket.job)
     }
 
     public func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool {

@@ -53,7 +53,7 @@ public struct TrustedPolicy: Sendable {
                 notes: ["not a git repository: environments and approvers come from the working tree, so whoever edits it controls the gate"] + notes)
         }
         let ref = trustRef ?? repo.defaultBranch() ?? "main"
-        guard let commit = repo.commitID(ref) else {
+        guard let commit = resolve(ref, in: repo) else {
             return TrustedPolicy(
                 environments: working, keyring: Keyring(), source: ref,
                 problem: "the trusted ref `\(ref)` does not exist, so no trusted policy can be read (set --trust-ref or SHIPGATE_TRUST_REF)")
@@ -114,6 +114,17 @@ public struct TrustedPolicy: Sendable {
         var policy = TrustedPolicy(environments: environments, keyring: keyring, source: source, notes: notes, problem: problem)
         policy.untrusted = untrusted
         return policy
+    }
+
+    /// The commit of a trusted ref, by full ref name only: `refs/…` as given, else the
+    /// remote-tracking branch `refs/remotes/origin/NAME` (what the server holds), else the local
+    /// branch `refs/heads/NAME`. Never a tag or a short-name guess: a pushed tag called `main`
+    /// must not become the trusted policy.
+    static func resolve(_ ref: String, in repo: Repository) -> String? {
+        if ref.hasPrefix("refs/tags/") { return nil }
+        if ref.hasPrefix("refs/") { return repo.commitID(ref) }
+        let name = ref.hasPrefix("origin/") ? String(ref.dropFirst("origin/".count)) : ref
+        return repo.commitID("refs/remotes/origin/" + name) ?? (ref.hasPrefix("origin/") ? nil : repo.commitID("refs/heads/" + name))
     }
 
     private static func workingKeyring(pipelinePath: String, keyringPath: String) -> (Keyring, [String]) {

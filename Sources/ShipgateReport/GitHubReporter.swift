@@ -65,7 +65,9 @@ public final class GitHubReporter: RunObserver, @unchecked Sendable {
         case .jobFinished(let result):
             flushGroup(result)
         case .runFinished(let run):
-            sink.write("\n" + Format.summary(run, style: Style(enabled: false)))
+            // The table quotes job reasons (approver names, comments): inert, like step output.
+            let stop = token()
+            sink.write("\n::stop-commands::\(stop)\n" + Format.summary(run, style: Style(enabled: false)) + "::\(stop)::\n")
             writeOutputs(run)
             if let summaryPath { Self.append(markdown(run), to: summaryPath) }
         }
@@ -84,7 +86,7 @@ public final class GitHubReporter: RunObserver, @unchecked Sendable {
         if r.attempts > 1 { title += " after \(r.attempts) attempts" }
         var out = ""
         if lines.isEmpty {
-            out += title + (r.reason.map { ": \($0.split(separator: "\n").first.map(String.init) ?? "")" } ?? "") + "\n"
+            out += Self.inert(title + (r.reason.map { ": \($0.split(separator: "\n").first.map(String.init) ?? "")" } ?? "")) + "\n"
         } else {
             let stop = token()
             out += "::group::\(Self.data(title))\n::stop-commands::\(stop)\n"
@@ -169,6 +171,11 @@ public final class GitHubReporter: RunObserver, @unchecked Sendable {
         case .cancelled: "⊘"
         case .blocked: "⛔"
         }
+    }
+
+    /// A line that is never read as a workflow command (the runner trims leading spaces).
+    static func inert(_ line: String) -> String {
+        line.trimmingCharacters(in: .whitespaces).hasPrefix("::") ? "\u{200B}" + line : line
     }
 
     /// Text safe inside a Markdown table cell.

@@ -124,9 +124,9 @@ public enum GitHubWorkflowExporter {
         o += "          args: --no-deps --import-artifacts .shipgate-import --export-artifacts .shipgate-export\n"
         o += "        env:\n          SHIPGATE_NEEDS: ${{ toJSON(needs) }}\n"
         o += "          SHIPGATE_REMOTE_CACHE: ${{ vars.SHIPGATE_REMOTE_CACHE }}\n"
-        // Shared state (PostgreSQL) when the repository sets it: approvals, releases and locks
-        // then span every job of the workflow; unset, each job keeps its own SQLite store.
-        o += "          SHIPGATE_STATE_URL: ${{ secrets.SHIPGATE_STATE_URL }}\n"
+        // Shared state (PostgreSQL) for deploy jobs only, when the repository sets it: approvals,
+        // releases and locks then span runners. Other jobs never see the database credentials.
+        if def.deploy != nil { o += "          SHIPGATE_STATE_URL: ${{ secrets.SHIPGATE_STATE_URL }}\n" }
         if def.deploy != nil { o += "          SHIPGATE_APPROVALS: ${{ vars.SHIPGATE_APPROVALS }}\n" }
         var names = secrets
         if let env = def.deploy?.environment.value, let policy = pipeline.environment(env) { names += policy.secrets.map(\.value) }

@@ -93,6 +93,10 @@ extension SQLiteStateStore {
     public func beginRun(_ run: RunRow) throws {
         try write { db in
             if var existing = try RunRow.fetchOne(db, key: run.id) {
+                // Taking a run over is atomic (one write transaction): two resumes cannot both win.
+                if existing.status == "running", ProcessLiveness.isAlive(pid: existing.pid, host: existing.host) {
+                    throw StateError.database("run \(run.id) is already running (pid \(existing.pid) on \(existing.host))")
+                }
                 existing.status = "running"
                 existing.pid = run.pid
                 existing.host = run.host

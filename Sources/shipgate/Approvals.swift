@@ -49,6 +49,10 @@ extension Shipgate {
         @Option(help: "Also allow overriding a change window or freeze (the run must use --break-glass too).")
         var breakGlass: String?
 
+        func validate() throws {
+            if let breakGlass, breakGlass.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--break-glass needs a reason") }
+        }
+
         func run() throws { try signing.sign(.approve, breakGlass: breakGlass) }
     }
 

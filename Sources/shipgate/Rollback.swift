@@ -50,7 +50,8 @@ extension Shipgate {
             state.stateURL = stateURL
             let store = try state.open()
             let context = RunContext.resolve(workspace: home.root, environment: environment, actor: actor)
-            let releases = try store.deployments(environment: env, limit: 1000)
+            // Releases of this deploy job (a matrix job's variants included), newest first.
+            let releases = try store.deployments(environment: env, limit: 1000).filter { $0.job == job.id || $0.job.hasPrefix(job.id + " (") }
             let current = releases.first { $0.isGood }
             let target: DeploymentRow
             if let to {
@@ -60,9 +61,11 @@ extension Shipgate {
                 guard named.isGood else { throw fail("release \(to) is \(named.status), not a good release to return to") }
                 target = named
             } else {
+                // The newest good release that differs from what is live (same commit and
+                // artifacts would change nothing).
                 guard
                     let previous = releases.first(where: {
-                        $0.isGood && $0.release != current?.release && $0.commitID != nil || ($0.isGood && $0.release != current?.release)
+                        $0.isGood && $0.release != current?.release && ($0.commitID != current?.commitID || $0.artifacts != current?.artifacts)
                     })
                 else {
                     throw fail("\(env) has no earlier good release to roll back to", hint: "see `shipgate history --env \(env)`")
@@ -97,9 +100,17 @@ extension Shipgate {
 
             let fileValues = try secretsFile.map(SecretSource.parseFile) ?? [:]
             var base = environment
-            let envSecrets = loaded.environment(env)?.secrets.map(\.value) ?? []
+            // Secret names and concurrency come from the trusted policy as well as the working
+            // tree: a branch cannot free a secret or drop the lock by editing its own copy.
+            let trusted = TrustedPolicy.load(
+                pipeline: loaded, pipelinePath: file,
+                trustRef: ProcessInfo.processInfo.environment["SHIPGATE_TRUST_REF"].flatMap { $0.isEmpty ? nil : $0 })
+            let envPolicy = trusted.untrusted.contains(env) ? loaded.environment(env) : (trusted.environments[env] ?? loaded.environment(env))
+            let envSecrets = envPolicy?.secrets.map(\.value) ?? []
             var masked: [String] = []
-            for other in loaded.environments.flatMap({ $0.secrets.map(\.value) }) where !envSecrets.contains(other) { base[other] = nil }
+            let allSecretNames = loaded.environments.flatMap { $0.secrets.map(\.value) } + trusted.environments.values.flatMap { $0.secrets.map(\.value) }
+            for other in allSecretNames where !envSecrets.contains(other) { base[other] = nil }
+            for name in ["SHIPGATE_STATE_URL", "PGPASSWORD", "PGPASSFILE"] { base[name] = nil }
             for name in envSecrets {
                 if let v = fileValues[name] ?? environment[name] {
                     base[name] = v
@@ -121,7 +132,7 @@ extension Shipgate {
             }
 
             // One deploy at a time applies to rollbacks too.
-            let slots = loaded.environment(env)?.concurrency.map { (1...$0).map { "environment:\(env)#\($0)" } } ?? []
+            let slots = (envPolicy?.concurrency ?? loaded.environment(env)?.concurrency).map { (1...$0).map { "environment:\(env)#\($0)" } } ?? []
             if !slots.isEmpty {
                 let holder = LockRow(name: slots[0], runID: runID, job: "rollback", actor: context.actor, acquiredAt: StateTime.string(Date()))
                 if case .held(let by) = try store.tryLock(slots, holder: holder) {

@@ -31,15 +31,14 @@ struct RunSession {
         let environment = ProcessInfo.processInfo.environment
 
         // The trusted policy (environments and keyring from the trusted ref), when the pipeline has environments.
-        let policy =
-            pipeline.environments.isEmpty
-            ? nil
-            : TrustedPolicy.load(
-                pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath)
+        // Loaded even when the working tree declares no environments: the trusted ones name the
+        // secrets to withhold, whatever a branch removed from its own copy.
+        let policy = TrustedPolicy.load(
+            pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath)
         // Secrets: pipeline secrets go to every job; environment secrets (named by the working
         // tree or the trusted policy) are withheld from all jobs but their environment's deploys.
         let environmentSecretNames = Set(
-            pipeline.environments.flatMap { $0.secrets.map(\.value) } + (policy?.environments.values.flatMap { $0.secrets.map(\.value) } ?? []))
+            pipeline.environments.flatMap { $0.secrets.map(\.value) } + policy.environments.values.flatMap { $0.secrets.map(\.value) })
         var secrets: [String: String]
         var environmentSecrets: [String: String] = [:]
         do {
@@ -101,12 +100,17 @@ struct RunSession {
         if let store {
             let git = context.git
             let selectionJSON = selection.isEmpty ? nil : StateText.jsonArray(selection)
-            try? store.beginRun(
-                RunRow(
-                    id: runID, pipeline: pipeline.name, pipelineFile: URL(fileURLWithPath: pipelineFile).standardizedFileURL.path,
-                    pipelineDigest: pipeline.digest, status: "running", actor: actor,
-                    commitID: git?.commit, branch: git?.branch, version: git?.version, workspace: home.root, partial: !selection.isEmpty,
-                    selection: selectionJSON, git: StateText.canonicalJSON(context.interpolation), startedAt: StateTime.string(Date())))
+            do {
+                try store.beginRun(
+                    RunRow(
+                        id: runID, pipeline: pipeline.name, pipelineFile: URL(fileURLWithPath: pipelineFile).standardizedFileURL.path,
+                        pipelineDigest: pipeline.digest, status: "running", actor: actor,
+                        commitID: git?.commit, branch: git?.branch, version: git?.version, workspace: home.root, partial: !selection.isEmpty,
+                        selection: selectionJSON, git: StateText.canonicalJSON(context.interpolation), startedAt: StateTime.string(Date())))
+            } catch {
+                // Only a resume can collide: another process took the run over first.
+                throw fail("\(error)", hint: resumeRun == nil ? "pass a writable --state-dir" : "another `shipgate resume \(runID)` is running it")
+            }
             imported = try execution.gate.importApprovals(into: store, actor: context.actor, style: style)
             if let resumeRun {
                 _ = try? store.audit(kind: "resume", actor: context.actor, runID: runID, detail: ["previousStatus": resumeRun.row.status])
@@ -136,11 +140,14 @@ struct RunSession {
         let observer = ObserverList(observers)
         var base = environment
         for name in environmentSecretNames { base[name] = nil }
+        // Steps never get the state store's credentials: with them a job could write releases,
+        // approvals or the audit log directly.
+        for name in ["SHIPGATE_STATE_URL", "PGPASSWORD", "PGPASSFILE"] { base[name] = nil }
         var options = RunOptions(
             runID: runID, workspace: workspace.root, runDirectory: runDirectory,
             parallelism: execution.parallelism ?? ProcessInfo.processInfo.activeProcessorCount, failFast: execution.failFast,
             killGrace: TimeSpan(milliseconds: Int64(execution.killGrace * 1000)), baseEnvironment: base, secrets: secrets)
-        options.extraMasked = Array(environmentSecrets.values)
+        options.extraMasked = Array(environmentSecrets.values) + ["PGPASSWORD"].compactMap { environment[$0] }.filter { !$0.isEmpty }
         options.contextEnvironment = context.environment
         options.contextEnvironment["SHIPGATE_ACTOR"] = actor
         options.contextSummary = context.git == nil ? context.summary : "git: " + context.summary
@@ -149,7 +156,7 @@ struct RunSession {
         options.previousResults = resumeRun?.jobs ?? [:]
         let cache = execution.cacheOptions.context(stateDirectory: home.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
 
-        if let store, let policy {
+        if let store, !pipeline.environments.isEmpty {
             if deploys {
                 reporter.handle(.notice(job: nil, level: .info, message: "deploy policy from \(policy.source)"))
                 for note in policy.notes { reporter.handle(.notice(job: nil, level: .warning, message: note)) }

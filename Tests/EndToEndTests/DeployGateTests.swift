@@ -155,6 +155,8 @@ final class DeployGateTests: XCTestCase {
             repo.read("pipelines/deploy.yml").replacingOccurrences(of: "required: 2, from: [alice, bob, carol, tester]", with: "required: 1, from: [mallory]"),
             to: "pipelines/deploy.yml")
         try await repo.commitAll("weaken the gate")
+        // A tag called `main` on the weakened commit does not become the trusted ref.
+        try await repo.sh("git tag main")
         let out = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain"], env: token)
         XCTAssertEqual(out.status, 3)
         let run = try XCTUnwrap(GateRepo.runID(out.stdout))
@@ -169,7 +171,25 @@ final class DeployGateTests: XCTestCase {
         try await repo.sh("git checkout -q -b other")
         let other = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain"], env: token)
         XCTAssertEqual(other.status, 3)
-        XCTAssertTrue(other.stdout.contains("✗ branch: branch other is not branch main or branch feature/*"), other.stdout)
+        XCTAssertTrue(other.stdout.contains("✗ branch: branch other (tags main) is not branch main or branch feature/*"), other.stdout)
+    }
+
+    func testABranchThatDropsItsEnvironmentsStillCannotReadTheirSecrets() async throws {
+        let repo = try await GateRepo(pipeline: Self.pipeline)
+        try await repo.sh("git checkout -q -b feature/steal")
+        try repo.write(
+            """
+            name: gated
+            jobs:
+              leak:
+                steps: [{ run: 'echo "leak=${PROD_TOKEN:-unset} state=${SHIPGATE_STATE_URL:-unset}"' }]
+
+            """, to: "pipelines/deploy.yml")
+        try await repo.commitAll("no environments here")
+        let out = try await repo.shipgate(
+            ["run", "pipelines/deploy.yml", "--output", "plain"], env: ["PROD_TOKEN": "s3cr3t", "SHIPGATE_STATE_URL": "sqlite:" + repo.path + "/x.db"])
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("leak=unset state=unset"), "the trusted policy on main still names PROD_TOKEN:\n\(out.stdout)")
     }
 
     func testWindowFreezeAndBreakGlassInANamedTimeZone() async throws {

@@ -183,6 +183,17 @@ final class GateEvaluatorTests: XCTestCase {
         XCTAssertEqual(marked.breakGlass, "hotfix")
     }
 
+    func testAnEmptyBreakGlassFieldDoesNotMakeAnApprovalBreakGlass() throws {
+        var p = policy(required: 1)
+        p.window = ChangeWindow(days: [.mon], start: 9 * 60, end: 10 * 60, timeZone: "UTC")
+        let closed = date("2026-11-26T12:00:00Z")
+        var forged = try statement(bob, issued: closed.addingTimeInterval(-30))
+        forged.breakGlass = ""  // same signed text as nil
+        let d = GateEvaluator.evaluate(
+            p, facts: facts([try statement(alice, issued: closed.addingTimeInterval(-60)), forged], now: closed, breakGlass: "hotfix"))
+        XCTAssertFalse(d.passed, "\(d.rules)")
+    }
+
     func testCanonicalTextEscapesNewlinesSoACommentCannotForgeAField() throws {
         var s = try statement(alice)
         s.comment = "ok\ncommit=" + String(repeating: "f", count: 40)
