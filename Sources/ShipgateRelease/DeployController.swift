@@ -135,7 +135,10 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             if await !cancellation.sleep(settings.pollInterval.duration) { break }
             decision = decide(environment: name, request: req, results: results)
         }
-        record(job: job.id, request: req, decision: decision)
+        // A deploy whose gate decision cannot be recorded and audited does not start.
+        guard record(job: job.id, request: req, decision: decision) else {
+            return .failed(reason: "cannot record the gate decision of \(name) in \(store.location): nothing deploys without an audit trail")
+        }
         guard decision.passed else {
             return .blocked(reason: "gate of \(name) blocked:\n" + Self.describe(decision) + "\n" + hints(decision, job: job))
         }
@@ -195,9 +198,15 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             releaseLock(job.id)
             return .failed(reason: "cannot record the release: \(error)")
         }
-        audit(
-            "deploy-started", environment: name,
-            ["release": release, "job": job.id, "commit": git?.commit ?? "", "version": git?.version ?? "", "approvedBy": row.approvedBy])
+        guard
+            audit(
+                "deploy-started", environment: name,
+                ["release": release, "job": job.id, "commit": git?.commit ?? "", "version": git?.version ?? "", "approvedBy": row.approvedBy])
+        else {
+            try? store.updateDeployment(release, status: "failed", detail: "the audit log could not be written", finished: true)
+            releaseLock(job.id)
+            return .failed(reason: "cannot append to the audit log in \(store.location): nothing deploys without an audit trail")
+        }
         var vars = [
             "SHIPGATE_ENVIRONMENT": name, "SHIPGATE_RELEASE": release, "SHIPGATE_VERSION": git?.version ?? "", "SHIPGATE_COMMIT": git?.commit ?? "",
             "SHIPGATE_PREVIOUS_RELEASE": previous?.release ?? "", "SHIPGATE_PREVIOUS_VERSION": previous?.version ?? "",
@@ -318,22 +327,29 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
 
     // MARK: - Records
 
-    private func record(job: String, request: DeployRequest, decision: GateDecision) {
+    /// Saves the gate row and appends the audit entry; false when either failed.
+    @discardableResult
+    private func record(job: String, request: DeployRequest, decision: GateDecision) -> Bool {
         let now = StateTime.string(Date())
         let row = GateRow(
             runID: settings.runID, job: job, environment: request.environment, commitID: request.commit, pipelineDigest: request.pipelineDigest,
             artifacts: Self.json(request.artifacts), status: decision.passed ? "passed" : "blocked", decision: Self.encode(decision),
             requestedBy: settings.actor, requestedAt: now, updatedAt: now)
-        try? store.saveGate(row)
+        let saved = (try? store.saveGate(row)) != nil
         var facts = ["job": job, "decision": decision.passed ? "passed" : "blocked", "commit": request.commit ?? "", "policy": policy.source]
         facts["rules"] = decision.rules.map { "\($0.passed ? "ok" : "FAIL") \($0.rule): \($0.detail)" }.joined(separator: "\n")
         if !decision.refused.isEmpty { facts["refused"] = decision.refused.map { "\($0.approver): \($0.reason)" }.joined(separator: "\n") }
-        audit("gate", environment: request.environment, facts)
+        return audit("gate", environment: request.environment, facts) && saved
     }
 
-    func audit(_ kind: String, environment: String?, _ detail: [String: String]) {
-        do { try store.audit(kind: kind, actor: settings.actor, environment: environment, runID: settings.runID, detail: detail) } catch {
+    @discardableResult
+    func audit(_ kind: String, environment: String?, _ detail: [String: String]) -> Bool {
+        do {
+            try store.audit(kind: kind, actor: settings.actor, environment: environment, runID: settings.runID, detail: detail)
+            return true
+        } catch {
             notice(nil, .warning, "cannot append to the audit log: \(error)")
+            return false
         }
     }
 

@@ -317,6 +317,18 @@ final class DeployGateTests: XCTestCase {
         XCTAssertTrue(verify.stderr.contains("entry 2"), verify.stderr)
     }
 
+    func testNothingDeploysWhenTheAuditLogCannotBeWritten() async throws {
+        let repo = try await GateRepo(pipeline: Self.pipeline)
+        try await repo.ok(["run", "pipelines/deploy.yml", "--job", "unit"])  // creates the state database
+        try await repo.sh(
+            #"python3 -c "import sqlite3; c = sqlite3.connect('.shipgate/state.db'); c.execute(\"CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'read-only audit'); END\"); c.commit()""#
+        )
+        let out = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-staging", "--output", "plain"])
+        XCTAssertEqual(out.status, 1, out.stdout)
+        XCTAssertTrue(out.stdout.contains("nothing deploys without an audit trail"), out.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: repo.path + "/live/staging.txt"), "the deploy step must not have run")
+    }
+
     func testManualRollbackReturnsToThePreviousGoodRelease() async throws {
         let repo = try await GateRepo(pipeline: Self.pipeline)
         try await repo.ok(["run", "pipelines/deploy.yml", "--job", "deploy-staging"])
