@@ -1,4 +1,5 @@
 import Crypto
+import ShipgateModel
 
 #if canImport(Glibc)
     import Glibc
@@ -8,17 +9,7 @@ import Crypto
 
 /// SHA-256 helpers: hex digests of bytes and of files, read in 1 MiB blocks.
 public enum Digest {
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    public static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 { Hex.string(digest) }
 
     public static func sha256(_ bytes: some Sequence<UInt8>) -> String {
         var hasher = SHA256()

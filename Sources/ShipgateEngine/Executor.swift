@@ -106,7 +106,9 @@ public struct Executor: Sendable {
                     }
                     let needed = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
                     running += 1
-                    let snapshot = results
+                    // Only a deploy's gate reads the other results (`requires`). Handing every job a
+                    // snapshot would make each later write copy the whole dictionary.
+                    let snapshot = job.deploy == nil ? [:] : results
                     group.addTask { await jobExecutor.run(job, needed: needed, results: snapshot) }
                 }
                 guard running > 0, let result = await group.next() else { break }
