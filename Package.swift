@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -16,6 +16,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The release console (`shipgate serve`); swift-configuration support is left out.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure values: the validated pipeline, diagnostics, durations. No I/O.
@@ -74,6 +79,18 @@ let package = Package(
                 "ShipgateGate",
             ]
         ),
+        // The release console: pages, JSON API, sessions and metrics over the state store (Hummingbird).
+        .target(
+            name: "ShipgateConsole",
+            dependencies: [
+                "ShipgateModel", "ShipgateLoading", "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgateEngine",
+                "ShipgateCache",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Turns engine events into terminal, JSON-lines and JUnit output.
         .target(
             name: "ShipgateReport",
@@ -83,7 +100,7 @@ let package = Package(
             name: "shipgate",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateGit",
-                "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres",
+                "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -100,6 +117,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ShipgateGateTests", dependencies: ["ShipgateGate", "ShipgateModel", "ShipgateState", "ShipgateLoading", "ShipgatePostgres"]),
+        .testTarget(
+            name: "ShipgateConsoleTests",
+            dependencies: [
+                "ShipgateConsole", "ShipgateState", "ShipgateGate", "ShipgateModel",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["shipgate", "ShipgatePostgres", .product(name: "Subprocess", package: "swift-subprocess")],

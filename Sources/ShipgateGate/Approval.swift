@@ -28,13 +28,18 @@ public struct ApprovalStatement: Codable, Sendable, Equatable {
     /// Set when this approval also allows overriding a change window or freeze.
     public var breakGlass: String?
     public var comment: String?
+    /// Set when a release console signed for `approver` (who logged in to it): the console's
+    /// name in the keyring's `consoles:` section. The signature is then the console's, and the
+    /// gate counts it only if that console is in the trusted keyring.
+    public var signedBy: String?
     /// Base64 Ed25519 signature over `canonicalText`.
     public var signature: String
 
     public init(
         decision: Decision, runID: String, pipelineDigest: String, environment: String, commit: String, artifacts: [String: String],
-        approver: String, issuedAt: Date, expiresAt: Date, breakGlass: String? = nil, comment: String? = nil
+        approver: String, issuedAt: Date, expiresAt: Date, breakGlass: String? = nil, comment: String? = nil, signedBy: String? = nil
     ) {
+        self.signedBy = signedBy
         self.decision = decision
         self.runID = runID
         self.pipelineDigest = pipelineDigest
@@ -50,7 +55,8 @@ public struct ApprovalStatement: Codable, Sendable, Equatable {
     }
 
     /// The signed bytes: one `key=value` line per field in a fixed order, values escaped so a
-    /// newline in a comment cannot forge another line.
+    /// newline in a comment cannot forge another line. `signed-by` is a line only when set, so
+    /// statements signed by an approver's own key keep the text they always had.
     public var canonicalText: String {
         func esc(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n") }
         let arts = artifacts.sorted { $0.key < $1.key }.map { "\(esc($0.key))=\(esc($0.value))" }.joined(separator: ";")
@@ -58,7 +64,7 @@ public struct ApprovalStatement: Codable, Sendable, Equatable {
             "format=\(esc(format))", "decision=\(decision.rawValue)", "run=\(esc(runID))", "pipeline=\(esc(pipelineDigest))",
             "environment=\(esc(environment))", "commit=\(esc(commit))", "artifacts=\(arts)", "approver=\(esc(approver))",
             "issued=\(esc(issuedAt))", "expires=\(esc(expiresAt))", "break-glass=\(esc(breakGlass ?? ""))", "comment=\(esc(comment ?? ""))",
-        ].joined(separator: "\n") + "\n"
+        ].joined(separator: "\n") + "\n" + (signedBy.map { "signed-by=\(esc($0))\n" } ?? "")
     }
 
     public mutating func sign(with key: ApproverKey) throws {
@@ -110,6 +116,7 @@ public struct DeployRequest: Sendable, Equatable, Codable {
 public enum ApprovalProblem: Equatable, Sendable, CustomStringConvertible {
     case badSignature
     case unknownApprover
+    case unknownConsole(String)
     case notAllowed(from: [String])
     case selfApproval
     case expired(at: String)
@@ -124,6 +131,7 @@ public enum ApprovalProblem: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .badSignature: "bad signature: the statement was altered or not signed by this approver's key"
         case .unknownApprover: "unknown approver: not in the trusted keyring"
+        case .unknownConsole(let c): "signed by console \(c), which is not in the trusted keyring's `consoles:`"
         case .notAllowed(let from): "not an approver for this environment (allowed: \(from.joined(separator: ", ")))"
         case .selfApproval: "self-approval: the approver is the actor of the run"
         case .expired(let at): "expired at \(at)"

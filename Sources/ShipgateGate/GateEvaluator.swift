@@ -226,8 +226,16 @@ public enum GateEvaluator {
     public static func problem(with s: ApprovalStatement, policy: EnvironmentPolicy, facts: GateFacts) -> ApprovalProblem? {
         let req = facts.request
         guard facts.keyring.keys[s.approver] != nil else { return .unknownApprover }
-        guard let sig = Data(base64Encoded: s.signature), facts.keyring.verify(sig, of: Data(s.canonicalText.utf8), by: s.approver) else {
-            return .badSignature
+        if let console = s.signedBy {
+            // A console vouches for a logged-in approver: its own key must be trusted.
+            guard facts.keyring.consoles[console] != nil else { return .unknownConsole(console) }
+            guard let sig = Data(base64Encoded: s.signature), facts.keyring.verifyConsole(sig, of: Data(s.canonicalText.utf8), by: console) else {
+                return .badSignature
+            }
+        } else {
+            guard let sig = Data(base64Encoded: s.signature), facts.keyring.verify(sig, of: Data(s.canonicalText.utf8), by: s.approver) else {
+                return .badSignature
+            }
         }
         if let from = policy.approvals?.from, !from.isEmpty, !from.contains(s.approver) { return .notAllowed(from: from) }
         if s.environment != req.environment { return .differentEnvironment(s.environment) }

@@ -85,14 +85,20 @@ public struct KeyError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// The trust root: approver names and their public keys.
+/// The trust root: approver names and their public keys, and the release consoles trusted
+/// to sign on behalf of those approvers.
 public struct Keyring: Sendable, Equatable {
     public var keys: [String: Data]
+    /// Console name → the console server's public key.
+    public var consoles: [String: Data]
 
-    public init(keys: [String: Data] = [:]) { self.keys = keys }
+    public init(keys: [String: Data] = [:], consoles: [String: Data] = [:]) {
+        self.keys = keys
+        self.consoles = consoles
+    }
 
     /// Parses `ed25519:BASE64` values; returns the keyring and a message per bad entry.
-    public static func parse(_ entries: [(name: String, value: String, line: Int)], file: String) -> (Keyring, [String]) {
+    public static func parse(_ entries: [(name: String, value: String, line: Int, console: Bool)], file: String) -> (Keyring, [String]) {
         var ring = Keyring()
         var problems: [String] = []
         for e in entries {
@@ -100,9 +106,14 @@ public struct Keyring: Sendable, Equatable {
                 problems.append("\(file):\(e.line): the key of `\(e.name)` must be `ed25519:` and a base64 32-byte public key (shipgate keygen prints it)")
                 continue
             }
-            ring.keys[e.name] = data
+            if e.console { ring.consoles[e.name] = data } else { ring.keys[e.name] = data }
         }
         return (ring, problems)
+    }
+
+    public func verifyConsole(_ signature: Data, of bytes: Data, by name: String) -> Bool {
+        guard let raw = consoles[name], let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return false }
+        return key.isValidSignature(signature, for: bytes)
     }
 
     public static func publicKey(_ text: String) -> Data? {

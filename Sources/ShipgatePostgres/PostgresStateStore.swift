@@ -204,6 +204,12 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
                 for statement in Self.v1.split(separator: ";") { try exec(String(statement)) }
                 try exec("INSERT INTO shipgate_schema VALUES ('v1', $1)", [.text(StateTime.string(Date()))])
             }
+            // v2: indexes for the console's listings (newest runs, blocked gates).
+            if !applied.contains("v2") {
+                try exec("CREATE INDEX runs_started ON runs (\"startedAt\")")
+                try exec("CREATE INDEX gates_status ON gates (\"status\")")
+                try exec("INSERT INTO shipgate_schema VALUES ('v2', $1)", [.text(StateTime.string(Date()))])
+            }
         }
     }
 
@@ -253,8 +259,22 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         try lock.withLock { try rows(AttemptRow.self, "SELECT * FROM attempts WHERE \"runID\" = $1 ORDER BY \"job\", \"attempt\"", [.text(id)]) }
     }
 
-    public func runs(limit: Int) throws -> [RunRow] {
-        try lock.withLock { try rows(RunRow.self, "SELECT * FROM runs ORDER BY \"startedAt\" DESC, \"id\" DESC LIMIT \(max(0, limit))") }
+    public func runs(limit: Int) throws -> [RunRow] { try runs(limit: limit, offset: 0) }
+
+    public func runs(limit: Int, offset: Int) throws -> [RunRow] {
+        try lock.withLock {
+            try rows(RunRow.self, "SELECT * FROM runs ORDER BY \"startedAt\" DESC, \"id\" DESC LIMIT \(max(0, limit)) OFFSET \(max(0, offset))")
+        }
+    }
+
+    public func metrics() throws -> StateMetrics {
+        try lock.withLock {
+            try StateMetrics.collect(
+                query: { try exec($0) },
+                durations: {
+                    try exec("SELECT (record::json->>'durationMs') FROM jobs WHERE status IN ('success', 'failed')").compactMap { $0.flatMap { Int64($0) } }
+                })
+        }
     }
 
     public func findRun(_ prefix: String) throws -> RunRow? {

@@ -100,7 +100,7 @@ public struct TrustedPolicy: Sendable {
         var keyring = Keyring()
         if let bytes = repo.file(keyringPath, at: commit) {
             let (entries, diagnostics) = KeyringLoader.parse(bytes: bytes, file: "\(source):\(keyringPath)")
-            let (ring, problems) = Keyring.parse(entries.map { ($0.name, $0.value, $0.line) }, file: "\(source):\(keyringPath)")
+            let (ring, problems) = Keyring.parse(entries.map { ($0.name, $0.value, $0.line, $0.console) }, file: "\(source):\(keyringPath)")
             keyring = ring
             notes += diagnostics.map { "\($0)" } + problems
         } else if pipeline.environments.contains(where: { $0.approvals != nil }) {
@@ -133,7 +133,7 @@ public struct TrustedPolicy: Sendable {
             ? keyringPath : ((pipelinePath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("approvers.yml")
         guard let data = FileManager.default.contents(atPath: path) else { return (Keyring(), []) }
         let (entries, diagnostics) = KeyringLoader.parse(bytes: Array(data), file: path)
-        let (ring, problems) = Keyring.parse(entries.map { ($0.name, $0.value, $0.line) }, file: path)
+        let (ring, problems) = Keyring.parse(entries.map { ($0.name, $0.value, $0.line, $0.console) }, file: path)
         return (ring, diagnostics.map { "\($0)" } + problems)
     }
 }

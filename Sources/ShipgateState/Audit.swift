@@ -127,7 +127,16 @@ extension StateStore {
     /// entry's hash, and sequence numbers must have no gap. A deleted tail can only be seen
     /// against a head recorded elsewhere (`expectedHead`).
     public func verifyAudit(expectedHead: String? = nil) throws -> AuditVerification {
-        let rows = try auditEntries(environment: nil)
+        AuditVerifier.verify(try auditEntries(environment: nil), expectedHead: expectedHead)
+    }
+
+}
+
+/// Checks an audit chain (all entries, oldest first): each entry's hash must match its fields,
+/// link to the previous entry's hash, and sequence numbers must have no gap. A deleted tail can
+/// only be seen against a head recorded elsewhere (`expectedHead`).
+public enum AuditVerifier {
+    public static func verify(_ rows: [AuditRow], expectedHead: String? = nil) -> AuditVerification {
         var problems: [String] = []
         var prev = AuditRow.genesis
         var expectedSeq: Int64 = 1
@@ -151,5 +160,4 @@ extension StateStore {
         }
         return AuditVerification(entries: rows.count, head: prev, problems: problems)
     }
-
 }

@@ -133,8 +133,10 @@ extension SQLiteStateStore {
     }
 
     /// Newest first.
-    public func runs(limit: Int) throws -> [RunRow] {
-        try read { db in try RunRow.order(Column("startedAt").desc, Column("id").desc).limit(limit).fetchAll(db) }
+    public func runs(limit: Int) throws -> [RunRow] { try runs(limit: limit, offset: 0) }
+
+    public func runs(limit: Int, offset: Int) throws -> [RunRow] {
+        try read { db in try RunRow.order(Column("startedAt").desc, Column("id").desc).limit(limit, offset: offset).fetchAll(db) }
     }
 
     /// The newest run whose id starts with `prefix` (`last` names the newest run of all).

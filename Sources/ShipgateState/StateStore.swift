@@ -163,6 +163,11 @@ public final class SQLiteStateStore: StateStore {
                 t.column("acquiredAt", .text).notNull()
             }
         }
+        // v2: indexes for the console's listings (newest runs, blocked gates).
+        m.registerMigration("v2") { db in
+            try db.create(index: "runs_started", on: "runs", columns: ["startedAt"])
+            try db.create(index: "gates_status", on: "gates", columns: ["status"])
+        }
         return m
     }
 }

@@ -54,6 +54,11 @@ public protocol StateStore: AnyObject, Sendable {
     func tryLock(_ names: [String], holder: LockRow) throws -> LockAttempt
     func unlock(_ names: [String], runID: String, job: String) throws
     func locks() throws -> [LockRow]
+
+    /// Counts by status and job durations over the whole store (see `StateMetrics`).
+    func metrics() throws -> StateMetrics
+    /// Runs newest first, `limit` of them after skipping `offset` (the console's run list).
+    func runs(limit: Int, offset: Int) throws -> [RunRow]
 }
 
 extension StateStore {

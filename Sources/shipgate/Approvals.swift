@@ -39,10 +39,12 @@ extension Shipgate {
         }
     }
 
-    struct Approve: ParsableCommand {
+    struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Sign an approval of a blocked deploy: this run's commit, pipeline and artifacts, for one environment.",
-            discussion: "The approver is the keyring entry whose public key matches --key. Then `shipgate resume RUN`.")
+            discussion:
+                "The approver is the keyring entry whose public key matches --key (or, with --server, the console user the token belongs to). Then `shipgate resume RUN`."
+        )
 
         @OptionGroup var signing: SigningOptions
 
@@ -53,16 +55,16 @@ extension Shipgate {
             if let breakGlass, breakGlass.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--break-glass needs a reason") }
         }
 
-        func run() throws { try signing.sign(.approve, breakGlass: breakGlass) }
+        func run() async throws { try await signing.sign(.approve, breakGlass: breakGlass) }
     }
 
-    struct Reject: ParsableCommand {
+    struct Reject: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Sign a rejection of a deploy: it blocks until a later round of approvals.")
 
         @OptionGroup var signing: SigningOptions
 
-        func run() throws { try signing.sign(.reject, breakGlass: nil) }
+        func run() async throws { try await signing.sign(.reject, breakGlass: nil) }
     }
 
     struct Approvals: ParsableCommand {
@@ -119,7 +121,7 @@ extension Shipgate {
     }
 }
 
-/// What `approve` and `reject` share: which run, environment and key.
+/// What `approve` and `reject` share: which run, environment and key (or console).
 struct SigningOptions: ParsableArguments {
     @Argument(help: "The run id (or a unique prefix, or `last`).")
     var run: String
@@ -127,8 +129,8 @@ struct SigningOptions: ParsableArguments {
     @Option(help: "The environment whose gate this decides.")
     var env: String
 
-    @Option(help: "Your private key file (from `shipgate keygen`).", completion: .file())
-    var key: String
+    @Option(help: "Your private key file (from `shipgate keygen`); not used with --server.", completion: .file())
+    var key: String?
 
     @Option(help: "A comment, signed with the statement.")
     var comment: String?
@@ -136,71 +138,54 @@ struct SigningOptions: ParsableArguments {
     @Option(help: "Also write the signed statement to this file (for `run --approval FILE` on another machine).", completion: .file())
     var out: String?
 
+    @Option(
+        help: "Decide through a release console (`shipgate serve`) at this URL instead of with a local key; it signs for your user.")
+    var server: String?
+
+    @Option(help: "File holding your console API token (default: env SHIPGATE_TOKEN); from `shipgate user token`.", completion: .file())
+    var tokenFile: String?
+
     @OptionGroup var policyOptions: PolicyOptions
 
     @OptionGroup var state: StateOptions
 
-    func sign(_ decision: ApprovalStatement.Decision, breakGlass: String?) throws {
+    func validate() throws {
+        if server == nil, key == nil { throw ValidationError("give --key FILE (your private key), or --server URL to decide through a console") }
+        if server != nil, key != nil { throw ValidationError("--key and --server exclude each other: the console signs for you") }
+        if server != nil, out != nil { throw ValidationError("--out needs --key: a console keeps the statement it signs") }
+    }
+
+    func sign(_ decision: ApprovalStatement.Decision, breakGlass: String?) async throws {
+        if let server {
+            try await ConsoleClient.decide(
+                server: server, tokenFile: tokenFile, run: run, environment: env, decision: decision, comment: comment, breakGlass: breakGlass)
+            return
+        }
         let store = try state.open()
         let row = try state.run(run, in: store)
-        let gates = try store.gates(ofRun: row.id).filter { $0.environment == env }
-        guard let gate = gates.first(where: { $0.status == "blocked" }) ?? gates.first else {
-            let envs = Set(try store.gates(ofRun: row.id).map(\.environment)).sorted()
-            throw fail(
-                "run \(row.id) has not asked to deploy to \(env)",
-                hint: envs.isEmpty
-                    ? "only a run that reached a deploy job can be approved; see `shipgate status \(row.id)`" : "its gates: \(envs.joined(separator: ", "))")
-        }
-        guard let commit = gate.commitID else { throw fail("run \(row.id) has no commit (it ran outside git), so it cannot be approved") }
         let approver: ApproverKey
-        do { approver = try ApproverKey.read(path: key) } catch { throw fail("\(error)") }
-
-        // The approver is whoever the trusted keyring says owns this key.
+        do { approver = try ApproverKey.read(path: key ?? "") } catch { throw fail("\(error)") }
         let pipelineFile = row.localPipelineFile
-        let pipeline = PipelineLoader.load(path: pipelineFile).pipeline
-        let policy = pipeline.map {
-            TrustedPolicy.load(
-                pipeline: $0, pipelinePath: pipelineFile,
-                trustRef: policyOptions.resolvedTrustRef, keyringPath: policyOptions.keyringPath)
-        }
-        guard let policy else {
+        guard let pipeline = PipelineLoader.load(path: pipelineFile).pipeline else {
             throw fail("cannot load \(pipelineFile), the pipeline of run \(row.id)", hint: "run `approve` in a checkout of the repository the run came from")
         }
-        let publicKey = approver.privateKey.publicKey.rawRepresentation
-        guard let name = policy.keyring.keys.first(where: { $0.value == publicKey })?.key else {
-            throw fail(
-                "this key (\(approver.name)) is not in the trusted keyring (\(policy.source))",
-                hint: "add `\(approver.keyringLine)` to the keyring and merge it; keys in the working tree do not count")
-        }
-        let envPolicy = policy.environments[env]
-        if decision == .approve, name == row.actor, envPolicy?.approvals?.allowSelfApproval != true {
-            throw fail("\(name) started run \(row.id): self-approval does not count for \(env)", hint: "ask another approver")
-        }
-        if decision == .approve, let from = envPolicy?.approvals?.from, !from.isEmpty, !from.contains(name) {
-            throw fail("\(name) may not approve \(env) deploys (allowed: \(from.joined(separator: ", ")))")
-        }
-        let artifacts = (try? JSONDecoder().decode([String: String].self, from: Data(gate.artifacts.utf8))) ?? [:]
+        let policy = TrustedPolicy.load(
+            pipeline: pipeline, pipelinePath: pipelineFile, trustRef: policyOptions.resolvedTrustRef, keyringPath: policyOptions.keyringPath)
         let now = GateClock.resolve(style: Terminal.stderrStyle)()
-        let expire = envPolicy?.approvals?.expire ?? .minutes(24 * 60)
-        var statement = ApprovalStatement(
-            decision: decision, runID: row.id, pipelineDigest: gate.pipelineDigest, environment: env, commit: commit, artifacts: artifacts,
-            approver: name, issuedAt: now, expiresAt: now.addingTimeInterval(Double(expire.milliseconds) / 1000), breakGlass: breakGlass,
-            comment: comment)
-        do { try statement.sign(with: approver) } catch { throw fail("cannot sign: \(error)") }
-        try store.saveApproval(ApprovalRecords.row(statement))
-        var detail = ["approver": name, "commit": commit, "artifacts": DeployController.json(artifacts), "expiresAt": statement.expiresAt]
-        if let comment { detail["comment"] = comment }
-        if let breakGlass { detail["breakGlass"] = breakGlass }
-        try store.audit(kind: decision == .approve ? "approve" : "reject", actor: name, environment: env, runID: row.id, detail: detail)
+        let statement: ApprovalStatement
+        do {
+            statement = try ApprovalSigner(store: store, policy: policy, now: now).sign(
+                decision, run: row, environment: env, signer: .approver(approver), comment: comment, breakGlass: breakGlass)
+        } catch let e as ReleaseError { throw fail(e.message, hint: e.hint) }
         if let out {
             do { try statement.json().write(toFile: out, atomically: true, encoding: .utf8) } catch {
                 throw fail("cannot write \(out): \(error.localizedDescription)")
             }
         }
         let verb = decision == .approve ? "approved" : "rejected"
-        print("\(name) \(verb) the \(env) deploy of run \(row.id)")
-        print("  commit \(commit.prefix(12))  version \(row.version ?? "-")  expires \(statement.expiresAt)")
-        for (job, digest) in artifacts.sorted(by: { $0.key < $1.key }) { print("  artifacts of \(job): \(digest.prefix(19))…") }
+        print("\(statement.approver) \(verb) the \(env) deploy of run \(row.id)")
+        print("  commit \(statement.commit.prefix(12))  version \(row.version ?? "-")  expires \(statement.expiresAt)")
+        for (job, digest) in statement.artifacts.sorted(by: { $0.key < $1.key }) { print("  artifacts of \(job): \(digest.prefix(19))…") }
         if let out { print("  statement written to \(out) (pass it to `run --approval` / `resume --approval`)") }
         print(
             decision == .approve

@@ -29,6 +29,9 @@ extension Shipgate {
         @Option(help: "Who rolls back (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
         var actor: String?
 
+        @Option(help: "Why: recorded in the audit log and on the release.")
+        var reason: String?
+
         @Option(help: "State directory (default: .shipgate at the repository root; env SHIPGATE_STATE_DIR).", completion: .directory)
         var stateDir: String?
 
@@ -162,7 +165,8 @@ extension Shipgate {
             ).run()
             let ok = result.status == .success
             try store.updateDeployment(
-                release, status: ok ? "success" : "rollback-failed", detail: ok ? "manual rollback to \(target.release)" : result.jobs.first?.reason,
+                release, status: ok ? "success" : "rollback-failed",
+                detail: ok ? "manual rollback to \(target.release)\(reason.map { ": \($0)" } ?? "")" : result.jobs.first?.reason,
                 finished: true)
             if ok, let current {
                 try store.updateDeployment(
@@ -170,7 +174,7 @@ extension Shipgate {
             }
             try store.audit(
                 kind: ok ? "rollback" : "rollback-failed", actor: context.actor, environment: env, runID: runID,
-                detail: ["from": current?.release ?? "", "to": target.release, "automatic": "false", "release": release])
+                detail: ["from": current?.release ?? "", "to": target.release, "automatic": "false", "release": release, "reason": reason ?? ""])
             guard ok else {
                 throw fail(
                     "rollback of \(env) to \(target.release) FAILED: \(result.jobs.first?.reason ?? "")",

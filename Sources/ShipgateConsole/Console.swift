@@ -1,0 +1,151 @@
+import Foundation
+import ShipgateGate
+import ShipgateLoading
+import ShipgateModel
+import ShipgateRelease
+import ShipgateState
+
+/// The console's own key: it signs approvals on behalf of logged-in users.
+public struct ConsoleSigner: Sendable {
+    public var key: ApproverKey
+    /// The name under `consoles:` in the keyring.
+    public var name: String
+    public init(key: ApproverKey, name: String) {
+        self.key = key
+        self.name = name
+    }
+}
+
+/// Everything the console serves from, and the actions it takes. Pages and API handlers are
+/// thin: they call this, which calls the same release code the CLI uses.
+public final class Console: @unchecked Sendable {
+    public struct Settings: Sendable {
+        /// The repository checkout the console runs in.
+        public var workspace: String
+        /// The pipeline whose environments the console shows (policy read from the trust ref).
+        public var pipelinePath: String
+        /// The local state directory (run logs, artifact manifests, the cache), when there is one.
+        public var stateDirectory: String?
+        public var trustRef: String?
+        public var keyringPath: String
+        /// The `shipgate` executable a rollback runs (`shipgate rollback …`).
+        public var executable: String
+        /// Mark cookies `Secure` (when served behind TLS).
+        public var secureCookies: Bool
+
+        public init(
+            workspace: String, pipelinePath: String, stateDirectory: String?, trustRef: String?, keyringPath: String, executable: String,
+            secureCookies: Bool = false
+        ) {
+            self.workspace = workspace
+            self.pipelinePath = pipelinePath
+            self.stateDirectory = stateDirectory
+            self.trustRef = trustRef
+            self.keyringPath = keyringPath
+            self.executable = executable
+            self.secureCookies = secureCookies
+        }
+    }
+
+    public let store: any StateStore
+    public let settings: Settings
+    public let users: UserStore
+    public let signer: ConsoleSigner?
+    public let sessions = SessionStore()
+    public let throttle = LoginThrottle()
+    public let now: @Sendable () -> Date
+    let audit = AuditCheck()
+    let rollbacks: RollbackLauncher
+    private let lock = NSLock()
+    private var policyCache: [String: (at: Date, policy: TrustedPolicy?)] = [:]
+
+    public init(store: any StateStore, settings: Settings, users: UserStore, signer: ConsoleSigner?, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.settings = settings
+        self.users = users
+        self.signer = signer
+        self.now = now
+        rollbacks = RollbackLauncher(
+            executable: settings.executable, workspace: settings.workspace, logDirectory: settings.stateDirectory.map { $0 + "/console/rollbacks" })
+    }
+
+    /// The trusted policy for a pipeline file (relative paths are from the workspace), cached
+    /// for a few seconds: it is read from git on every gate a page shows.
+    public func policy(pipelineFile: String? = nil) -> TrustedPolicy? {
+        let path = resolve(pipelineFile ?? settings.pipelinePath)
+        let t = now()
+        if let hit = lock.withLock({ policyCache[path] }), t.timeIntervalSince(hit.at) < 5 { return hit.policy }
+        let loaded = PipelineLoader.load(path: path).pipeline.map {
+            TrustedPolicy.load(pipeline: $0, pipelinePath: path, trustRef: settings.trustRef, keyringPath: settings.keyringPath)
+        }
+        lock.withLock { policyCache[path] = (t, loaded) }
+        return loaded
+    }
+
+    /// A run's pipeline file here: as recorded, else the same path under this workspace.
+    func resolve(_ file: String) -> String {
+        if file.hasPrefix("/") {
+            if FileManager.default.fileExists(atPath: file) { return file }
+            return (settings.workspace as NSString).appendingPathComponent((file as NSString).lastPathComponent)
+        }
+        return (settings.workspace as NSString).appendingPathComponent(file)
+    }
+
+    func pipelineFile(of run: RunRow) -> String {
+        if FileManager.default.fileExists(atPath: run.pipelineFile) { return run.pipelineFile }
+        if run.pipelineFile.hasPrefix(run.workspace + "/") { return resolve(String(run.pipelineFile.dropFirst(run.workspace.count + 1))) }
+        return resolve(run.pipelineFile)
+    }
+
+    // MARK: - Actions
+
+    /// Approves or rejects a blocked deploy for a logged-in user: signed by the console's key
+    /// on their behalf, with the CLI's rules (`ApprovalSigner`).
+    public func decide(
+        user: ConsoleUser, runID: String, environment: String, decision: ApprovalStatement.Decision, comment: String?, breakGlass: String? = nil
+    ) throws -> ApprovalStatement {
+        guard let signer else {
+            throw ReleaseError("this console has no signing key, so it cannot approve", hint: "start it with `shipgate serve --key FILE`")
+        }
+        guard let run = try store.findRun(runID) else { throw ReleaseError("no run \(runID)") }
+        guard let policy = policy(pipelineFile: pipelineFile(of: run)) else {
+            throw ReleaseError("cannot load \(pipelineFile(of: run)), the pipeline of run \(run.id)", hint: "run the console in a checkout of the repository")
+        }
+        let comment = comment.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        return try ApprovalSigner(store: store, policy: policy, now: now()).sign(
+            decision, run: run, environment: environment, signer: .console(key: signer.key, name: signer.name, approver: user.approver),
+            comment: comment, breakGlass: breakGlass)
+    }
+
+    /// How a rollback child reaches the same state store: environment (a PostgreSQL URL, kept
+    /// off its command line) and arguments (`--state-dir DIR`).
+    public func configureRollbacks(environment: [String: String], arguments: [String]) {
+        rollbacks.environment = environment
+        rollbacks.stateArguments = arguments
+    }
+
+    /// Waits for rollbacks this console started.
+    public func rollbacksWait() { rollbacks.waitAll() }
+
+    /// Whether a user may roll an environment back: an approver allowed for it.
+    func mayRollBack(_ user: ConsoleUser, environment: String) -> Bool {
+        guard let policy = policy(), policy.keyring.keys[user.approver] != nil else { return false }
+        guard let from = policy.environments[environment]?.approvals?.from, !from.isEmpty else { return true }
+        return from.contains(user.approver)
+    }
+
+    /// Starts `shipgate rollback` for an environment; returns the launched rollback.
+    public func rollBack(user: ConsoleUser, environment: String, to release: String?, reason: String) throws -> RollbackLauncher.Launched {
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw ReleaseError("a rollback needs a reason") }
+        guard mayRollBack(user, environment: environment) else {
+            throw ReleaseError("\(user.name) (approver \(user.approver)) may not roll back \(environment)", hint: "only its approvers may")
+        }
+        if let release {
+            guard let row = try store.deployment(release), row.environment == environment else { throw ReleaseError("no release \(release) in \(environment)") }
+            guard row.isGood else { throw ReleaseError("release \(release) is \(row.status), not a good release to return to") }
+        }
+        let pipeline = try store.lastGood(environment: environment).flatMap { try store.run($0.runID) }.map(pipelineFile(of:)) ?? resolve(settings.pipelinePath)
+        return try rollbacks.launch(environment: environment, to: release, actor: user.approver, reason: reason, pipeline: pipeline)
+    }
+}

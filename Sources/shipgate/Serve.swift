@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ShipgateConsole
+import ShipgateGate
+import ShipgateReport
+import ShipgateState
+
+extension Shipgate {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the release console: environments, pending approvals, history and rollback, runs, audit, /api and /metrics.",
+            discussion: """
+                Users come from the users file (`shipgate user add`). Approvals given in the console are signed with --key on the \
+                user's behalf; the gate counts them only if that key is under `consoles:` in the trusted keyring. Listens on \
+                127.0.0.1 unless --host says otherwise; put it behind a TLS proxy (and pass --secure-cookies) to expose it.
+                """)
+
+        @Option(help: "Address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port to listen on (0: any free port, printed at start).")
+        var port = 8080
+
+        @Option(help: "The console's private key (`shipgate keygen NAME`), used to sign approvals for logged-in users.", completion: .file())
+        var key: String?
+
+        @Option(help: "The console's name in the keyring's `consoles:` (default: the key's name).")
+        var consoleName: String?
+
+        @Option(help: "Users file (default: STATE_DIR/console/users.json).", completion: .file())
+        var users: String?
+
+        @Option(help: "Pipeline whose environments the console shows (default: shipgate.yml, shipgate.yaml, else pipelines/ci.yml).", completion: .file())
+        var pipeline: String?
+
+        @Flag(help: "Mark cookies Secure (set when users reach the console over HTTPS).")
+        var secureCookies = false
+
+        @OptionGroup var policyOptions: PolicyOptions
+
+        @OptionGroup var state: StateOptions
+
+        func run() async throws {
+            let style = Terminal.stderrStyle
+            let file = pipeline ?? PipelineOptions.defaultFiles.first { FileManager.default.fileExists(atPath: $0) } ?? "shipgate.yml"
+            let home = Workspace(pipelineFile: file, stateDirectory: state.stateDir)
+            let store = try state.open(mustExist: false)
+            var signer: ConsoleSigner?
+            if let key {
+                do {
+                    let k = try ApproverKey.read(path: key)
+                    signer = ConsoleSigner(key: k, name: consoleName ?? k.name)
+                } catch { throw fail("\(error)") }
+            }
+            let usersPath = users ?? home.stateDirectory + "/console/users.json"
+            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+            let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? executable
+            let settings = Console.Settings(
+                workspace: home.root, pipelinePath: URL(fileURLWithPath: file).standardizedFileURL.path,
+                stateDirectory: StateLocation.url(state.stateURL) == nil ? home.stateDirectory : nil, trustRef: policyOptions.resolvedTrustRef,
+                keyringPath: policyOptions.keyringPath, executable: selfPath, secureCookies: secureCookies)
+            let console = Console(store: store, settings: settings, users: UserStore(path: usersPath), signer: signer)
+            if let url = StateLocation.url(state.stateURL) {
+                console.configureRollbacks(environment: ["SHIPGATE_STATE_URL": url], arguments: [])
+            } else {
+                console.configureRollbacks(environment: [:], arguments: ["--state-dir", home.stateDirectory])
+            }
+
+            // Say up front what will not work.
+            if (try? console.users.users())?.isEmpty ?? true {
+                FileDescriptorSink.standardError.write(
+                    style.yellow("warning: no users in \(usersPath): nobody can log in; add one with `shipgate user add NAME`") + "\n")
+            }
+            if let signer {
+                let trusted = console.policy()?.keyring.consoles[signer.name]
+                if trusted != signer.key.privateKey.publicKey.rawRepresentation {
+                    FileDescriptorSink.standardError.write(
+                        style.yellow(
+                            "warning: console key `\(signer.name)` is not under `consoles:` in the trusted keyring: approvals given here will not count.\n  add `consoles: {\(signer.name): \"\(signer.key.publicKeyText)\"}` to the keyring and merge it"
+                        ) + "\n")
+                }
+            } else {
+                FileDescriptorSink.standardError.write(style.yellow("warning: no --key: the console shows deploys but cannot approve them") + "\n")
+            }
+
+            let app = Application(
+                router: ConsoleServer.router(console),
+                configuration: .init(address: .hostname(host, port: port), serverName: "shipgate"),
+                onServerRunning: { channel in
+                    let bound = channel.localAddress?.port ?? port
+                    FileDescriptorSink.standardOutput.write("shipgate console on http://\(host):\(bound)  (state: \(store.location))\n")
+                },
+                logger: .init(label: "shipgate.console", factory: { _ in SwiftLogNoOpLogHandler() }))
+            try await app.runService()
+            console.rollbacksWait()
+        }
+    }
+}
