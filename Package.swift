@@ -120,8 +120,9 @@ let package = Package(
         .testTarget(
             name: "ShipgateConsoleTests",
             dependencies: [
-                "ShipgateConsole", "ShipgateState", "ShipgateGate", "ShipgateModel",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "ShipgateConsole", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateRelease",
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

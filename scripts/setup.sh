@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libsqlite3-dev libgit2-dev pkg-config python3 git nginx-light postgresql; do
+for pkg in libsqlite3-dev libgit2-dev pkg-config python3 git curl nginx-light postgresql chromium; do
   have_pkg "$pkg" || need_apt+=("$pkg")
 done
 

@@ -117,12 +117,26 @@ public final class Console: @unchecked Sendable {
             comment: comment, breakGlass: breakGlass)
     }
 
+    /// Work done once at start so the first page is as fast as the rest: the whole audit chain
+    /// verified, the trusted policy read.
+    public func warmUp() {
+        _ = try? audit.full(store, now: now())
+        _ = policy()
+    }
+
+    /// Verifies the whole audit chain now (the console also does so every 30 s in the background).
+    @discardableResult
+    public func verifyAuditNow() throws -> AuditVerification { try audit.full(store, now: now()).verification }
+
     /// How a rollback child reaches the same state store: environment (a PostgreSQL URL, kept
     /// off its command line) and arguments (`--state-dir DIR`).
     public func configureRollbacks(environment: [String: String], arguments: [String]) {
         rollbacks.environment = environment
         rollbacks.stateArguments = arguments
     }
+
+    /// Rollbacks this console started that are still running.
+    public var rollbacksActive: Int { rollbacks.active }
 
     /// Waits for rollbacks this console started.
     public func rollbacksWait() { rollbacks.waitAll() }

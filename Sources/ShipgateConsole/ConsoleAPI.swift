@@ -57,7 +57,7 @@ enum ConsoleAPI {
             return [
                 "verified": result.verification.problems.isEmpty, "entries": result.verification.entries, "head": result.verification.head,
                 "problems": result.verification.problems,
-                "latest": result.entries.suffix(max(0, min(limit, 10_000))).reversed().map { r -> [String: Any] in
+                "latest": try console.store.latestAudit(limit: max(0, min(limit, 10_000)), environment: nil).map { r -> [String: Any] in
                     [
                         "seq": r.seq, "at": r.at, "kind": r.kind, "actor": r.actor, "environment": r.environment ?? NSNull(), "run": r.runID ?? NSNull(),
                         "detail": r.detail,

@@ -36,20 +36,21 @@ struct PendingView {
 extension Console {
     func environments() throws -> [EnvironmentView] {
         let policy = policy()
-        let deployments = try store.deployments(environment: nil, limit: 2000)
         let locks = try store.locks()
         let blocked = try store.blockedGates()
+        // The pipeline's environments, then any others recent releases went to.
         var names: [String] = policy.map { p in p.environments.keys.sorted() } ?? []
-        for d in deployments where !names.contains(d.environment) { names.append(d.environment) }
+        for d in try store.deployments(environment: nil, limit: 200) where !names.contains(d.environment) { names.append(d.environment) }
         let t = now()
-        return names.map { name in
+        return try names.map { name in
             let env = policy?.environments[name]
-            let mine = deployments.filter { $0.environment == name }
+            let recent = try store.deployments(environment: name, limit: 5)
             var schedule: [GateRuleVerdict] = []
             if let w = env?.window { schedule.append(ScheduleCheck.window(w, now: t)) }
             for f in env?.freezes ?? [] { schedule.append(ScheduleCheck.freeze(f, defaultZone: env?.window?.timeZone, now: t)) }
             return EnvironmentView(
-                name: name, protected: env?.isProtected ?? false, current: mine.first(where: \.isGood), recent: Array(mine.prefix(5)),
+                name: name, protected: env?.isProtected ?? false, current: try recent.first(where: \.isGood) ?? store.lastGood(environment: name),
+                recent: recent,
                 locks: locks.filter { $0.name.hasPrefix("environment:\(name)#") }, schedule: schedule,
                 pending: blocked.filter { $0.environment == name }.count)
         }

@@ -191,7 +191,7 @@ extension Console {
                 + " Compare the head with one recorded elsewhere (<code>shipgate audit verify --head HASH</code>) to detect a deleted tail.</p>"
             : "<div class=\"flash bad\"><b>✗ The audit chain does NOT verify:</b><ul>" + v.problems.prefix(20).map { "<li>\(e($0))</li>" }.joined()
                 + "</ul></div>"
-        let rows = result.entries.reversed().filter { environment == nil || $0.environment == environment }.prefix(limit)
+        let rows = try store.latestAudit(limit: limit, environment: environment)
         html += "<table><tr><th>#</th><th>When</th><th>Kind</th><th>Actor</th><th>Env</th><th>Run</th><th>Detail</th></tr>"
         for r in rows {
             html += """

@@ -159,7 +159,13 @@ public struct RunTimeline {
                 svg +=
                     "<line x1=\"\(f(x(at)))\" y1=\"\(f(y + 2))\" x2=\"\(f(x(at)))\" y2=\"\(f(y + rowH - 2))\" stroke=\"#8a1c1c\" stroke-width=\"2\"><title>attempt \(a.attempt) failed</title></line>"
             }
-            svg += "<text x=\"\(f(min(bx + bw + 4, width - 60)))\" y=\"\(f(y + 15))\" fill=\"#667085\">\(HTML.esc(HTML.duration(ms: j.durationMs)))</text>"
+            // The duration right of the bar, or inside its end when the bar reaches the edge.
+            let label = HTML.esc(HTML.duration(ms: j.durationMs))
+            if bx + bw + 70 < width {
+                svg += "<text x=\"\(f(bx + bw + 4))\" y=\"\(f(y + 15))\" fill=\"#667085\">\(label)</text>"
+            } else {
+                svg += "<text x=\"\(f(bx + bw - 4))\" y=\"\(f(y + 15))\" text-anchor=\"end\" fill=\"#ffffff\">\(label)</text>"
+            }
         }
         return svg + "</svg>"
     }

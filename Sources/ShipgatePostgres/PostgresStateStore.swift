@@ -153,7 +153,7 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
             "id", "pipeline", "pipelineFile", "pipelineDigest", "status", "actor", "commitID", "branch", "version", "workspace", "pid", "host",
             "partial", "selection", "git", "startedAt", "finishedAt",
         ],
-        "jobs": ["runID", "id", "status", "record", "finishedAt"],
+        "jobs": ["runID", "id", "status", "record", "finishedAt", "durationMs"],
         "attempts": ["runID", "job", "attempt", "status", "reason", "at"],
         "gates": [
             "runID", "job", "environment", "commitID", "pipelineDigest", "artifacts", "status", "decision", "requestedBy", "requestedAt", "updatedAt",
@@ -204,10 +204,16 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
                 for statement in Self.v1.split(separator: ";") { try exec(String(statement)) }
                 try exec("INSERT INTO shipgate_schema VALUES ('v1', $1)", [.text(StateTime.string(Date()))])
             }
-            // v2: indexes for the console's listings (newest runs, blocked gates).
+            // v2: for the console: indexes for its listings (newest runs, blocked gates, releases
+            // by status) and job durations as a column, so metrics need not parse every record.
             if !applied.contains("v2") {
                 try exec("CREATE INDEX runs_started ON runs (\"startedAt\")")
                 try exec("CREATE INDEX gates_status ON gates (\"status\")")
+                try exec("ALTER TABLE jobs ADD COLUMN \"durationMs\" bigint")
+                try exec("UPDATE jobs SET \"durationMs\" = (record::json->>'durationMs')::bigint")
+                try exec("CREATE INDEX jobs_status_duration ON jobs (\"status\", \"durationMs\")")
+                try exec("CREATE INDEX deployments_env_status ON deployments (\"environment\", \"status\", \"startedAt\")")
+                try exec("CREATE INDEX deployments_started ON deployments (\"startedAt\")")
                 try exec("INSERT INTO shipgate_schema VALUES ('v2', $1)", [.text(StateTime.string(Date()))])
             }
         }
@@ -272,7 +278,9 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
             try StateMetrics.collect(
                 query: { try exec($0) },
                 durations: {
-                    try exec("SELECT (record::json->>'durationMs') FROM jobs WHERE status IN ('success', 'failed')").compactMap { $0.flatMap { Int64($0) } }
+                    try exec(StateMetrics.durationsQuery.replacingOccurrences(of: "SELECT \"durationMs\"", with: "SELECT \"durationMs\"::text")).compactMap {
+                        $0.flatMap { Int64($0) }
+                    }
                 })
         }
     }
@@ -360,15 +368,17 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         }
     }
 
-    public func deployments(environment: String?, limit: Int) throws -> [DeploymentRow] {
-        try lock.withLock {
-            if let environment {
-                return try rows(
-                    DeploymentRow.self,
-                    "SELECT * FROM deployments WHERE \"environment\" = $1 ORDER BY \"startedAt\" DESC, \"release\" DESC LIMIT \(max(0, limit))",
-                    [.text(environment)])
-            }
-            return try rows(DeploymentRow.self, "SELECT * FROM deployments ORDER BY \"startedAt\" DESC, \"release\" DESC LIMIT \(max(0, limit))")
+    public func deployments(environment: String?, status: String?, commitID: String?, limit: Int) throws -> [DeploymentRow] {
+        var conditions: [String] = []
+        var binds: [Bind] = []
+        for (column, value) in [("environment", environment), ("status", status), ("commitID", commitID)] {
+            guard let value else { continue }
+            binds.append(.text(value))
+            conditions.append("\"\(column)\" = $\(binds.count)")
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return try lock.withLock {
+            try rows(DeploymentRow.self, "SELECT * FROM deployments\(filter) ORDER BY \"startedAt\" DESC, \"release\" DESC LIMIT \(max(0, limit))", binds)
         }
     }
 
@@ -398,10 +408,23 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         }
     }
 
-    public func auditEntries(environment: String?) throws -> [AuditRow] {
+    public func auditEntries(environment: String?, afterSeq: Int64) throws -> [AuditRow] {
         try lock.withLock {
-            if let environment { return try rows(AuditRow.self, "SELECT * FROM audit WHERE \"environment\" = $1 ORDER BY \"seq\"", [.text(environment)]) }
-            return try rows(AuditRow.self, "SELECT * FROM audit ORDER BY \"seq\"")
+            if let environment {
+                return try rows(
+                    AuditRow.self, "SELECT * FROM audit WHERE \"seq\" > $1 AND \"environment\" = $2 ORDER BY \"seq\"", [.int(afterSeq), .text(environment)])
+            }
+            return try rows(AuditRow.self, "SELECT * FROM audit WHERE \"seq\" > $1 ORDER BY \"seq\"", [.int(afterSeq)])
+        }
+    }
+
+    public func latestAudit(limit: Int, environment: String?) throws -> [AuditRow] {
+        try lock.withLock {
+            if let environment {
+                return try rows(
+                    AuditRow.self, "SELECT * FROM audit WHERE \"environment\" = $1 ORDER BY \"seq\" DESC LIMIT \(max(0, limit))", [.text(environment)])
+            }
+            return try rows(AuditRow.self, "SELECT * FROM audit ORDER BY \"seq\" DESC LIMIT \(max(0, limit))")
         }
     }
 

@@ -93,7 +93,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         var promoted: String?
         if let from = env.promoteFrom?.value, let commit = request.commit {
             let wanted = Self.json(request.artifacts)
-            promoted = (try? store.deployments(environment: from, limit: 500))?.first { $0.isGood && $0.commitID == commit && $0.artifacts == wanted }?.release
+            promoted = (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first { $0.artifacts == wanted }?.release
         }
         // Statements for this commit, for this run, and imported with --approval: the gate checks
         // each, so one for another commit or tampered with is reported, not silently ignored.

@@ -31,7 +31,7 @@ public enum GatePreviewer {
             for r in env.requires { statuses[r.value] = ["success"] }
             var promoted: String?
             if let from = env.promoteFrom?.value, let commit = context.git?.commit {
-                promoted = (try? store?.deployments(environment: from, limit: 500))??.first { $0.isGood && $0.commitID == commit }?.release
+                promoted = (try? store?.deployments(environment: from, status: "success", commitID: commit, limit: 1))??.first?.release
                 if promoted == nil, deployBefore.contains(from) { promoted = "deployed earlier in this run" }
             }
             var facts = GateFacts(

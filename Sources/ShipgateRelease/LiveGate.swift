@@ -22,7 +22,7 @@ public enum LiveGate {
         var promoted: String?
         if let from = env.promoteFrom?.value, let commit = gate.commitID {
             let wanted = DeployController.json(artifacts)
-            promoted = (try? store.deployments(environment: from, limit: 500))?.first { $0.isGood && $0.commitID == commit && $0.artifacts == wanted }?.release
+            promoted = (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first { $0.artifacts == wanted }?.release
         }
         var rows = (try? store.approvals(runID: run.id).filter { $0.environment == gate.environment }) ?? []
         if let commit = gate.commitID { rows += (try? store.approvals(environment: gate.environment, commitID: commit)) ?? [] }

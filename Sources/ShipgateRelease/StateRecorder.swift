@@ -29,7 +29,11 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
     public func handle(_ event: RunEvent) {
         switch event {
         case .jobFinished(let r):
-            enqueue(jobs: [JobRow(runID: runID, id: r.id, status: r.status.rawValue, record: r.jsonLine, finishedAt: r.finishedAt.map(StateTime.string))])
+            enqueue(jobs: [
+                JobRow(
+                    runID: runID, id: r.id, status: r.status.rawValue, record: r.jsonLine, finishedAt: r.finishedAt.map(StateTime.string),
+                    durationMs: r.durationMs)
+            ])
         case .attemptFailed(let job, let attempt, let reason, _):
             enqueue(attempts: [AttemptRow(runID: runID, job: job, attempt: attempt, status: "failed", reason: reason, at: StateTime.string(Date()))])
         default: break

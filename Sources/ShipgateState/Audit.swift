@@ -67,6 +67,12 @@ public struct AuditVerification: Sendable, Equatable {
     public var head: String
     /// Human-readable problems; empty means the chain is intact.
     public var problems: [String]
+
+    public init(entries: Int, head: String, problems: [String]) {
+        self.entries = entries
+        self.head = head
+        self.problems = problems
+    }
 }
 
 extension SQLiteStateStore {
@@ -87,12 +93,20 @@ extension SQLiteStateStore {
         }
     }
 
-    /// Entries oldest first, optionally of one environment.
-    public func auditEntries(environment: String?) throws -> [AuditRow] {
+    /// Entries after `afterSeq`, oldest first, optionally of one environment.
+    public func auditEntries(environment: String?, afterSeq: Int64) throws -> [AuditRow] {
+        try read { db in
+            var q = AuditRow.filter(Column("seq") > afterSeq)
+            if let environment { q = q.filter(Column("environment") == environment) }
+            return try q.order(Column("seq")).fetchAll(db)
+        }
+    }
+
+    public func latestAudit(limit: Int, environment: String?) throws -> [AuditRow] {
         try read { db in
             var q = AuditRow.all()
             if let environment { q = q.filter(Column("environment") == environment) }
-            return try q.order(Column("seq")).fetchAll(db)
+            return try q.order(Column("seq").desc).limit(limit).fetchAll(db)
         }
     }
 }
@@ -136,10 +150,11 @@ extension StateStore {
 /// link to the previous entry's hash, and sequence numbers must have no gap. A deleted tail can
 /// only be seen against a head recorded elsewhere (`expectedHead`).
 public enum AuditVerifier {
-    public static func verify(_ rows: [AuditRow], expectedHead: String? = nil) -> AuditVerification {
+    /// `after`: the entry before `rows` (verified earlier), to check a continuation of the chain.
+    public static func verify(_ rows: [AuditRow], after: AuditRow? = nil, expectedHead: String? = nil) -> AuditVerification {
         var problems: [String] = []
-        var prev = AuditRow.genesis
-        var expectedSeq: Int64 = 1
+        var prev = after?.hash ?? AuditRow.genesis
+        var expectedSeq: Int64 = (after?.seq ?? 0) + 1
         for row in rows {
             if row.seq != expectedSeq {
                 problems.append(

@@ -70,10 +70,12 @@ extension SQLiteStateStore {
     }
 
     /// Releases of an environment, newest first.
-    public func deployments(environment: String?, limit: Int) throws -> [DeploymentRow] {
+    public func deployments(environment: String?, status: String?, commitID: String?, limit: Int) throws -> [DeploymentRow] {
         try read { db in
             var q = DeploymentRow.all()
             if let environment { q = q.filter(Column("environment") == environment) }
+            if let status { q = q.filter(Column("status") == status) }
+            if let commitID { q = q.filter(Column("commitID") == commitID) }
             return try q.order(Column("startedAt").desc, Column("release").desc).limit(limit).fetchAll(db)
         }
     }

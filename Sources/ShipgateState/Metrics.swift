@@ -25,6 +25,7 @@ public struct StateMetrics: Sendable, Equatable {
         (\.gatesByStatus, "SELECT status || '|' || COUNT(*) FROM gates GROUP BY status"),
         (\.deploymentsByStatus, "SELECT status || '|' || COUNT(*) FROM deployments GROUP BY status"),
     ]
+    package static let durationsQuery = "SELECT \"durationMs\" FROM jobs WHERE status IN ('success', 'failed') AND \"durationMs\" IS NOT NULL"
     static let rollbackQuery = "SELECT CAST(COUNT(*) AS TEXT) FROM deployments WHERE \"rollbackOf\" IS NOT NULL"
     static let pendingQuery = "SELECT CAST(COUNT(*) AS TEXT) || '|' || COALESCE(MIN(\"requestedAt\"), '') FROM gates WHERE status = 'blocked'"
 
@@ -54,10 +55,7 @@ extension SQLiteStateStore {
         try read { db in
             try StateMetrics.collect(
                 query: { sql in try String?.fetchAll(db, sql: sql) },
-                durations: {
-                    try Int64.fetchAll(
-                        db, sql: "SELECT CAST(json_extract(record, '$.durationMs') AS INTEGER) FROM jobs WHERE status IN ('success', 'failed')")
-                })
+                durations: { try Int64.fetchAll(db, sql: StateMetrics.durationsQuery) })
         }
     }
 }

@@ -58,13 +58,17 @@ public struct JobRow: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var status: String
     public var record: String
     public var finishedAt: String?
+    /// The job's duration, also in `record`: a column so aggregates (the console's metrics)
+    /// need not parse every record.
+    public var durationMs: Int64?
 
-    public init(runID: String, id: String, status: String, record: String, finishedAt: String?) {
+    public init(runID: String, id: String, status: String, record: String, finishedAt: String?, durationMs: Int64? = nil) {
         self.runID = runID
         self.id = id
         self.status = status
         self.record = record
         self.finishedAt = finishedAt
+        self.durationMs = durationMs
     }
 }
 

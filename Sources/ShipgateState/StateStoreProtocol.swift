@@ -41,12 +41,14 @@ public protocol StateStore: AnyObject, Sendable {
     func saveDeployment(_ d: DeploymentRow) throws
     func updateDeployment(_ release: String, status: String, detail: String?, finished: Bool, at: Date) throws
     /// Releases, newest first.
-    func deployments(environment: String?, limit: Int) throws -> [DeploymentRow]
+    func deployments(environment: String?, status: String?, commitID: String?, limit: Int) throws -> [DeploymentRow]
     func deployment(_ release: String) throws -> DeploymentRow?
 
     func appendAudit(kind: String, actor: String, environment: String?, runID: String?, detail: String, at: Date) throws -> AuditRow
-    /// Oldest first.
-    func auditEntries(environment: String?) throws -> [AuditRow]
+    /// Entries with `seq` greater than `afterSeq`, oldest first.
+    func auditEntries(environment: String?, afterSeq: Int64) throws -> [AuditRow]
+    /// The newest `limit` entries, newest first.
+    func latestAudit(limit: Int, environment: String?) throws -> [AuditRow]
     /// Inserts entries verbatim (seq and hashes kept) into an empty audit log (for `state migrate`).
     func importAudit(_ rows: [AuditRow]) throws
 
@@ -71,11 +73,18 @@ extension StateStore {
         try updateDeployment(release, status: status, detail: detail, finished: finished, at: Date())
     }
 
+    /// Oldest first.
+    public func auditEntries(environment: String?) throws -> [AuditRow] { try auditEntries(environment: environment, afterSeq: 0) }
+
     public func deployments(environment: String?) throws -> [DeploymentRow] { try deployments(environment: environment, limit: 100) }
+
+    public func deployments(environment: String?, limit: Int) throws -> [DeploymentRow] {
+        try deployments(environment: environment, status: nil, commitID: nil, limit: limit)
+    }
 
     /// The newest good release of an environment, other than `excluding`.
     public func lastGood(environment: String, excluding: String? = nil) throws -> DeploymentRow? {
-        try deployments(environment: environment, limit: 1000).first { $0.isGood && $0.release != excluding }
+        try deployments(environment: environment, status: "success", commitID: nil, limit: 2).first { $0.release != excluding }
     }
 
     /// The newest `keep(environment)` good releases of every environment (their artifacts are never pruned).

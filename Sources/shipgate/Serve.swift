@@ -85,6 +85,7 @@ extension Shipgate {
                 FileDescriptorSink.standardError.write(style.yellow("warning: no --key: the console shows deploys but cannot approve them") + "\n")
             }
 
+            DispatchQueue.global().async { console.warmUp() }
             let app = Application(
                 router: ConsoleServer.router(console),
                 configuration: .init(address: .hostname(host, port: port), serverName: "shipgate"),

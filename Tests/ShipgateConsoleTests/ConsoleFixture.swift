@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ShipgateConsole
 import ShipgateGate
@@ -86,7 +87,7 @@ final class ConsoleFixture: @unchecked Sendable {
                 runID: runID, id: id, status: status,
                 record:
                     #"{"id":"\#(id)","status":"\#(status)","attempts":1,"durationMs":\#(ms),"startedAt":"\#(iso(s).prefix(19))Z","finishedAt":"\#(iso(f).prefix(19))Z","outputs":{},"continueOnError":false}"#,
-                finishedAt: iso(f))
+                finishedAt: iso(f), durationMs: ms)
         }
         try store.save(
             jobs: [
@@ -103,6 +104,20 @@ final class ConsoleFixture: @unchecked Sendable {
                 requestedBy: "carol", requestedAt: StateTime.string(started.addingTimeInterval(10)), updatedAt: StateTime.string(started.addingTimeInterval(10))
             ))
         try store.finishRun(runID, status: "blocked")
+    }
+
+    /// The scan job published a SARIF report (in the run's artifact manifest, its bytes in the CAS).
+    func publishScanReport() throws {
+        let sarif = #"{"version":"2.1.0","runs":[{"results":[{"level":"error"},{"level":"error"},{"level":"warning"},{}]}]}"#
+        let digest = SHA256.hash(data: Data(sarif.utf8)).map { String(format: "%02x", $0) }.joined()
+        let cas = root + "/.shipgate/cache/cas/\(digest.prefix(2))"
+        try FileManager.default.createDirectory(atPath: cas, withIntermediateDirectories: true)
+        try sarif.write(toFile: cas + "/" + digest, atomically: true, encoding: .utf8)
+        let artifacts = root + "/.shipgate/runs/\(runID)/artifacts"
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        try
+            #"{"schemaVersion":1,"job":"scan","runID":"\#(runID)","createdAt":"2026-11-27T10:00:00Z","files":[{"path":"reports/trivy-web.sarif","kind":"file","mode":420,"size":\#(sarif.utf8.count),"digest":"\#(digest)"}]}"#
+            .write(toFile: artifacts + "/scan.json", atomically: true, encoding: .utf8)
     }
 
     static func git(_ args: [String], in dir: String) throws {

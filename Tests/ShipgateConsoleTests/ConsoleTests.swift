@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -280,6 +281,47 @@ final class ConsoleTests: XCTestCase {
         }
     }
 
+    func testScanFindingsOfPublishedSARIFReportsAreCounted() async throws {
+        let f = try ConsoleFixture()
+        try f.publishScanReport()
+        try await app(f).test(.router) { client in
+            let b = Browser(client)
+            _ = try await b.logIn("alice")
+            let response = try await b.request("/approvals")
+            let page = String(buffer: response.body)
+            XCTAssertTrue(page.contains("reports/trivy-web.sarif: <b>2 error, 2 warning</b>"), page)
+        }
+    }
+
+    func testTheRollbackFormConfirmsAndNeedsItsToken() async throws {
+        let f = try ConsoleFixture()
+        try f.store.saveDeployment(
+            DeploymentRow(
+                release: "prod-1", environment: "prod", runID: f.runID, job: "deploy-prod", version: "v1.1.0", commitID: f.commit, artifacts: "{}",
+                files: "[]", status: "success", approvedBy: "alice,bob", actor: "carol", rollbackOf: nil, startedAt: StateTime.string(Date())))
+        try f.store.saveDeployment(
+            DeploymentRow(
+                release: "prod-2", environment: "prod", runID: f.runID, job: "deploy-prod", version: "v1.2.0", commitID: f.commit, artifacts: "{}",
+                files: "[]", status: "success", approvedBy: "alice,bob", actor: "carol", rollbackOf: nil,
+                startedAt: StateTime.string(Date().addingTimeInterval(1))))
+        try await app(f).test(.router) { client in
+            let b = Browser(client)
+            _ = try await b.logIn("alice")
+            let historyResponse = try await b.request("/environments/prod/history")
+            let history = String(buffer: historyResponse.body)
+            XCTAssertTrue(history.contains("/environments/prod/rollback?to=prod-1"), history)
+            XCTAssertFalse(history.contains("rollback?to=prod-2"), "the current release is not a rollback target")
+            let confirm = try await b.request("/environments/prod/rollback?to=prod-1")
+            let page = String(buffer: confirm.body)
+            XCTAssertTrue(page.contains("to <b>v1.1.0</b>") && page.contains("Reason (required)"), page)
+            let forged = try await b.request("/rollbacks", .post, form: ["environment": "prod", "to": "prod-1", "reason": "x"])
+            XCTAssertEqual(forged.status, .forbidden)
+            let noReason = try await b.request("/rollbacks", .post, form: ["csrf": b.csrf(confirm)!, "environment": "prod", "to": "prod-1", "reason": " "])
+            XCTAssertTrue(String(buffer: noReason.body).contains("a rollback needs a reason"))
+        }
+        XCTAssertEqual(f.console.rollbacksActive, 0, "nothing was started")
+    }
+
     func testAConsoleWithoutAKeyShowsButCannotApprove() async throws {
         let f = try ConsoleFixture(signer: false)
         try await app(f).test(.router) { client in
@@ -304,6 +346,29 @@ final class ConsoleTests: XCTestCase {
         }
         XCTAssertThrowsError(try f.console.rollBack(user: alice, environment: "prod", to: "prod-nope", reason: "bad")) {
             XCTAssertEqual(($0 as? ReleaseError)?.message, "no release prod-nope in prod")
+        }
+    }
+}
+
+extension ConsoleTests {
+    func testTheAuditPageReportsATamperedChain() async throws {
+        let f = try ConsoleFixture()
+        for who in ["alice", "bob"] {
+            _ = try f.console.decide(user: try f.console.users.user(who)!, runID: f.runID, environment: "prod", decision: .approve, comment: who)
+        }
+        try await app(f).test(.router) { client in
+            let b = Browser(client)
+            _ = try await b.logIn("alice")
+            let before = try await b.request("/audit")
+            XCTAssertTrue(String(buffer: before.body).contains("The chain of 2 entries verifies"))
+            // Someone with database access rewrites alice's comment.
+            let db = try DatabaseQueue(path: f.root + "/.shipgate/state.db")
+            try await db.write { try $0.execute(sql: "UPDATE audit SET detail = replace(detail, 'alice', 'mallory') WHERE seq = 1") }
+            _ = try f.console.verifyAuditNow()  // what the periodic full check does
+            let after = try await b.request("/audit")
+            let page = String(buffer: after.body)
+            XCTAssertTrue(page.contains("The audit chain does NOT verify"), page)
+            XCTAssertTrue(page.contains("entry 1 (approve at"), page)
         }
     }
 }

@@ -230,3 +230,17 @@ final class PostgresStateStoreTests: StateStoreContract {
         XCTAssertThrowsError(try PostgresURL("postgres://ci@db/x?sslmode=bogus", environment: [:]))
     }
 }
+
+/// The state store's timestamp text round-trips, fast path and fallback alike.
+final class StateTimeTests: XCTestCase {
+    func testParsesWhatItWritesAndOtherISOForms() {
+        for t in [0, 1_795_000_000.123, 1_795_000_000, 951_782_400.999] {  // 951782400: 2000-02-29
+            let d = Date(timeIntervalSince1970: t)
+            XCTAssertEqual(StateTime.date(StateTime.string(d))!.timeIntervalSince1970, (t * 1000).rounded(.down) / 1000, accuracy: 0.0005)
+        }
+        XCTAssertEqual(StateTime.date("2026-11-27T10:00:00Z")?.timeIntervalSince1970, 1_795_773_600)
+        XCTAssertEqual(StateTime.date("2026-11-27T11:00:00+01:00")?.timeIntervalSince1970, 1_795_773_600, "other offsets take the slow path")
+        XCTAssertNil(StateTime.date("2026-11-27 10:00:00"))
+        XCTAssertNil(StateTime.date("2026-1x-27T10:00:00Z"))
+    }
+}
