@@ -86,7 +86,7 @@ if [ -n "${SCREENSHOTS:-}" ]; then
   "$SHIPGATE" report "$RUN" --html "$DEMO/run.html"
   chrome=$(command -v chromium || command -v chromium-browser)
   for page in pending run; do
-    "$chrome" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1500 \
+    "$chrome" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,1200 \
       --screenshot="$out/console-$page.png" "file://$DEMO/$page.html" 2>/dev/null
     echo "wrote $out/console-$page.png"
   done

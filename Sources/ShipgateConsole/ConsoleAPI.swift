@@ -40,7 +40,7 @@ enum ConsoleAPI {
             }
         }
         get(router, "/api/runs/:id", console) { _, context, _ in
-            let id = context.parameters.get("id") ?? ""
+            let id = ConsoleServer.parameter(context, "id")
             guard let run = try console.store.findRun(id) else { throw HTTPError(.notFound, message: "no run \(id)") }
             let jobs = try console.store.jobs(ofRun: run.id).compactMap(StateRecorder.decode)
             return [

@@ -139,8 +139,10 @@ extension Console {
 
     func timeline(runID: String, embedLogs: Bool) throws -> RunTimeline? {
         guard let run = try store.findRun(runID) else { return nil }
-        let jobs = try store.jobs(ofRun: run.id).compactMap(StateRecorder.decode)
+        let rows = try store.jobs(ofRun: run.id)
+        let jobs = rows.compactMap(StateRecorder.decode)
         var timeline = RunTimeline(run: run, jobs: jobs, attempts: try store.attempts(ofRun: run.id), gates: try store.gates(ofRun: run.id))
+        for r in rows { timeline.finishedAt[r.id] = r.finishedAt.flatMap(StateTime.date) }
         if embedLogs {
             var logs: [String: String] = [:]
             for j in jobs {

@@ -87,11 +87,11 @@ public enum ConsoleServer {
             ("Pending approvals", try console.approvalsPage(user: user, csrf: session.csrf))
         }
         page(router, "/environments/:env/history", console, active: "environments") { _, context, _, session in
-            let env = context.parameters.get("env") ?? ""
+            let env = ConsoleServer.parameter(context, "env")
             return ("History of \(env)", try console.historyPage(environment: env, csrf: session.csrf))
         }
         page(router, "/environments/:env/rollback", console, active: "environments") { request, context, _, session in
-            let env = context.parameters.get("env") ?? ""
+            let env = ConsoleServer.parameter(context, "env")
             let to = request.uri.queryParameters["to"].map(String.init) ?? ""
             return ("Roll back \(env)", try console.rollbackConfirmPage(environment: env, to: to, csrf: session.csrf))
         }
@@ -99,7 +99,7 @@ public enum ConsoleServer {
             ("Runs", try console.runsPage(page: max(0, Int(request.uri.queryParameters["page"].map(String.init) ?? "0") ?? 0)))
         }
         page(router, "/runs/:id", console, active: "runs") { _, context, _, _ in
-            let id = context.parameters.get("id") ?? ""
+            let id = ConsoleServer.parameter(context, "id")
             guard let t = try console.timeline(runID: id, embedLogs: false) else { throw HTTPError(.notFound, message: "no run \(id)") }
             return ("Run \(t.run.id)", t.body())
         }
@@ -108,7 +108,7 @@ public enum ConsoleServer {
         }
         router.get("/runs/:id/logs/:job") { request, context in
             guard try await sessionUser(request, console) != nil else { return redirect("/login") }
-            let id = context.parameters.get("id") ?? "", job = context.parameters.get("job") ?? ""
+            let id = ConsoleServer.parameter(context, "id"), job = ConsoleServer.parameter(context, "job")
             guard let log = try await offload({ console.log(runID: id, job: job) }) else {
                 return text("no log of \(job) in run \(id) on this host\n", status: .notFound)
             }
@@ -185,6 +185,12 @@ public enum ConsoleServer {
             return nil
         }
         return (id, session, user)
+    }
+
+    /// A path parameter, percent-decoded (a job id such as `lint (py=3.12)` arrives encoded).
+    static func parameter(_ context: ConsoleContext, _ name: String) -> String {
+        let raw = context.parameters.get(name) ?? ""
+        return raw.removingPercentEncoding ?? raw
     }
 
     /// `application/x-www-form-urlencoded` fields (the last value of a repeated name wins).

@@ -13,6 +13,9 @@ public struct RunTimeline {
     /// Job id → log text to embed (the report file), or nil to link to `logURL` instead.
     public var embeddedLogs: [String: String]?
     public var logURL: ((JobResult) -> String?)?
+    /// Job id → when it finished, to the millisecond (the state store's column; a record's own
+    /// timestamps have whole seconds).
+    public var finishedAt: [String: Date] = [:]
 
     public init(
         run: RunRow, jobs: [JobResult], attempts: [AttemptRow], gates: [GateRow], embeddedLogs: [String: String]? = nil,
@@ -26,10 +29,18 @@ public struct RunTimeline {
         self.logURL = logURL
     }
 
+    /// When a job ran: its precise finish time less its duration, else its recorded times.
+    func interval(_ j: JobResult) -> (start: Date, end: Date)? {
+        if let end = finishedAt[j.id] ?? j.finishedAt, j.startedAt != nil || finishedAt[j.id] != nil {
+            return (end.addingTimeInterval(-Double(j.durationMs) / 1000), end)
+        }
+        return j.startedAt.map { ($0, $0.addingTimeInterval(Double(j.durationMs) / 1000)) }
+    }
+
     /// Jobs that ran, in start order; jobs that never started follow, by id.
     var ordered: [JobResult] {
         jobs.sorted { a, b in
-            switch (a.startedAt, b.startedAt) {
+            switch (interval(a)?.start, interval(b)?.start) {
             case (let x?, let y?): x == y ? a.id < b.id : x < y
             case (.some, nil): true
             case (nil, .some): false
@@ -44,7 +55,7 @@ public struct RunTimeline {
         var html = "<h1>Run <code>\(e(run.id))</code> \(HTML.status(run.status))</h1>"
         let started = StateTime.date(run.startedAt)
         let finished = run.finishedAt.flatMap(StateTime.date)
-        let total = started.map { s in Int64(((finished ?? jobs.compactMap(\.finishedAt).max() ?? s).timeIntervalSince(s)) * 1000) }
+        let total = started.map { s in Int64(((finished ?? jobs.compactMap { interval($0)?.end }.max() ?? s).timeIntervalSince(s)) * 1000) }
         html += """
             <div class="card"><table>
             <tr><th>Pipeline</th><td>\(e(run.pipeline)) <span class="muted">\(e(run.pipelineFile))</span></td>\
@@ -120,9 +131,9 @@ public struct RunTimeline {
     /// the failed attempts before the final one marked on the bar.
     func gantt() -> String {
         let rows = ordered
-        let starts = rows.compactMap(\.startedAt)
-        guard let t0 = starts.min() ?? StateTime.date(run.startedAt) else { return "<p class=\"muted\">No job started.</p>" }
-        let t1 = max(rows.compactMap(\.finishedAt).max() ?? t0, t0.addingTimeInterval(0.001))
+        let spans = rows.compactMap(interval)
+        guard let t0 = spans.map(\.start).min() ?? StateTime.date(run.startedAt) else { return "<p class=\"muted\">No job started.</p>" }
+        let t1 = max(spans.map(\.end).max() ?? t0, t0.addingTimeInterval(0.001))
         let span = t1.timeIntervalSince(t0)
         let label = 190.0, width = 900.0, rowH = 22.0, top = 26.0
         let plot = width - label - 16
@@ -143,11 +154,10 @@ public struct RunTimeline {
             let y = top + Double(i) * rowH
             let name = j.id.count > 28 ? String(j.id.prefix(27)) + "…" : j.id
             svg += "<text x=\"\(f(label - 8))\" y=\"\(f(y + 15))\" text-anchor=\"end\" fill=\"#1d2330\">\(HTML.esc(name))</text>"
-            guard let s = j.startedAt else {
+            guard let (s, e) = interval(j) else {
                 svg += "<text x=\"\(f(label + 4))\" y=\"\(f(y + 15))\" fill=\"#667085\">\(HTML.esc(j.status.rawValue))</text>"
                 continue
             }
-            let e = j.finishedAt ?? t1
             let bx = x(s), bw = max(2, x(e) - bx)
             svg += """
                 <rect x="\(f(bx))" y="\(f(y + 4))" width="\(f(bw))" height="\(f(rowH - 8))" rx="3" fill="\(Self.colour(j.status.rawValue))">\

@@ -101,7 +101,7 @@ public struct RunDirectory: Sendable {
     public static func read(_ path: String) throws -> RunResult {
         let recordPath = path.hasSuffix(".json") ? path : path + "/run.json"
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = ISOTime.decoding
         var record = try decoder.decode(RunResult.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
         guard record.status == .running else { return record }
         let journal = (recordPath as NSString).deletingLastPathComponent + "/jobs.jsonl"

@@ -139,7 +139,8 @@ public struct RunResult: Sendable, Codable, Hashable {
 }
 
 extension JobResult {
-    /// One compact JSON object, decodable as `JobResult` (dates as ISO-8601 seconds, UTC).
+    /// One compact JSON object, decodable as `JobResult` (dates as ISO-8601 UTC with
+    /// milliseconds; decode with `ISOTime.decoding`).
     /// Hand-written because it runs once per job on the hot path of large pipelines.
     public var jsonLine: String {
         var o = JSONObject()
@@ -163,10 +164,13 @@ extension JobResult {
     }
 }
 
-/// `2026-11-26T19:58:01Z`, the format of `JSONEncoder.DateEncodingStrategy.iso8601`.
-enum ISOTime {
+/// `2026-11-26T19:58:01.234Z`: ISO-8601 in UTC with milliseconds, how run records and the
+/// journal write times (a timeline of sub-second jobs needs them). `decoding` reads it and the
+/// whole-second form older records have.
+public enum ISOTime {
     static func string(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var t = time_t(ms / 1000)
         var parts = tm()
         gmtime_r(&t, &parts)
         var out = ""
@@ -188,7 +192,26 @@ enum ISOTime {
         two(parts.tm_min)
         out += ":"
         two(parts.tm_sec)
+        let frac = Int32(ms % 1000)
+        out += "."
+        out.unicodeScalars.append(Unicode.Scalar(UInt8(48 + frac / 100)))
+        two(frac % 100)
         out += "Z"
         return out
+    }
+
+    /// Accepts `…:SSZ` and `…:SS.sssZ` (and other ISO-8601 forms with a zone).
+    public static let decoding: JSONDecoder.DateDecodingStrategy = .custom { decoder in
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if let d = date(text) { return d }
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO-8601 time: \(text)"))
+    }
+
+    public static func date(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)
     }
 }

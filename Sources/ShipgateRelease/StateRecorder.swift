@@ -78,7 +78,7 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
     /// Decodes a recorded job.
     public static func decode(_ row: JobRow) -> JobResult? {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = ISOTime.decoding
         return try? d.decode(JobResult.self, from: Data(row.record.utf8))
     }
 }

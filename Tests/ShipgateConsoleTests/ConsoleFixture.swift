@@ -80,21 +80,25 @@ final class ConsoleFixture: @unchecked Sendable {
                 actor: "carol", commitID: commit, branch: "main", version: "v1.2.0", workspace: root,
                 git: #"{"author":"Carol <carol@example.com>","branch":"main","subject":"initial: the demo pipeline","tag":"v1.2.0"}"#,
                 startedAt: StateTime.string(started)))
-        func job(_ id: String, _ status: String, offset: Double, ms: Int64) -> JobRow {
+        func job(_ id: String, _ status: String, offset: Double, ms: Int64, log: String? = nil) -> JobRow {
             let s = started.addingTimeInterval(offset), f = s.addingTimeInterval(Double(ms) / 1000)
             let iso = { (d: Date) in StateTime.string(d) }
             return JobRow(
                 runID: runID, id: id, status: status,
                 record:
-                    #"{"id":"\#(id)","status":"\#(status)","attempts":1,"durationMs":\#(ms),"startedAt":"\#(iso(s).prefix(19))Z","finishedAt":"\#(iso(f).prefix(19))Z","outputs":{},"continueOnError":false}"#,
+                    #"{"id":"\#(id)","status":"\#(status)","attempts":1,"durationMs":\#(ms),"startedAt":"\#(iso(s).prefix(19))Z","finishedAt":"\#(iso(f).prefix(19))Z","outputs":{},"continueOnError":false\#(log.map { #","log":"\#($0)""# } ?? "")}"#,
                 finishedAt: iso(f), durationMs: ms)
         }
         try store.save(
             jobs: [
+                job("lint (py=3.12)", "success", offset: 0, ms: 2000, log: "logs/lint-py=3.12.log"),
                 job("test", "success", offset: 0, ms: 4000), job("build", "success", offset: 0, ms: 9000),
                 job("<script>x</script>", "failed", offset: 2, ms: 1000),
             ],
             attempts: [])
+        let logs = root + "/.shipgate/runs/\(runID)/logs"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try "ruff: all checks passed\n".write(toFile: logs + "/lint-py=3.12.log", atomically: true, encoding: .utf8)
         try store.saveGate(
             GateRow(
                 runID: runID, job: "deploy-prod", environment: "prod", commitID: commit, pipelineDigest: "sha256:pipeline",

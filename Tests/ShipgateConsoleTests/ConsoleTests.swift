@@ -251,6 +251,12 @@ final class ConsoleTests: XCTestCase {
             XCTAssertTrue(run.contains("<svg"), "the timeline is drawn server-side")
             XCTAssertTrue(run.contains("aria-label=\"Timeline of run \(f.runID)\""))
             XCTAssertFalse(run.contains("<script"), "no scripts")
+            let link = "/runs/\(f.runID)/logs/lint%20%28py%3D3.12%29"
+            XCTAssertTrue(run.contains("href=\"\(link)\""), run)
+            let log = try await b.request(link)
+            XCTAssertEqual(String(buffer: log.body), "ruff: all checks passed\n")
+            let missing = try await b.request("/runs/\(f.runID)/logs/test")
+            XCTAssertEqual(missing.status, .notFound)
             let auditResponse = try await b.request("/audit")
             let audit = String(buffer: auditResponse.body)
             XCTAssertTrue(audit.contains("The chain of 1 entries verifies"), audit)
@@ -270,9 +276,9 @@ final class ConsoleTests: XCTestCase {
             let r = try await client.execute(uri: "/metrics", method: .get)
             let text = String(buffer: r.body)
             for line in [
-                #"shipgate_runs{status="blocked"} 1"#, #"shipgate_jobs{status="success"} 2"#, "shipgate_pending_approvals 1",
-                #"shipgate_gate_verdicts{status="blocked"} 1"#, "shipgate_job_duration_seconds_count 3",
-                #"shipgate_job_duration_seconds_bucket{le="5.0"} 2"#,
+                #"shipgate_runs{status="blocked"} 1"#, #"shipgate_jobs{status="success"} 3"#, "shipgate_pending_approvals 1",
+                #"shipgate_gate_verdicts{status="blocked"} 1"#, "shipgate_job_duration_seconds_count 4",
+                #"shipgate_job_duration_seconds_bucket{le="5.0"} 3"#,
             ] {
                 XCTAssertTrue(text.contains(line), "metrics lack \(line):\n\(text)")
             }
