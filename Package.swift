@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "ShipgateConsoleTests",
             dependencies: [
-                "ShipgateConsole", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateRelease",
+                "ShipgateConsole", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateRelease", "ShipgatePostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

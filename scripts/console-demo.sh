@@ -7,38 +7,16 @@
 #                    Chromium into DIR (docs/ uses this)
 #   HOLD=1           keep the console running at the end, for a browser (Ctrl-C ends it)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-REPO_ROOT=$PWD
-if [ -z "${SHIPGATE:-}" ]; then
-  scripts/setup.sh
-  swift build --product shipgate
-  SHIPGATE=$REPO_ROOT/.build/debug/shipgate
-fi
+DEMO_NAME=console-demo
+source "$(dirname "${BASH_SOURCE[0]}")/demo-lib.sh"
 PORT=${PORT:-18080}
-DEMO=$(mktemp -d /tmp/shipgate-console-demo.XXXXXX)
-KEYS=$DEMO/keys
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $DEMO"; else rm -rf "$DEMO"; fi
-}
-trap cleanup EXIT
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '\033[36m$ %s\033[0m\n' "$*"; "$@"; }
 
 say "A scratch repository: pipeline, approvers alice/bob/carol and the console's key in the keyring"
-mkdir -p "$DEMO/work/pipelines" "$DEMO/work/deploy"
-cp pipelines/deploy-demo/pipeline.yml "$DEMO/work/pipelines/deploy.yml"
-cp pipelines/deploy-demo/deploy.sh pipelines/deploy-demo/serve.py "$DEMO/work/deploy/"
-cd "$DEMO/work"
-printf '.shipgate/\ndist/\ndeploy/envs/\n' > .gitignore
-for who in alice bob carol; do "$SHIPGATE" keygen "$who" --dir "$KEYS" 2>/dev/null >> pipelines/approvers.yml; done
+demo_repository
 console_line=$("$SHIPGATE" keygen console-1 --dir "$KEYS" 2>/dev/null)
 printf 'consoles:\n  %s\n' "$console_line" >> pipelines/approvers.yml
 run cat pipelines/approvers.yml
-git init -q -b main && git -c user.name=dev -c user.email=dev@example.com add -A
-git -c user.name=dev -c user.email=dev@example.com commit -qm "deploy demo" && git tag v1.0.0
+demo_commit
 export SHIPGATE_ACTOR=dev PROD_TOKEN=demo-prod-token NO_COLOR=1
 python3 deploy/serve.py staging 18181 & pids+=($!)
 python3 deploy/serve.py prod 18182 & pids+=($!)

@@ -3,23 +3,8 @@
 # with the demo pipeline, two HTTP servers standing in for staging and prod, three approver
 # keys. Prints every command before running it. Leaves nothing behind unless KEEP=1.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-REPO_ROOT=$PWD
-if [ -z "${SHIPGATE:-}" ]; then
-  scripts/setup.sh
-  swift build --product shipgate
-  SHIPGATE=$REPO_ROOT/.build/debug/shipgate
-fi
-DEMO=$(mktemp -d /tmp/shipgate-deploy-demo.XXXXXX)
-KEYS=$DEMO/keys
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $DEMO"; else rm -rf "$DEMO"; fi
-}
-trap cleanup EXIT
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '\033[36m$ %s\033[0m\n' "$*"; "$@"; }
+DEMO_NAME=deploy-demo
+source "$(dirname "${BASH_SOURCE[0]}")/demo-lib.sh"
 expect() { # expect CODE CMD...: runs CMD and checks its exit code
   local want=$1; shift
   printf '\033[36m$ %s\033[0m\n' "$*"
@@ -28,15 +13,9 @@ expect() { # expect CODE CMD...: runs CMD and checks its exit code
 }
 
 say "A scratch repository: the pipeline, its deploy scripts and the approvers keyring on main"
-mkdir -p "$DEMO/work/pipelines" "$DEMO/work/deploy"
-cp pipelines/deploy-demo/pipeline.yml "$DEMO/work/pipelines/deploy.yml"
-cp pipelines/deploy-demo/deploy.sh pipelines/deploy-demo/serve.py "$DEMO/work/deploy/"
-cd "$DEMO/work"
-printf '.shipgate/\ndist/\ndeploy/envs/\n' > .gitignore
-for who in alice bob carol; do "$SHIPGATE" keygen "$who" --dir "$KEYS" 2>/dev/null >> pipelines/approvers.yml; done
+demo_repository
 run cat pipelines/approvers.yml
-git init -q -b main && git -c user.name=dev -c user.email=dev@example.com add -A
-git -c user.name=dev -c user.email=dev@example.com commit -qm "deploy demo" && git tag v1.0.0
+demo_commit
 export SHIPGATE_ACTOR=dev PROD_TOKEN=demo-prod-token NO_COLOR=1
 python3 deploy/serve.py staging 18181 & pids+=($!)
 python3 deploy/serve.py prod 18182 & pids+=($!)

@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateModel
 import ShipgateState
 
 /// Server-side HTML: escaping and the shared page frame. Pages are plain strings built from
@@ -6,21 +7,7 @@ import ShipgateState
 /// the Content-Security-Policy the server sends forbids it.
 enum HTML {
     /// Escapes text for element content and double-quoted attributes.
-    static func esc(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    static func esc(_ s: String) -> String { Markup.escape(s) }
 
     /// Percent-encodes a path segment or query value.
     static func url(_ s: String) -> String {

@@ -51,17 +51,6 @@ extension Repository {
         var diff: OpaquePointer?
         guard git_diff_tree_to_tree(&diff, pointer, a, b, nil) == 0, let diff else { return nil }
         defer { git_diff_free(diff) }
-        var find = git_diff_find_options()
-        if git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)) == 0 {
-            find.flags = GIT_DIFF_FIND_RENAMES.rawValue
-            _ = git_diff_find_similar(diff, &find)
-        }
-        var paths = Set<String>()
-        for i in 0..<git_diff_num_deltas(diff) {
-            guard let delta = git_diff_get_delta(diff, i) else { continue }
-            if let p = delta.pointee.old_file.path { paths.insert(String(cString: p)) }
-            if let p = delta.pointee.new_file.path { paths.insert(String(cString: p)) }
-        }
-        return paths.sorted()
+        return Self.paths(of: diff)
     }
 }

@@ -193,6 +193,11 @@ extension Repository {
         try Libgit2.check(
             git_diff_tree_to_workdir_with_index(&diff, pointer, object, &options), path: workdir, doing: "cannot diff against \(base)")
         defer { git_diff_free(diff) }
+        return Self.paths(of: diff)
+    }
+
+    /// Both paths of every delta of a diff, renames detected, sorted.
+    static func paths(of diff: OpaquePointer?) -> [String] {
         var find = git_diff_find_options()
         if git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)) == 0 {
             find.flags = GIT_DIFF_FIND_RENAMES.rawValue

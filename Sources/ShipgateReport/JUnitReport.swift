@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateEngine
+import ShipgateModel
 
 /// A JUnit XML report of a run: one `<testcase>` per job, in a `<testsuite>` named after the
 /// pipeline. Failed jobs carry the tail of their log; skipped and cancelled jobs are `<skipped>`.
@@ -35,21 +36,5 @@ public enum JUnitReport {
         return xml
     }
 
-    /// XML-escapes text and drops characters XML 1.0 cannot hold (most control characters).
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF: out += "?"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { Markup.escape(s) }
 }

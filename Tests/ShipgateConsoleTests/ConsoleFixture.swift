@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import ShipgateConsole
 import ShipgateGate
+import ShipgatePostgres
 import ShipgateState
 import XCTest
 
@@ -10,7 +11,9 @@ import XCTest
 /// blocked at prod's gate, a users file, and the console over them. Removed on deinit.
 final class ConsoleFixture: @unchecked Sendable {
     let root: String
-    let store: SQLiteStateStore
+    let store: any StateStore
+    /// A PostgreSQL database made for this fixture (dropped on deinit), when it uses one.
+    var postgres: (admin: String, database: String)?
     let console: Console
     let keys: [String: ApproverKey]
     let consoleKey = ApproverKey(name: "console-1")
@@ -37,7 +40,8 @@ final class ConsoleFixture: @unchecked Sendable {
 
         """
 
-    init(trustConsole: Bool = true, signer: Bool = true) throws {
+    /// `postgresAdminURL`: keep the state in a new database on that server instead of SQLite.
+    init(trustConsole: Bool = true, signer: Bool = true, postgresAdminURL: String? = nil) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-console-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
         try Self.pipeline.write(toFile: root + "/pipelines/deploy.yml", atomically: true, encoding: .utf8)
@@ -57,7 +61,16 @@ final class ConsoleFixture: @unchecked Sendable {
         try Self.git(["commit", "-qm", "initial: the demo pipeline"], in: root)
         commit = try Self.gitOutput(["rev-parse", "HEAD"], in: root)
 
-        store = try SQLiteStateStore(path: root + "/.shipgate/state.db")
+        if let admin = postgresAdminURL {
+            let database = "shipgate_console_" + UUID().uuidString.prefix(8).lowercased()
+            try PostgresStateStore.administer(admin, "CREATE DATABASE \(database)")
+            postgres = (admin, database)
+            var c = URLComponents(string: admin)!
+            c.path = "/" + database
+            store = try PostgresStateStore(url: c.string!)
+        } else {
+            store = try SQLiteStateStore(path: root + "/.shipgate/state.db")
+        }
         let users = UserStore(path: root + "/.shipgate/console/users.json")
         for name in ["alice", "bob", "carol"] { try users.add(name: name, approver: name, password: Self.password, cost: 4) }
         console = Console(
@@ -69,7 +82,10 @@ final class ConsoleFixture: @unchecked Sendable {
         try seedBlockedRun()
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: root) }
+    deinit {
+        try? FileManager.default.removeItem(atPath: root)
+        if let postgres { try? PostgresStateStore.administer(postgres.admin, "DROP DATABASE IF EXISTS \(postgres.database) WITH (FORCE)") }
+    }
 
     /// A run by carol whose test and build succeeded and whose prod deploy waits for approvals.
     func seedBlockedRun() throws {

@@ -378,3 +378,29 @@ extension ConsoleTests {
         }
     }
 }
+
+/// The console on shared state: the same flow with the store in PostgreSQL.
+final class ConsoleOnPostgresTests: XCTestCase {
+    func testApproveThroughTheAPIAndPagesOnPostgres() async throws {
+        guard let url = ProcessInfo.processInfo.environment["SHIPGATE_TEST_POSTGRES_URL"], !url.isEmpty else {
+            if ProcessInfo.processInfo.environment["SHIPGATE_REQUIRE_POSTGRES"] == "1" { XCTFail("SHIPGATE_TEST_POSTGRES_URL is not set") }
+            throw XCTSkip("no PostgreSQL server: run through scripts/with-postgres.sh")
+        }
+        let f = try ConsoleFixture(postgresAdminURL: url)
+        let token = try f.console.users.newToken(for: "bob")
+        try await Application(router: ConsoleServer.router(f.console)).test(.router) { client in
+            let r = try await client.execute(
+                uri: "/api/approvals", method: .post, headers: [.authorization: "Bearer \(token)"],
+                body: ByteBuffer(string: #"{"run":"\#(f.runID)","environment":"prod","decision":"approve"}"#))
+            XCTAssertEqual(r.status, .created, String(buffer: r.body))
+            let b = ConsoleTests.Browser(client)
+            _ = try await b.logIn("alice")
+            let page = try await b.request("/approvals")
+            XCTAssertTrue(String(buffer: page.body).contains("1 of 2 approvals (bob)"), String(buffer: page.body))
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            XCTAssertTrue(String(buffer: metrics.body).contains("shipgate_pending_approvals 1"))
+            let audit = try await b.request("/audit")
+            XCTAssertTrue(String(buffer: audit.body).contains("The chain of 1 entries verifies"))
+        }
+    }
+}

@@ -147,6 +147,54 @@ class StateStoreContract: XCTestCase {
         XCTAssertEqual(try store.deployment("prod-1")?.detail, "by hand")
         XCTAssertEqual(try store.retainedFiles { _ in 5 }.map(\.release), ["prod-0"])
     }
+
+    /// What the release console asks: pages of runs, filtered releases, the audit tail and
+    /// what came after a known entry, and aggregates for /metrics.
+    func testConsoleQueries() throws {
+        let store = try makeStore()
+        for i in 0..<5 {
+            try store.beginRun(
+                RunRow(
+                    id: "r\(i)", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "d", status: "running", actor: "ada", commitID: "c\(i % 2)",
+                    branch: "main", version: "v\(i)", workspace: "/w", startedAt: "2026-11-26T00:00:0\(i).000Z"))
+            try store.finishRun("r\(i)", status: i == 4 ? "blocked" : "success")
+            try store.save(
+                jobs: [
+                    JobRow(runID: "r\(i)", id: "build", status: i % 2 == 0 ? "cached" : "success", record: "{}", finishedAt: nil, durationMs: 1500),
+                    JobRow(runID: "r\(i)", id: "test", status: "failed", record: "{}", finishedAt: nil, durationMs: 250),
+                ], attempts: [])
+            try store.saveDeployment(
+                DeploymentRow(
+                    release: "rel-\(i)", environment: i < 3 ? "prod" : "staging", runID: "r\(i)", job: "deploy", version: "v\(i)", commitID: "c\(i % 2)",
+                    artifacts: "{}", files: "[]", status: i == 2 ? "failed" : "success", approvedBy: "", actor: "ada", rollbackOf: i == 1 ? "rel-0" : nil,
+                    startedAt: "2026-11-26T00:00:0\(i).000Z"))
+            try store.audit(kind: "gate", actor: "ada", environment: i < 3 ? "prod" : "staging", runID: "r\(i)", detail: ["n": "\(i)"])
+        }
+        try store.saveGate(
+            GateRow(
+                runID: "r4", job: "deploy", environment: "prod", commitID: "c0", pipelineDigest: "d", artifacts: "{}", status: "blocked", decision: "{}",
+                requestedBy: "ada", requestedAt: "2026-11-26T00:00:04.000Z", updatedAt: "2026-11-26T00:00:04.000Z"))
+
+        XCTAssertEqual(try store.runs(limit: 2, offset: 0).map(\.id), ["r4", "r3"])
+        XCTAssertEqual(try store.runs(limit: 2, offset: 3).map(\.id), ["r1", "r0"])
+        XCTAssertEqual(try store.deployments(environment: "prod", status: "success", commitID: nil, limit: 10).map(\.release), ["rel-1", "rel-0"])
+        XCTAssertEqual(try store.deployments(environment: nil, status: nil, commitID: "c1", limit: 10).map(\.release), ["rel-3", "rel-1"])
+        XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "rel-1")
+        XCTAssertEqual(try store.lastGood(environment: "prod", excluding: "rel-1")?.release, "rel-0")
+        XCTAssertEqual(try store.latestAudit(limit: 2, environment: nil).map(\.seq), [5, 4])
+        XCTAssertEqual(try store.latestAudit(limit: 10, environment: "staging").map(\.seq), [5, 4])
+        XCTAssertEqual(try store.auditEntries(environment: nil, afterSeq: 3).map(\.seq), [4, 5])
+
+        let m = try store.metrics()
+        XCTAssertEqual(m.runsByStatus, ["success": 4, "blocked": 1])
+        XCTAssertEqual(m.jobsByStatus, ["cached": 3, "success": 2, "failed": 5])
+        XCTAssertEqual(m.jobDurationsMs.sorted(), [250, 250, 250, 250, 250, 1500, 1500])
+        XCTAssertEqual(m.deploymentsByStatus, ["success": 4, "failed": 1])
+        XCTAssertEqual(m.rollbacks, 1)
+        XCTAssertEqual(m.pendingApprovals, 1)
+        XCTAssertEqual(m.oldestPendingAt, "2026-11-26T00:00:04.000Z")
+        XCTAssertEqual(m.gatesByStatus, ["blocked": 1])
+    }
 }
 
 final class SQLiteStateStoreTests: StateStoreContract {
