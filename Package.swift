@@ -105,6 +105,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Parser fuzzing (bench/fuzz.sh builds it with -sanitize=fuzzer); otherwise a replay tool.
+        .executableTarget(name: "ShipgateFuzz", dependencies: ["ShipgateLoading", "ShipgateGate", "ShipgatePlanning"]),
         .testTarget(name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
         .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateEngine"]),

@@ -115,16 +115,23 @@ public struct SubprocessRunner: ProcessRunner {
 /// and everything can be killed when shipgate is interrupted. Thread-safe.
 public final class ProcessGroups: Sendable {
     fileprivate let live = Mutex<Set<Int32>>([])
+    /// Told of every group, to kill them if shipgate dies (see `OrphanReaper`).
+    public let reaper: OrphanReaper?
 
-    public init() {}
+    public init(reaper: OrphanReaper? = nil) { self.reaper = reaper }
 
-    func insert(_ pgid: Int32) { _ = live.withLock { $0.insert(pgid) } }
+    func insert(_ pgid: Int32) {
+        if live.withLock({ $0.insert(pgid).inserted }) { reaper?.started(pgid) }
+    }
 
     /// SIGKILLs the given groups (background processes a job's steps left running) and forgets them.
     /// A group that no longer exists is ignored.
     public func kill(_ pgids: [Int32]) {
         live.withLock { set in
-            for pgid in pgids where set.remove(pgid) != nil { _ = Posix.kill(-pgid, SIGKILL) }
+            for pgid in pgids where set.remove(pgid) != nil {
+                _ = Posix.kill(-pgid, SIGKILL)
+                reaper?.ended(pgid)
+            }
         }
     }
 
@@ -135,7 +142,10 @@ extension ProcessGroups {
     /// SIGKILLs every group still registered. For a forced exit (second Ctrl-C).
     public func killEverything() {
         live.withLock { set in
-            for pgid in set { _ = Posix.kill(-pgid, SIGKILL) }
+            for pgid in set {
+                _ = Posix.kill(-pgid, SIGKILL)
+                reaper?.ended(pgid)
+            }
             set.removeAll()
         }
     }

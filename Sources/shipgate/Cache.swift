@@ -10,7 +10,7 @@ import ShipgateState
 extension Shipgate {
     struct Cache: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Inspect and prune the local cache.", subcommands: [Stats.self, Prune.self])
+            abstract: "Inspect, verify and prune the local cache.", subcommands: [Stats.self, Verify.self, Prune.self])
 
         struct Stats: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Entries, size, and the hit rate of recent runs.")
@@ -51,6 +51,28 @@ extension Shipgate {
                     unit += 1
                 }
                 return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+            }
+        }
+
+        struct Verify: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Check every blob against its digest and every entry's blobs; exit 1 when something is damaged.",
+                discussion: "Changes nothing. A damaged blob or entry is also caught (and removed) when a run reads it; this finds them all now.")
+            @Option(help: "State directory (default: .shipgate here; env SHIPGATE_STATE_DIR).") var stateDir: String?
+
+            func run() throws {
+                let dirs = RunsDirectory(explicit: stateDir)
+                guard FileManager.default.fileExists(atPath: dirs.state + "/cache") else {
+                    print("no cache at \(dirs.state)/cache")
+                    return
+                }
+                let cache = try LocalCache(root: dirs.state + "/cache")
+                let result = cache.verify()
+                for p in result.problems { print("damaged: \(p)") }
+                print(
+                    "\(result.blobs) blob\(result.blobs == 1 ? "" : "s") and \(result.entries) entr\(result.entries == 1 ? "y" : "ies") checked: \(result.problems.isEmpty ? "all sound" : "\(result.problems.count) damaged")"
+                )
+                if !result.problems.isEmpty { throw ExitWith(code: Exit.jobFailed) }
             }
         }
 

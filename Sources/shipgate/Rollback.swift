@@ -156,7 +156,8 @@ extension Shipgate {
             options.extraMasked = masked
             options.contextEnvironment = context.environment
             let token = CancellationToken()
-            let groups = ProcessGroups()
+            let groups = ProcessGroups(reaper: OrphanReaper.start(executable: SelfExecutable.path))
+            defer { groups.reaper?.finish() }
             let trap = SignalTrap(token: token) { groups.killEverything() }
             defer { withExtendedLifetime(trap) {} }
             let result = await Executor(

@@ -117,7 +117,9 @@ struct RunSession {
             }
         }
 
-        let groups = ProcessGroups()
+        // Steps die with shipgate even when it is killed outright (`kill -9`).
+        let groups = ProcessGroups(reaper: OrphanReaper.start(executable: SelfExecutable.path))
+        defer { groups.reaper?.finish() }
         let token = CancellationToken()
         let onForce = self.onForce
         let trap = SignalTrap(token: token) {

@@ -55,8 +55,7 @@ extension Shipgate {
                 } catch { throw fail("\(error)") }
             }
             let usersPath = users ?? home.stateDirectory + "/console/users.json"
-            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
-            let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? executable
+            let selfPath = SelfExecutable.path
             let settings = Console.Settings(
                 workspace: home.root, pipelinePath: URL(fileURLWithPath: file).standardizedFileURL.path,
                 stateDirectory: StateLocation.url(state.stateURL) == nil ? home.stateDirectory : nil, trustRef: policyOptions.resolvedTrustRef,

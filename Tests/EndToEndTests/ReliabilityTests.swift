@@ -1,0 +1,50 @@
+import Foundation
+import XCTest
+
+/// What must hold when shipgate itself is killed, or its inputs are hostile.
+final class ReliabilityTests: XCTestCase {
+    /// Pids whose environment holds `DRILL_MARK=mark`.
+    static func marked(_ mark: String) -> [Int32] {
+        let needle = Array("DRILL_MARK=\(mark)\0".utf8)
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
+            guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { return nil }
+            let bytes = Array(data) + [0]
+            return bytes.count >= needle.count && (0...(bytes.count - needle.count)).contains { bytes[$0..<($0 + needle.count)].elementsEqual(needle) }
+                ? pid : nil
+        }
+    }
+
+    func testStepsDieWithShipgateWhenItIsKilled() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-reap-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        name: reap
+        jobs:
+          a: { steps: [{ run: 'sleep 300 & wait' }] }
+          b: { steps: [{ run: 'touch started-b; sleep 300' }] }
+
+        """.write(toFile: dir + "/shipgate.yml", atomically: true, encoding: .utf8)
+        let mark = "reap-\(UUID().uuidString.prefix(8))"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["run", "--output", "plain"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.environment = ProcessInfo.processInfo.environment.merging(["DRILL_MARK": mark, "NO_COLOR": "1"]) { _, b in b }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { for pid in Self.marked(mark) { kill(pid, SIGKILL) } }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/started-b") { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(200))
+        XCTAssertGreaterThanOrEqual(Self.marked(mark).count, 4, "shipgate, its reaper and the steps are running")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        var left = Self.marked(mark)
+        for _ in 0..<50 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            left = Self.marked(mark)
+        }
+        XCTAssertEqual(left, [], "steps (and the reaper) are gone after shipgate was killed with SIGKILL")
+    }
+}
