@@ -44,11 +44,13 @@ let package = Package(
             name: "ShipgateCache",
             dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // prctl(2) for the engine (Swift cannot call variadic C functions).
+        .target(name: "CShipgatePosix"),
         // Executes a plan: process supervision, retries, logs, run records.
         .target(
             name: "ShipgateEngine",
             dependencies: [
-                "ShipgateModel", "ShipgatePlanning", "ShipgateCache",
+                "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "CShipgatePosix",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
             ]

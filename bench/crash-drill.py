@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 
+RAN = DEPLOYS = ""
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRIALS = int(os.environ.get("TRIALS", "200"))
 SHIPGATE = os.environ.get("SHIPGATE", os.path.join(ROOT, ".build/release/shipgate"))
@@ -100,6 +101,8 @@ def main():
     rng = random.Random(SEED)
     tmp = tempfile.mkdtemp(prefix="shipgate-crash-drill.")
     work = os.path.join(tmp, "work")
+    global RAN, DEPLOYS
+    RAN, DEPLOYS = os.path.join(tmp, "ran.log"), os.path.join(tmp, "deploys.log")  # the steps write ../ran.log
     os.makedirs(os.path.join(work, "pipelines"))
     os.makedirs(os.path.join(work, "src"))
     with open(os.path.join(work, "pipelines/drill.yml"), "w") as f:
@@ -124,7 +127,7 @@ def main():
         print(first.stdout)
         sys.exit("bench/crash-drill.py: the warm-up run failed")
 
-    counts = {"trials": 0, "killed_before_run_recorded": 0, "resumed": 0, "failures": {}}
+    counts = {"trials": 0, "killed_before_run_recorded": 0, "finished_before_kill": 0, "resumed": 0, "failures": {}}
     examples = {}
 
     def fail(check, trial, detail):
@@ -140,10 +143,10 @@ def main():
                 with open(os.path.join(work, "src/%s.txt" % name), "w") as f:
                     f.write("%s %d\n" % (name, trial))
         env = dict(base_env, DRILL_MARK=mark)
-        ran_before = open(os.path.join(work, "ran.log")).read().count("\n") if os.path.exists(os.path.join(work, "ran.log")) else 0
+        ran_before = open(RAN).read().count("\n") if os.path.exists(RAN) else 0
         proc = subprocess.Popen([SHIPGATE, "run", "pipelines/drill.yml", "--output", "plain"], cwd=work, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0, full * 1.1))
+        time.sleep(rng.uniform(0, full))
         try:
             os.kill(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -189,7 +192,7 @@ def main():
         except ValueError:
             st = {}
         run_id = st.get("run")
-        mark_runs = [l for l in open(os.path.join(work, "ran.log")).read().splitlines()[ran_before:]] if os.path.exists(os.path.join(work, "ran.log")) else []
+        mark_runs = [l for l in open(RAN).read().splitlines()[ran_before:]] if os.path.exists(RAN) else []
         if not run_id or run_id == last_run_id(counts):
             # Killed before the run was recorded: nothing to resume; nothing may have deployed.
             counts["killed_before_run_recorded"] += 1
@@ -210,23 +213,26 @@ def main():
                 if j.get("status") in ("success", "cached"):
                     succeeded.add(j["id"])
 
-        # 5. Resume completes.
-        before = open(os.path.join(work, "ran.log")).read().count("\n")
-        r = sh([SHIPGATE, "resume", run_id, "--output", "plain"], work, env, timeout=300)
-        if r.returncode != 0:
-            fail("resume", trial, r.stdout[-600:])
-            continue
-        counts["resumed"] += 1
-        # 6. Nothing that had succeeded ran again.
-        again = [l.split()[1] for l in open(os.path.join(work, "ran.log")).read().splitlines()[before:] if l.startswith("ran ")]
-        rerun = sorted(set(again) & succeeded)
-        if rerun:
-            fail("succeeded job rerun", trial, "%s ran again (succeeded before the kill: %s)" % (rerun, sorted(succeeded)))
+        if st.get("status") == "success":
+            counts["finished_before_kill"] += 1  # the kill came after the run's end
+        else:
+            # 5. Resume completes.
+            before = open(RAN).read().count("\n")
+            r = sh([SHIPGATE, "resume", run_id, "--output", "plain"], work, env, timeout=300)
+            if r.returncode != 0:
+                fail("resume", trial, r.stdout[-600:])
+                continue
+            counts["resumed"] += 1
+            # 6. Nothing that had succeeded ran again.
+            again = [l.split()[1] for l in open(RAN).read().splitlines()[before:] if l.startswith("ran ")]
+            rerun = sorted(set(again) & succeeded)
+            if rerun:
+                fail("succeeded job rerun", trial, "%s ran again (succeeded before the kill: %s)" % (rerun, sorted(succeeded)))
         # 7. Deploys: every started deploy has its release row, ids are unique, one good release.
         con = sqlite3.connect(db, timeout=30)
         rows = con.execute("SELECT release, status FROM deployments WHERE runID = ?", (run_id,)).fetchall()
         con.close()
-        started = [l.split()[1] for l in open(os.path.join(work, "deploys.log")).read().splitlines() if l.endswith(" " + mark)] if os.path.exists(os.path.join(work, "deploys.log")) else []
+        started = [l.split()[1] for l in open(DEPLOYS).read().splitlines() if l.endswith(" " + mark)] if os.path.exists(DEPLOYS) else []
         releases = [r[0] for r in rows]
         if len(releases) != len(set(releases)):
             fail("deploy recorded twice", trial, str(rows))
@@ -246,8 +252,9 @@ def main():
     os.makedirs(os.path.join(ROOT, "bench/out"), exist_ok=True)
     with open(os.path.join(ROOT, "bench/out/crash-drill.json"), "w") as f:
         json.dump(counts, f, indent=2)
-    print("\ncrash drill: %d trials (SIGKILL at 0–%.1f s into a %.1f s run)" % (counts["trials"], full * 1.1, full))
-    print("  killed before the run was recorded: %d; resumed: %d" % (counts["killed_before_run_recorded"], counts["resumed"]))
+    print("\ncrash drill: %d trials (SIGKILL at 0–%.1f s into a run of that length)" % (counts["trials"], full))
+    print("  killed before the run was recorded: %d; after it finished: %d; resumed: %d" % (
+        counts["killed_before_run_recorded"], counts["finished_before_kill"], counts["resumed"]))
     checks = ["integrity_check", "audit verify", "process survived", "cache verify", "resume", "succeeded job rerun", "deploy recorded twice", "deploy lost"]
     for c in checks:
         print("  %-24s %d failure(s)%s" % (c, counts["failures"].get(c, 0), ("  e.g. " + examples[c]) if c in examples else ""))

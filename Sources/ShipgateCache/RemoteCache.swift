@@ -65,6 +65,17 @@ public final class RemoteCache: @unchecked Sendable {
         }
     }
 
+    /// What went wrong, in words (URLSession on Linux describes most errors by number only).
+    static func describe(_ error: any Error) -> String {
+        switch (error as? URLError)?.code {
+        case .timedOut?: "timed out (it accepted the connection but did not answer in time)"
+        case .cannotConnectToHost?: "unreachable: connection refused"
+        case .cannotFindHost?, .dnsLookupFailed?: "unreachable: unknown host"
+        case .networkConnectionLost?: "unreachable: the connection was closed"
+        default: "unreachable: \(error.localizedDescription)"
+        }
+    }
+
     private enum Sent {
         case success((Int, Data))
         case failure(String)
@@ -74,7 +85,7 @@ public final class RemoteCache: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             let done: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
                 if let error {
-                    let reason = "remote cache \(self.base.absoluteString) unreachable: \(error.localizedDescription)"
+                    let reason = "remote cache \(self.base.absoluteString) \(Self.describe(error))"
                     self.lock.withLock { if self.disabledReason == nil { self.disabledReason = reason } }
                     continuation.resume(returning: .failure(reason))
                     return

@@ -1,3 +1,4 @@
+import CShipgatePosix
 import Foundation
 import Synchronization
 
@@ -20,8 +21,13 @@ import Synchronization
 /// to the helper.
 public final class OrphanReaper: Sendable {
     private let socket: Mutex<Int32>
+    /// The helper process.
+    public let pid: Int32
 
-    private init(socket: Int32) { self.socket = Mutex(socket) }
+    private init(socket: Int32, pid: Int32) {
+        self.socket = Mutex(socket)
+        self.pid = pid
+    }
 
     /// Starts the helper (`executable __reap`); nil when it cannot be started (the run goes on
     /// without it).
@@ -60,7 +66,7 @@ public final class OrphanReaper: Sendable {
             close(fds[1])
             return nil
         }
-        return OrphanReaper(socket: fds[1])
+        return OrphanReaper(socket: fds[1], pid: pid)
     }
 
     func started(_ pgid: Int32) { send("+\(pgid)\n") }
@@ -123,5 +129,40 @@ public final class OrphanReaper: Sendable {
             for g in groups { _ = kill(-g, SIGKILL) }
         }
         exit(0)
+    }
+}
+
+/// Daemons a step detached (double fork and `setsid`: a new process group, out of reach of the
+/// group kill). With `adopt()`, they become children of shipgate instead of init; `stopAdopted`
+/// kills and reaps them when the run ends. Linux only; elsewhere they are not tracked.
+public enum DetachedProcesses {
+    /// Call once, before any step starts.
+    public static func adopt() { _ = shipgate_become_child_subreaper() }
+
+    /// SIGKILLs and reaps every child of this process except `keep` (the reaper helper) and
+    /// the steps still running; returns how many.
+    @discardableResult
+    public static func stopAdopted(keep: Set<Int32> = []) -> Int {
+        let me = getpid()
+        var stopped = 0
+        for pid in children(of: me) where !keep.contains(pid) {
+            _ = kill(pid, SIGKILL)
+            var status: Int32 = 0
+            for _ in 0..<100 where waitpid(pid, &status, WNOHANG) == 0 { usleep(10_000) }
+            stopped += 1
+        }
+        return stopped
+    }
+
+    /// Pids whose parent is `parent` (from /proc/PID/stat).
+    static func children(of parent: Int32) -> [Int32] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return names.compactMap { name -> Int32? in
+            guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == parent ? pid : nil
+        }
     }
 }

@@ -25,7 +25,8 @@ public struct RunDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: (root as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         if mkdir(root, 0o755) != 0 {
             if errno == EEXIST { return false }
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: root])
+            let reason = String(cString: strerror(errno))
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: root, NSLocalizedDescriptionKey: reason])
         }
         return true
     }

@@ -34,6 +34,20 @@ enum FuzzTargets {
         FuzzTargets.run(Array(UnsafeBufferPointer(start: data, count: size)))
         return 0
     }
+
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+    ) -> Int32
+
+    /// SwiftPM links an executable's entry point as `<target>_main`: hand control to libFuzzer.
+    @_cdecl("ShipgateFuzz_main")
+    public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+        var argc = argc
+        var argv = argv
+        return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOne(data, size) }
+    }
 #else
     @main
     struct Replay {

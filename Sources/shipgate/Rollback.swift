@@ -156,8 +156,12 @@ extension Shipgate {
             options.extraMasked = masked
             options.contextEnvironment = context.environment
             let token = CancellationToken()
+            DetachedProcesses.adopt()
             let groups = ProcessGroups(reaper: OrphanReaper.start(executable: SelfExecutable.path))
-            defer { groups.reaper?.finish() }
+            defer {
+                DetachedProcesses.stopAdopted(keep: groups.reaper.map { [$0.pid] } ?? [])
+                groups.reaper?.finish()
+            }
             let trap = SignalTrap(token: token) { groups.killEverything() }
             defer { withExtendedLifetime(trap) {} }
             let result = await Executor(

@@ -118,8 +118,13 @@ struct RunSession {
         }
 
         // Steps die with shipgate even when it is killed outright (`kill -9`).
+        DetachedProcesses.adopt()
         let groups = ProcessGroups(reaper: OrphanReaper.start(executable: SelfExecutable.path))
-        defer { groups.reaper?.finish() }
+        defer {
+            // Daemons steps detached end with the run; then the reaper helper is told all is well.
+            DetachedProcesses.stopAdopted(keep: groups.reaper.map { [$0.pid] } ?? [])
+            groups.reaper?.finish()
+        }
         let token = CancellationToken()
         let onForce = self.onForce
         let trap = SignalTrap(token: token) {

@@ -48,3 +48,32 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(left, [], "steps (and the reaper) are gone after shipgate was killed with SIGKILL")
     }
 }
+
+extension ReliabilityTests {
+    func testADaemonAStepDetachedEndsWithTheRun() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-daemon-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A classic daemon: fork, new session (its own process group), the parent exits at once.
+        try """
+        name: daemon
+        jobs:
+          start:
+            steps: [{ run: 'setsid sh -c "echo \\$\\$ > daemon.pid; exec sleep 300" < /dev/null > /dev/null 2>&1 & sleep 0.3' }]
+          later:
+            needs: [start]
+            steps: [{ run: 'kill -0 "$(cat daemon.pid)" && echo "daemon still up for later jobs"' }]
+
+        """.write(toFile: dir + "/shipgate.yml", atomically: true, encoding: .utf8)
+        let out = try await CLI.run(["run", "--output", "plain"], in: dir)
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        let pid = try XCTUnwrap(Int32((try String(contentsOfFile: dir + "/daemon.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(pid, SIGKILL) }
+        var alive = kill(pid, 0) == 0
+        for _ in 0..<30 where alive {
+            try await Task.sleep(for: .milliseconds(100))
+            alive = kill(pid, 0) == 0
+        }
+        XCTAssertFalse(alive, "the detached daemon \(pid) outlived the run")
+    }
+}
