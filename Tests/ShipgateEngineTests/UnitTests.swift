@@ -16,6 +16,19 @@ final class OutputsAndMaskingTests: XCTestCase {
         XCTAssertEqual(SecretMasker.none("abc"), "abc")
     }
 
+    /// What masking cannot catch, pinned so docs/reliability.md stays true: output is masked
+    /// line by line, by exact value. A secret a step splits across lines, or transforms
+    /// (base64, hex, reversed), is printed as the step wrote it.
+    func testMaskingIsPerLineAndByExactValue() {
+        let secret = "s3cr3t-token-value"
+        let masker = SecretMasker(values: [secret])
+        XCTAssertEqual(masker("token=\(secret)!"), "token=***!")
+        XCTAssertEqual(masker("s3cr3t-tok"), "s3cr3t-tok", "half a secret on one line is not masked")
+        XCTAssertEqual(masker("en-value"), "en-value", "nor the other half on the next")
+        let encoded = Data(secret.utf8).base64EncodedString()
+        XCTAssertEqual(masker(encoded), encoded, "a transformed secret is not masked")
+    }
+
     func testRunIDsSortByTimeAndRunDirectoriesAreClaimedOnce() {
         let ids = (0..<200).map { _ in RunDirectory.newRunID() }
         XCTAssertEqual(ids.map { $0.prefix(19) }, ids.map { $0.prefix(19) }.sorted(), "time part is non-decreasing")

@@ -151,6 +151,29 @@ final class GateEvaluatorTests: XCTestCase {
         XCTAssertFalse(ScheduleCheck.window(w, now: date("2026-07-02T06:30:00Z")).passed)
     }
 
+    /// The wall clock jumps twice a year: local 02:00 becomes 03:00 (2026-03-29 in Berlin) and
+    /// 03:00 becomes 02:00 again (2026-10-25). A window is judged on the local time at the
+    /// instant checked, so each check is right for its instant, and the skipped or repeated
+    /// hour neither opens a closed window nor crashes the check.
+    func testWindowChecksAcrossClockJumps() {
+        let w = ChangeWindow(days: [.sun], start: 2 * 60, end: 3 * 60, timeZone: "Europe/Berlin")
+        // Spring forward: 00:59:59Z is 01:59:59 CET; 01:00Z is 03:00 CEST. The hour 02:xx never happens.
+        XCTAssertFalse(ScheduleCheck.window(w, now: date("2026-03-29T00:59:59Z")).passed)
+        XCTAssertFalse(ScheduleCheck.window(w, now: date("2026-03-29T01:00:00Z")).passed)
+        // Fall back: 02:xx happens twice (00:xxZ as CEST, 01:xxZ as CET); both are inside.
+        XCTAssertTrue(ScheduleCheck.window(w, now: date("2026-10-25T00:30:00Z")).passed)
+        XCTAssertTrue(ScheduleCheck.window(w, now: date("2026-10-25T01:30:00Z")).passed)
+        XCTAssertFalse(ScheduleCheck.window(w, now: date("2026-10-25T02:00:00Z")).passed)
+    }
+
+    /// A clock set back (or a skewed approver machine): a statement issued in the future beyond
+    /// the tolerated skew does not count until the clock has caught up.
+    func testAStatementFromTheFutureCountsOnlyOnceTheClockCatchesUp() throws {
+        let s = try statement(alice, issued: now.addingTimeInterval(600))
+        XCTAssertEqual(GateEvaluator.problem(with: s, policy: policy(required: 1), facts: facts([s])), .notYetValid)
+        XCTAssertNil(GateEvaluator.problem(with: s, policy: policy(required: 1), facts: facts([s], now: now.addingTimeInterval(400))))
+    }
+
     func testWindowAcrossMidnight() {
         let w = ChangeWindow(days: [.fri], start: 22 * 60, end: 2 * 60, timeZone: "UTC")
         XCTAssertTrue(ScheduleCheck.window(w, now: date("2026-11-27T23:00:00Z")).passed)  // Friday night
