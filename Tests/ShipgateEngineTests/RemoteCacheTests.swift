@@ -97,8 +97,14 @@ final class NginxServer: @unchecked Sendable {
     }
 
     static func freePort() throws -> Int {
+        let (fd, port) = boundSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to a free port on 127.0.0.1 (the caller closes it).
+    static func boundSocket() -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -106,7 +112,7 @@ final class NginxServer: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 
     static func accepts(_ port: Int) -> Bool {
@@ -212,21 +218,14 @@ final class RemoteCacheTests: XCTestCase {
     /// A remote that accepts connections and never answers (a hung cache server): each
     /// request times out, the remote is then left alone for the run, and the job runs.
     func testAHangingRemoteTimesOutAndTheRunGoesOn() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = NginxServer.boundSocket()
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         XCTAssertEqual(listen(fd, 16), 0)  // the kernel completes connections; nobody reads or answers
         let h = try Harness()
         defer { h.cleanUp() }
         try h.write("src/in.txt", "x\n")
         let start = Date()
-        let out = try await h.run(pipeline, cache: true, remote: "http://127.0.0.1:\(UInt16(bigEndian: addr.sin_port))/cache")
+        let out = try await h.run(pipeline, cache: true, remote: "http://127.0.0.1:\(port)/cache")
         XCTAssertEqual(out.result.status, .success)
         XCTAssertEqual(out.job("build")?.status, .success)
         XCTAssertEqual(out.warnings.count, 1, "one warning, then the remote is left alone: \(out.warnings)")
