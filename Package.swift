@@ -109,7 +109,9 @@ let package = Package(
         ),
         // Parser fuzzing (bench/fuzz.sh builds it with -sanitize=fuzzer); otherwise a replay tool.
         .executableTarget(name: "ShipgateFuzz", dependencies: ["ShipgateLoading", "ShipgateGate", "ShipgatePlanning"]),
-        .testTarget(name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel"]),
+        .testTarget(
+            name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel", "ShipgateFuzz"], exclude: ["Fixtures"]
+        ),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
         .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateEngine"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
