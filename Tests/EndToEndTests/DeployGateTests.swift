@@ -359,7 +359,7 @@ final class DeployGateTests: XCTestCase {
                 jobs:
                   deploy:
                     environment: staging
-                    steps: [{ run: 'echo start >> "$LOCK_LOG"; sleep 1; echo end >> "$LOCK_LOG"' }]
+                    steps: [{ run: 'echo start >> "$LOCK_LOG"; sleep 0.5; while [ -e "$LOCK_LOG.hold" ]; do sleep 0.05; done; echo end >> "$LOCK_LOG"' }]
 
                 """)
         let env = ["LOCK_LOG": log]
@@ -374,6 +374,8 @@ final class DeployGateTests: XCTestCase {
         XCTAssertTrue((ra.stdout + rb.stdout).contains("waiting for the staging deploy lock, held by run"), ra.stdout + rb.stdout)
 
         // With a short --lock-timeout the second deploy gives up and says who holds the lock.
+        // (`c` holds the lock until the hold file is removed, however slow the machine is.)
+        FileManager.default.createFile(atPath: log + ".hold", contents: nil)
         async let c = CLI.run(["run", "pipelines/deploy.yml", "--output", "plain"], in: path, environment: env)
         for _ in 0..<200 {  // until c holds the lock (its step has started)
             if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count >= 5 { break }
@@ -382,6 +384,7 @@ final class DeployGateTests: XCTestCase {
         let impatient = try await CLI.run(["run", "pipelines/deploy.yml", "--output", "plain", "--lock-timeout", "200ms"], in: path, environment: env)
         XCTAssertEqual(impatient.status, 1, impatient.stdout)
         XCTAssertTrue(impatient.stdout.contains("timed out after 200ms waiting for the staging deploy lock, held by run"), impatient.stdout)
+        try FileManager.default.removeItem(atPath: log + ".hold")
         let finished = try await c
         XCTAssertEqual(finished.status, 0, finished.stdout)
     }
