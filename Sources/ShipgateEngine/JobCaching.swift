@@ -87,6 +87,13 @@ extension JobExecutor {
                     )
                 }
                 return (result, decision)
+            } catch CacheError.unsafePath(let path, let reason) {
+                // The workspace, not the entry, is the problem (e.g. a directory replaced by a
+                // symlink): nothing is written through it, and the entry is kept.
+                notice(job.id, .warning, "not restoring from the cache: `\(path)` is unsafe to write (\(reason)); running the job")
+                decision.reasons = ["the workspace has an unsafe path: \(path) (\(reason))"]
+                record(decision)
+                return (nil, decision)
             } catch {
                 cache.local.removeEntry(.action, key)
                 notice(job.id, .warning, "cache entry \(key.prefix(12))… is damaged and was removed (\(error)); running the job")

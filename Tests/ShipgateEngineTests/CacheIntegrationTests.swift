@@ -153,6 +153,33 @@ final class CacheIntegrationTests: XCTestCase {
         XCTAssertEqual(out.job("link")?.reason, "output `out/secret` cannot be cached: it is a symlink to `/etc/passwd`, outside the workspace")
     }
 
+    /// A directory replaced by a symlink between runs (planted, or swapped by a racing process):
+    /// a restore never writes through it, and the cache entry, which is sound, is kept.
+    func testARestoreNeverWritesThroughASymlinkedDirectory() async throws {
+        try h.write("in.txt", "x")
+        let yaml = """
+            name: planted
+            jobs:
+              build:
+                inputs: [in.txt]
+                outputs: ["dist/out.txt"]
+                steps: [{run: "rm -rf dist && mkdir dist && cp in.txt dist/out.txt"}]
+            """
+        let first = try await h.run(yaml, cache: true)
+        XCTAssertEqual(first.job("build")?.status, .success)
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-outside-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        try FileManager.default.removeItem(atPath: h.workspace + "/dist")
+        try FileManager.default.createSymbolicLink(atPath: h.workspace + "/dist", withDestinationPath: outside)
+        let second = try await h.run(yaml, cache: true)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside), [], "nothing was written outside the workspace")
+        XCTAssertEqual(second.job("build")?.status, .success, "the job ran instead")
+        XCTAssertTrue(second.notices(of: "build").contains { $0.contains("not restoring from the cache: `dist/out.txt` is unsafe to write") }, "\(second.notices(of: "build"))")
+        let third = try await h.run(yaml, cache: true)
+        XCTAssertEqual(third.job("build")?.status, .cached, "the entry was kept")
+    }
+
     /// A job that fails after its steps (a refused artifact) stores nothing: the next run fails too.
     func testARefusedArtifactIsNeverStoredAsASuccess() async throws {
         try h.write("in.txt", "x")
