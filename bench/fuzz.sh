@@ -30,18 +30,24 @@ cat > "$OUT/seeds/statement.json" <<'JSON'
 {"approver":"alice","artifacts":{"build":"sha256:1"},"breakGlass":null,"comment":"ok","commit":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","decision":"approve","environment":"prod","expiresAt":"2026-11-28T00:00:00Z","format":"shipgate-approval-1","issuedAt":"2026-11-27T00:00:00Z","pipelineDigest":"sha256:p","runID":"r1","signature":"AAAA","signedBy":"console-1"}
 JSON
 
-LOG=$OUT/fuzz-$(date +%Y%m%dT%H%M%S).log
+LOG=$OUT/run-$(date +%Y%m%dT%H%M%S).log
+rm -f "$OUT"/fuzz-[0-9].log "$OUT"/fuzz-[0-9][0-9].log
 echo "bench/fuzz.sh: fuzzing for ${SECONDS_TO_RUN}s with $JOBS job(s); log $LOG" >&2
+# One job runs in this process (its output is $LOG); several run as workers, each logging to
+# fuzz-N.log, which are appended to $LOG at the end.
+parallel=()
+[ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
 set +e
 (cd "$OUT" && "../$BIN" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-  -jobs="$JOBS" -workers="$JOBS" -artifact_prefix=crashes/ -print_final_stats=1 corpus seeds) > "$LOG" 2>&1
+  "${parallel[@]}" -artifact_prefix=crashes/ -print_final_stats=1 corpus seeds) > "$LOG" 2>&1
 code=$?
 set -e
-cat "$OUT"/fuzz-*.log > /dev/null 2>&1 || true
-[ "$JOBS" -gt 1 ] && cat "$OUT"/fuzz-*.log "$OUT"/fuzz-[0-9]*.log > /dev/null 2>&1 || true
-execs=$(grep -h "stat::number_of_executed_units" "$LOG" "$OUT"/fuzz-[0-9]*.log 2>/dev/null | awk '{s+=$2} END {print s+0}')
-cov=$(grep -hoE "cov: [0-9]+ ft: [0-9]+" "$LOG" "$OUT"/fuzz-[0-9]*.log 2>/dev/null | tail -1)
+for f in "$OUT"/fuzz-[0-9].log "$OUT"/fuzz-[0-9][0-9].log; do [ -e "$f" ] && cat "$f" >> "$LOG"; done
+execs=$(grep -h "stat::number_of_executed_units" "$LOG" | awk '{s+=$2} END {print s+0}')
+edges=$(sed -nE 's/.*Loaded 1 modules +\(([0-9]+) inline.*/\1/p' "$LOG" | head -1)
+seed_cov=$(grep -hoE "INITED cov: [0-9]+" "$LOG" | head -1 | grep -oE "[0-9]+$")
+cov=$(grep -hoE "DONE +cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]+" "$LOG" | tail -1)
 crashes=$(ls "$OUT/crashes" | wc -l)
 echo
-echo "fuzzed ${SECONDS_TO_RUN}s: $execs executions, last $cov, corpus $(ls "$OUT/corpus" | wc -l) inputs, crashes in $OUT/crashes: $crashes (exit $code)"
+echo "fuzzed ${SECONDS_TO_RUN}s with $JOBS job(s): $execs executions; coverage at start (seeds) ${seed_cov:-?} edges, at the end: ${cov:-?} (of ${edges:-?} instrumented edges in the binary); crashes in $OUT/crashes: $crashes (exit $code)"
 [ "$crashes" = 0 ] || { ls -la "$OUT/crashes"; exit 1; }

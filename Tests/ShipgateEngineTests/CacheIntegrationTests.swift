@@ -175,7 +175,9 @@ final class CacheIntegrationTests: XCTestCase {
         let second = try await h.run(yaml, cache: true)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside), [], "nothing was written outside the workspace")
         XCTAssertEqual(second.job("build")?.status, .success, "the job ran instead")
-        XCTAssertTrue(second.notices(of: "build").contains { $0.contains("not restoring from the cache: `dist/out.txt` is unsafe to write") }, "\(second.notices(of: "build"))")
+        XCTAssertTrue(
+            second.notices(of: "build").contains { $0.contains("not restoring from the cache: `dist/out.txt` is unsafe to write") },
+            "\(second.notices(of: "build"))")
         let third = try await h.run(yaml, cache: true)
         XCTAssertEqual(third.job("build")?.status, .cached, "the entry was kept")
     }
