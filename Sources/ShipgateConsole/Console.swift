@@ -91,11 +91,7 @@ public final class Console: @unchecked Sendable {
         return (settings.workspace as NSString).appendingPathComponent(file)
     }
 
-    func pipelineFile(of run: RunRow) -> String {
-        if FileManager.default.fileExists(atPath: run.pipelineFile) { return run.pipelineFile }
-        if run.pipelineFile.hasPrefix(run.workspace + "/") { return resolve(String(run.pipelineFile.dropFirst(run.workspace.count + 1))) }
-        return resolve(run.pipelineFile)
-    }
+    func pipelineFile(of run: RunRow) -> String { run.pipelineFile(inCheckout: settings.workspace) }
 
     // MARK: - Actions
 

@@ -24,17 +24,15 @@ enum ConsoleAPI {
             let pendingOnly = request.uri.queryParameters["pending"].map { $0 == "true" || $0 == "1" } ?? false
             let gates = try pendingOnly ? console.store.blockedGates() : console.store.blockedGates() + recentDecided(console.store)
             return try gates.map { g -> [String: Any] in
-                var rows = try console.store.approvals(runID: g.runID).filter { $0.environment == g.environment }
-                if let c = g.commitID { rows += try console.store.approvals(environment: g.environment, commitID: c) }
-                var seen = Set<String>()
+                let statements = ApprovalRecords.statements(store: console.store, runID: g.runID, environment: g.environment, commit: g.commitID)
                 let run = try console.store.run(g.runID)
                 return [
                     "run": g.runID, "job": g.job, "environment": g.environment, "status": g.status, "commit": g.commitID ?? NSNull(),
                     "version": run?.version ?? NSNull(), "requestedBy": g.requestedBy, "requestedAt": g.requestedAt,
                     "artifacts": (try? JSONSerialization.jsonObject(with: Data(g.artifacts.utf8))) ?? [:],
                     "decision": (try? JSONSerialization.jsonObject(with: Data(g.decision.utf8))) ?? [:],
-                    "approvals": rows.filter { seen.insert($0.digest).inserted }.map {
-                        ["approver": $0.approver, "decision": $0.decision, "issuedAt": $0.issuedAt, "expiresAt": $0.expiresAt]
+                    "approvals": statements.map {
+                        ["approver": $0.approver, "decision": $0.decision.rawValue, "issuedAt": $0.issuedAt, "expiresAt": $0.expiresAt]
                     },
                 ]
             }

@@ -70,13 +70,10 @@ extension Console {
                 (commits, truncated) = repo.commits(from: current?.commitID, to: head, limit: 30)
                 if let base = current?.commitID { paths = repo.changedPaths(from: base, to: head) }
             }
+            let approvals = ApprovalRecords.statements(store: store, runID: run.id, environment: gate.environment, commit: gate.commitID)
             let decision = policy(pipelineFile: pipelineFile(of: run)).flatMap {
-                LiveGate.evaluate(gate: gate, run: run, jobs: jobRows, policy: $0, store: store, now: now())
+                LiveGate.evaluate(gate: gate, run: run, jobs: jobRows, approvals: approvals, policy: $0, store: store, now: now())
             }
-            var rows = try store.approvals(runID: run.id).filter { $0.environment == gate.environment }
-            if let c = gate.commitID { rows += try store.approvals(environment: gate.environment, commitID: c) }
-            var seen = Set<String>()
-            let approvals = rows.compactMap(ApprovalRecords.statement).filter { seen.insert($0.digest).inserted }
             return PendingView(
                 gate: gate, run: run, git: git, current: current, commits: commits, commitsTruncated: truncated, paths: paths,
                 jobs: jobRows.compactMap(StateRecorder.decode), findings: findings(runID: run.id),
@@ -129,9 +126,12 @@ extension Console {
 
     /// A job's log from the local run directory, or nil.
     func log(runID: String, job: String) -> String? {
-        guard let stateDir = settings.stateDirectory, let row = try? store.jobs(ofRun: runID).first(where: { $0.id == job }),
-            let result = StateRecorder.decode(row), let rel = result.log, !rel.contains("..")
-        else { return nil }
+        guard let row = try? store.jobs(ofRun: runID).first(where: { $0.id == job }), let result = StateRecorder.decode(row) else { return nil }
+        return log(runID: runID, of: result)
+    }
+
+    func log(runID: String, of result: JobResult) -> String? {
+        guard let stateDir = settings.stateDirectory, let rel = result.log, !rel.contains("..") else { return nil }
         let path = RunDirectory(stateDirectory: stateDir, runID: runID).root + "/" + rel
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return String(decoding: data, as: UTF8.self)
@@ -146,7 +146,7 @@ extension Console {
         if embedLogs {
             var logs: [String: String] = [:]
             for j in jobs {
-                if let text = log(runID: run.id, job: j.id) { logs[j.id] = Self.tail(text, lines: 400) }
+                if let text = log(runID: run.id, of: j) { logs[j.id] = Self.tail(text, lines: 400) }
             }
             timeline.embeddedLogs = logs
         } else if settings.stateDirectory != nil {

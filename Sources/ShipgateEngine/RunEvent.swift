@@ -203,15 +203,8 @@ public enum ISOTime {
     /// Accepts `…:SSZ` and `…:SS.sssZ` (and other ISO-8601 forms with a zone).
     public static let decoding: JSONDecoder.DateDecodingStrategy = .custom { decoder in
         let text = try decoder.singleValueContainer().decode(String.self)
-        if let d = date(text) { return d }
+        if let d = UTCTime.parse(text) { return d }
         throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO-8601 time: \(text)"))
     }
 
-    public static func date(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
-    }
 }

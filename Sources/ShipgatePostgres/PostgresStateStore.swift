@@ -275,13 +275,7 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
 
     public func metrics() throws -> StateMetrics {
         try lock.withLock {
-            try StateMetrics.collect(
-                query: { try exec($0) },
-                durations: {
-                    try exec(StateMetrics.durationsQuery.replacingOccurrences(of: "SELECT \"durationMs\"", with: "SELECT \"durationMs\"::text")).compactMap {
-                        $0.flatMap { Int64($0) }
-                    }
-                })
+            try StateMetrics.collect { try exec($0) }
         }
     }
 

@@ -11,4 +11,17 @@ public enum ApprovalRecords {
     }
 
     public static func statement(_ row: ApprovalRow) -> ApprovalStatement? { try? ApprovalStatement.decode(Data(row.statement.utf8)) }
+
+    /// Every statement a gate must check: those recorded for this run and environment, those
+    /// for the commit (approvals carry over runs), and `imported` ones (`--approval`), each once.
+    /// The gate checks each, so one for another commit or tampered with is reported, not
+    /// silently ignored.
+    public static func statements(
+        store: any StateStore, runID: String, environment: String, commit: String?, imported: [ApprovalStatement] = []
+    ) -> [ApprovalStatement] {
+        var rows = (try? store.approvals(runID: runID).filter { $0.environment == environment }) ?? []
+        if let commit { rows += (try? store.approvals(environment: environment, commitID: commit)) ?? [] }
+        var seen = Set<String>()
+        return (rows.compactMap(statement) + imported.filter { $0.environment == environment }).filter { seen.insert($0.digest).inserted }
+    }
 }

@@ -90,25 +90,24 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         }
         var statuses: [String: [String]] = [:]
         for (id, r) in results { statuses[settings.declaredJobs[id] ?? id, default: []].append(r.status.rawValue) }
-        var promoted: String?
-        if let from = env.promoteFrom?.value, let commit = request.commit {
-            let wanted = Self.json(request.artifacts)
-            promoted = (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first { $0.artifacts == wanted }?.release
-        }
-        // Statements for this commit, for this run, and imported with --approval: the gate checks
-        // each, so one for another commit or tampered with is reported, not silently ignored.
-        var rows = (try? store.approvals(runID: settings.runID).filter { $0.environment == name }) ?? []
-        if let commit = request.commit { rows += (try? store.approvals(environment: name, commitID: commit)) ?? [] }
-        var seen = Set<String>()
-        var statements: [ApprovalStatement] = []
-        for s in rows.compactMap(ApprovalRecords.statement) + settings.imported.filter({ $0.environment == name })
-        where seen.insert(s.digest).inserted {
-            statements.append(s)
-        }
+        let statements = ApprovalRecords.statements(
+            store: store, runID: settings.runID, environment: name, commit: request.commit, imported: settings.imported)
         let facts = GateFacts(
             request: request, branch: settings.context.git?.branch, tags: settings.context.git?.tags ?? [], hasGit: settings.context.git != nil,
-            jobStatuses: statuses, promotedRelease: promoted, approvals: statements, keyring: policy.keyring, now: settings.now(),
-            breakGlass: settings.breakGlass)
+            jobStatuses: statuses, promotedRelease: Self.promotedRelease(store: store, env: env, request: request), approvals: statements,
+            keyring: policy.keyring, now: settings.now(), breakGlass: settings.breakGlass)
+        return Self.evaluate(env, facts: facts, policy: policy)
+    }
+
+    /// For `promote-from`: a good release in that environment with this commit and artifacts.
+    static func promotedRelease(store: any StateStore, env: EnvironmentPolicy, request: DeployRequest) -> String? {
+        guard let from = env.promoteFrom?.value, let commit = request.commit else { return nil }
+        let wanted = json(request.artifacts)
+        return (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first { $0.artifacts == wanted }?.release
+    }
+
+    /// The gate's decision, failed when the trusted policy could not be read.
+    static func evaluate(_ env: EnvironmentPolicy, facts: GateFacts, policy: TrustedPolicy) -> GateDecision {
         var decision = GateEvaluator.evaluate(env, facts: facts)
         if let problem = policy.problem, env.isProtected {
             decision.rules.insert(.init(rule: "trusted-policy", passed: false, detail: problem), at: 0)

@@ -25,13 +25,14 @@ public struct StateMetrics: Sendable, Equatable {
         (\.gatesByStatus, "SELECT status || '|' || COUNT(*) FROM gates GROUP BY status"),
         (\.deploymentsByStatus, "SELECT status || '|' || COUNT(*) FROM deployments GROUP BY status"),
     ]
-    package static let durationsQuery = "SELECT \"durationMs\" FROM jobs WHERE status IN ('success', 'failed') AND \"durationMs\" IS NOT NULL"
+    static let durationsQuery =
+        "SELECT CAST(\"durationMs\" AS TEXT) FROM jobs WHERE status IN ('success', 'failed') AND \"durationMs\" IS NOT NULL"
     static let rollbackQuery = "SELECT CAST(COUNT(*) AS TEXT) FROM deployments WHERE \"rollbackOf\" IS NOT NULL"
     static let pendingQuery = "SELECT CAST(COUNT(*) AS TEXT) || '|' || COALESCE(MIN(\"requestedAt\"), '') FROM gates WHERE status = 'blocked'"
 
     /// Builds the value from the queries' text results; `query` runs one SQL statement and
-    /// returns its first column, `durations` the durations of jobs that ran.
-    package static func collect(query: (String) throws -> [String?], durations: () throws -> [Int64]) throws -> StateMetrics {
+    /// returns its first column as text.
+    package static func collect(query: (String) throws -> [String?]) throws -> StateMetrics {
         var m = StateMetrics()
         for (path, sql) in groupedQueries {
             for line in try query(sql).compactMap({ $0 }) {
@@ -45,7 +46,7 @@ public struct StateMetrics: Sendable, Equatable {
             let at = String(pending[pending.index(after: bar)...])
             m.oldestPendingAt = at.isEmpty ? nil : at
         }
-        m.jobDurationsMs = try durations()
+        m.jobDurationsMs = try query(durationsQuery).compactMap { $0.flatMap { Int64($0) } }
         return m
     }
 }
@@ -53,9 +54,7 @@ public struct StateMetrics: Sendable, Equatable {
 extension SQLiteStateStore {
     public func metrics() throws -> StateMetrics {
         try read { db in
-            try StateMetrics.collect(
-                query: { sql in try String?.fetchAll(db, sql: sql) },
-                durations: { try Int64.fetchAll(db, sql: StateMetrics.durationsQuery) })
+            try StateMetrics.collect { sql in try String?.fetchAll(db, sql: sql) }
         }
     }
 }

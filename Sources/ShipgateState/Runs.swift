@@ -175,3 +175,15 @@ extension SQLiteStateStore {
         }
     }
 }
+
+extension RunRow {
+    /// The run's pipeline file on this machine: the recorded path when it exists, else the same
+    /// path relative to the checkout at `root` (the run was recorded on another runner sharing
+    /// the state store, or in another clone).
+    public func pipelineFile(inCheckout root: String) -> String {
+        if FileManager.default.fileExists(atPath: pipelineFile) { return pipelineFile }
+        let relative =
+            pipelineFile.hasPrefix(workspace + "/") ? String(pipelineFile.dropFirst(workspace.count + 1)) : (pipelineFile as NSString).lastPathComponent
+        return (root as NSString).appendingPathComponent(relative)
+    }
+}

@@ -31,14 +31,8 @@ enum StateLocation {
 }
 
 extension RunRow {
-    /// The run's pipeline file on this machine: the recorded path when it exists, else the same
-    /// path relative to the repository the command runs in (the run was recorded on another
-    /// runner sharing the state store).
+    /// The run's pipeline file in the repository the command runs in (see `pipelineFile(inCheckout:)`).
     var localPipelineFile: String {
-        if FileManager.default.fileExists(atPath: pipelineFile) { return pipelineFile }
-        let relative =
-            pipelineFile.hasPrefix(workspace + "/") ? String(pipelineFile.dropFirst(workspace.count + 1)) : (pipelineFile as NSString).lastPathComponent
-        let here = Workspace(pipelineFile: FileManager.default.currentDirectoryPath + "/shipgate.yml", stateDirectory: nil).root
-        return (here as NSString).appendingPathComponent(relative)
+        pipelineFile(inCheckout: Workspace(pipelineFile: FileManager.default.currentDirectoryPath + "/shipgate.yml", stateDirectory: nil).root)
     }
 }
