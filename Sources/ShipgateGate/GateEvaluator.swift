@@ -157,7 +157,7 @@ public enum GateEvaluator {
             rules.append(.init(rule: "approvals", passed: ok, detail: detail))
             let allowed = policy.approvals?.from.isEmpty == false ? policy.approvals!.from : facts.keyring.keys.keys.sorted()
             canApprove = allowed.filter { name in
-                !approvedBy.contains(name) && (name != req.actor || policy.approvals?.allowSelfApproval == true)
+                !approvedBy.contains(name) && (!GateEvaluator.sameActor(name, req.actor) || policy.approvals?.allowSelfApproval == true)
             }
         } else if facts.breakGlass != nil {
             rules.append(.init(rule: "break-glass", passed: true, detail: "--break-glass given but no window or freeze applies now; nothing overridden"))
@@ -250,7 +250,13 @@ public enum GateEvaluator {
         let policyExpiry = issued.addingTimeInterval(Double(policy.approvals?.expire.milliseconds ?? 86_400_000) / 1000)
         let end = min(expires, policyExpiry)
         if end <= facts.now { return .expired(at: GateTime.string(end)) }
-        if s.decision == .approve, s.approver == req.actor, policy.approvals?.allowSelfApproval != true { return .selfApproval }
+        if s.decision == .approve, Self.sameActor(s.approver, req.actor), policy.approvals?.allowSelfApproval != true { return .selfApproval }
         return nil
+    }
+
+    /// Whether an approver name and a run's actor are the same person: compared without case
+    /// and surrounding spaces, so `Release-Lead` cannot approve a run of `release-lead`.
+    public static func sameActor(_ a: String, _ b: String) -> Bool {
+        a.trimmingCharacters(in: .whitespaces).lowercased() == b.trimmingCharacters(in: .whitespaces).lowercased()
     }
 }

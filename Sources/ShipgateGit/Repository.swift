@@ -1,6 +1,12 @@
 import CLibgit2
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// An open git repository (the wrapper around `git_repository *`).
 ///
 /// Contract: the only type in shipgate that touches libgit2 besides the helpers in this module.
@@ -234,5 +240,75 @@ extension Repository {
         let root = URL(fileURLWithPath: workdir).standardizedFileURL.resolvingSymlinksInPath().path
         if absolute == root { return "" }
         return absolute.hasPrefix(root + "/") ? String(absolute.dropFirst(root.count + 1)) : nil
+    }
+}
+
+extension Repository {
+    /// Regular files (mode 100644 or 100755, never links or submodules) of the tree of
+    /// `commit` whose path `select` accepts, with their bytes; files over `maxSize` are listed
+    /// with nil bytes so a caller can refuse them instead of missing them. Reads the object
+    /// database only.
+    public func regularFiles(at commit: String, maxSize: Int = 4 << 20, select: (String) -> Bool) -> [(path: String, bytes: [UInt8]?)]? {
+        var object: OpaquePointer?
+        guard git_revparse_single(&object, pointer, commit + "^{tree}") == 0, let object else { return nil }
+        defer { git_object_free(object) }
+        var out: [(path: String, bytes: [UInt8]?)] = []
+        walk(tree: object, prefix: "", depth: 0, maxSize: maxSize, select: select, into: &out)
+        return out
+    }
+
+    private func walk(
+        tree: OpaquePointer, prefix: String, depth: Int, maxSize: Int, select: (String) -> Bool, into out: inout [(path: String, bytes: [UInt8]?)]
+    ) {
+        guard depth < 64 else { return }
+        for i in 0..<git_tree_entrycount(tree) {
+            guard let entry = git_tree_entry_byindex(tree, i), let rawName = git_tree_entry_name(entry) else { continue }
+            let path = prefix + String(cString: rawName)
+            let mode = git_tree_entry_filemode(entry)
+            if mode == GIT_FILEMODE_TREE {
+                var sub: OpaquePointer?
+                guard git_tree_lookup(&sub, pointer, git_tree_entry_id(entry)) == 0, let sub else { continue }
+                walk(tree: sub, prefix: path + "/", depth: depth + 1, maxSize: maxSize, select: select, into: &out)
+                git_tree_free(sub)
+            } else if mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE, select(path) {
+                var blob: OpaquePointer?
+                guard git_blob_lookup(&blob, pointer, git_tree_entry_id(entry)) == 0, let blob else { continue }
+                defer { git_blob_free(blob) }
+                let size = Int(git_blob_rawsize(blob))
+                if size > maxSize {
+                    out.append((path, nil))
+                } else if size == 0 {
+                    out.append((path, []))
+                } else if let raw = git_blob_rawcontent(blob) {
+                    out.append((path, Array(UnsafeRawBufferPointer(start: raw, count: size))))
+                }
+            }
+        }
+    }
+
+    /// `path` relative to the working directory *as named*, without resolving symlinks, and
+    /// the first component under the working directory that is a symlink (the file itself or
+    /// a parent directory), if any. Nil when the path is not under the working directory.
+    public func namedPath(_ path: String) -> (relative: String, symlink: String?)? {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let root = URL(fileURLWithPath: workdir).resolvingSymlinksInPath().path
+        // Find the ancestor that is the working directory (it may itself be reached through a
+        // link, such as /tmp on macOS); everything below it is checked for links.
+        var parts = absolute.split(separator: "/").map(String.init)
+        var below: [String] = []
+        while !parts.isEmpty {
+            let candidate = "/" + parts.joined(separator: "/")
+            if URL(fileURLWithPath: candidate).resolvingSymlinksInPath().path == root { break }
+            below.insert(parts.removeLast(), at: 0)
+        }
+        if parts.isEmpty || below.isEmpty { return nil }
+        var current = "/" + parts.joined(separator: "/")
+        var link: String?
+        for (i, part) in below.enumerated() where link == nil {
+            current += "/" + part
+            var st = stat()
+            if lstat(current, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK { link = below.prefix(through: i).joined(separator: "/") }
+        }
+        return (below.joined(separator: "/"), link)
     }
 }

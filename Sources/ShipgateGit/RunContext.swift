@@ -53,7 +53,9 @@ public struct RunContext: Sendable, Equatable {
                 context.unavailable = error.description
             }
         }
-        if var git = context.git {
+        // GitHub's variables describe the run only inside GitHub Actions: elsewhere a stray
+        // `GITHUB_HEAD_REF=main` must not make a branch pass for `main`.
+        if var git = context.git, env["GITHUB_ACTIONS"] == "true" {
             func value(_ key: String) -> String? { env[key].flatMap { $0.isEmpty ? nil : $0 } }
             if let sha = value("GITHUB_SHA"), sha.count == 40 { git.commit = sha }
             if let head = value("GITHUB_HEAD_REF") {

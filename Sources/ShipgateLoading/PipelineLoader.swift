@@ -43,3 +43,37 @@ public enum PipelineLoader {
         return Result(pipeline: diagnostics.hasErrors ? nil : pipeline, partial: pipeline, diagnostics: diagnostics)
     }
 }
+
+extension PipelineLoader {
+    /// What a YAML file of a repository is, for collecting the trusted policy.
+    public enum Kind: Sendable, Equatable {
+        /// Not a shipgate pipeline that declares environments (any other YAML file).
+        case other
+        /// A shipgate pipeline (top-level `jobs` and `environments`, no `on`).
+        case pipeline
+        /// Not YAML, but its lines read like a pipeline declaring environments (top-level
+        /// `jobs:` and `environments:`): a broken pipeline, which a caller must not ignore.
+        case brokenPipeline(String)
+    }
+
+    /// Classifies `bytes` without decoding the pipeline. Cheap for files that do not mention
+    /// `environments` at all (a byte search).
+    public static func classify(bytes: [UInt8]) -> Kind {
+        let needle = Array("environments".utf8)
+        guard bytes.count >= needle.count, bytes.indices.dropLast(needle.count - 1).contains(where: { bytes[$0..<$0 + needle.count].elementsEqual(needle) })
+        else { return .other }
+        let (document, syntax) = YAMLDocument.parse(bytes: bytes, file: "")
+        guard let document else {
+            let text = String(decoding: bytes, as: UTF8.self)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+            func topLevel(_ key: String) -> Bool { lines.contains { $0.hasPrefix(key + ":") || $0.hasPrefix("\"\(key)\":") } }
+            if topLevel("environments") && topLevel("jobs") {
+                return .brokenPipeline(syntax.first.map { $0.message + ($0.location.map { " (line \($0.line))" } ?? "") } ?? "it is not valid YAML")
+            }
+            return .other
+        }
+        guard case .mapping(let top) = document.root else { return .other }
+        let keys = Set(top.pairs.compactMap { $0.key.scalar?.string })
+        return keys.contains("jobs") && keys.contains("environments") && !keys.contains("on") ? .pipeline : .other
+    }
+}

@@ -161,7 +161,7 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         "approvals": ["digest", "decision", "approver", "environment", "commitID", "runID", "issuedAt", "expiresAt", "statement", "recordedAt"],
         "deployments": [
             "release", "environment", "runID", "job", "version", "commitID", "artifacts", "files", "status", "approvedBy", "actor", "detail", "rollbackOf",
-            "pid", "host", "startedAt", "finishedAt",
+            "pid", "host", "startedAt", "finishedAt", "policy",
         ],
         "audit": ["seq", "at", "kind", "actor", "environment", "runID", "detail", "prevHash", "hash"],
         "locks": ["name", "runID", "job", "actor", "pid", "host", "acquiredAt"],
@@ -215,6 +215,11 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
                 try exec("CREATE INDEX deployments_env_status ON deployments (\"environment\", \"status\", \"startedAt\")")
                 try exec("CREATE INDEX deployments_started ON deployments (\"startedAt\")")
                 try exec("INSERT INTO shipgate_schema VALUES ('v2', $1)", [.text(StateTime.string(Date()))])
+            }
+            // v3: the trusted policy each release was made under (nil: never a rollback target).
+            if !applied.contains("v3") {
+                try exec("ALTER TABLE deployments ADD COLUMN \"policy\" text")
+                try exec("INSERT INTO shipgate_schema VALUES ('v3', $1)", [.text(StateTime.string(Date()))])
             }
         }
     }

@@ -75,7 +75,13 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     /// The request a deploy job makes: what approvals must name.
     public func request(for job: PlannedJob, results: [String: JobResult]) -> DeployRequest {
         var artifacts: [String: String] = [:]
-        for need in job.needs { if let d = results[need]?.artifactsDigest { artifacts[need] = d } }
+        for need in job.needs {
+            if let d = results[need]?.artifactsDigest { artifacts[need] = d }
+            // The outputs a deploy reads (`${{ needs.JOB.outputs.KEY }}`, an image digest) are
+            // bound like artifacts, under `outputs:JOB`, so a new run of the same commit cannot
+            // hand it other values under the same approvals.
+            if let outputs = results[need]?.outputs, !outputs.isEmpty { artifacts[Self.outputsKey(need)] = Digest.sha256(Self.json(outputs)) }
+        }
         return DeployRequest(
             runID: settings.runID, pipelineDigest: settings.pipelineDigest, environment: job.deploy?.environment ?? "",
             commit: settings.context.git?.commit, artifacts: artifacts, actor: settings.actor)
@@ -89,7 +95,11 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
                 approvedBy: [], refused: [], breakGlass: nil, approvalsMissing: 0, canApprove: [])
         }
         var statuses: [String: [String]] = [:]
-        for (id, r) in results { statuses[settings.declaredJobs[id] ?? id, default: []].append(r.status.rawValue) }
+        for (id, r) in results {
+            // A need that ran elsewhere without a published result is not known to have succeeded.
+            statuses[settings.declaredJobs[id] ?? id, default: []].append(
+                r.unconfirmed == true ? "unconfirmed (--no-deps without SHIPGATE_NEEDS)" : r.status.rawValue)
+        }
         let statements = ApprovalRecords.statements(
             store: store, runID: settings.runID, environment: name, commit: request.commit, imported: settings.imported)
         let facts = GateFacts(
@@ -103,13 +113,15 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     static func promotedRelease(store: any StateStore, env: EnvironmentPolicy, request: DeployRequest) -> String? {
         guard let from = env.promoteFrom?.value, let commit = request.commit else { return nil }
         let wanted = json(request.artifacts)
-        return (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first { $0.artifacts == wanted }?.release
+        return (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first {
+            $0.countsAsTarget && $0.artifacts == wanted
+        }?.release
     }
 
     /// The gate's decision, failed when the trusted policy could not be read.
     static func evaluate(_ env: EnvironmentPolicy, facts: GateFacts, policy: TrustedPolicy) -> GateDecision {
         var decision = GateEvaluator.evaluate(env, facts: facts)
-        if let problem = policy.problem, env.isProtected {
+        if let problem = policy.failure(for: facts.request.environment) {
             decision.rules.insert(.init(rule: "trusted-policy", passed: false, detail: problem), at: 0)
             decision.passed = false
         }
@@ -186,13 +198,16 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         job: PlannedJob, environment name: String, request req: DeployRequest, decision: GateDecision, artifacts: [FileEntry], secrets: [String: String]
     ) -> DeployAdmission {
         // The last good release of this same job (and matrix variant) in the environment.
-        let previous = (try? store.deployments(environment: name, limit: 1000))?.first { $0.isGood && $0.job == job.id }
+        // Only releases made under the trusted policy count: an ungated release of an environment
+        // the trusted ref does not know can never become what a rollback returns to.
+        let previous = (try? store.deployments(environment: name, limit: 1000))?.first { $0.countsAsTarget && $0.job == job.id }
         let release = Self.newReleaseID(environment: name, now: Date())
         let git = settings.context.git
         let row = DeploymentRow(
             release: release, environment: name, runID: settings.runID, job: job.id, version: git?.version, commitID: git?.commit,
             artifacts: Self.json(req.artifacts), files: Self.encodeFiles(artifacts), status: "deploying",
-            approvedBy: decision.approvedBy.joined(separator: ","), actor: settings.actor, startedAt: StateTime.string(Date()))
+            approvedBy: decision.approvedBy.joined(separator: ","), actor: settings.actor, startedAt: StateTime.string(Date()),
+            policy: policy.isTrusted(name) ? policy.identity : nil)
         do { try store.saveDeployment(row) } catch {
             releaseLock(job.id)
             return .failed(reason: "cannot record the release: \(error)")
@@ -335,7 +350,10 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             artifacts: Self.json(request.artifacts), status: decision.passed ? "passed" : "blocked", decision: Self.encode(decision),
             requestedBy: settings.actor, requestedAt: now, updatedAt: now)
         let saved = (try? store.saveGate(row)) != nil
-        var facts = ["job": job, "decision": decision.passed ? "passed" : "blocked", "commit": request.commit ?? "", "policy": policy.source]
+        var facts = [
+            "job": job, "decision": decision.passed ? "passed" : "blocked", "commit": request.commit ?? "", "policy": policy.identity ?? policy.source,
+        ]
+        if !policy.isTrusted(request.environment) { facts["trusted"] = "false" }
         facts["rules"] = decision.rules.map { "\($0.passed ? "ok" : "FAIL") \($0.rule): \($0.detail)" }.joined(separator: "\n")
         if !decision.refused.isEmpty { facts["refused"] = decision.refused.map { "\($0.approver): \($0.reason)" }.joined(separator: "\n") }
         return audit("gate", environment: request.environment, facts) && saved
@@ -400,6 +418,9 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     }
 
     public static func json(_ map: [String: String]) -> String { StateText.canonicalJSON(map) }
+
+    /// The key of a needed job's outputs digest in a request's `artifacts`.
+    public static func outputsKey(_ job: String) -> String { "outputs:" + job }
 
     static func encode<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()

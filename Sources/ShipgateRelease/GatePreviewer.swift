@@ -31,7 +31,8 @@ public enum GatePreviewer {
             for r in env.requires { statuses[r.value] = ["success"] }
             var promoted: String?
             if let from = env.promoteFrom?.value, let commit = context.git?.commit {
-                promoted = (try? store?.deployments(environment: from, status: "success", commitID: commit, limit: 1))??.first?.release
+                promoted =
+                    (try? store?.deployments(environment: from, status: "success", commitID: commit, limit: 100))??.first(where: \.countsAsTarget)?.release
                 if promoted == nil, deployBefore.contains(from) { promoted = "deployed earlier in this run" }
             }
             var facts = GateFacts(
@@ -43,7 +44,7 @@ public enum GatePreviewer {
                 decision.rules[j].detail = decision.rules[j].detail.replacingOccurrences(
                     of: "succeeded", with: "must succeed in this run (checked at deploy time)")
             }
-            if let problem = policy.problem {
+            if let problem = policy.failure(for: name) {
                 decision.rules.insert(.init(rule: "trusted-policy", passed: false, detail: problem), at: 0)
                 decision.passed = false
             }

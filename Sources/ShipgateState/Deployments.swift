@@ -27,12 +27,19 @@ public struct DeploymentRow: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var host: String
     public var startedAt: String
     public var finishedAt: String?
+    /// The trusted policy the release was made under: `REF@COMMIT sha256:DIGEST` (the trusted
+    /// ref's commit and the digest of the rules and keyring enforced). Nil when the environment
+    /// was not in the trusted policy, outside a git repository, or recorded before schema v3:
+    /// such a release is history only, never a rollback or `promote-from` target.
+    public var policy: String?
 
     public init(
         release: String, environment: String, runID: String, job: String, version: String?, commitID: String?, artifacts: String,
         files: String, status: String, approvedBy: String, actor: String, detail: String? = nil, rollbackOf: String? = nil,
-        pid: Int64 = Int64(getpid()), host: String = ProcessLiveness.host, startedAt: String, finishedAt: String? = nil
+        pid: Int64 = Int64(getpid()), host: String = ProcessLiveness.host, startedAt: String, finishedAt: String? = nil,
+        policy: String? = nil
     ) {
+        self.policy = policy
         self.release = release
         self.environment = environment
         self.runID = runID
@@ -54,6 +61,10 @@ public struct DeploymentRow: Codable, Sendable, Equatable, FetchableRecord, Pers
 
     /// Verified and still standing (or standing until something newer replaced it).
     public var isGood: Bool { status == "success" }
+
+    /// A good release made under the trusted policy: what rollbacks return to and what
+    /// `promote-from` accepts.
+    public var countsAsTarget: Bool { isGood && policy != nil }
 }
 
 extension SQLiteStateStore {

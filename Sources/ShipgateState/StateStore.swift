@@ -175,6 +175,11 @@ public final class SQLiteStateStore: StateStore {
             try db.create(index: "deployments_env_status", on: "deployments", columns: ["environment", "status", "startedAt"])
             try db.create(index: "deployments_started", on: "deployments", columns: ["startedAt"])
         }
+        // v3: the trusted policy each release was made under; older releases have none and
+        // never count as rollback or promote-from targets.
+        m.registerMigration("v3") { db in
+            try db.alter(table: "deployments") { t in t.add(column: "policy", .text) }
+        }
         return m
     }
 }

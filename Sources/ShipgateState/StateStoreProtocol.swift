@@ -82,14 +82,14 @@ extension StateStore {
         try deployments(environment: environment, status: nil, commitID: nil, limit: limit)
     }
 
-    /// The newest good release of an environment, other than `excluding`.
+    /// The newest good release of an environment made under the trusted policy, other than `excluding`.
     public func lastGood(environment: String, excluding: String? = nil) throws -> DeploymentRow? {
-        try deployments(environment: environment, status: "success", commitID: nil, limit: 2).first { $0.release != excluding }
+        try deployments(environment: environment, status: "success", commitID: nil, limit: 200).first { $0.release != excluding && $0.countsAsTarget }
     }
 
     /// The newest `keep(environment)` good releases of every environment (their artifacts are never pruned).
     public func retainedFiles(keep: (String) -> Int) throws -> [DeploymentRow] {
-        let all = try deployments(environment: nil, limit: 100_000).filter(\.isGood)
+        let all = try deployments(environment: nil, limit: 100_000).filter(\.countsAsTarget)
         var counts: [String: Int] = [:]
         return all.filter { d in
             counts[d.environment, default: 0] += 1

@@ -26,6 +26,8 @@ enum ExternalNeeds {
                 id: id, status: status, reason: entry == nil ? "ran elsewhere (--no-deps)" : "ran in another GitHub job",
                 continueOnError: continueOnError[id] ?? false)
             r.outputs = (published(entry, "outputs")[id] as? [String: String]) ?? [:]
+            // No published result: dependents may run, but no gate may count it as succeeded.
+            if entry == nil { r.unconfirmed = true }
             results[id] = r
         }
         for case let entry as [String: Any] in context.values {

@@ -32,6 +32,8 @@ extension Shipgate {
                     ]
                     if let f = d.finishedAt { o["finishedAt"] = f }
                     if let x = d.detail { o["detail"] = x }
+                    // The trusted policy it was made under; absent: history only, never a rollback target.
+                    if let p = d.policy { o["policy"] = p }
                     if let r = d.rollbackOf { o["rollbackOf"] = r }
                     return o
                 }

@@ -91,7 +91,7 @@ final class GitHubTests: XCTestCase {
 
     func testWorkflowsAndExportsPassActionlint() async throws {
         let candidates =
-            [Self.repoRoot + "/.build/tools/actionlint/bin/actionlint"]
+            [Self.repoRoot + "/.build/tools/bin/actionlint"]
             + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { $0 + "/actionlint" }
         guard let actionlint = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             if ProcessInfo.processInfo.environment["SHIPGATE_REQUIRE_ACTIONLINT"] == "1" {

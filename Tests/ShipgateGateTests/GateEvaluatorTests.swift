@@ -222,4 +222,10 @@ final class GateEvaluatorTests: XCTestCase {
         s.comment = "ok\ncommit=" + String(repeating: "f", count: 40)
         XCTAssertEqual(s.canonicalText.split(separator: "\n").filter { $0.hasPrefix("commit=") }.count, 1)
     }
+
+    func testSelfApprovalIsComparedWithoutCase() {
+        XCTAssertTrue(GateEvaluator.sameActor("Release-Lead", "release-lead"))
+        XCTAssertTrue(GateEvaluator.sameActor(" ada", "ADA"))
+        XCTAssertFalse(GateEvaluator.sameActor("ada", "adam"))
+    }
 }

@@ -139,12 +139,14 @@ class StateStoreContract: XCTestCase {
             try store.saveDeployment(
                 DeploymentRow(
                     release: "prod-\(n)", environment: "prod", runID: "r1", job: "deploy", version: "v\(n)", commitID: "c\(n)", artifacts: "{}",
-                    files: "[]", status: status, approvedBy: "bob", actor: "ada", startedAt: "2026-11-26T00:00:0\(n).000Z"))
+                    files: "[]", status: status, approvedBy: "bob", actor: "ada", startedAt: "2026-11-26T00:00:0\(n).000Z",
+                    policy: "refs/heads/main@c0 sha256:p"))
         }
         XCTAssertEqual(try store.deployments(environment: "prod").map(\.release), ["prod-2", "prod-1", "prod-0"])
         XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "prod-1")
         try store.updateDeployment("prod-1", status: "rolled-back", detail: "by hand", finished: true)
         XCTAssertEqual(try store.deployment("prod-1")?.detail, "by hand")
+        XCTAssertEqual(try store.deployment("prod-1")?.policy, "refs/heads/main@c0 sha256:p", "the policy round-trips")
         XCTAssertEqual(try store.retainedFiles { _ in 5 }.map(\.release), ["prod-0"])
     }
 
@@ -167,7 +169,7 @@ class StateStoreContract: XCTestCase {
                 DeploymentRow(
                     release: "rel-\(i)", environment: i < 3 ? "prod" : "staging", runID: "r\(i)", job: "deploy", version: "v\(i)", commitID: "c\(i % 2)",
                     artifacts: "{}", files: "[]", status: i == 2 ? "failed" : "success", approvedBy: "", actor: "ada", rollbackOf: i == 1 ? "rel-0" : nil,
-                    startedAt: "2026-11-26T00:00:0\(i).000Z"))
+                    startedAt: "2026-11-26T00:00:0\(i).000Z", policy: "refs/heads/main@c0 sha256:p"))
             try store.audit(kind: "gate", actor: "ada", environment: i < 3 ? "prod" : "staging", runID: "r\(i)", detail: ["n": "\(i)"])
         }
         try store.saveGate(
@@ -181,6 +183,13 @@ class StateStoreContract: XCTestCase {
         XCTAssertEqual(try store.deployments(environment: nil, status: nil, commitID: "c1", limit: 10).map(\.release), ["rel-3", "rel-1"])
         XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "rel-1")
         XCTAssertEqual(try store.lastGood(environment: "prod", excluding: "rel-1")?.release, "rel-0")
+        // A newer good release made outside the trusted policy is history only: never the last good one.
+        try store.saveDeployment(
+            DeploymentRow(
+                release: "rel-untrusted", environment: "prod", runID: "r9", job: "deploy", version: "v9", commitID: "c9", artifacts: "{}", files: "[]",
+                status: "success", approvedBy: "", actor: "mallory", startedAt: "2026-11-26T00:00:09.000Z"))
+        XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "rel-1")
+        XCTAssertFalse(try store.deployment("rel-untrusted")!.countsAsTarget)
         XCTAssertEqual(try store.latestAudit(limit: 2, environment: nil).map(\.seq), [5, 4])
         XCTAssertEqual(try store.latestAudit(limit: 10, environment: "staging").map(\.seq), [5, 4])
         XCTAssertEqual(try store.auditEntries(environment: nil, afterSeq: 3).map(\.seq), [4, 5])
@@ -189,7 +198,7 @@ class StateStoreContract: XCTestCase {
         XCTAssertEqual(m.runsByStatus, ["success": 4, "blocked": 1])
         XCTAssertEqual(m.jobsByStatus, ["cached": 3, "success": 2, "failed": 5])
         XCTAssertEqual(m.jobDurationsMs.sorted(), [250, 250, 250, 250, 250, 1500, 1500])
-        XCTAssertEqual(m.deploymentsByStatus, ["success": 4, "failed": 1])
+        XCTAssertEqual(m.deploymentsByStatus, ["success": 5, "failed": 1], "the untrusted release is still a deploy")
         XCTAssertEqual(m.rollbacks, 1)
         XCTAssertEqual(m.pendingApprovals, 1)
         XCTAssertEqual(m.oldestPendingAt, "2026-11-26T00:00:04.000Z")

@@ -95,14 +95,24 @@ final class RunContextTests: XCTestCase {
 
         let sha = try sh("git rev-parse main")
         let pr = RunContext.resolve(
-            workspace: dir, environment: ["GITHUB_SHA": sha, "GITHUB_HEAD_REF": "feature/login", "GITHUB_REF_NAME": "42/merge", "GITHUB_REF_TYPE": "branch"],
+            workspace: dir,
+            environment: [
+                "GITHUB_ACTIONS": "true", "GITHUB_SHA": sha, "GITHUB_HEAD_REF": "feature/login", "GITHUB_REF_NAME": "42/merge", "GITHUB_REF_TYPE": "branch",
+            ],
             actor: "explicit")
         XCTAssertEqual(pr.git?.branch, "feature/login", "pull requests use the head branch")
         XCTAssertEqual(pr.git?.commit, sha)
         XCTAssertEqual(pr.actor, "explicit", "--actor wins")
 
-        let tag = RunContext.resolve(workspace: dir, environment: ["GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v9.9.9"], actor: "x")
+        let tag = RunContext.resolve(
+            workspace: dir, environment: ["GITHUB_ACTIONS": "true", "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v9.9.9"], actor: "x")
         XCTAssertEqual(tag.environment["SHIPGATE_TAG"], "v9.9.9")
+
+        // Outside GitHub Actions its variables are ignored: they cannot make a branch pass for main.
+        let forged = RunContext.resolve(
+            workspace: dir, environment: ["GITHUB_HEAD_REF": "main", "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v9.9.9", "GITHUB_SHA": sha], actor: "x")
+        XCTAssertNil(forged.git?.branch)
+        XCTAssertEqual(forged.environment["SHIPGATE_TAG"], "")
     }
 
     func testActorPrecedence() throws {
