@@ -35,6 +35,10 @@ public enum PipelineLoader {
     public static func load(bytes: [UInt8], file: String) -> Result {
         let (document, syntax) = YAMLDocument.parse(bytes: bytes, file: file)
         guard let document else { return Result(pipeline: nil, diagnostics: syntax) }
+        return decode(document, bytes: bytes, file: file)
+    }
+
+    private static func decode(_ document: YAMLDocument, bytes: [UInt8], file: String) -> Result {
         let reader = NodeReader(file: file)
         var decoder = PipelineDecoder(reader: reader, source: SourceLines(String(decoding: bytes, as: UTF8.self)))
         let digest = "sha256:" + Hex.string(SHA256.hash(data: bytes))
@@ -46,23 +50,24 @@ public enum PipelineLoader {
 
 extension PipelineLoader {
     /// What a YAML file of a repository is, for collecting the trusted policy.
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable {
         /// Not a shipgate pipeline that declares environments (any other YAML file).
         case other
-        /// A shipgate pipeline (top-level `jobs` and `environments`, no `on`).
-        case pipeline
+        /// A shipgate pipeline (top-level `jobs` and `environments`, no `on`), loaded.
+        case pipeline(Result)
         /// Not YAML, but its lines read like a pipeline declaring environments (top-level
         /// `jobs:` and `environments:`): a broken pipeline, which a caller must not ignore.
         case brokenPipeline(String)
     }
 
-    /// Classifies `bytes` without decoding the pipeline. Cheap for files that do not mention
-    /// `environments` at all (a byte search).
-    public static func classify(bytes: [UInt8]) -> Kind {
+    /// Classifies `bytes` (named `file` in diagnostics), loading it when it is a pipeline that
+    /// declares environments. Cheap for files that do not mention `environments` at all (a byte
+    /// search); the YAML is parsed once.
+    public static func classify(bytes: [UInt8], file: String) -> Kind {
         let needle = Array("environments".utf8)
         guard bytes.count >= needle.count, bytes.indices.dropLast(needle.count - 1).contains(where: { bytes[$0..<$0 + needle.count].elementsEqual(needle) })
         else { return .other }
-        let (document, syntax) = YAMLDocument.parse(bytes: bytes, file: "")
+        let (document, syntax) = YAMLDocument.parse(bytes: bytes, file: file)
         guard let document else {
             let text = String(decoding: bytes, as: UTF8.self)
             let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
@@ -74,6 +79,7 @@ extension PipelineLoader {
         }
         guard case .mapping(let top) = document.root else { return .other }
         let keys = Set(top.pairs.compactMap { $0.key.scalar?.string })
-        return keys.contains("jobs") && keys.contains("environments") && !keys.contains("on") ? .pipeline : .other
+        guard keys.contains("jobs") && keys.contains("environments") && !keys.contains("on") else { return .other }
+        return .pipeline(decode(document, bytes: bytes, file: file))
     }
 }

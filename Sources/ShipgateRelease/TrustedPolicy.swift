@@ -59,10 +59,6 @@ public struct TrustedPolicy: Sendable {
     /// Why a gate of `environment` must fail whatever its rules say, if it must.
     public func failure(for environment: String) -> String? { problem ?? problems[environment] }
 
-    /// Every secret name any environment declares (trusted or in the working tree): withheld
-    /// from every job but the deploys of the environment that owns it.
-    public var secretNames: Set<String> { Set(environments.values.flatMap { $0.secrets.map(\.value) }) }
-
     /// Reads the trusted policy for a run of `pipeline` (loaded from `pipelinePath`).
     /// - trustRef: `--trust-ref`, else `SHIPGATE_TRUST_REF`, else the default branch, else `main`.
     /// - keyringPath: relative to the repository root.
@@ -93,7 +89,7 @@ public struct TrustedPolicy: Sendable {
         }
         let source = "\(ref)@\(commit.prefix(7))"
         var policy = TrustedPolicy(environments: [:], keyring: Keyring(), source: source)
-        policy.collect(from: repo, commit: commit, source: source)
+        let trustedRing = policy.collect(from: repo, commit: commit, source: source, keyringPath: keyringPath)
 
         // The run's own file: named as a regular file inside the repository.
         if let named = repo.namedPath(pipelinePath) {
@@ -127,7 +123,6 @@ public struct TrustedPolicy: Sendable {
         }
 
         // The keyring.
-        let trustedRing = repo.regularFiles(at: commit) { $0 == keyringPath }?.first?.bytes
         if let bytes = trustedRing {
             let (entries, diagnostics) = KeyringLoader.parse(bytes: bytes, file: "\(source):\(keyringPath)")
             let (ring, problems) = Keyring.parse(entries.map { ($0.name, $0.value, $0.line, $0.console) }, file: "\(source):\(keyringPath)")
@@ -143,23 +138,24 @@ public struct TrustedPolicy: Sendable {
         return policy
     }
 
-    /// Collects the environments of every shipgate pipeline in the trusted tree.
-    private mutating func collect(from repo: Repository, commit: String, source: String) {
-        let candidates =
-            repo.regularFiles(at: commit) { path in
-                (path.hasSuffix(".yml") || path.hasSuffix(".yaml")) && !path.hasPrefix(".github/") && !path.hasPrefix(".shipgate/")
-            } ?? []
-        for (path, bytes) in candidates.sorted(by: { $0.path < $1.path }) {
+    /// Collects the environments of every shipgate pipeline in the trusted tree, in one walk
+    /// that also reads the keyring; returns the keyring's bytes (nil: not a regular file there).
+    private mutating func collect(from repo: Repository, commit: String, source: String, keyringPath: String) -> [UInt8]? {
+        func isPipelineCandidate(_ path: String) -> Bool {
+            (path.hasSuffix(".yml") || path.hasSuffix(".yaml")) && !path.hasPrefix(".github/") && !path.hasPrefix(".shipgate/")
+        }
+        let files = repo.regularFiles(at: commit) { $0 == keyringPath || isPipelineCandidate($0) } ?? []
+        let keyring = files.first { $0.path == keyringPath }?.bytes
+        for (path, bytes) in files.sorted(by: { $0.path < $1.path }) where isPipelineCandidate(path) {
             guard let bytes else {
                 if problem == nil { problem = "\(source):\(path) is too large to read as a pipeline file (over 4 MiB)" }
                 continue
             }
-            switch PipelineLoader.classify(bytes: bytes) {
+            switch PipelineLoader.classify(bytes: bytes, file: "\(source):\(path)") {
             case .other: continue
             case .brokenPipeline(let why):
                 if problem == nil { problem = "the trusted pipeline \(source):\(path) is not valid YAML: \(why)" }
-            case .pipeline:
-                let loaded = PipelineLoader.load(bytes: bytes, file: "\(source):\(path)")
+            case .pipeline(let loaded):
                 guard let trusted = loaded.pipeline else {
                     let first = loaded.diagnostics.first { $0.severity == .error }.map { "\($0)" } ?? "it does not load"
                     if problem == nil { problem = "the trusted pipeline \(source):\(path) is invalid: \(first)" }
@@ -178,6 +174,7 @@ public struct TrustedPolicy: Sendable {
                 }
             }
         }
+        return keyring
     }
 
     /// SHA-256 over the enforced environments' rules and the keyring's bytes.
