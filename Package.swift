@@ -86,7 +86,7 @@ let package = Package(
             name: "ShipgateConsole",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgateEngine",
-                "ShipgateCache",
+                "ShipgateCache", "ShipgateReport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,5 +1,8 @@
 import Foundation
+import ShipgateCache
+import ShipgateEngine
 import ShipgateGate
+import ShipgateGit
 import ShipgateLoading
 import ShipgateModel
 import ShipgateRelease
@@ -28,13 +31,13 @@ public final class Console: @unchecked Sendable {
         public var stateDirectory: String?
         public var trustRef: String?
         public var keyringPath: String
-        /// The `shipgate` executable a rollback runs (`shipgate rollback …`).
-        public var executable: String
+        /// The remote cache a rollback restores artifacts from (`--remote-cache`).
+        public var remoteCache: String?
         /// Mark cookies `Secure` (when served behind TLS).
         public var secureCookies: Bool
 
         public init(
-            workspace: String, pipelinePath: String, stateDirectory: String?, trustRef: String?, keyringPath: String, executable: String,
+            workspace: String, pipelinePath: String, stateDirectory: String?, trustRef: String?, keyringPath: String, remoteCache: String? = nil,
             secureCookies: Bool = false
         ) {
             self.workspace = workspace
@@ -42,7 +45,7 @@ public final class Console: @unchecked Sendable {
             self.stateDirectory = stateDirectory
             self.trustRef = trustRef
             self.keyringPath = keyringPath
-            self.executable = executable
+            self.remoteCache = remoteCache
             self.secureCookies = secureCookies
         }
     }
@@ -65,8 +68,7 @@ public final class Console: @unchecked Sendable {
         self.users = users
         self.signer = signer
         self.now = now
-        rollbacks = RollbackLauncher(
-            executable: settings.executable, workspace: settings.workspace, logDirectory: settings.stateDirectory.map { $0 + "/console/rollbacks" })
+        rollbacks = RollbackLauncher(logDirectory: settings.stateDirectory.map { $0 + "/console/rollbacks" })
     }
 
     /// The trusted policy for a pipeline file (relative paths are from the workspace), cached
@@ -124,38 +126,42 @@ public final class Console: @unchecked Sendable {
     @discardableResult
     public func verifyAuditNow() throws -> AuditVerification { try audit.full(store, now: now()).verification }
 
-    /// How a rollback child reaches the same state store: environment (a PostgreSQL URL, kept
-    /// off its command line) and arguments (`--state-dir DIR`).
-    public func configureRollbacks(environment: [String: String], arguments: [String]) {
-        rollbacks.environment = environment
-        rollbacks.stateArguments = arguments
-    }
-
     /// Rollbacks this console started that are still running.
     public var rollbacksActive: Int { rollbacks.active }
 
     /// Waits for rollbacks this console started.
-    public func rollbacksWait() { rollbacks.waitAll() }
+    public func rollbacksWait() async { await rollbacks.waitAll() }
 
-    /// Whether a user may roll an environment back: an approver allowed for it.
+    /// Whether a user may roll an environment back (`RollbackAuthority`, as for the CLI).
     func mayRollBack(_ user: ConsoleUser, environment: String) -> Bool {
-        guard let policy = policy(), policy.keyring.keys[user.approver] != nil else { return false }
-        guard let from = policy.environments[environment]?.approvals?.from, !from.isEmpty else { return true }
-        return from.contains(user.approver)
+        guard let policy = policy() else { return false }
+        return RollbackAuthority.failure(approver: user.approver, environment: environment, policy: policy) == nil
     }
 
-    /// Starts `shipgate rollback` for an environment; returns the launched rollback.
+    /// Starts a rollback of an environment (`ManualRollback`, as `shipgate rollback` does) once
+    /// it is authorized and its target chosen; throws what stops it before any step runs.
     public func rollBack(user: ConsoleUser, environment: String, to release: String?, reason: String) throws -> RollbackLauncher.Launched {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ReleaseError("a rollback needs a reason") }
-        guard mayRollBack(user, environment: environment) else {
-            throw ReleaseError("\(user.name) (approver \(user.approver)) may not roll back \(environment)", hint: "only its approvers may")
-        }
-        if let release {
-            guard let row = try store.deployment(release), row.environment == environment else { throw ReleaseError("no release \(release) in \(environment)") }
-            guard row.isGood else { throw ReleaseError("release \(release) is \(row.status), not a good release to return to") }
-        }
         let pipeline = try store.lastGood(environment: environment).flatMap { try store.run($0.runID) }.map(pipelineFile(of:)) ?? resolve(settings.pipelinePath)
-        return try rollbacks.launch(environment: environment, to: release, actor: user.approver, reason: reason, pipeline: pipeline)
+        guard let loaded = PipelineLoader.load(path: pipeline).pipeline, let policy = policy(pipelineFile: pipeline) else {
+            throw ReleaseError("cannot load \(pipeline)", hint: "run the console in a checkout of the repository")
+        }
+        if let failure = RollbackAuthority.failure(approver: user.approver, environment: environment, policy: policy) {
+            throw ReleaseError("\(user.name) (approver \(user.approver)) may not roll back \(environment): \(failure)", hint: "only its approvers may")
+        }
+        let stateDirectory = settings.stateDirectory ?? settings.workspace + "/.shipgate"
+        let withheld = SecretPolicy.environmentSecretNames(pipeline: loaded, policy: policy)
+        let cache = try? CacheContext(
+            stateDirectory: stateDirectory, workspace: settings.workspace, remote: nil, lookups: true, readOnly: true, trackedBlobID: nil)
+        let rollback = ManualRollback(
+            .init(environment: environment, to: release, actor: user.approver, approver: user.approver, reason: reason, via: "console:\(user.name)"),
+            setting: .init(
+                store: store, policy: policy, context: RunContext.resolve(workspace: settings.workspace, environment: [:], actor: user.approver),
+                workspace: settings.workspace, stateDirectory: stateDirectory, files: cache?.files,
+                remote: settings.remoteCache.flatMap { RemoteCache(url: $0) }, secretValues: LaunchEnvironment.values,
+                stepEnvironment: SecretPolicy.stepEnvironment(LaunchEnvironment.values, withholding: withheld),
+                runner: SubprocessRunner(groups: ProcessGroups())))
+        return try rollbacks.launch(rollback)
     }
 }

@@ -97,7 +97,7 @@ enum ConsoleAPI {
                 let launched = try await offload {
                     try console.rollBack(user: user, environment: env, to: body["to"], reason: body["reason"] ?? "")
                 }
-                return json(["id": launched.id, "environment": env, "pid": Int(launched.pid), "log": launched.log ?? ""], status: .accepted)
+                return json(["id": launched.id, "environment": env, "to": launched.target, "log": launched.log ?? ""], status: .accepted)
             } catch let e as ReleaseError {
                 return json(["error": e.message, "hint": e.hint ?? ""], status: .unprocessableContent)
             }

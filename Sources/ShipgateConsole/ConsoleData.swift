@@ -51,7 +51,7 @@ extension Console {
             return EnvironmentView(
                 name: name, protected: env?.isProtected ?? false, current: try recent.first(where: \.isGood) ?? store.lastGood(environment: name),
                 recent: recent,
-                locks: locks.filter { $0.name.hasPrefix("environment:\(name)#") }, schedule: schedule,
+                locks: locks.filter { $0.name.hasPrefix(EnvironmentLock.prefix(name)) }, schedule: schedule,
                 pending: blocked.filter { $0.environment == name }.count)
         }
     }

@@ -1,73 +1,81 @@
 import Foundation
+import ShipgateEngine
 import ShipgateRelease
+import ShipgateReport
 
-/// Runs `shipgate rollback` as a child process for the console, its output in a log file.
-///
-/// The rollback is the CLI's own command, so it takes the environment lock, restores the
-/// target's artifacts, runs the `rollback` steps and audits exactly as from a terminal. The
-/// console does not wait for it: the history page shows its progress.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Runs the console's rollbacks in this process, with the same library code as
+/// `shipgate rollback` (`ManualRollback`): the trusted ref's rollback steps, the environment
+/// lock, the audit entries before and after. `launch` decides (authorization, target) before it
+/// returns, so a refusal reaches the user at once; the steps then run in the background, their
+/// output in a log file, and the history page shows the outcome.
 public final class RollbackLauncher: @unchecked Sendable {
     public struct Launched: Sendable {
         public var id: String
         public var environment: String
+        public var target: String
         public var log: String?
-        public var pid: Int32
     }
 
-    let executable: String
-    let workspace: String
     let logDirectory: String?
-    /// Extra environment for the child (e.g. SHIPGATE_STATE_URL, never on its command line).
-    public var environment: [String: String] = [:]
-    /// Arguments that select the state store (`--state-dir DIR`).
-    public var stateArguments: [String] = []
     private let lock = NSLock()
-    private var running: [String: Process] = [:]
+    private var running: [String: Task<ManualRollback.Outcome, Never>] = [:]
+    /// Rollbacks that ended before they were registered in `running`.
+    private var endedEarly: Set<String> = []
 
-    init(executable: String, workspace: String, logDirectory: String?) {
-        self.executable = executable
-        self.workspace = workspace
+    init(logDirectory: String?) {
         self.logDirectory = logDirectory
     }
 
-    func launch(environment env: String, to release: String?, actor: String, reason: String, pipeline: String) throws -> Launched {
+    func launch(_ rollback: ManualRollback) throws -> Launched {
+        let prepared = try rollback.prepare()
+        let env = rollback.request.environment
         let id = "\(env)-\(Int(Date().timeIntervalSince1970))-\(Random.token(3))"
-        var args = ["rollback", pipeline, "--env", env, "--actor", actor, "--reason", reason] + stateArguments
-        if let release { args += ["--to", release] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = args
-        process.currentDirectoryURL = URL(fileURLWithPath: workspace)
-        var childEnv = ProcessInfo.processInfo.environment
-        for (k, v) in environment { childEnv[k] = v }
-        childEnv["NO_COLOR"] = "1"
-        process.environment = childEnv
         var logPath: String?
+        var sink: (any TextSink)?
+        var logFD: Int32 = -1
         if let dir = logDirectory {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let path = dir + "/\(id).log"
-            if FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) {
-                process.standardOutput = handle
-                process.standardError = handle
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                logFD = fd
+                sink = FileDescriptorSink(fd: fd)
                 logPath = path
             }
         }
-        if logPath == nil {
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+        let observer = PlainReporter(sink: sink ?? DiscardingSink())
+        let finalSink = sink
+        let task = Task { [weak self, logFD] in
+            let outcome = await rollback.run(prepared, observer: observer, cancellation: CancellationToken())
+            finalSink?.write(outcome.message + "\n")
+            if logFD >= 0 { close(logFD) }
+            self?.ended(id)
+            return outcome
         }
-        process.standardInput = FileHandle.nullDevice
-        process.terminationHandler = { [weak self] _ in self?.lock.withLock { self?.running[id] = nil } }
-        do { try process.run() } catch { throw ReleaseError("cannot start \(executable) rollback: \(error.localizedDescription)") }
-        lock.withLock { running[id] = process }
-        return Launched(id: id, environment: env, log: logPath, pid: process.processIdentifier)
+        lock.withLock { if endedEarly.remove(id) == nil { running[id] = task } }
+        return Launched(id: id, environment: env, target: prepared.target.release, log: logPath)
+    }
+
+    private func ended(_ id: String) {
+        lock.withLock { if running.removeValue(forKey: id) == nil { endedEarly.insert(id) } }
     }
 
     /// Waits for every rollback this console started (for tests and shutdown).
-    public func waitAll() {
+    public func waitAll() async {
         let all = lock.withLock { Array(running.values) }
-        for p in all { p.waitUntilExit() }
+        for task in all { _ = await task.value }
     }
 
     public var active: Int { lock.withLock { running.count } }
+}
+
+/// Swallows output (a console without a state directory keeps no rollback logs).
+private struct DiscardingSink: TextSink {
+    func write(_ text: String) {}
 }

@@ -36,17 +36,35 @@ public struct DeployTicket: Sendable {
     public var variables: [String: String]
     /// The environment's secrets: given to this job only.
     public var secrets: [String: String]
-    /// The last good release, for an automatic rollback: `SHIPGATE_ROLLBACK_*` values.
-    public var rollbackTarget: [String: String]?
+    /// The last good release, for an automatic rollback.
+    public var rollbackTarget: RollbackTarget?
     /// The deploy job (its lock is released when the deploy ends).
     public var job: String = ""
 
-    public init(release: String, environment: String, variables: [String: String], secrets: [String: String], rollbackTarget: [String: String]?) {
+    public init(release: String, environment: String, variables: [String: String], secrets: [String: String], rollbackTarget: RollbackTarget?) {
         self.release = release
         self.environment = environment
         self.variables = variables
         self.secrets = secrets
         self.rollbackTarget = rollbackTarget
+    }
+}
+
+/// The release a rollback returns to.
+public struct RollbackTarget: Sendable, Equatable {
+    public var release: String
+    public var version: String?
+    public var commit: String?
+
+    public init(release: String, version: String?, commit: String?) {
+        self.release = release
+        self.version = version
+        self.commit = commit
+    }
+
+    /// What rollback steps see: `SHIPGATE_ROLLBACK_RELEASE`, `_VERSION`, `_COMMIT`.
+    public var variables: [String: String] {
+        ["SHIPGATE_ROLLBACK_RELEASE": release, "SHIPGATE_ROLLBACK_VERSION": version ?? "", "SHIPGATE_ROLLBACK_COMMIT": commit ?? ""]
     }
 }
 

@@ -57,7 +57,8 @@ public struct Executor: Sendable {
         // Jobs the plan skipped by a rule are part of the record, with their reason.
         let journal = RunJournal(path: options.runDirectory.journalPath)
         for job in plan.jobs where job.status == .skip && !(job.reason ?? "").hasPrefix("not selected") {
-            let skipped = JobResult(id: job.id, status: .skipped, reason: job.reason, continueOnError: job.continueOnError)
+            var skipped = JobResult(id: job.id, status: .skipped, reason: job.reason, continueOnError: job.continueOnError)
+            skipped.skipCause = .rule
             results[job.id] = skipped
             observer.handle(.jobFinished(skipped))
             journal.append(skipped)
@@ -101,7 +102,9 @@ public struct Executor: Sendable {
                     if !blocking.isEmpty {
                         let names = blocking.map(\.id).joined(separator: ", ")
                         let verb = blocking.allSatisfy { $0.status == .failed } ? "failed" : "did not succeed"
-                        finish(JobResult(id: job.id, status: .skipped, reason: "needs \(verb): \(names)", continueOnError: job.continueOnError))
+                        var skipped = JobResult(id: job.id, status: .skipped, reason: "needs \(verb): \(names)", continueOnError: job.continueOnError)
+                        skipped.skipCause = .needs
+                        finish(skipped)
                         continue
                     }
                     let needed = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })

@@ -47,10 +47,10 @@ extension JobExecutor {
             return
         }
         hooks.phase(ticket, "rolling-back")
-        let release = target["SHIPGATE_ROLLBACK_RELEASE"] ?? "?"
+        let release = target.release
         notice(job.id, .warning, "rolling back \(ticket.environment) to release \(release)")
         var env = extraEnv
-        for (k, v) in target { env[k] = v }
+        for (k, v) in target.variables { env[k] = v }
         let dir = options.runDirectory.root + "/rollback-artifacts/" + RunDirectory.fileName(for: job.id)
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if await hooks.restoreRollbackArtifacts(ticket, into: dir) { env["SHIPGATE_ROLLBACK_ARTIFACTS"] = dir }

@@ -88,6 +88,7 @@ struct JobExecutor: Sendable {
                 return finished(result)
             case .admitted(let t):
                 ticket = t
+                masker.learn(t.secrets.values)
                 for (k, v) in t.variables { extraEnv[k] = v }
                 for (k, v) in t.secrets { extraEnv[k] = v }
             }

@@ -59,7 +59,9 @@ public final class OrphanReaper: Sendable {
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), strdup("__reap"), nil]
         defer { for p in argv { free(p) } }
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        // An empty environment: the helper needs none, and holds no secret a step could read.
+        let envp: [UnsafeMutablePointer<CChar>?] = [nil]
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         close(fds[0])
         if devnull >= 0 { close(devnull) }
         guard spawned == 0 else {

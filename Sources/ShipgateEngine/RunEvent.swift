@@ -83,6 +83,16 @@ public struct JobResult: Sendable, Codable, Hashable {
     /// Set for a needed job that ran elsewhere (`--no-deps`) with no published result: it is
     /// assumed to have succeeded so its dependents run, but it never satisfies `requires`.
     public var unconfirmed: Bool?
+    /// For `skipped` jobs: whether a rule of the plan skipped it or a need did not succeed
+    /// (`resume` keeps the first and reruns the second). Nil in records written before it existed.
+    public var skipCause: SkipCause?
+
+    public enum SkipCause: String, Sendable, Codable, Hashable {
+        /// A `when` rule (or the plan) skipped it; not re-evaluated on resume.
+        case rule
+        /// A job it needs failed or did not succeed.
+        case needs
+    }
 
     public init(
         id: String, status: JobStatus, attempts: Int = 0, durationMs: Int64 = 0, exitCode: Int32? = nil, reason: String? = nil,

@@ -41,11 +41,7 @@ extension PipelineDecoder {
                 case "window": env.window = decodeWindow(f.value)
                 case "freeze": env.freezes = decodeFreezes(f.value)
                 case "concurrency": env.concurrency = reader.int(f.value, what: "`concurrency`", range: 1...1000)
-                case "secrets":
-                    env.secrets = reader.stringList(f.value, what: "`secrets` of environment `\(entry.key)`") ?? []
-                    for s in env.secrets where !Self.isEnvName(s.value) {
-                        reader.error("`\(s.value)` is not a valid environment variable name", at: s.location)
-                    }
+                case "secrets": (env.secrets, env.secretCommands) = decodeEnvironmentSecrets(f.value, environment: entry.key)
                 case "retain-releases": env.retainReleases = reader.int(f.value, what: "`retain-releases`", range: 1...1000) ?? 5
                 default: break
                 }
@@ -53,6 +49,54 @@ extension PipelineDecoder {
             result.append(env)
         }
         return result
+    }
+
+    /// `secrets:` of an environment: a list whose items are a name (the value comes from the
+    /// environment or `--secrets-file`) or `NAME: { command: CMD }` (a secret manager prints it),
+    /// or a mapping of names to `{ command: CMD }` (or null for a plain name).
+    private func decodeEnvironmentSecrets(_ node: YAMLNode, environment: String) -> ([Located<String>], [String: Located<String>]) {
+        let what = "`secrets` of environment `\(environment)`"
+        var names: [Located<String>] = []
+        var commands: [String: Located<String>] = [:]
+        func add(name: String, at keyNode: YAMLNode, spec: YAMLNode?) {
+            guard Self.isEnvName(name) else {
+                reader.error("`\(name)` is not a valid environment variable name", at: keyNode)
+                return
+            }
+            if names.contains(where: { $0.value == name }) {
+                reader.error("secret `\(name)` is listed twice in \(what)", at: keyNode)
+                return
+            }
+            names.append(Located(name, at: reader.location(keyNode)))
+            guard let spec, NodeReader.kind(spec) != "null" else { return }
+            guard let fields = reader.mapping(spec, what: "secret `\(name)`", allowed: ["command"]) else { return }
+            guard let command = fields.first(where: { $0.key == "command" }) else {
+                reader.error("secret `\(name)` needs `command:` (the command that prints it), or no value", at: spec)
+                return
+            }
+            if let text = reader.nonEmptyString(command.value, what: "`command` of secret `\(name)`") {
+                commands[name] = Located(text, at: reader.location(command.value))
+            }
+        }
+        switch node {
+        case .sequence:
+            for item in reader.sequence(node, what: what) ?? [] {
+                if case .mapping = item {
+                    guard let entries = reader.mapping(item, what: "an item of \(what)"), entries.count == 1 else {
+                        reader.error("an item of \(what) is a name or one `NAME: { command: … }`", at: item)
+                        continue
+                    }
+                    add(name: entries[0].key, at: entries[0].keyNode, spec: entries[0].value)
+                } else if let name = reader.scalar(item, what: "an item of \(what)") {
+                    add(name: name, at: item, spec: nil)
+                }
+            }
+        case .mapping:
+            for entry in reader.mapping(node, what: what) ?? [] { add(name: entry.key, at: entry.keyNode, spec: entry.value) }
+        case .scalar:
+            reader.error("\(what) must be a list of names or a mapping of names to `{ command: … }`", at: node)
+        }
+        return (names, commands)
     }
 
     private func decodeApprovals(_ node: YAMLNode) -> ApprovalPolicy? {

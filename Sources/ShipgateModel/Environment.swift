@@ -19,6 +19,10 @@ public struct EnvironmentPolicy: Hashable, Sendable, Codable {
     public var concurrency: Int?
     /// Secret names only this environment's jobs receive, once its gate passed.
     public var secrets: [Located<String>]
+    /// Secrets fetched from a secret manager: the command that prints each (stdout, one trailing
+    /// newline dropped). Shipgate runs it only after this environment's gate passed, for the
+    /// admitted deploy only: never for a plan, never cached. Every name is also in `secrets`.
+    public var secretCommands: [String: Located<String>] = [:]
     /// Good releases whose artifacts are kept for rollback.
     public var retainReleases: Int
 
@@ -58,6 +62,7 @@ public struct EnvironmentPolicy: Hashable, Sendable, Codable {
         list("tags", tags)
         list("requires", requires)
         list("secrets", secrets)
+        for (name, command) in secretCommands.sorted(by: { $0.key < $1.key }) { lines.append("secret-command \(name)=\(command.value)") }
         if let promoteFrom { lines.append("promote-from=\(promoteFrom.value)") }
         if let a = approvals {
             lines.append("approvals=\(a.required) from \(a.from.sorted().joined(separator: ",")) self=\(a.allowSelfApproval) expire=\(a.expire)")

@@ -29,6 +29,10 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         public var pollInterval: TimeSpan = .seconds(2)
         /// Statements given with `--approval` in this invocation.
         public var imported: [ApprovalStatement] = []
+        /// Runs secret-manager commands once a gate passed; nil: such secrets cannot be fetched.
+        public var secretFetcher: SecretFetcher?
+        /// Told every fetched value before any step can print it (GitHub's `::add-mask::`).
+        public var onSecretsFetched: @Sendable ([String]) -> Void = { _ in }
 
         public init(
             runID: String, actor: String, pipelineDigest: String, context: RunContext, declaredJobs: [String: String], breakGlass: String?,
@@ -169,7 +173,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
                     "environment \(name) is not in the trusted policy (\(policy.source)), so its secrets (\(declared.map(\.value).joined(separator: ", "))) are withheld until it is merged there"
             )
         }
-        for s in env?.secrets ?? [] {
+        for s in env?.secrets ?? [] where env?.secretCommands[s.value] == nil {
             guard let value = settings.environmentSecrets[s.value] else {
                 return .failed(reason: "secret \(s.value) of environment \(name) is not set; export it or pass --secrets-file before deploying")
             }
@@ -178,7 +182,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         // One deploy at a time (or `concurrency` at a time).
         var names: [String] = []
         if let slots = env?.concurrency {
-            names = (1...slots).map { "environment:\(name)#\($0)" }
+            names = EnvironmentLock.names(environment: name, slots: slots)
             if let failure = await takeLock(names, job: job.id, environment: name) { return .failed(reason: failure) }
             // Waiting for the lock takes time: a rejection, an expiry or a closing window in
             // between must still stop this deploy.
@@ -189,9 +193,38 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
                 return .blocked(reason: "gate of \(name) blocked after waiting for the deploy lock:\n" + Self.describe(again) + "\n" + hints(again, job: job))
             }
         }
+        // Secrets from a secret manager exist only from here on: the gate passed, the lock is held.
+        if let commands = env?.secretCommands, !commands.isEmpty {
+            switch await fetchSecrets(commands, environment: name, others: secrets) {
+            case .success(let fetched): secrets.merge(fetched) { _, new in new }
+            case .failure(let failure):
+                try? store.unlock(names, runID: settings.runID, job: job.id)
+                return .failed(reason: failure.description)
+            }
+        }
         lock.withLock { lockNames[job.id] = names }
         await share(artifacts, job: job.id)
         return openRelease(job: job, environment: name, request: req, decision: decision, artifacts: artifacts, secrets: secrets)
+    }
+
+    private func fetchSecrets(
+        _ commands: [String: Located<String>], environment name: String, others: [String: String]
+    ) async -> Result<[String: String], SecretFetcher.Failure> {
+        guard let fetcher = settings.secretFetcher else {
+            return .failure(.init(description: "environment \(name) fetches secrets with commands, which this command cannot run"))
+        }
+        var fetched: [String: String] = [:]
+        for (secret, command) in commands.sorted(by: { $0.key < $1.key }) {
+            do {
+                fetched[secret] = try await fetcher.fetch(secret, command: command.value, others: others, cancellation: cancellation)
+            } catch let failure as SecretFetcher.Failure {
+                return .failure(.init(description: "\(failure.description); nothing was deployed to \(name)"))
+            } catch {
+                return .failure(.init(description: "secret \(secret): \(error)"))
+            }
+        }
+        settings.onSecretsFetched(Array(fetched.values))
+        return .success(fetched)
     }
 
     private func openRelease(
@@ -227,9 +260,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             "SHIPGATE_PREVIOUS_COMMIT": previous?.commitID ?? "",
         ]
         vars["SHIPGATE_APPROVED_BY"] = row.approvedBy
-        let target = previous.map {
-            ["SHIPGATE_ROLLBACK_RELEASE": $0.release, "SHIPGATE_ROLLBACK_VERSION": $0.version ?? "", "SHIPGATE_ROLLBACK_COMMIT": $0.commitID ?? ""]
-        }
+        let target = previous.map { RollbackTarget(release: $0.release, version: $0.version, commit: $0.commitID) }
         notice(job.id, .info, "release \(release) to \(name)" + (previous.map { " (previous good release: \($0.release))" } ?? " (first release there)"))
         var ticket = DeployTicket(release: release, environment: name, variables: vars, secrets: secrets, rollbackTarget: target)
         ticket.job = job.id
@@ -299,17 +330,17 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         case .rolledBack:
             audit(
                 "rollback", environment: ticket.environment,
-                ["from": ticket.release, "to": ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"] ?? "", "automatic": "true"])
+                ["from": ticket.release, "to": ticket.rollbackTarget?.release ?? "", "automatic": "true"])
         case .rollbackFailed:
             audit(
-                "rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"] ?? ""])
+                "rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": ticket.rollbackTarget?.release ?? ""])
         default: break
         }
         releaseLock(ticket.job)
     }
 
     public func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool {
-        guard let target = ticket.rollbackTarget?["SHIPGATE_ROLLBACK_RELEASE"], let row = try? store.deployment(target) else { return false }
+        guard let target = ticket.rollbackTarget?.release, let row = try? store.deployment(target) else { return false }
         return await Self.restore(row, files: files, remote: remote, into: directory)
     }
 

@@ -39,6 +39,9 @@ public struct TrustedPolicy: Sendable {
     public var identity: String?
     /// Where each trusted environment is declared on the trusted ref (repository paths).
     public var declaredIn: [String: String] = [:]
+    /// The trusted ref's deploy jobs by environment, with the pipeline each is in: a manual
+    /// rollback runs their `rollback` steps, never the working tree's.
+    public var deployers: [String: [TrustedDeployer]] = [:]
 
     public static let defaultKeyring = "pipelines/approvers.yml"
 
@@ -161,6 +164,11 @@ public struct TrustedPolicy: Sendable {
                     if problem == nil { problem = "the trusted pipeline \(source):\(path) is invalid: \(first)" }
                     continue
                 }
+                for job in trusted.jobs {
+                    if let env = job.deploy?.environment.value {
+                        deployers[env, default: []].append(TrustedDeployer(pipeline: trusted, path: path, job: job.id))
+                    }
+                }
                 for env in trusted.environments {
                     if let earlier = environments[env.name] {
                         if earlier.ruleText != env.ruleText {
@@ -212,4 +220,11 @@ public struct TrustedPolicy: Sendable {
         let (ring, problems) = Keyring.parse(entries.map { ($0.name, $0.value, $0.line, $0.console) }, file: path)
         return (ring, diagnostics.map { "\($0)" } + problems)
     }
+}
+
+/// A deploy job of the trusted ref: its id and the pipeline (repository path) it is in.
+public struct TrustedDeployer: Sendable {
+    public var pipeline: Pipeline
+    public var path: String
+    public var job: String
 }

@@ -60,7 +60,7 @@ public struct DeploymentRow: Codable, Sendable, Equatable, FetchableRecord, Pers
     }
 
     /// Verified and still standing (or standing until something newer replaced it).
-    public var isGood: Bool { status == "success" }
+    public var isGood: Bool { releaseStatus == .success }
 
     /// A good release made under the trusted policy: what rollbacks return to and what
     /// `promote-from` accepts.

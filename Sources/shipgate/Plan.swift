@@ -50,12 +50,18 @@ extension Shipgate {
             let rules = try ruleOptions.inputs(
                 needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
             var plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: Terminal.stderrStyle)
+            let trusted = TrustedPolicy.load(
+                pipeline: loaded, pipelinePath: loaded.file, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
+            // `cache-key-extra` commands run like steps: without environment secrets or credentials.
+            let withheld = SecretPolicy.environmentSecretNames(pipeline: loaded, policy: trusted)
+            LaunchEnvironment.withhold(withheld.union(LaunchEnvironment.credentialNames))
+            let commandEnvironment = SecretPolicy.stepEnvironment(LaunchEnvironment.values, withholding: withheld)
             if plan.jobs.contains(where: { $0.cache != nil }) {
                 // Read-only: a plan never writes the state directory, so a missing one is simply empty.
                 if FileManager.default.fileExists(atPath: workspace.stateDirectory + "/cache"),
                     let context = cacheOptions.context(stateDirectory: workspace.stateDirectory, workspace: workspace.root, readOnly: true, reporter: nil)
                 {
-                    plan = await CacheAdvisor(context: context, runner: SubprocessRunner(), environment: environment).annotate(plan)
+                    plan = await CacheAdvisor(context: context, runner: SubprocessRunner(), environment: commandEnvironment).annotate(plan)
                 } else {
                     for i in plan.jobs.indices where plan.jobs[i].status == .run {
                         plan.jobs[i].reason = CacheAdvisor.add(
@@ -66,8 +72,6 @@ extension Shipgate {
                 }
             }
             if plan.jobs.contains(where: { $0.deploy != nil }) {
-                let trusted = TrustedPolicy.load(
-                    pipeline: loaded, pipelinePath: loaded.file, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
                 // Read-only: the state store is opened only when it exists.
                 let url = StateLocation.url(stateURL)
                 let store =
@@ -77,7 +81,7 @@ extension Shipgate {
                     plan, policy: trusted, context: context, store: store, breakGlass: breakGlass, now: GateClock.resolve(style: Terminal.stderrStyle)())
             }
             // Secret values present in the environment are masked, should a script contain one literally.
-            let masker = SecretMasker(values: plan.secrets.compactMap { environment[$0] })
+            let masker = SecretMasker(values: (plan.secrets + Array(withheld)).compactMap { LaunchEnvironment.values[$0] })
             print(json ? PlanPrinter.json(plan, masker: masker) : PlanPrinter.text(plan, style: Terminal.stdoutStyle, masker: masker), terminator: "")
         }
     }

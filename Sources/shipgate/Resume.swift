@@ -69,11 +69,10 @@ extension Shipgate {
                 if earlier.status == .success || earlier.status == .cached {
                     plan.jobs[i].status = .run
                     plan.jobs[i].reason = nil
-                } else if earlier.status == .skipped, let reason = earlier.reason, !reason.hasPrefix("needs failed"),
-                    !reason.hasPrefix("needs did not succeed")
-                {
+                } else if earlier.status == .skipped, earlier.skipCause != .needs {
+                    // A record from before `skipCause` counts as a rule's skip: never run what a rule skipped.
                     plan.jobs[i].status = .skip
-                    plan.jobs[i].reason = reason
+                    plan.jobs[i].reason = earlier.reason
                 }
             }
             let reused = jobs.values.filter { $0.status == .success || $0.status == .cached }.count

@@ -35,19 +35,13 @@ struct RunSession {
         // secrets to withhold, whatever a branch removed from its own copy.
         let policy = TrustedPolicy.load(
             pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath)
-        // Secrets: pipeline secrets go to every job; environment secrets (named by the working
-        // tree or the trusted policy) are withheld from all jobs but their environment's deploys.
-        let environmentSecretNames = Set(
-            pipeline.environments.flatMap { $0.secrets.map(\.value) } + policy.environments.values.flatMap { $0.secrets.map(\.value) })
-        var secrets: [String: String]
-        var environmentSecrets: [String: String] = [:]
+        // Secrets (SecretPolicy): pipeline secrets go to every job; environment secrets only to
+        // their environment's admitted deploys; from here on no child inherits any of them.
+        let secrets: RunSecrets
         do {
             let fileValues = try execution.secretsFile.map(SecretSource.parseFile) ?? [:]
-            secrets = try SecretSource.resolve(required: plan.secrets + execution.secretNames, environment: environment, file: fileValues)
-            for name in environmentSecretNames {
-                if let v = fileValues[name] ?? environment[name] { environmentSecrets[name] = v }
-                secrets[name] = nil
-            }
+            secrets = try RunSecrets.resolve(
+                required: plan.secrets + execution.secretNames, pipeline: pipeline, policy: policy, launch: LaunchEnvironment.values, file: fileValues)
         } catch let missing as SecretSource.Missing {
             let names = missing.names.joined(separator: ", ")
             FileDescriptorSink.standardError.write(
@@ -135,7 +129,7 @@ struct RunSession {
 
         // In GitHub Actions, every secret value is masked by the runner before anything prints.
         if execution.resolvedMode(environment: environment) == .github {
-            FileDescriptorSink.standardOutput.write(GitHubReporter.maskCommands(Array(secrets.values) + Array(environmentSecrets.values)))
+            FileDescriptorSink.standardOutput.write(GitHubReporter.maskCommands(secrets.maskedValues))
         }
         let summaryPlan = plan
         let reporter = execution.makeReporter(environment: environment) { [store, runID] _ in
@@ -145,16 +139,13 @@ struct RunSession {
         let recorder = store.map { StateRecorder(store: $0, runID: runID) { message in FileDescriptorSink.standardError.write("warning: \(message)\n") } }
         if let recorder { observers.append(recorder) }
         let observer = ObserverList(observers)
-        var base = environment
-        for name in environmentSecretNames { base[name] = nil }
         // Steps never get the state store's credentials: with them a job could write releases,
         // approvals or the audit log directly.
-        for name in ["SHIPGATE_STATE_URL", "PGPASSWORD", "PGPASSFILE"] { base[name] = nil }
         var options = RunOptions(
             runID: runID, workspace: workspace.root, runDirectory: runDirectory,
             parallelism: execution.parallelism ?? ProcessInfo.processInfo.activeProcessorCount, failFast: execution.failFast,
-            killGrace: TimeSpan(milliseconds: Int64(execution.killGrace * 1000)), baseEnvironment: base, secrets: secrets)
-        options.extraMasked = Array(environmentSecrets.values) + ["PGPASSWORD"].compactMap { environment[$0] }.filter { !$0.isEmpty }
+            killGrace: TimeSpan(milliseconds: Int64(execution.killGrace * 1000)), baseEnvironment: secrets.stepEnvironment, secrets: secrets.pipeline)
+        options.extraMasked = secrets.maskedValues
         options.contextEnvironment = context.environment
         options.contextEnvironment["SHIPGATE_ACTOR"] = actor
         options.contextSummary = context.git == nil ? context.summary : "git: " + context.summary
@@ -171,9 +162,14 @@ struct RunSession {
             var settings = DeployController.Settings(
                 runID: runID, actor: actor, pipelineDigest: pipeline.digest, context: context,
                 declaredJobs: Dictionary(plan.jobs.map { ($0.id, $0.job) }, uniquingKeysWith: { a, _ in a }), breakGlass: execution.gate.breakGlass,
-                wait: execution.gate.waitSpan, lockTimeout: execution.gate.lockTimeoutSpan, environmentSecrets: environmentSecrets,
+                wait: execution.gate.waitSpan, lockTimeout: execution.gate.lockTimeoutSpan, environmentSecrets: secrets.environment,
                 now: GateClock.resolve(style: style))
             settings.imported = imported
+            settings.secretFetcher = SecretFetcher(
+                runner: SubprocessRunner(groups: groups), environment: secrets.stepEnvironment, workingDirectory: workspace.root)
+            if execution.resolvedMode(environment: environment) == .github {
+                settings.onSecretsFetched = { values in FileDescriptorSink.standardOutput.write(GitHubReporter.maskCommands(values)) }
+            }
             options.deployments = DeployController(
                 store: store, policy: policy, settings: settings, files: cache?.files, remote: cache?.remote, observer: observer, cancellation: token)
         }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ShipgateConsole
+import ShipgateEngine
 import ShipgateGate
 import ShipgateReport
 import ShipgateState
@@ -55,17 +56,12 @@ extension Shipgate {
                 } catch { throw fail("\(error)") }
             }
             let usersPath = users ?? home.stateDirectory + "/console/users.json"
-            let selfPath = SelfExecutable.path
             let settings = Console.Settings(
                 workspace: home.root, pipelinePath: URL(fileURLWithPath: file).standardizedFileURL.path,
                 stateDirectory: StateLocation.url(state.stateURL) == nil ? home.stateDirectory : nil, trustRef: policyOptions.resolvedTrustRef,
-                keyringPath: policyOptions.keyringPath, executable: selfPath, secureCookies: secureCookies)
+                keyringPath: policyOptions.keyringPath,
+                remoteCache: LaunchEnvironment.values["SHIPGATE_REMOTE_CACHE"].flatMap { $0.isEmpty ? nil : $0 }, secureCookies: secureCookies)
             let console = Console(store: store, settings: settings, users: UserStore(path: usersPath), signer: signer)
-            if let url = StateLocation.url(state.stateURL) {
-                console.configureRollbacks(environment: ["SHIPGATE_STATE_URL": url], arguments: [])
-            } else {
-                console.configureRollbacks(environment: [:], arguments: ["--state-dir", home.stateDirectory])
-            }
 
             // Say up front what will not work.
             if (try? console.users.users())?.isEmpty ?? true {
@@ -94,7 +90,7 @@ extension Shipgate {
                 },
                 logger: .init(label: "shipgate.console", factory: { _ in SwiftLogNoOpLogHandler() }))
             try await app.runService()
-            console.rollbacksWait()
+            await console.rollbacksWait()
         }
     }
 }

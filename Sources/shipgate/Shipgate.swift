@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShipgateEngine
 
 /// The `shipgate` command: a CI/CD pipeline runner and deploy gate.
 struct Shipgate: AsyncParsableCommand {
@@ -38,8 +39,10 @@ struct ExitWith: Error {
 @main
 enum Main {
     static func main() async {
+        // Before anything else: secrets and credentials out of /proc/PID/{environ,cmdline}.
+        LaunchEnvironment.seal()
         do {
-            var command = try Shipgate.parseAsRoot()
+            var command = try Shipgate.parseAsRoot(Array(LaunchEnvironment.arguments.dropFirst()))
             if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {

@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateEngine
 import ShipgatePostgres
 import ShipgateState
 
@@ -6,12 +7,12 @@ import ShipgateState
 /// `postgres://…` or `sqlite:PATH`, else `.shipgate/state.db` in the state directory.
 enum StateLocation {
     static func url(_ explicit: String?) -> String? {
-        explicit ?? ProcessInfo.processInfo.environment["SHIPGATE_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        explicit ?? LaunchEnvironment.values["SHIPGATE_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     static func open(url: String?, stateDirectory: String) throws -> any StateStore {
         guard let url else { return try SQLiteStateStore(stateDirectory: stateDirectory) }
-        if PostgresURL.isPostgres(url) { return try PostgresStateStore(url: url) }
+        if PostgresURL.isPostgres(url) { return try PostgresStateStore(url: url, environment: LaunchEnvironment.values) }
         if url.hasPrefix("sqlite:") { return try SQLiteStateStore(path: String(url.dropFirst("sqlite:".count))) }
         throw StateError.cannotOpen(path: url, reason: "--state must be postgres://USER@HOST:PORT/DATABASE or sqlite:PATH")
     }

@@ -156,7 +156,7 @@ extension Shipgate {
                 settings: .init(
                     workspace: state.workspace.root, pipelinePath: "shipgate.yml",
                     stateDirectory: StateLocation.url(state.stateURL) == nil ? state.workspace.stateDirectory : nil, trustRef: nil,
-                    keyringPath: "pipelines/approvers.yml", executable: ""),
+                    keyringPath: "pipelines/approvers.yml"),
                 users: UserStore(path: "/dev/null"), signer: nil)
             guard let page = try console.runReport(runID: row.id) else { throw fail("no run \(row.id)") }
             do { try page.write(toFile: html, atomically: true, encoding: .utf8) } catch {

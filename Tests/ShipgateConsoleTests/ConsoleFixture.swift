@@ -77,7 +77,7 @@ final class ConsoleFixture: @unchecked Sendable {
             store: store,
             settings: .init(
                 workspace: root, pipelinePath: root + "/pipelines/deploy.yml", stateDirectory: root + "/.shipgate", trustRef: nil,
-                keyringPath: "pipelines/approvers.yml", executable: "/bin/false"),
+                keyringPath: "pipelines/approvers.yml"),
             users: users, signer: signer ? ConsoleSigner(key: consoleKey, name: "console-1") : nil)
         try seedBlockedRun()
     }

@@ -3,19 +3,19 @@ import ShipgateModel
 
 /// Secret values for a run: names from the pipeline's `secrets:` and `--secret`, values from
 /// the environment or a `.env`-style `--secrets-file` (the file wins). Never logged.
-struct SecretSource {
-    struct Missing: Error {
-        var names: [String]
+public enum SecretSource {
+    public struct Missing: Error {
+        public var names: [String]
     }
 
-    struct FileProblem: Error, CustomStringConvertible {
-        var description: String
+    public struct FileProblem: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// Parses `NAME=value` lines; `#` comments, blank lines, optional `export `, and values in
     /// single or double quotes. A malformed line is an error naming its line number only
     /// (never its content, which may be a secret).
-    static func parseFile(_ path: String) throws -> [String: String] {
+    public static func parseFile(_ path: String) throws -> [String: String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw FileProblem(description: "cannot read secrets file \(path)")
         }
@@ -42,7 +42,7 @@ struct SecretSource {
     }
 
     /// Resolves every required name; throws `Missing` naming all that have no value.
-    static func resolve(required: [String], environment: [String: String], file: [String: String]) throws -> [String: String] {
+    public static func resolve(required: [String], environment: [String: String], file: [String: String]) throws -> [String: String] {
         var values: [String: String] = [:]
         var missing: [String] = []
         for name in required {

@@ -1,0 +1,54 @@
+import Foundation
+import ShipgateEngine
+import ShipgateModel
+
+/// Who gets which secret: the one place that decides, for runs, plans and rollbacks.
+///
+/// Rules: pipeline secrets (`secrets:` at the top, `--secret`, every value of `--secrets-file`)
+/// go to every job. Environment secrets (named by any environment of the working tree *or* the
+/// trusted ref, so a branch cannot free one by deleting it from its copy) go only to an
+/// admitted deploy of their environment (`DeployController`). The state store's credentials go
+/// to no process at all. Everything withheld is also removed from shipgate's own C environment
+/// (`LaunchEnvironment.withhold`), so no child inherits it by accident.
+public struct RunSecrets: Sendable {
+    /// Values every job receives.
+    public var pipeline: [String: String]
+    /// Values of environment secrets that are set, by name (command secrets are fetched later).
+    public var environment: [String: String]
+    /// The environment steps and commands start from: the launch environment without any
+    /// environment secret or credential.
+    public var stepEnvironment: [String: String]
+    /// Every value to mask, whoever receives it.
+    public var maskedValues: [String] { Array(pipeline.values) + Array(environment.values) + credentialValues }
+    var credentialValues: [String]
+
+    /// Resolves the secrets of a run. Throws `SecretSource.Missing` for unset pipeline secrets.
+    public static func resolve(
+        required: [String], pipeline: Pipeline, policy: TrustedPolicy, launch: [String: String], file: [String: String]
+    ) throws -> RunSecrets {
+        let environmentNames = SecretPolicy.environmentSecretNames(pipeline: pipeline, policy: policy)
+        var shared = try SecretSource.resolve(required: required, environment: launch, file: file)
+        var perEnvironment: [String: String] = [:]
+        for name in environmentNames {
+            if let v = file[name] ?? launch[name] { perEnvironment[name] = v }
+            shared[name] = nil
+        }
+        let withheld = environmentNames.union(LaunchEnvironment.credentialNames)
+        LaunchEnvironment.withhold(withheld.union(shared.keys))
+        return RunSecrets(
+            pipeline: shared, environment: perEnvironment, stepEnvironment: SecretPolicy.stepEnvironment(launch, withholding: withheld),
+            credentialValues: ["PGPASSWORD"].compactMap { launch[$0] }.filter { !$0.isEmpty })
+    }
+}
+
+public enum SecretPolicy {
+    /// Every environment secret name the working tree or the trusted ref declares.
+    public static func environmentSecretNames(pipeline: Pipeline, policy: TrustedPolicy) -> Set<String> {
+        Set(pipeline.environments.flatMap { $0.secrets.map(\.value) } + policy.environments.values.flatMap { $0.secrets.map(\.value) })
+    }
+
+    /// `launch` without `withheld` names and without the state store's credentials.
+    public static func stepEnvironment(_ launch: [String: String], withholding withheld: Set<String>) -> [String: String] {
+        launch.filter { !withheld.contains($0.key) && !LaunchEnvironment.credentialNames.contains($0.key) }
+    }
+}
