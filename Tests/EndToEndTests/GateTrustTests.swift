@@ -1,0 +1,58 @@
+import Foundation
+import XCTest
+
+/// What the gate shows and records must be true, through the built binary in scratch git
+/// repositories: a statement is an approval only when it verifies against the trusted keyring,
+/// an approval or a deploy outcome that cannot be audited does not stand, and after a failed
+/// rollback the release that is really live is the one shown (docs/deploy-gates.md).
+final class GateTrustTests: XCTestCase {
+    let token = ["PROD_TOKEN": "s3cr3t-prod-token"]
+
+    /// Runs SQL on the scratch repository's state database (to make audit appends fail for real).
+    func sql(_ repo: GateRepo, _ statement: String) async throws {
+        try await repo.sh(#"python3 -c "import sqlite3, sys; c = sqlite3.connect('.shipgate/state.db'); c.execute(sys.argv[1]); c.commit()" "\#(statement)""#)
+    }
+
+    /// Makes every audit append of these kinds fail, as a full or broken audit table would.
+    func failAudits(_ repo: GateRepo, kinds: [String]) async throws {
+        let list = kinds.map { "'\($0)'" }.joined(separator: ",")
+        try await sql(repo, "CREATE TRIGGER no_audit BEFORE INSERT ON audit WHEN NEW.kind IN (\(list)) BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END")
+    }
+
+    /// A blocked prod deploy; returns its run id.
+    func blockedRun(_ repo: GateRepo) async throws -> String {
+        let first = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain"], env: token)
+        XCTAssertEqual(first.status, 3, first.stdout + first.stderr)
+        return try XCTUnwrap(GateRepo.runID(first.stdout))
+    }
+
+    /// `approve --out` recorded in a copy of the state, so the real one sees it only when imported.
+    func signElsewhere(_ repo: GateRepo, run: String, key: String, out: String, trustRef: String = "main") async throws {
+        let copy = repo.keys + "/copy-\(UUID().uuidString).db"
+        try await repo.sh(#"python3 -c "import sqlite3, sys; sqlite3.connect('.shipgate/state.db').backup(sqlite3.connect(sys.argv[1]))" "\#(copy)""#)
+        let signed = try await repo.shipgate(
+            ["approve", run, "--env", "prod", "--key", key, "--trust-ref", trustRef, "--state", "sqlite:" + copy, "--out", repo.path + "/" + out])
+        XCTAssertEqual(signed.status, 0, signed.stdout + signed.stderr)
+    }
+
+    /// `approve` stores the statement and its audit entry together: when the entry cannot be
+    /// written, the approver sees an error and the approval does not count.
+    func testAnApprovalWhoseAuditEntryCannotBeWrittenDoesNotCount() async throws {
+        let repo = try await GateRepo(pipeline: DeployGateTests.pipeline)
+        let run = try await blockedRun(repo)
+        try await failAudits(repo, kinds: ["approve", "reject"])
+        for who in ["alice", "bob"] {
+            let out = try await repo.shipgate(["approve", run, "--env", "prod", "--key", repo.key(who)])
+            XCTAssertEqual(out.status, 2, out.stdout + out.stderr)
+            XCTAssertTrue(out.stderr.contains("cannot record the approval"), out.stderr)
+            XCTAssertTrue(out.stderr.contains("nothing was recorded, so it does not count"), out.stderr)
+        }
+        try await sql(repo, "DROP TRIGGER no_audit")
+        let json = try await repo.ok(["approvals", "--json"]).stdout
+        XCTAssertFalse(json.contains("alice") || json.contains("\"bob\""), "no approval was stored:\n\(json)")
+        let resumed = try await repo.shipgate(["resume", run, "--output", "plain"], env: token)
+        XCTAssertEqual(resumed.status, 3, "the deploy stays blocked:\n\(resumed.stdout)")
+        XCTAssertTrue(resumed.stdout.contains("0 of 2 approvals"), resumed.stdout)
+        XCTAssertFalse(repo.read("live/prod.txt").contains("good"), "prod was never deployed")
+    }
+}
