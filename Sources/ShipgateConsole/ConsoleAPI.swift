@@ -26,14 +26,15 @@ enum ConsoleAPI {
             return try gates.map { g -> [String: Any] in
                 let statements = ApprovalRecords.statements(store: console.store, runID: g.runID, environment: g.environment, commit: g.commitID)
                 let run = try console.store.run(g.runID)
+                // Only statements that verify against the trusted keyring are approvals.
+                let keyring = run.flatMap { console.policy(pipelineFile: console.pipelineFile(of: $0)) }?.keyring ?? Keyring()
+                let shown = statements.map { ShownStatement($0, keyring: keyring) }
                 return [
                     "run": g.runID, "job": g.job, "environment": g.environment, "status": g.status, "commit": g.commitID ?? NSNull(),
                     "version": run?.version ?? NSNull(), "requestedBy": g.requestedBy, "requestedAt": g.requestedAt,
                     "artifacts": (try? JSONSerialization.jsonObject(with: Data(g.artifacts.utf8))) ?? [:],
                     "decision": (try? JSONSerialization.jsonObject(with: Data(g.decision.utf8))) ?? [:],
-                    "approvals": statements.map {
-                        ["approver": $0.approver, "decision": $0.decision.rawValue, "issuedAt": $0.issuedAt, "expiresAt": $0.expiresAt]
-                    },
+                    "approvals": shown.filter(\.verified).map(\.jsonObject), "unverified": shown.filter { !$0.verified }.map(\.jsonObject),
                 ]
             }
         }

@@ -30,7 +30,8 @@ struct PendingView {
     var findings: [(job: String, file: String, summary: String)]
     var artifacts: [String: String]
     var decision: GateDecision?
-    var approvals: [ApprovalStatement]
+    /// Every statement recorded for the gate, each checked against the trusted keyring.
+    var approvals: [ShownStatement]
 }
 
 extension Console {
@@ -71,14 +72,15 @@ extension Console {
                 if let base = current?.commitID { paths = repo.changedPaths(from: base, to: head) }
             }
             let approvals = ApprovalRecords.statements(store: store, runID: run.id, environment: gate.environment, commit: gate.commitID)
-            let decision = policy(pipelineFile: pipelineFile(of: run)).flatMap {
+            let policy = policy(pipelineFile: pipelineFile(of: run))
+            let decision = policy.flatMap {
                 LiveGate.evaluate(gate: gate, run: run, jobs: jobRows, approvals: approvals, policy: $0, store: store, now: now())
             }
             return PendingView(
                 gate: gate, run: run, git: git, current: current, commits: commits, commitsTruncated: truncated, paths: paths,
                 jobs: jobRows.compactMap(StateRecorder.decode), findings: findings(runID: run.id),
                 artifacts: (try? JSONDecoder().decode([String: String].self, from: Data(gate.artifacts.utf8))) ?? [:], decision: decision,
-                approvals: approvals)
+                approvals: approvals.map { ShownStatement($0, keyring: policy?.keyring ?? Keyring()) })
         }
     }
 

@@ -64,16 +64,24 @@ extension Console {
                 html += "<h3>Rules</h3><ul class=\"rules\">"
                 for r in d.rules { html += "<li class=\"\(r.passed ? "ok" : "bad")\">\(r.passed ? "✓" : "✗") <b>\(e(r.rule))</b> \(e(r.detail))</li>" }
                 html += "</ul>"
-                for r in d.refused { html += "<p class=\"muted\">Not counted: \(e(r.decision)) by \(e(r.approver)): \(e(r.reason))</p>" }
+                for r in d.refused { html += "<p class=\"muted\">Not counted: \(e(r.summary)): \(e(r.reason))</p>" }
             } else {
                 html += "<h3>Rules (as recorded)</h3>\(RunTimeline.rules(g))"
             }
             if !p.approvals.isEmpty {
                 html += "<h3>Decisions so far</h3><ul>"
-                for a in p.approvals {
+                for shown in p.approvals {
+                    let a = shown.statement
                     let via = a.signedBy.map { " via console \(e($0))" } ?? ""
-                    html +=
-                        "<li>\(a.decision == .approve ? "approved" : "<b class=\"bad\">rejected</b>") by <b>\(e(a.approver))</b>\(via), \(e(HTML.age(a.issuedAt, now: t)))\(a.comment.map { ": “\(e($0))”" } ?? "")</li>"
+                    let who: String
+                    if let problem = shown.problem {
+                        // Not verified against the trusted keyring: the name is only a claim.
+                        who =
+                            "<b class=\"bad\">unverified statement</b> claiming \(e(a.approver)) (\(e(a.decision.rawValue))), not counted: \(e(problem.description))"
+                    } else {
+                        who = "\(a.decision == .approve ? "approved" : "<b class=\"bad\">rejected</b>") by <b>\(e(a.approver))</b>\(via)"
+                    }
+                    html += "<li>\(who), \(e(HTML.age(a.issuedAt, now: t)))\(a.comment.map { ": “\(e($0))”" } ?? "")</li>"
                 }
                 html += "</ul>"
             }

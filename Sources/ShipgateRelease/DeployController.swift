@@ -377,7 +377,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     /// Every rule with ✓/✗, then each approval that did not count and why.
     public static func describe(_ d: GateDecision) -> String {
         var lines = d.rules.map { "  \($0.passed ? "✓" : "✗") \($0.rule): \($0.detail)" }
-        for r in d.refused { lines.append("  ✗ \(r.decision) by \(r.approver) not counted: \(r.reason)") }
+        for r in d.refused { lines.append("  ✗ \(r.summary) not counted: \(r.reason)") }
         return lines.joined(separator: "\n")
     }
 

@@ -35,6 +35,63 @@ final class GateTrustTests: XCTestCase {
         XCTAssertEqual(signed.status, 0, signed.stdout + signed.stderr)
     }
 
+    /// A statement that claims alice but is signed by mallory: `approve` against a branch whose
+    /// keyring calls mallory's key `alice`. Imported with `resume --approval` and through
+    /// SHIPGATE_APPROVALS (altered to claim bob), neither is ever shown as an approval.
+    func testAForgedStatementIsShownAsUnverifiedNeverAsAnApproval() async throws {
+        let repo = try await GateRepo(pipeline: DeployGateTests.pipeline)
+        let run = try await blockedRun(repo)
+        let mallory = try await repo.keygen("mallory")
+        try await repo.sh("git checkout -q -b evil")
+        let ring = repo.read("pipelines/approvers.yml").split(separator: "\n").filter { !$0.hasPrefix("alice:") }.joined(separator: "\n")
+        try repo.write(ring + "\n" + mallory.replacingOccurrences(of: "mallory:", with: "alice:"), to: "pipelines/approvers.yml")
+        try await repo.commitAll("alice is mallory")
+        try await repo.sh("git checkout -q main")
+        try await signElsewhere(repo, run: run, key: repo.key("mallory"), out: "forged.json", trustRef: "evil")
+        XCTAssertTrue(repo.read("forged.json").contains(#""approver" : "alice""#), repo.read("forged.json"))
+        try await signElsewhere(repo, run: run, key: repo.key("carol"), out: "carol.json")
+
+        let forgedBob = repo.read("forged.json").replacingOccurrences(of: #""approver" : "alice""#, with: #""approver" : "bob""#)
+        var env = token
+        env["SHIPGATE_APPROVALS"] = forgedBob
+        let resumed = try await repo.shipgate(
+            ["resume", run, "--output", "plain", "--approval", "forged.json", "--approval", "carol.json"], env: env)
+        XCTAssertEqual(resumed.status, 3, "two forged statements and one approval are one approval:\n\(resumed.stdout)\n\(resumed.stderr)")
+        XCTAssertTrue(resumed.stdout.contains("1 of 2 approvals (carol)"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("✗ unverified statement claiming alice (approve) not counted: bad signature"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("✗ unverified statement claiming bob (approve) not counted: bad signature"), resumed.stdout)
+        XCTAssertFalse(resumed.stdout.contains("approve by alice"), resumed.stdout)
+        XCTAssertTrue(resumed.stderr.contains("does not verify against the trusted keyring"), resumed.stderr)
+
+        let text = try await repo.ok(["approvals"]).stdout
+        XCTAssertTrue(text.contains("unverified statement claiming alice (approve) at "), text)
+        XCTAssertTrue(text.contains("unverified statement claiming bob (approve) at "), text)
+        XCTAssertTrue(text.contains("approved by carol"), text)
+        XCTAssertFalse(text.contains("approved by alice") || text.contains("approved by bob"), text)
+
+        let json = try await repo.ok(["approvals", "--json"]).stdout
+        let gates = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        let gate = try XCTUnwrap(gates.first { $0["run"] as? String == run })
+        XCTAssertEqual((gate["approvals"] as? [[String: Any]])?.compactMap { $0["approver"] as? String }, ["carol"])
+        let unverified = try XCTUnwrap(gate["unverified"] as? [[String: Any]])
+        XCTAssertEqual(Set(unverified.compactMap { $0["claimedApprover"] as? String }), ["alice", "bob"])
+        XCTAssertTrue(unverified.allSatisfy { $0["approver"] == nil && $0["verified"] as? Bool == false }, "\(unverified)")
+
+        let audit = try await repo.ok(["audit", "--env", "prod"]).stdout
+        let imports = audit.split(separator: "\n").filter { $0.contains("imported by tester") }
+        XCTAssertEqual(imports.count, 3, audit)
+        for claimed in ["alice", "bob"] {
+            XCTAssertTrue(
+                imports.contains {
+                    $0.contains("unverified-statement-imported by tester") && $0.contains("claimedApprover=\(claimed)") && $0.contains("verified=false")
+                },
+                audit)
+        }
+        XCTAssertTrue(imports.contains { $0.contains("approval-imported by tester") && $0.contains("approver=carol") && $0.contains("verified=true") }, audit)
+        XCTAssertFalse(audit.contains("approver=alice") || audit.contains("approver=bob"), "the audit log never says alice or bob approved:\n\(audit)")
+        try await repo.ok(["audit", "verify"])
+    }
+
     /// `approve` stores the statement and its audit entry together: when the entry cannot be
     /// written, the approver sees an error and the approval does not count.
     func testAnApprovalWhoseAuditEntryCannotBeWrittenDoesNotCount() async throws {
