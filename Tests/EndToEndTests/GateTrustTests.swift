@@ -112,4 +112,26 @@ final class GateTrustTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("0 of 2 approvals"), resumed.stdout)
         XCTAssertFalse(repo.read("live/prod.txt").contains("good"), "prod was never deployed")
     }
+
+    /// A deploy whose outcome cannot be audited fails the job and the run, saying what to do.
+    func testADeployWhoseOutcomeCannotBeAuditedFailsTheRun() async throws {
+        let repo = try await GateRepo(pipeline: DeployGateTests.pipeline)
+        try await repo.ok(["run", "pipelines/deploy.yml", "--job", "unit"])  // creates the state database
+        try await failAudits(repo, kinds: ["deploy", "rollback", "rollback-failed"])
+        let out = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-staging", "--output", "plain"])
+        XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
+        XCTAssertTrue(repo.read("live/staging.txt").hasPrefix("good"), "the deploy itself ran")
+        XCTAssertTrue(out.stdout.contains("could not be written to the audit log"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("Make the state store writable"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("`shipgate audit verify`"), out.stdout)
+        let run = try XCTUnwrap(GateRepo.runID(out.stdout))
+        let status = try await repo.ok(["status", run, "--json"]).stdout
+        XCTAssertTrue(status.contains(#""status" : "failed""#), status)
+
+        // A rollback whose entry cannot be written: the job fails with the same message.
+        try repo.write("BROKEN\n", to: "release.txt")
+        let bad = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-staging", "--output", "plain"])
+        XCTAssertEqual(bad.status, 1, bad.stdout)
+        XCTAssertTrue(bad.stdout.contains("(rolled-back) could not be written to the audit log"), bad.stdout)
+    }
 }
