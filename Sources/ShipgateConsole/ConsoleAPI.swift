@@ -14,6 +14,7 @@ enum ConsoleAPI {
             try console.environments().map { env -> [String: Any] in
                 [
                     "name": env.name, "protected": env.protected, "current": env.current.map(deployment) ?? NSNull(),
+                    "needsManualAction": env.live.needsManualAction, "manualAction": env.live.manualAction(environment: env.name) ?? NSNull(),
                     "recent": env.recent.map(deployment), "pending": env.pending,
                     "locks": env.locks.map { ["run": $0.runID, "job": $0.job, "actor": $0.actor, "since": $0.acquiredAt] },
                     "schedule": env.schedule.map { ["rule": $0.rule, "passed": $0.passed, "detail": $0.detail] },

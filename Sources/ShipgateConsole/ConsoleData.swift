@@ -11,7 +11,9 @@ import ShipgateState
 struct EnvironmentView {
     var name: String
     var protected: Bool
-    var current: DeploymentRow?
+    /// What the environment runs (`LiveRelease`), and whether a failed rollback needs a person.
+    var live: LiveRelease
+    var current: DeploymentRow? { live.release }
     var recent: [DeploymentRow]
     var locks: [LockRow]
     var schedule: [GateRuleVerdict]
@@ -50,8 +52,7 @@ extension Console {
             if let w = env?.window { schedule.append(ScheduleCheck.window(w, now: t)) }
             for f in env?.freezes ?? [] { schedule.append(ScheduleCheck.freeze(f, defaultZone: env?.window?.timeZone, now: t)) }
             return EnvironmentView(
-                name: name, protected: env?.isProtected ?? false, current: try recent.first(where: \.isGood) ?? store.lastGood(environment: name),
-                recent: recent,
+                name: name, protected: env?.isProtected ?? false, live: try LiveRelease.of(environment: name, in: store), recent: recent,
                 locks: locks.filter { $0.name.hasPrefix("environment:\(name)#") }, schedule: schedule,
                 pending: blocked.filter { $0.environment == name }.count)
         }
@@ -63,7 +64,7 @@ extension Console {
             guard let run = try store.run(gate.runID) else { return nil }
             let jobRows = try store.jobs(ofRun: run.id)
             let git = run.git.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
-            let current = try store.lastGood(environment: gate.environment)
+            let current = try LiveRelease.of(environment: gate.environment, in: store).release
             var commits: [Commit] = []
             var truncated = false
             var paths: [String]?

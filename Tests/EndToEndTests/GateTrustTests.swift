@@ -134,4 +134,39 @@ final class GateTrustTests: XCTestCase {
         XCTAssertEqual(bad.status, 1, bad.stdout)
         XCTAssertTrue(bad.stdout.contains("(rolled-back) could not be written to the audit log"), bad.stdout)
     }
+
+    /// After an automatic rollback fails, the failed release is what runs: `history` marks it
+    /// live and needing manual action, `status` says so, and a later good deploy clears it.
+    func testAfterARollbackFailsTheFailedReleaseIsLive() async throws {
+        let repo = try await GateRepo(pipeline: DeployGateTests.pipeline)
+        try await repo.ok(["run", "pipelines/deploy.yml", "--job", "deploy-staging"])
+        try repo.write("BROKEN\n", to: "release.txt")
+        let loud = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-staging", "--output", "plain"], env: ["FAIL_ROLLBACK": "1"])
+        XCTAssertEqual(loud.status, 1, loud.stdout)
+        let run = try XCTUnwrap(GateRepo.runID(loud.stdout))
+        let releases = try await repo.history("staging")
+        XCTAssertEqual(releases.map { $0["status"] as? String }, ["rollback-failed", "success"])
+        XCTAssertEqual(releases.first?["live"] as? Bool, true)
+        XCTAssertEqual(releases.first?["needsManualAction"] as? Bool, true)
+        XCTAssertNil(releases.last?["live"], "the older good release is not what runs")
+
+        let text = try await repo.ok(["history", "--env", "staging"]).stdout
+        let lines = text.split(separator: "\n")
+        let failed = try XCTUnwrap(releases.first?["release"] as? String)
+        let older = try XCTUnwrap(releases.last?["release"] as? String)
+        XCTAssertTrue(lines.contains { $0.hasPrefix(failed) && $0.hasSuffix("← live, rollback FAILED: needs manual action") }, text)
+        XCTAssertFalse(lines.contains { $0.hasPrefix(older) && $0.contains("←") }, text)
+        XCTAssertTrue(text.contains("⚠ staging needs manual action: the rollback of \(failed) failed and release \(failed) is live"), text)
+
+        let status = try await repo.ok(["status", run]).stdout
+        XCTAssertTrue(status.contains("⚠ staging needs manual action"), status)
+        let statusJSON = try await repo.ok(["status", run, "--json"]).stdout
+        XCTAssertTrue(statusJSON.contains(#""rollbackFailed" : "\#(failed)""#), statusJSON)
+
+        try repo.write("good again\n", to: "release.txt")
+        try await repo.ok(["run", "pipelines/deploy.yml", "--job", "deploy-staging"])
+        let fixed = try await repo.ok(["history", "--env", "staging"]).stdout
+        XCTAssertFalse(fixed.contains("needs manual action"), fixed)
+        XCTAssertEqual(fixed.components(separatedBy: "← live").count, 2, fixed)
+    }
 }

@@ -54,4 +54,51 @@ final class ConsoleTrustTests: XCTestCase {
                 rollbackOf: rollbackOf, startedAt: StateTime.string(Date(timeIntervalSince1970: 1_795_000_000 + second)),
                 policy: "refs/heads/main@c sha256:p"))
     }
+
+    func testAfterAFailedRollbackTheFailedReleaseIsLiveEverywhere() async throws {
+        let f = try ConsoleFixture()
+        try release(f, "prod-1", "success", version: "v1.1.0", second: 1)
+        try release(f, "prod-2", "rollback-failed", version: "v1.2.0", second: 2)
+        let token = try f.console.users.newToken(for: "bob")
+        try await app(f).test(.router) { client in
+            let b = Browser(client)
+            _ = try await b.logIn("bob")
+            let envs = String(buffer: try await b.request("/environments").body)
+            XCTAssertTrue(envs.contains("Live (rollback failed): <b>v1.2.0</b>"), envs)
+            XCTAssertTrue(envs.contains("⚠ Rollback FAILED: prod needs manual action"), envs)
+            XCTAssertFalse(envs.contains("Current: <b>v1.1.0</b>"), envs)
+
+            let history = String(buffer: try await b.request("/environments/prod/history").body)
+            XCTAssertTrue(history.contains("<code>prod-2</code> <b>← live, rollback FAILED: needs manual action</b>"), history)
+            XCTAssertTrue(history.contains("rollback?to=prod-1"), "the good release is offered as the way back:\n\(history)")
+
+            let r = try await client.execute(uri: "/api/environments", method: .get, headers: [.authorization: "Bearer \(token)"])
+            let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [[String: Any]])
+            let prod = try XCTUnwrap(list.first { $0["name"] as? String == "prod" })
+            XCTAssertEqual((prod["current"] as? [String: Any])?["release"] as? String, "prod-2")
+            XCTAssertEqual(prod["needsManualAction"] as? Bool, true)
+        }
+    }
+
+    /// The one rule, on its own: what is live after each kind of ending.
+    func testLiveReleaseRules() throws {
+        func row(_ id: String, _ status: String, rollbackOf: String? = nil) -> DeploymentRow {
+            DeploymentRow(
+                release: id, environment: "prod", runID: "r", job: "deploy", version: nil, commitID: nil, artifacts: "{}", files: "[]", status: status,
+                approvedBy: "", actor: "a", rollbackOf: rollbackOf, startedAt: "t")
+        }
+        // Newest first.
+        XCTAssertEqual(LiveRelease.of([row("b", "rolled-back"), row("a", "success")]).release?.release, "a")
+        XCTAssertFalse(LiveRelease.of([row("b", "failed"), row("a", "success")]).needsManualAction)
+        let auto = LiveRelease.of([row("b", "rollback-failed"), row("a", "success")])
+        XCTAssertEqual(auto.release?.release, "b")
+        XCTAssertTrue(auto.needsManualAction)
+        let manual = LiveRelease.of([row("rb", "rollback-failed", rollbackOf: "a"), row("b", "success"), row("a", "success")])
+        XCTAssertEqual(manual.release?.release, "b", "the release it was rolling back from is still live")
+        XCTAssertEqual(manual.failedRollback?.release, "rb")
+        let fixed = LiveRelease.of([row("c", "deploying"), row("c0", "success"), row("b", "rollback-failed"), row("a", "success")])
+        XCTAssertEqual(fixed.release?.release, "c0")
+        XCTAssertFalse(fixed.needsManualAction, "a good deploy after the failure clears it")
+        XCTAssertNil(LiveRelease.of([row("a", "failed")]).release)
+    }
 }
