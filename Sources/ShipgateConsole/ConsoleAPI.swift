@@ -14,6 +14,7 @@ enum ConsoleAPI {
             try console.environments().map { env -> [String: Any] in
                 [
                     "name": env.name, "protected": env.protected, "current": env.current.map(deployment) ?? NSNull(),
+                    "needsManualAction": env.live.needsManualAction, "manualAction": env.live.manualAction(environment: env.name) ?? NSNull(),
                     "recent": env.recent.map(deployment), "pending": env.pending,
                     "locks": env.locks.map { ["run": $0.runID, "job": $0.job, "actor": $0.actor, "since": $0.acquiredAt] },
                     "schedule": env.schedule.map { ["rule": $0.rule, "passed": $0.passed, "detail": $0.detail] },
@@ -26,14 +27,15 @@ enum ConsoleAPI {
             return try gates.map { g -> [String: Any] in
                 let statements = ApprovalRecords.statements(store: console.store, runID: g.runID, environment: g.environment, commit: g.commitID)
                 let run = try console.store.run(g.runID)
+                // Only statements that verify against the trusted keyring are approvals.
+                let keyring = run.flatMap { console.policy(pipelineFile: console.pipelineFile(of: $0)) }?.keyring ?? Keyring()
+                let shown = statements.map { ShownStatement($0, keyring: keyring) }
                 return [
                     "run": g.runID, "job": g.job, "environment": g.environment, "status": g.status, "commit": g.commitID ?? NSNull(),
                     "version": run?.version ?? NSNull(), "requestedBy": g.requestedBy, "requestedAt": g.requestedAt,
                     "artifacts": (try? JSONSerialization.jsonObject(with: Data(g.artifacts.utf8))) ?? [:],
                     "decision": (try? JSONSerialization.jsonObject(with: Data(g.decision.utf8))) ?? [:],
-                    "approvals": statements.map {
-                        ["approver": $0.approver, "decision": $0.decision.rawValue, "issuedAt": $0.issuedAt, "expiresAt": $0.expiresAt]
-                    },
+                    "approvals": shown.filter(\.verified).map(\.jsonObject), "unverified": shown.filter { !$0.verified }.map(\.jsonObject),
                 ]
             }
         }

@@ -11,7 +11,9 @@ import ShipgateState
 struct EnvironmentView {
     var name: String
     var protected: Bool
-    var current: DeploymentRow?
+    /// What the environment runs (`LiveRelease`), and whether a failed rollback needs a person.
+    var live: LiveRelease
+    var current: DeploymentRow? { live.release }
     var recent: [DeploymentRow]
     var locks: [LockRow]
     var schedule: [GateRuleVerdict]
@@ -30,7 +32,8 @@ struct PendingView {
     var findings: [(job: String, file: String, summary: String)]
     var artifacts: [String: String]
     var decision: GateDecision?
-    var approvals: [ApprovalStatement]
+    /// Every statement recorded for the gate, each checked against the trusted keyring.
+    var approvals: [ShownStatement]
 }
 
 extension Console {
@@ -49,8 +52,7 @@ extension Console {
             if let w = env?.window { schedule.append(ScheduleCheck.window(w, now: t)) }
             for f in env?.freezes ?? [] { schedule.append(ScheduleCheck.freeze(f, defaultZone: env?.window?.timeZone, now: t)) }
             return EnvironmentView(
-                name: name, protected: env?.isProtected ?? false, current: try recent.first(where: \.isGood) ?? store.lastGood(environment: name),
-                recent: recent,
+                name: name, protected: env?.isProtected ?? false, live: try LiveRelease.of(environment: name, in: store), recent: recent,
                 locks: locks.filter { $0.name.hasPrefix(EnvironmentLock.prefix(name)) }, schedule: schedule,
                 pending: blocked.filter { $0.environment == name }.count)
         }
@@ -62,7 +64,7 @@ extension Console {
             guard let run = try store.run(gate.runID) else { return nil }
             let jobRows = try store.jobs(ofRun: run.id)
             let git = run.git.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
-            let current = try store.lastGood(environment: gate.environment)
+            let current = try LiveRelease.of(environment: gate.environment, in: store).release
             var commits: [Commit] = []
             var truncated = false
             var paths: [String]?
@@ -71,14 +73,15 @@ extension Console {
                 if let base = current?.commitID { paths = repo.changedPaths(from: base, to: head) }
             }
             let approvals = ApprovalRecords.statements(store: store, runID: run.id, environment: gate.environment, commit: gate.commitID)
-            let decision = policy(pipelineFile: pipelineFile(of: run)).flatMap {
+            let policy = policy(pipelineFile: pipelineFile(of: run))
+            let decision = policy.flatMap {
                 LiveGate.evaluate(gate: gate, run: run, jobs: jobRows, approvals: approvals, policy: $0, store: store, now: now())
             }
             return PendingView(
                 gate: gate, run: run, git: git, current: current, commits: commits, commitsTruncated: truncated, paths: paths,
                 jobs: jobRows.compactMap(StateRecorder.decode), findings: findings(runID: run.id),
                 artifacts: (try? JSONDecoder().decode([String: String].self, from: Data(gate.artifacts.utf8))) ?? [:], decision: decision,
-                approvals: approvals)
+                approvals: approvals.map { ShownStatement($0, keyring: policy?.keyring ?? Keyring()) })
         }
     }
 

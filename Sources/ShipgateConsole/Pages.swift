@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateGate
 import ShipgateModel
+import ShipgateRelease
 import ShipgateState
 
 /// The console's pages, as HTML strings. `csrf` is the session's token, echoed by every form.
@@ -11,9 +12,12 @@ extension Console {
         var html = "<h1>Environments</h1><div class=\"grid\">"
         for env in try environments() {
             html += "<div class=\"card\"><h2>\(e(env.name))\(env.protected ? " <span class=\"muted\">· protected</span>" : "")</h2>"
+            if let action = env.live.manualAction(environment: env.name) {
+                html += "<p class=\"flash bad\">⚠ Rollback FAILED: \(e(action))</p>"
+            }
             if let c = env.current {
                 html += """
-                    <p>Current: <b>\(e(c.version ?? "–"))</b> \(HTML.short(c.commitID))<br>\
+                    <p>\(env.live.needsManualAction ? "Live (rollback failed)" : "Current"): <b>\(e(c.version ?? "–"))</b> \(HTML.short(c.commitID))<br>\
                     <span class="muted">release \(e(c.release)), \(HTML.age(c.finishedAt ?? c.startedAt, now: t)), \
                     approved by \(e(c.approvedBy.isEmpty ? "nobody (no approval needed)" : c.approvedBy)), run <a href="/runs/\(HTML.url(c.runID))">\(e(c.runID))</a></span></p>
                     """
@@ -64,16 +68,24 @@ extension Console {
                 html += "<h3>Rules</h3><ul class=\"rules\">"
                 for r in d.rules { html += "<li class=\"\(r.passed ? "ok" : "bad")\">\(r.passed ? "✓" : "✗") <b>\(e(r.rule))</b> \(e(r.detail))</li>" }
                 html += "</ul>"
-                for r in d.refused { html += "<p class=\"muted\">Not counted: \(e(r.decision)) by \(e(r.approver)): \(e(r.reason))</p>" }
+                for r in d.refused { html += "<p class=\"muted\">Not counted: \(e(r.summary)): \(e(r.reason))</p>" }
             } else {
                 html += "<h3>Rules (as recorded)</h3>\(RunTimeline.rules(g))"
             }
             if !p.approvals.isEmpty {
                 html += "<h3>Decisions so far</h3><ul>"
-                for a in p.approvals {
+                for shown in p.approvals {
+                    let a = shown.statement
                     let via = a.signedBy.map { " via console \(e($0))" } ?? ""
-                    html +=
-                        "<li>\(a.decision == .approve ? "approved" : "<b class=\"bad\">rejected</b>") by <b>\(e(a.approver))</b>\(via), \(e(HTML.age(a.issuedAt, now: t)))\(a.comment.map { ": “\(e($0))”" } ?? "")</li>"
+                    let who: String
+                    if let problem = shown.problem {
+                        // Not verified against the trusted keyring: the name is only a claim.
+                        who =
+                            "<b class=\"bad\">unverified statement</b> claiming \(e(a.approver)) (\(e(a.decision.rawValue))), not counted: \(e(problem.description))"
+                    } else {
+                        who = "\(a.decision == .approve ? "approved" : "<b class=\"bad\">rejected</b>") by <b>\(e(a.approver))</b>\(via)"
+                    }
+                    html += "<li>\(who), \(e(HTML.age(a.issuedAt, now: t)))\(a.comment.map { ": “\(e($0))”" } ?? "")</li>"
                 }
                 html += "</ul>"
             }
@@ -123,17 +135,18 @@ extension Console {
         let e = HTML.esc
         let t = now()
         let rows = try store.deployments(environment: environment, limit: 100)
-        let current = rows.first(where: \.isGood)
+        let live = try LiveRelease.of(environment: environment, in: store)
         var html = "<h1>History of \(e(environment))</h1>"
+        if let action = live.manualAction(environment: environment) { html += "<p class=\"flash bad\">⚠ Rollback FAILED: \(e(action))</p>" }
         if rollbacks.active > 0 { html += "<p class=\"flash ok\">A rollback started from this console is running.</p>" }
         html += "<table><tr><th>Release</th><th>Version</th><th>Commit</th><th>Status</th><th>Approved by</th><th>By</th><th>Started</th><th></th></tr>"
         for d in rows {
             var action = ""
-            if d.isGood, d.release != current?.release {
+            if d.isGood, !live.isLive(d) {
                 action = "<a href=\"/environments/\(HTML.url(environment))/rollback?to=\(HTML.url(d.release))\">Roll back to this</a>"
             }
             html += """
-                <tr><td><code>\(e(d.release))</code>\(d.rollbackOf.map { "<br><span class=\"muted\">rollback to \(e($0))</span>" } ?? "")</td>\
+                <tr><td><code>\(e(d.release))</code>\(live.isLive(d) ? " <b>\(e(live.marker))</b>" : "")\(d.rollbackOf.map { "<br><span class=\"muted\">rollback to \(e($0))</span>" } ?? "")</td>\
                 <td>\(e(d.version ?? "–"))</td><td>\(HTML.short(d.commitID))</td><td>\(HTML.status(d.status))\(d.detail.map { "<br><span class=\"muted\">\(e($0))</span>" } ?? "")</td>\
                 <td>\(e(d.approvedBy))</td><td>\(e(d.actor))</td><td>\(e(HTML.age(d.startedAt, now: t)))</td><td>\(action)</td></tr>
                 """
@@ -147,7 +160,7 @@ extension Console {
         guard let target = try store.deployment(release), target.environment == environment else {
             return "<h1>Roll back \(e(environment))</h1><p class=\"flash bad\">No release \(e(release)) in \(e(environment)).</p>"
         }
-        let current = try store.lastGood(environment: environment)
+        let current = try LiveRelease.of(environment: environment, in: store).release
         return """
             <h1>Roll back \(e(environment))</h1><div class="card">
             <p>From <b>\(e(current?.version ?? "–"))</b> \(HTML.short(current?.commitID)) (release \(e(current?.release ?? "–")))<br>

@@ -10,8 +10,10 @@ public protocol DeploymentHooks: Sendable {
     /// if it passes, take the environment's lock and open a release.
     /// `results` holds every job finished so far; `artifacts` what the job receives.
     func admit(_ job: PlannedJob, results: [String: JobResult], artifacts: [FileEntry]) async -> DeployAdmission
-    /// The deploy ended; record it and release the lock.
-    func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async
+    /// The deploy ended; record it and release the lock. Returns why the outcome could not be
+    /// recorded (release record or audit log), nil when it was: the job then fails with it,
+    /// since a deploy whose outcome is not in the audit log must not pass as a success.
+    func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async -> String?
     /// Places the artifacts of the release to roll back to into `directory`; false if they are gone.
     func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool
     /// Called between phases (`verifying`, `rolling-back`) so the record shows where a deploy stopped.

@@ -14,7 +14,7 @@ extension JobExecutor {
         extraEnv: [String: String], log: JobLog, result: inout JobResult
     ) async {
         if result.status == .cancelled {
-            await hooks.finish(ticket, outcome: .failed("cancelled: \(result.reason ?? "")"))
+            await record(ticket, .failed("cancelled: \(result.reason ?? "")"), hooks: hooks, result: &result)
             return
         }
         var failure: String? = result.status == .success ? nil : "deploy steps failed: \(result.reason ?? "")"
@@ -32,18 +32,18 @@ extension JobExecutor {
         guard let failure else {
             result.status = .success
             result.reason = nil
-            await hooks.finish(ticket, outcome: .success)
+            await record(ticket, .success, hooks: hooks, result: &result)
             return
         }
         result.status = .failed
         guard !deploy.rollback.isEmpty else {
             result.reason = masker("\(failure); no `rollback` steps: \(ticket.environment) may be half-deployed, check it by hand")
-            await hooks.finish(ticket, outcome: .failed(failure))
+            await record(ticket, .failed(failure), hooks: hooks, result: &result)
             return
         }
         guard let target = ticket.rollbackTarget else {
             result.reason = masker("\(failure); no earlier good release in \(ticket.environment) to roll back to: manual action needed")
-            await hooks.finish(ticket, outcome: .failed(failure))
+            await record(ticket, .failed(failure), hooks: hooks, result: &result)
             return
         }
         hooks.phase(ticket, "rolling-back")
@@ -72,11 +72,19 @@ extension JobExecutor {
                 "\(failure); ROLLBACK FAILED: \(rollbackFailure). \(ticket.environment) needs manual action: see `shipgate history --env \(ticket.environment)`"
             )
             notice(job.id, .warning, "rollback of \(ticket.environment) failed: manual action needed")
-            await hooks.finish(ticket, outcome: .rollbackFailed("\(failure); rollback: \(rollbackFailure)"))
+            await record(ticket, .rollbackFailed("\(failure); rollback: \(rollbackFailure)"), hooks: hooks, result: &result)
         } else {
             result.reason = masker("\(failure); rolled back \(ticket.environment) to release \(release)")
-            await hooks.finish(ticket, outcome: .rolledBack(failure))
+            await record(ticket, .rolledBack(failure), hooks: hooks, result: &result)
         }
+    }
+
+    /// Hands the outcome to the hooks; when it cannot be recorded, the job fails with why
+    /// (after what happened to the environment, which stays in the reason).
+    private func record(_ ticket: DeployTicket, _ outcome: DeployOutcome, hooks: any DeploymentHooks, result: inout JobResult) async {
+        guard let problem = await hooks.finish(ticket, outcome: outcome) else { return }
+        result.status = .failed
+        result.reason = masker([result.reason, problem].compactMap { $0 }.joined(separator: "; "))
     }
 
     /// Runs the verify checks in order; nil when all pass, else what failed.

@@ -43,6 +43,14 @@ public struct GateDecision: Sendable, Codable, Equatable {
         public var approver: String
         public var decision: String
         public var reason: String
+        /// True when the signature did not verify: `approver` is then only what the statement claims.
+        public var unverified: Bool?
+
+        /// Who decided what, as people should read it: "approve by alice", or
+        /// "unverified statement claiming alice (approve)" when the signature did not verify.
+        public var summary: String {
+            unverified == true ? "unverified statement claiming \(approver) (\(decision))" : "\(decision) by \(approver)"
+        }
     }
 
     public var environment: String
@@ -200,7 +208,9 @@ public enum GateEvaluator {
         var refused: [GateDecision.Refused] = []
         for s in facts.approvals {
             if let problem = problem(with: s, policy: policy, facts: facts) {
-                refused.append(.init(approver: s.approver, decision: s.decision.rawValue, reason: problem.description))
+                refused.append(
+                    .init(approver: s.approver, decision: s.decision.rawValue, reason: problem.description, unverified: problem.isSignatureProblem ? true : nil)
+                )
             } else {
                 valid.append(s)
             }
@@ -225,18 +235,8 @@ public enum GateEvaluator {
     /// Why a statement does not count for this request, or nil when it does.
     public static func problem(with s: ApprovalStatement, policy: EnvironmentPolicy, facts: GateFacts) -> ApprovalProblem? {
         let req = facts.request
-        guard facts.keyring.keys[s.approver] != nil else { return .unknownApprover }
-        if let console = s.signedBy {
-            // A console vouches for a logged-in approver: its own key must be trusted.
-            guard facts.keyring.consoles[console] != nil else { return .unknownConsole(console) }
-            guard let sig = Data(base64Encoded: s.signature), facts.keyring.verifyConsole(sig, of: Data(s.canonicalText.utf8), by: console) else {
-                return .badSignature
-            }
-        } else {
-            guard let sig = Data(base64Encoded: s.signature), facts.keyring.verify(sig, of: Data(s.canonicalText.utf8), by: s.approver) else {
-                return .badSignature
-            }
-        }
+        // The approver's own key, or a trusted console vouching for a logged-in approver.
+        if let problem = facts.keyring.signatureProblem(s) { return problem }
         if let from = policy.approvals?.from, !from.isEmpty, !from.contains(s.approver) { return .notAllowed(from: from) }
         if s.environment != req.environment { return .differentEnvironment(s.environment) }
         if s.commit != req.commit { return .differentCommit(s.commit) }

@@ -337,6 +337,17 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         try transaction { try put(approval, into: "approvals", columns: Self.columns["approvals"]!, key: ["digest"], update: false) }
     }
 
+    /// The audit lock first (as every audit append takes it), then the statement, then the entry.
+    public func saveApproval(_ approval: ApprovalRow, audit event: AuditEvent) throws -> AuditRow? {
+        try transaction {
+            try exec("SELECT pg_advisory_xact_lock(\(Self.auditLock))::text")
+            guard try put(approval, into: "approvals", columns: Self.columns["approvals"]!, key: ["digest"], update: false) else { return nil }
+            let row = event.row(after: try rows(AuditRow.self, "SELECT * FROM audit ORDER BY \"seq\" DESC LIMIT 1").first)
+            try put(row, into: "audit", columns: Self.columns["audit"]!, key: nil, update: false)
+            return row
+        }
+    }
+
     public func approvals(environment: String, commitID: String) throws -> [ApprovalRow] {
         try lock.withLock {
             try rows(

@@ -18,8 +18,8 @@ public struct ReleaseError: Error, CustomStringConvertible, Equatable {
 ///
 /// Contract: the statement names the gate's exact commit, pipeline digest and artifact
 /// digests; the approver is a name of the trusted keyring; self-approval and approvers outside
-/// `approvals.from` are refused before signing; the statement is stored and audited (the
-/// audit entry names the console too when one signed).
+/// `approvals.from` are refused before signing; the statement and its audit entry are stored in
+/// one transaction, both or neither (the audit entry names the console too when one signed).
 public struct ApprovalSigner {
     /// Who signs: an approver with their own key, or a console key on behalf of an approver.
     public enum Signer {
@@ -100,12 +100,17 @@ public struct ApprovalSigner {
             case .console(let key, _, _): try statement.sign(with: key)
             }
         } catch { throw ReleaseError("cannot sign: \(error)") }
-        try store.saveApproval(ApprovalRecords.row(statement))
         var detail = ["approver": name, "commit": commit, "artifacts": DeployController.json(artifacts), "expiresAt": statement.expiresAt]
         if let comment { detail["comment"] = comment }
         if let breakGlass { detail["breakGlass"] = breakGlass }
         if let console { detail["signedBy"] = "console \(console.name) on behalf of \(name)" }
-        try store.audit(kind: decision == .approve ? "approve" : "reject", actor: name, environment: env, runID: run.id, detail: detail)
+        // One transaction: an approval whose audit entry cannot be written is not stored, so it never counts.
+        let event = AuditEvent(kind: decision == .approve ? "approve" : "reject", actor: name, environment: env, runID: run.id, detail: detail)
+        do { try store.saveApproval(ApprovalRecords.row(statement), audit: event) } catch {
+            throw ReleaseError(
+                "cannot record the \(decision == .approve ? "approval" : "rejection") in \(store.location): \(error)",
+                hint: "nothing was recorded, so it does not count; make the state store writable and sign again")
+        }
         return statement
     }
 }

@@ -60,6 +60,8 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     let cancellation: CancellationToken
     private let lock = NSLock()
     private var lockNames: [String: [String]] = [:]
+    /// Release → why an entry of its deploy (verify) could not be audited; `finish` fails the job with it.
+    private var unaudited: [String: String] = [:]
 
     public init(
         store: any StateStore, policy: TrustedPolicy, settings: Settings, files: FileSet?, remote: RemoteCache? = nil, observer: any RunObserver,
@@ -161,8 +163,11 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             notice(
                 job.id, .info, "gate of \(name) passed" + (decision.approvedBy.isEmpty ? "" : " (approved by \(decision.approvedBy.joined(separator: ", ")))"))
         }
-        if let reason = decision.breakGlass {
-            audit("break-glass", environment: name, ["job": job.id, "reason": reason, "approvedBy": decision.approvedBy.joined(separator: ",")])
+        if let reason = decision.breakGlass,
+            !audit("break-glass", environment: name, ["job": job.id, "reason": reason, "approvedBy": decision.approvedBy.joined(separator: ",")])
+        {
+            return .failed(
+                reason: "cannot append the break-glass override of \(name) to the audit log in \(store.location): nothing deploys without an audit trail")
         }
         // The environment's secrets, now that its gate passed; an environment the trusted ref
         // does not know yet gets none (a branch could otherwise claim another's secret).
@@ -313,30 +318,45 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     }
 
     public func verified(_ ticket: DeployTicket, passed: Bool, detail: String) {
-        audit("verify", environment: ticket.environment, ["release": ticket.release, "result": passed ? "passed" : "failed", "detail": detail])
+        let facts = ["release": ticket.release, "result": passed ? "passed" : "failed", "detail": detail]
+        if let problem = auditProblem("verify", environment: ticket.environment, facts) {
+            lock.withLock { unaudited[ticket.release] = unaudited[ticket.release] ?? problem }
+        }
     }
 
-    public func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async {
+    /// Records the release's outcome and appends `deploy` (and `rollback` / `rollback-failed`)
+    /// to the audit log, then releases the lock. Contract: returns a message (the job fails with
+    /// it) when the release record or any audit entry of this deploy could not be written.
+    public func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async -> String? {
+        defer { releaseLock(ticket.job) }
         let detail: String?
         switch outcome {
         case .success: detail = nil
         case .failed(let r), .rolledBack(let r), .rollbackFailed(let r): detail = r
         }
-        try? store.updateDeployment(ticket.release, status: outcome.status, detail: detail, finished: true)
+        var problems: [String] = []
+        if let earlier = lock.withLock({ unaudited.removeValue(forKey: ticket.release) }) { problems.append(earlier) }
+        do { try store.updateDeployment(ticket.release, status: outcome.status, detail: detail, finished: true) } catch {
+            problems.append("the release record: \(error)")
+        }
         var facts = ["release": ticket.release, "status": outcome.status]
         if let detail { facts["detail"] = detail }
-        audit("deploy", environment: ticket.environment, facts)
+        if let problem = auditProblem("deploy", environment: ticket.environment, facts) { problems.append(problem) }
+        let target = ticket.rollbackTarget?.release ?? ""
         switch outcome {
         case .rolledBack:
-            audit(
-                "rollback", environment: ticket.environment,
-                ["from": ticket.release, "to": ticket.rollbackTarget?.release ?? "", "automatic": "true"])
+            if let p = auditProblem("rollback", environment: ticket.environment, ["from": ticket.release, "to": target, "automatic": "true"]) {
+                problems.append(p)
+            }
         case .rollbackFailed:
-            audit(
-                "rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": ticket.rollbackTarget?.release ?? ""])
+            if let p = auditProblem("rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": target]) { problems.append(p) }
         default: break
         }
-        releaseLock(ticket.job)
+        guard !problems.isEmpty else { return nil }
+        return
+            "the outcome of release \(ticket.release) (\(outcome.status)) could not be written to the audit log in \(store.location) (\(problems.joined(separator: "; "))): "
+            + "\(ticket.environment) is now in that state, but the audit log does not say so. Make the state store writable, check what runs in \(ticket.environment), "
+            + "and run `shipgate audit verify` and `shipgate history --env \(ticket.environment)` before deploying again"
     }
 
     public func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool {
@@ -386,18 +406,23 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         ]
         if !policy.isTrusted(request.environment) { facts["trusted"] = "false" }
         facts["rules"] = decision.rules.map { "\($0.passed ? "ok" : "FAIL") \($0.rule): \($0.detail)" }.joined(separator: "\n")
-        if !decision.refused.isEmpty { facts["refused"] = decision.refused.map { "\($0.approver): \($0.reason)" }.joined(separator: "\n") }
+        if !decision.refused.isEmpty { facts["refused"] = decision.refused.map { "\($0.summary): \($0.reason)" }.joined(separator: "\n") }
         return audit("gate", environment: request.environment, facts) && saved
     }
 
     @discardableResult
     func audit(_ kind: String, environment: String?, _ detail: [String: String]) -> Bool {
+        auditProblem(kind, environment: environment, detail) == nil
+    }
+
+    /// Appends an entry; nil when written, else what failed (also reported as a warning).
+    func auditProblem(_ kind: String, environment: String?, _ detail: [String: String]) -> String? {
         do {
             try store.audit(kind: kind, actor: settings.actor, environment: environment, runID: settings.runID, detail: detail)
-            return true
+            return nil
         } catch {
             notice(nil, .warning, "cannot append to the audit log: \(error)")
-            return false
+            return "`\(kind)` entry: \(error)"
         }
     }
 
@@ -408,7 +433,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     /// Every rule with ✓/✗, then each approval that did not count and why.
     public static func describe(_ d: GateDecision) -> String {
         var lines = d.rules.map { "  \($0.passed ? "✓" : "✗") \($0.rule): \($0.detail)" }
-        for r in d.refused { lines.append("  ✗ \(r.decision) by \(r.approver) not counted: \(r.reason)") }
+        for r in d.refused { lines.append("  ✗ \(r.summary) not counted: \(r.reason)") }
         return lines.joined(separator: "\n")
     }
 

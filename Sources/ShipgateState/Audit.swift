@@ -61,6 +61,31 @@ public struct AuditRow: Codable, Sendable, Equatable, FetchableRecord, Persistab
     }
 }
 
+/// An entry to append: the store numbers, times and hashes it (`AuditRow.next`).
+public struct AuditEvent: Sendable, Equatable {
+    public var kind: String
+    public var actor: String
+    public var environment: String?
+    public var runID: String?
+    /// The facts, written as canonical JSON.
+    public var detail: [String: String]
+    public var at: Date
+
+    public init(kind: String, actor: String, environment: String? = nil, runID: String? = nil, detail: [String: String], at: Date = Date()) {
+        self.kind = kind
+        self.actor = actor
+        self.environment = environment
+        self.runID = runID
+        self.detail = detail
+        self.at = at
+    }
+
+    /// The row that follows `last` in the chain.
+    public func row(after last: AuditRow?) -> AuditRow {
+        AuditRow.next(after: last, kind: kind, actor: actor, environment: environment, runID: runID, detail: StateText.canonicalJSON(detail), at: at)
+    }
+}
+
 /// What `audit verify` found.
 public struct AuditVerification: Sendable, Equatable {
     public var entries: Int

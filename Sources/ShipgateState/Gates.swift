@@ -100,6 +100,18 @@ extension SQLiteStateStore {
         }
     }
 
+    /// Records an approval and appends its audit entry in one transaction: both or neither.
+    @discardableResult
+    public func saveApproval(_ approval: ApprovalRow, audit event: AuditEvent) throws -> AuditRow? {
+        try write { db in
+            if try ApprovalRow.filter(Column("digest") == approval.digest).fetchCount(db) > 0 { return nil }
+            try approval.insert(db)
+            let row = event.row(after: try AuditRow.order(Column("seq").desc).fetchOne(db))
+            try row.insert(db)
+            return row
+        }
+    }
+
     /// Approvals and rejections naming this environment and commit, oldest first.
     public func approvals(environment: String, commitID: String) throws -> [ApprovalRow] {
         try read { db in

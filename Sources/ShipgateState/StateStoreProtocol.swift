@@ -33,6 +33,11 @@ public protocol StateStore: AnyObject, Sendable {
     func blockedGates() throws -> [GateRow]
     /// False when this exact statement was recorded before.
     @discardableResult func saveApproval(_ approval: ApprovalRow) throws -> Bool
+    /// Records a statement and appends its audit entry in one transaction (serialized with
+    /// every other audit append): both are stored or neither, so a statement whose audit entry
+    /// cannot be written is never counted. Nil when this exact statement was recorded before
+    /// (nothing is appended then).
+    @discardableResult func saveApproval(_ approval: ApprovalRow, audit: AuditEvent) throws -> AuditRow?
     func approvals(environment: String, commitID: String) throws -> [ApprovalRow]
     func approvals(runID: String) throws -> [ApprovalRow]
     /// Every recorded approval and rejection, oldest first (for `state migrate`).

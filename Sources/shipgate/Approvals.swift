@@ -76,10 +76,15 @@ extension Shipgate {
         @Flag(help: "JSON output.")
         var json = false
 
+        @OptionGroup var policy: PolicyOptions
+
         @OptionGroup var state: StateOptions
 
+        /// Statements are shown as approvals only when they verify against the keyring gates use
+        /// (the trusted ref's); others are listed as unverified statements, under `unverified` in JSON.
         func run() throws {
             let store = try state.open()
+            var keyrings: [String: Keyring] = [:]
             let gates =
                 try pending
                 ? store.blockedGates()
@@ -87,20 +92,27 @@ extension Shipgate {
             var items: [[String: Any]] = []
             var text = ""
             for g in gates {
-                let approvals = g.commitID.map { (try? store.approvals(environment: g.environment, commitID: $0)) ?? [] } ?? []
                 let run = try? store.run(g.runID)
+                let near = run.map { $0.localPipelineFile } ?? FileManager.default.currentDirectoryPath + "/shipgate.yml"
+                if keyrings[near] == nil {
+                    keyrings[near] = ApprovalRecords.keyring(near: near, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
+                }
+                let statements = ApprovalRecords.statements(store: store, runID: g.runID, environment: g.environment, commit: g.commitID)
+                let shown = statements.map { ShownStatement($0, keyring: keyrings[near]!) }
                 let age = StateTime.date(g.requestedAt).map { Format.duration(ms: Int64(Date().timeIntervalSince($0) * 1000)) } ?? "?"
                 let waiting = Self.waitingFor(g)
                 items.append([
                     "run": g.runID, "job": g.job, "environment": g.environment, "status": g.status, "commit": g.commitID ?? "",
                     "version": run?.version ?? "", "requestedBy": g.requestedBy, "requestedAt": g.requestedAt, "waitingFor": waiting,
-                    "approvals": approvals.map { ["approver": $0.approver, "decision": $0.decision, "issuedAt": $0.issuedAt] },
+                    "approvals": shown.filter(\.verified).map(\.jsonObject), "unverified": shown.filter { !$0.verified }.map(\.jsonObject),
                 ])
                 text += "\(g.status == "blocked" ? "⛔" : "✓") \(g.environment)  run \(g.runID)  \(g.job)\n"
                 text +=
                     "    commit \(g.commitID.map { String($0.prefix(12)) } ?? "-")  version \(run?.version ?? "-")  requested by \(g.requestedBy), \(age) ago\n"
                 if !waiting.isEmpty { text += "    waiting for: \(waiting.joined(separator: "; "))\n" }
-                for a in approvals { text += "    \(a.decision == "approve" ? "approved" : "REJECTED") by \(a.approver) at \(a.issuedAt)\n" }
+                for a in shown {
+                    text += "    \(a.label) at \(a.statement.issuedAt)" + (a.problem.map { ": \($0); it does not count" } ?? "") + "\n"
+                }
                 if g.status == "blocked" { text += "    → shipgate approve \(g.runID) --env \(g.environment) --key KEYFILE\n" }
             }
             if json {

@@ -34,32 +34,25 @@ struct GateOptions: ParsableArguments {
     var resolvedTrustRef: String? { policy.resolvedTrustRef }
     var keyringPath: String { policy.keyringPath }
 
-    /// Reads `--approval` files into the state store; exits 2 on an unreadable file.
+    /// Reads `--approval` files and `SHIPGATE_APPROVALS` into the state store; exits 2 on an
+    /// unreadable file. Each statement is checked against the keyring gates use: only one that
+    /// verifies is audited as `approval-imported` naming its approver; any other is audited as
+    /// `unverified-statement-imported` with the name it claims (`verified=false`). The gate
+    /// checks every statement again either way.
     @discardableResult
     func importApprovals(into store: any StateStore, actor: String, style: Style) throws -> [ApprovalStatement] {
-        var imported: [ApprovalStatement] = []
+        var sources: [(statement: ApprovalStatement, from: [String: String])] = []
         // SHIPGATE_APPROVALS: statements (one JSON object, or an array) from a CI variable.
         if let text = ProcessInfo.processInfo.environment["SHIPGATE_APPROVALS"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let data = Data(text.utf8)
-            let statements: [ApprovalStatement]
             if let list = try? JSONDecoder().decode([ApprovalStatement].self, from: data) {
-                statements = list
+                sources += list.map { ($0, ["from": "SHIPGATE_APPROVALS"]) }
             } else if let one = try? ApprovalStatement.decode(data) {
-                statements = [one]
+                sources.append((one, ["from": "SHIPGATE_APPROVALS"]))
             } else {
                 FileDescriptorSink.standardError.write(
                     "\(style.red(style.bold("error:"))) SHIPGATE_APPROVALS is not an approval statement or a JSON array of them\n")
                 throw ExitWith(code: Exit.invalid)
-            }
-            for statement in statements {
-                imported.append(statement)
-                if try store.saveApproval(ApprovalRecords.row(statement)) {
-                    try store.audit(
-                        kind: "approval-imported", actor: actor, environment: statement.environment, runID: statement.runID,
-                        detail: [
-                            "from": "SHIPGATE_APPROVALS", "approver": statement.approver, "decision": statement.decision.rawValue, "commit": statement.commit,
-                        ])
-                }
             }
         }
         for path in approvalFiles {
@@ -67,19 +60,37 @@ struct GateOptions: ParsableArguments {
                 FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) cannot read approval file \(path)\n")
                 throw ExitWith(code: Exit.invalid)
             }
-            let statement: ApprovalStatement
-            do { statement = try ApprovalStatement.decode(data) } catch {
+            do { sources.append((try ApprovalStatement.decode(data), ["file": path])) } catch {
                 FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) \(path): \(error)\n")
                 throw ExitWith(code: Exit.invalid)
             }
-            imported.append(statement)
-            if try store.saveApproval(ApprovalRecords.row(statement)) {
-                try store.audit(
-                    kind: "approval-imported", actor: actor, environment: statement.environment, runID: statement.runID,
-                    detail: ["file": path, "approver": statement.approver, "decision": statement.decision.rawValue, "commit": statement.commit])
-            }
         }
-        return imported
+        guard !sources.isEmpty else { return [] }
+        var keyrings: [String: Keyring] = [:]
+        for (statement, from) in sources {
+            // The keyring of the run the statement names, else of the repository here.
+            let near = (try? store.run(statement.runID))?.localPipelineFile ?? FileManager.default.currentDirectoryPath + "/shipgate.yml"
+            if keyrings[near] == nil {
+                keyrings[near] = ApprovalRecords.keyring(near: near, trustRef: resolvedTrustRef, keyringPath: keyringPath)
+            }
+            let shown = ShownStatement(statement, keyring: keyrings[near]!)
+            var detail = from.merging(["decision": statement.decision.rawValue, "commit": statement.commit, "verified": String(shown.verified)]) { a, _ in a }
+            if let problem = shown.problem {
+                detail["claimedApprover"] = statement.approver
+                detail["problem"] = problem.description
+                FileDescriptorSink.standardError.write(
+                    style.yellow(
+                        "warning: \(from["file"] ?? "SHIPGATE_APPROVALS"): \(shown.label) does not verify against the trusted keyring (\(problem)); it does not count"
+                    ) + "\n")
+            } else {
+                detail["approver"] = statement.approver
+            }
+            let event = AuditEvent(
+                kind: shown.verified ? "approval-imported" : "unverified-statement-imported", actor: actor, environment: statement.environment,
+                runID: statement.runID, detail: detail)
+            try store.saveApproval(ApprovalRecords.row(statement), audit: event)
+        }
+        return sources.map(\.statement)
     }
 }
 

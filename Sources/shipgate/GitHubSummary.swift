@@ -17,7 +17,7 @@ enum GitHubSummary {
                 md += "- **\(GitHubReporter.cell(g.environment))** (`\(g.job)`): \(g.status == "passed" ? "✅ passed" : "⛔ blocked")\n"
                 if let d = try? JSONDecoder().decode(GateDecision.self, from: Data(g.decision.utf8)) {
                     for r in d.rules { md += "  - \(r.passed ? "✓" : "✗") \(r.rule): \(GitHubReporter.cell(r.detail))\n" }
-                    for r in d.refused { md += "  - ✗ \(r.decision) by \(r.approver) not counted: \(GitHubReporter.cell(r.reason))\n" }
+                    for r in d.refused { md += "  - ✗ \(r.summary) not counted: \(GitHubReporter.cell(r.reason))\n" }
                 }
                 if g.status == "blocked" {
                     md += "  - → `shipgate approve \(runID) --env \(g.environment) --key KEYFILE`, then `shipgate resume \(runID)`\n"

@@ -23,6 +23,7 @@ extension Shipgate {
         func run() throws {
             let store = try state.open()
             let rows = try store.deployments(environment: env, limit: limit)
+            let live = try LiveRelease.of(environment: env, in: store)
             if json {
                 let items: [[String: Any]] = rows.map { d in
                     var o: [String: Any] = [
@@ -35,6 +36,11 @@ extension Shipgate {
                     // The trusted policy it was made under; absent: history only, never a rollback target.
                     if let p = d.policy { o["policy"] = p }
                     if let r = d.rollbackOf { o["rollbackOf"] = r }
+                    // What the environment runs (`LiveRelease`), and whether a failed rollback left it needing a person.
+                    if live.isLive(d) {
+                        o["live"] = true
+                        o["needsManualAction"] = live.needsManualAction
+                    }
                     return o
                 }
                 let data = try JSONSerialization.data(withJSONObject: items, options: [.prettyPrinted, .sortedKeys])
@@ -46,7 +52,6 @@ extension Shipgate {
                 return
             }
             let style = Terminal.stdoutStyle
-            let current = rows.first { $0.isGood }?.release
             print(
                 style.bold(
                     Format.padded("RELEASE", 32) + "  " + Format.padded("VERSION", 16) + "  COMMIT        " + Format.padded("STATUS", 16)
@@ -58,11 +63,12 @@ extension Shipgate {
                 var line =
                     Format.padded(d.release, 32) + "  " + Format.padded(d.version ?? "-", 16) + "  " + Format.padded(String((d.commitID ?? "-").prefix(12)), 12)
                     + "  " + coloured + "  " + Format.padded(d.approvedBy.isEmpty ? "-" : d.approvedBy, 18) + "  " + d.startedAt
-                if d.release == current { line += style.bold("  ← current") }
+                if live.isLive(d) { line += style.bold("  " + live.marker) }
                 print(line)
                 if let detail = d.detail, d.status != "success" { print(style.dim("    \(detail)")) }
                 if let r = d.rollbackOf { print(style.dim("    manual rollback to \(r)")) }
             }
+            if let action = live.manualAction(environment: env) { print(style.red("⚠ " + action)) }
         }
     }
 
@@ -82,6 +88,12 @@ extension Shipgate {
             let row = try state.run(id, in: store)
             let jobs = try store.jobs(ofRun: row.id).compactMap(StateRecorder.decode)
             let gates = try store.gates(ofRun: row.id)
+            // The environments this run deployed to that a failed rollback left needing a person.
+            var attention: [(environment: String, live: LiveRelease)] = []
+            for env in Set(gates.map(\.environment)).sorted() {
+                let live = try LiveRelease.of(environment: env, in: store)
+                if live.needsManualAction { attention.append((env, live)) }
+            }
             if json {
                 var o: [String: Any] = [
                     "run": row.id, "pipeline": row.pipeline, "status": row.status, "actor": row.actor, "commit": row.commitID ?? "",
@@ -93,6 +105,12 @@ extension Shipgate {
                     var x: [String: Any] = ["job": g.job, "environment": g.environment, "status": g.status]
                     if let d = try? JSONSerialization.jsonObject(with: Data(g.decision.utf8)) { x["decision"] = d }
                     return x
+                }
+                o["needsManualAction"] = attention.map { a -> [String: Any] in
+                    [
+                        "environment": a.environment, "live": a.live.release?.release ?? "", "rollbackFailed": a.live.failedRollback?.release ?? "",
+                        "message": a.live.manualAction(environment: a.environment) ?? "",
+                    ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: o, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -112,6 +130,7 @@ extension Shipgate {
                     print(DeployController.describe(d).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
                 }
             }
+            for a in attention { print(style.red("  ⚠ " + (a.live.manualAction(environment: a.environment) ?? ""))) }
             switch row.status {
             case "blocked":
                 for g in gates where g.status == "blocked" {

@@ -135,7 +135,7 @@ final class DeployGateTests: XCTestCase {
             ["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain", "--approval", "tampered.json"], env: token)
         XCTAssertEqual(rebuilt.status, 3)
         XCTAssertTrue(rebuilt.stdout.contains("approve by alice not counted: artifacts changed since approval (build)"), rebuilt.stdout)
-        XCTAssertTrue(rebuilt.stdout.contains("approve by alice not counted: bad signature"), rebuilt.stdout)
+        XCTAssertTrue(rebuilt.stdout.contains("unverified statement claiming alice (approve) not counted: bad signature"), rebuilt.stdout)
 
         // Another commit: the approval names the old one.
         try repo.write("good 2\n", to: "release.txt")

@@ -13,6 +13,9 @@ class StateStoreContract: XCTestCase {
     func tamper(_ store: any StateStore, _ sql: String) throws { fatalError("abstract") }
     /// Ends a store's process-side hold on its locks (its process "dies").
     func kill(_ store: inout (any StateStore)?) throws { fatalError("abstract") }
+    /// SQL that makes every audit append fail (a trigger that raises), and SQL that undoes it.
+    var blockAudit: [String] { fatalError("abstract") }
+    var unblockAudit: [String] { fatalError("abstract") }
 
     override func invokeTest() {
         // The base class holds the tests but has no backend.
@@ -32,6 +35,24 @@ class StateStoreContract: XCTestCase {
         XCTAssertEqual(try store.verifyAudit().problems, [])
         try tamper(store, "DELETE FROM audit WHERE seq = 2")
         XCTAssertTrue(try store.verifyAudit().problems.contains { $0.contains("deleted") })
+    }
+
+    /// An approval and its audit entry are stored together or not at all.
+    func testAnApprovalIsStoredOnlyWithItsAuditEntry() throws {
+        let store = try makeStore()
+        let approval = ApprovalRow(
+            digest: "y", decision: "approve", approver: "bob", environment: "prod", commitID: "c1", runID: "r1", issuedAt: "t", expiresAt: "t",
+            statement: "{}", recordedAt: "t")
+        let event = AuditEvent(kind: "approve", actor: "bob", environment: "prod", runID: "r1", detail: ["approver": "bob"])
+        for sql in blockAudit { try tamper(store, sql) }
+        XCTAssertThrowsError(try store.saveApproval(approval, audit: event))
+        XCTAssertEqual(try store.approvals(runID: "r1").count, 0, "no approval without its audit entry")
+        for sql in unblockAudit { try tamper(store, sql) }
+        XCTAssertEqual(try store.saveApproval(approval, audit: event)?.kind, "approve")
+        XCTAssertNil(try store.saveApproval(approval, audit: event), "the same statement is recorded and audited once")
+        XCTAssertEqual(try store.auditEntries().map(\.kind), ["approve"])
+        XCTAssertEqual(try store.approvals(runID: "r1").map(\.approver), ["bob"])
+        XCTAssertEqual(try store.verifyAudit().problems, [])
     }
 
     func testDeletedTailIsFoundAgainstARecordedHead() throws {
@@ -223,6 +244,9 @@ final class SQLiteStateStoreTests: StateStoreContract {
         store = nil
     }
 
+    override var blockAudit: [String] { ["CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END"] }
+    override var unblockAudit: [String] { ["DROP TRIGGER no_audit"] }
+
     func testTimesRoundTripWithMilliseconds() {
         let d = Date(timeIntervalSince1970: 1_795_000_000.123)
         XCTAssertEqual(StateTime.string(d), "2026-11-18T11:06:40.123Z")
@@ -274,6 +298,14 @@ final class PostgresStateStoreTests: StateStoreContract {
         stores.removeAll { $0 === (store as AnyObject) }
         store = nil
     }
+
+    override var blockAudit: [String] {
+        [
+            "CREATE FUNCTION no_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER no_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION no_audit()",
+        ]
+    }
+    override var unblockAudit: [String] { ["DROP TRIGGER no_audit ON audit"] }
 
     func testURLParsingAndRedaction() throws {
         let u = try PostgresURL("postgres://ci:s3cret@db.internal:6543/shipgate?sslmode=require", environment: [:])
