@@ -131,6 +131,14 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The release rules in-process: trusted policy, rollback, secrets, against real SQLite and git repositories.
+        .testTarget(
+            name: "ShipgateReleaseTests",
+            dependencies: [
+                "ShipgateRelease", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateLoading", "ShipgateEngine", "ShipgateGit",
+                "ShipgatePlanning", "ShipgateCache",
+            ]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["shipgate", "ShipgatePostgres", .product(name: "Subprocess", package: "swift-subprocess")],

@@ -33,6 +33,9 @@ public final class Console: @unchecked Sendable {
         public var keyringPath: String
         /// The remote cache a rollback restores artifacts from (`--remote-cache`).
         public var remoteCache: String?
+        /// The environment the console was started with: where rollbacks take secret values
+        /// from, and (without secrets and credentials) what their steps start from.
+        public var launchEnvironment: [String: String] = [:]
         /// Mark cookies `Secure` (when served behind TLS).
         public var secureCookies: Bool
 
@@ -159,8 +162,8 @@ public final class Console: @unchecked Sendable {
             setting: .init(
                 store: store, policy: policy, context: RunContext.resolve(workspace: settings.workspace, environment: [:], actor: user.approver),
                 workspace: settings.workspace, stateDirectory: stateDirectory, files: cache?.files,
-                remote: settings.remoteCache.flatMap { RemoteCache(url: $0) }, secretValues: LaunchEnvironment.values,
-                stepEnvironment: SecretPolicy.stepEnvironment(LaunchEnvironment.values, withholding: withheld),
+                remote: settings.remoteCache.flatMap { RemoteCache(url: $0) }, secretValues: settings.launchEnvironment,
+                stepEnvironment: SecretPolicy.stepEnvironment(settings.launchEnvironment, withholding: withheld),
                 runner: SubprocessRunner(groups: ProcessGroups())))
         return try rollbacks.launch(rollback)
     }

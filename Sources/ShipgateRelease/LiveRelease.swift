@@ -22,9 +22,9 @@ public struct LiveRelease: Sendable, Equatable {
 
     public static func of(_ rows: [DeploymentRow]) -> LiveRelease {
         for (i, row) in rows.enumerated() {
-            switch row.status {
-            case "success": return LiveRelease(release: row, failedRollback: nil)
-            case "rollback-failed":
+            switch row.releaseStatus {
+            case .success: return LiveRelease(release: row, failedRollback: nil)
+            case .rollbackFailed:
                 guard row.rollbackOf != nil else { return LiveRelease(release: row, failedRollback: row) }
                 let from = rows[(i + 1)...].first(where: \.isGood) ?? row
                 return LiveRelease(release: from, failedRollback: row)

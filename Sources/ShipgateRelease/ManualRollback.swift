@@ -114,7 +114,8 @@ public struct ManualRollback: Sendable {
                 hint: "merge the environment into the trusted ref first")
         }
         let releases = try setting.store.deployments(environment: name, limit: 1000)
-        let current = releases.first { $0.isGood }
+        // What runs now (after a failed rollback, the release that could not be taken back).
+        let current = LiveRelease.of(releases).release
         let target: DeploymentRow
         if let to = request.to {
             guard let named = releases.first(where: { $0.release == to }) else {

@@ -8,8 +8,8 @@ import ShipgateModel
 /// go to every job. Environment secrets (named by any environment of the working tree *or* the
 /// trusted ref, so a branch cannot free one by deleting it from its copy) go only to an
 /// admitted deploy of their environment (`DeployController`). The state store's credentials go
-/// to no process at all. Everything withheld is also removed from shipgate's own C environment
-/// (`LaunchEnvironment.withhold`), so no child inherits it by accident.
+/// to no process at all. The caller removes `withheld` from shipgate's own C environment
+/// (`LaunchEnvironment.withhold`), so no child inherits any of it by accident.
 public struct RunSecrets: Sendable {
     /// Values every job receives.
     public var pipeline: [String: String]
@@ -18,6 +18,8 @@ public struct RunSecrets: Sendable {
     /// The environment steps and commands start from: the launch environment without any
     /// environment secret or credential.
     public var stepEnvironment: [String: String]
+    /// Every name no child may inherit from shipgate's C environment.
+    public var withheld: Set<String>
     /// Every value to mask, whoever receives it.
     public var maskedValues: [String] { Array(pipeline.values) + Array(environment.values) + credentialValues }
     var credentialValues: [String]
@@ -34,9 +36,9 @@ public struct RunSecrets: Sendable {
             shared[name] = nil
         }
         let withheld = environmentNames.union(LaunchEnvironment.credentialNames)
-        LaunchEnvironment.withhold(withheld.union(shared.keys))
         return RunSecrets(
             pipeline: shared, environment: perEnvironment, stepEnvironment: SecretPolicy.stepEnvironment(launch, withholding: withheld),
+            withheld: withheld.union(shared.keys),
             credentialValues: ["PGPASSWORD"].compactMap { launch[$0] }.filter { !$0.isEmpty })
     }
 }

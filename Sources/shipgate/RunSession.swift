@@ -42,6 +42,7 @@ struct RunSession {
             let fileValues = try execution.secretsFile.map(SecretSource.parseFile) ?? [:]
             secrets = try RunSecrets.resolve(
                 required: plan.secrets + execution.secretNames, pipeline: pipeline, policy: policy, launch: LaunchEnvironment.values, file: fileValues)
+            LaunchEnvironment.withhold(secrets.withheld)
         } catch let missing as SecretSource.Missing {
             let names = missing.names.joined(separator: ", ")
             FileDescriptorSink.standardError.write(

@@ -56,11 +56,12 @@ extension Shipgate {
                 } catch { throw fail("\(error)") }
             }
             let usersPath = users ?? home.stateDirectory + "/console/users.json"
-            let settings = Console.Settings(
+            var settings = Console.Settings(
                 workspace: home.root, pipelinePath: URL(fileURLWithPath: file).standardizedFileURL.path,
                 stateDirectory: StateLocation.url(state.stateURL) == nil ? home.stateDirectory : nil, trustRef: policyOptions.resolvedTrustRef,
                 keyringPath: policyOptions.keyringPath,
                 remoteCache: LaunchEnvironment.values["SHIPGATE_REMOTE_CACHE"].flatMap { $0.isEmpty ? nil : $0 }, secureCookies: secureCookies)
+            settings.launchEnvironment = LaunchEnvironment.values
             let console = Console(store: store, settings: settings, users: UserStore(path: usersPath), signer: signer)
 
             // Say up front what will not work.
