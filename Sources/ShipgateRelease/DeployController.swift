@@ -353,6 +353,12 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         default: break
         }
         guard !problems.isEmpty else { return nil }
+        // Whatever happened, a release whose outcome is not in the audit log never counts as
+        // good (no rollback or promote-from target); it stays live, needing a person.
+        if outcome == .success {
+            try? store.updateDeployment(
+                ticket.release, status: ReleaseStatus.unaudited.rawValue, detail: "\(outcome.status), but not in the audit log", finished: true)
+        }
         return
             "the outcome of release \(ticket.release) (\(outcome.status)) could not be written to the audit log in \(store.location) (\(problems.joined(separator: "; "))): "
             + "\(ticket.environment) is now in that state, but the audit log does not say so. Make the state store writable, check what runs in \(ticket.environment), "

@@ -16,6 +16,9 @@ public enum ReleaseStatus: String, Sendable, CaseIterable, Codable {
     case rollingBack = "rolling-back"
     /// Shipgate stopped (or died) before the release ended.
     case interrupted
+    /// It went out, but its outcome could not be written to the audit log: live, never a
+    /// rollback or `promote-from` target, and a person must check it.
+    case unaudited
 }
 
 extension DeploymentRow {

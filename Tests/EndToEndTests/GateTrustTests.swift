@@ -116,7 +116,9 @@ final class GateTrustTests: XCTestCase {
     /// A deploy whose outcome cannot be audited fails the job and the run, saying what to do.
     func testADeployWhoseOutcomeCannotBeAuditedFailsTheRun() async throws {
         let repo = try await GateRepo(pipeline: DeployGateTests.pipeline)
-        try await repo.ok(["run", "pipelines/deploy.yml", "--job", "unit"])  // creates the state database
+        try await repo.ok(["run", "pipelines/deploy.yml", "--job", "deploy-staging"])  // a good, audited release
+        let first = try await repo.history("staging")
+        let audited = try XCTUnwrap(first.first?["release"] as? String)
         try await failAudits(repo, kinds: ["deploy", "rollback", "rollback-failed"])
         let out = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-staging", "--output", "plain"])
         XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
@@ -127,12 +129,19 @@ final class GateTrustTests: XCTestCase {
         let run = try XCTUnwrap(GateRepo.runID(out.stdout))
         let status = try await repo.ok(["status", run, "--json"]).stdout
         XCTAssertTrue(status.contains(#""status" : "failed""#), status)
+        // It went out, so it is live, but it is no good release: never a rollback target.
+        let releases = try await repo.history("staging")
+        XCTAssertEqual(releases.map { $0["status"] as? String }, ["unaudited", "success"])
+        XCTAssertEqual(releases.first?["needsManualAction"] as? Bool, true)
+        let text = try await repo.ok(["history", "--env", "staging"]).stdout
+        XCTAssertTrue(text.contains("← live, NOT in the audit log: needs manual action"), text)
 
         // A rollback whose entry cannot be written: the job fails with the same message.
         try repo.write("BROKEN\n", to: "release.txt")
         let bad = try await repo.shipgate(["run", "pipelines/deploy.yml", "--job", "deploy-staging", "--output", "plain"])
         XCTAssertEqual(bad.status, 1, bad.stdout)
         XCTAssertTrue(bad.stdout.contains("(rolled-back) could not be written to the audit log"), bad.stdout)
+        XCTAssertTrue(bad.stdout.contains("rolling back staging to release \(audited)"), "to the last audited good release:\n\(bad.stdout)")
     }
 
     /// After an automatic rollback fails, the failed release is what runs: `history` marks it
