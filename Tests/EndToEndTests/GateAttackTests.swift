@@ -74,3 +74,40 @@ final class GateAttackTests: XCTestCase {
         XCTAssertTrue(twin.stdout.contains("can pass for the trusted environment `prod`"), twin.stdout)
     }
 }
+
+extension GateAttackTests {
+    static let outputs = """
+        name: outputs
+        environments:
+          prod:
+            approvals: { required: 1, from: [alice] }
+        jobs:
+          build:
+            steps: [{ run: 'echo "digest=${IMAGE_DIGEST:-sha256:approved}" >> "$SHIPGATE_OUTPUT"' }]
+          deploy-prod:
+            needs: [build]
+            environment: prod
+            steps: [{ run: 'mkdir -p live && echo "${{ needs.build.outputs.digest }}" > live/prod.txt' }]
+
+        """
+
+    /// Approvals given for one run's outputs do not carry over to a run of the same commit whose
+    /// needs produced other outputs (another image digest); the same outputs do carry over.
+    func testApprovalsBindTheOutputsOfTheDeploysNeeds() async throws {
+        let repo = try await GateRepo(pipeline: Self.outputs)
+        let first = try await repo.shipgate(["run", "pipelines/deploy.yml", "--output", "plain"])
+        XCTAssertEqual(first.status, 3, first.stdout + first.stderr)
+        let run = try XCTUnwrap(GateRepo.runID(first.stdout))
+        let approved = try await repo.ok(["approve", run, "--env", "prod", "--key", repo.key("alice")])
+        XCTAssertTrue(approved.stdout.contains("outputs:build"), "the approval names the outputs it binds:\n\(approved.stdout)")
+
+        let swapped = try await repo.shipgate(["run", "pipelines/deploy.yml", "--output", "plain"], env: ["IMAGE_DIGEST": "sha256:evil"])
+        XCTAssertEqual(swapped.status, 3, "a new run of the same commit with another digest is blocked:\n\(swapped.stdout)")
+        XCTAssertEqual(repo.read("live/prod.txt"), "", "nothing deployed")
+        XCTAssertTrue(swapped.stdout.contains("approve by alice not counted: artifacts changed since approval (outputs:build)"), swapped.stdout)
+
+        let same = try await repo.ok(["run", "pipelines/deploy.yml", "--output", "plain"])
+        XCTAssertTrue(same.stdout.contains("approved by alice"), same.stdout)
+        XCTAssertEqual(repo.read("live/prod.txt"), "sha256:approved\n")
+    }
+}
