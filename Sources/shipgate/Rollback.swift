@@ -78,12 +78,8 @@ extension Shipgate {
             let remote = (remoteCache ?? LaunchEnvironment.values["SHIPGATE_REMOTE_CACHE"]).flatMap { $0.isEmpty ? nil : RemoteCache(url: $0) }
             let cache = try? CacheContext(
                 stateDirectory: home.stateDirectory, workspace: home.root, remote: nil, lookups: true, readOnly: true, trackedBlobID: nil)
-            DetachedProcesses.adopt()
-            let groups = ProcessGroups(reaper: OrphanReaper.start(executable: SelfExecutable.path))
-            defer {
-                DetachedProcesses.stopAdopted(keep: groups.reaper.map { [$0.pid] } ?? [])
-                groups.reaper?.finish()
-            }
+            let supervision = RunSupervision()
+            defer { supervision.end() }
             let rollback = ManualRollback(
                 .init(
                     environment: env, to: to, actor: context.actor, approver: approver?.name, signature: approver?.signature, reason: reasonText,
@@ -92,17 +88,14 @@ extension Shipgate {
                     store: store, policy: trusted, context: context, workspace: home.root, stateDirectory: home.stateDirectory, files: cache?.files,
                     remote: remote, secretValues: LaunchEnvironment.values.merging(fileValues) { _, file in file },
                     stepEnvironment: SecretPolicy.stepEnvironment(LaunchEnvironment.values, withholding: withheld),
-                    runner: SubprocessRunner(groups: groups)))
+                    runner: SubprocessRunner(groups: supervision.groups)))
             let prepared: ManualRollback.Prepared
             do { prepared = try rollback.prepare() } catch let e as ReleaseError { throw fail(e.message, hint: e.hint) }
             print(
                 "rolling back \(env) from \(prepared.current?.release ?? "(none)") to \(prepared.target.release) (version \(prepared.target.version ?? "-"), commit \(prepared.target.commitID?.prefix(12) ?? "-")); steps from \(prepared.source)"
             )
-            let token = CancellationToken()
-            let trap = SignalTrap(token: token) { groups.killEverything() }
-            defer { withExtendedLifetime(trap) {} }
             let outcome = await rollback.run(
-                prepared, observer: PlainReporter(sink: FileDescriptorSink.standardOutput, style: Terminal.stdoutStyle), cancellation: token)
+                prepared, observer: PlainReporter(sink: FileDescriptorSink.standardOutput, style: Terminal.stdoutStyle), cancellation: supervision.token)
             guard outcome.succeeded else { throw fail(outcome.message, hint: "logs in \(outcome.runDirectory)", code: Exit.jobFailed) }
             print(outcome.message)
         }

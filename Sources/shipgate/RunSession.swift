@@ -112,21 +112,12 @@ struct RunSession {
             }
         }
 
-        // Steps die with shipgate even when it is killed outright (`kill -9`).
-        DetachedProcesses.adopt()
-        let groups = ProcessGroups(reaper: OrphanReaper.start(executable: SelfExecutable.path))
-        defer {
-            // Daemons steps detached end with the run; then the reaper helper is told all is well.
-            DetachedProcesses.stopAdopted(keep: groups.reaper.map { [$0.pid] } ?? [])
-            groups.reaper?.finish()
-        }
-        let token = CancellationToken()
-        let onForce = self.onForce
-        let trap = SignalTrap(token: token) {
-            groups.killEverything()
-            onForce()
-        }
-        defer { withExtendedLifetime(trap) {} }
+        // Steps die with shipgate even when it is killed outright (`kill -9`); daemons steps
+        // detached end with the run.
+        let supervision = RunSupervision(onForce: onForce)
+        defer { supervision.end() }
+        let groups = supervision.groups
+        let token = supervision.token
 
         // In GitHub Actions, every secret value is masked by the runner before anything prints.
         if execution.resolvedMode(environment: environment) == .github {

@@ -28,3 +28,30 @@ final class SignalTrap: @unchecked Sendable {
         }
     }
 }
+
+/// What every command that runs steps sets up so no step outlives it: detached daemons are
+/// adopted, every process group is known to the orphan reaper helper (which kills them if
+/// shipgate is killed outright), and SIGINT/SIGTERM cancel the run. `end()` stops what steps
+/// detached and tells the reaper all is well; call it once the steps are done.
+final class RunSupervision: @unchecked Sendable {
+    let groups: ProcessGroups
+    let token = CancellationToken()
+    private var trap: SignalTrap?
+
+    /// `onForce`: also run on a second signal, before exiting 130.
+    init(onForce: @escaping @Sendable () -> Void = {}) {
+        DetachedProcesses.adopt()
+        let groups = ProcessGroups(reaper: OrphanReaper.start(executable: SelfExecutable.path))
+        self.groups = groups
+        trap = SignalTrap(token: token) {
+            groups.killEverything()
+            onForce()
+        }
+    }
+
+    func end() {
+        DetachedProcesses.stopAdopted(keep: groups.reaper.map { [$0.pid] } ?? [])
+        groups.reaper?.finish()
+        trap = nil
+    }
+}
