@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/gate.sh — what the deploy gate costs: signing an approval, a gated run that blocks and
-# its resume that deploys, and verifying a long audit chain.
+# its resume that deploys, a manual rollback, reading the trusted policy from a large tree,
+# and verifying a long audit chain.
 #
 #   bench/gate.sh                 # 10 repeats, a 20,000-entry audit chain
 #   REPEAT=5 ENTRIES=100000 bench/gate.sh
@@ -33,12 +34,13 @@ environments:
     concurrency: 1
 jobs:
   build:
-    steps: [{ run: 'mkdir -p dist && echo app > dist/app.txt' }]
+    steps: [{ run: 'mkdir -p dist && date +%s%N > dist/app.txt' }]
     artifacts: { paths: ["dist/**"] }
   deploy:
     needs: [build]
     environment: prod
     steps: [{ run: 'true' }]
+    rollback: [{ run: 'test -f "$SHIPGATE_ROLLBACK_ARTIFACTS/dist/app.txt"' }]
   plain:
     steps: [{ run: 'true' }]
 YAML
@@ -63,6 +65,36 @@ for _ in $(seq "$REPEAT"); do
 done
 status=$("$SHIPGATE" history --env prod --json | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["status"]=="success"))')
 [ "$status" = "$REPEAT" ] || { echo "bench/gate.sh: expected $REPEAT successful deploys, got $status" >&2; exit 1; }
+
+# Manual rollback: authorize (alice's key against the trusted keyring), restore the previous
+# release's artifacts, run the trusted ref's rollback steps, record and audit.
+rollback=()
+for _ in $(seq "$REPEAT"); do
+  rollback+=("$(time_ms "$SHIPGATE" rollback pipelines/deploy.yml --env prod --key ../keys/alice.key --reason bench)")
+done
+rolled=$("$SHIPGATE" history --env prod --json | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get("rollbackOf") and r["status"]=="success"))')
+[ "$rolled" = "$REPEAT" ] || { echo "bench/gate.sh: expected $REPEAT manual rollbacks, got $rolled" >&2; exit 1; }
+
+# The trusted policy is read from every pipeline file of the trusted ref's tree: `plan` of the
+# deploying pipeline in this small repository, then with 10,000 more committed files (100
+# directories, 30 YAML files that are not pipelines). Peer: `git ls-tree -r` of the same tree.
+plan_small=()
+for _ in $(seq "$REPEAT"); do plan_small+=("$(time_ms "$SHIPGATE" plan pipelines/deploy.yml)"); done
+python3 - <<'PY'
+import os
+for i in range(10000):
+    d = "tree/d%03d" % (i // 100)
+    os.makedirs(d, exist_ok=True)
+    name = ("config%d.yml" % i) if i % 333 == 0 else ("f%d.txt" % i)
+    with open(os.path.join(d, name), "w") as f:
+        f.write("key: %d\n" % i if name.endswith(".yml") else "%d\n" % i)
+PY
+$git add -A && $git commit -qm tree
+plan_big=(); lstree=()
+for _ in $(seq "$REPEAT"); do
+  plan_big+=("$(time_ms "$SHIPGATE" plan pipelines/deploy.yml)")
+  lstree+=("$(time_ms git ls-tree -r HEAD)")
+done
 
 # A long audit chain, in shipgate's entry format, then `audit verify`.
 python3 - "$ENTRIES" <<'PY'
@@ -108,6 +140,11 @@ printf '  %-52s %6s ms\n' "run of one plain job (no gate), for scale" "$(printf 
 printf '  %-52s %6s ms\n' "run: build, then the gate blocks the deploy (exit 3)" "$(printf '%s\n' "${blocked[@]}" | median)"
 printf '  %-52s %6s ms\n' "approve (trusted keyring via libgit2, sign, record)" "$(printf '%s\n' "${approve[@]}" | median)"
 printf '  %-52s %6s ms\n' "resume: gate passes (2 signatures), deploy, record" "$(printf '%s\n' "${resume[@]}" | median)"
+printf '  %-52s %6s ms\n' "rollback --key (authorize, restore, trusted steps)" "$(printf '%s\n' "${rollback[@]}" | median)"
+ps=$(printf '%s\n' "${plan_small[@]}" | median); pb=$(printf '%s\n' "${plan_big[@]}" | median); lt=$(printf '%s\n' "${lstree[@]}" | median)
+printf '  %-52s %6s ms\n' "plan (trusted policy from the tree), small repository" "$ps"
+printf '  %-52s %6s ms  (+%s ms)\n' "plan, with 10,000 more committed files" "$pb" "$(( pb - ps ))"
+printf '  %-52s %6s ms\n' "peer: git ls-tree -r HEAD of that tree" "$lt"
 entries=$(python3 -c 'import sqlite3; print(sqlite3.connect(".shipgate/state.db").execute("SELECT COUNT(*) FROM audit").fetchone()[0])')
 v=$(printf '%s\n' "${verify[@]}" | median); p=$(printf '%s\n' "${pyverify[@]}" | median)
 printf '  %-52s %6s ms\n' "audit verify, $entries entries" "$v"
