@@ -150,6 +150,17 @@ struct RunSession {
             if deploys {
                 reporter.handle(.notice(job: nil, level: .info, message: "deploy policy from \(policy.source)"))
                 for note in policy.notes { reporter.handle(.notice(job: nil, level: .warning, message: note)) }
+                let protected = plan.jobs.contains { job in
+                    job.status != .skip && job.deploy.map { policy.environments[$0.environment]?.isProtected ?? false } ?? false
+                }
+                if protected, store is SQLiteStateStore {
+                    reporter.handle(
+                        .notice(
+                            job: nil, level: .warning,
+                            message:
+                                "the state store \(store.location) is a file this run's steps can write (they run as the same user): for protected environments use a shared PostgreSQL store (--state postgres://…, whose credentials never reach steps) or run steps as another user (docs/deploy-gates.md#threat-model)"
+                        ))
+                }
             }
             var settings = DeployController.Settings(
                 runID: runID, actor: actor, pipelineDigest: pipeline.digest, context: context,
