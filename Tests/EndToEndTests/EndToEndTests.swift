@@ -214,6 +214,7 @@ final class EndToEndTests: XCTestCase {
           look:
             steps:
               - run: cat src/a.txt; ls src; test -f leftover.txt && echo leftover || echo clean; echo "$SHIPGATE_VERSION $SHIPGATE_DIRTY"
+              - run: git describe --tags; git rev-parse --abbrev-ref HEAD; git status --porcelain | wc -l; git log --format=%s
           fail:
             needs: [look]
             steps: [{run: 'test -z "$FAIL"'}]
@@ -229,7 +230,11 @@ final class EndToEndTests: XCTestCase {
         let ok = try await CLI.run(["run", "iso.yml", "--isolate", "--job", "look", "--output", "plain"], in: s.path, environment: ["TMPDIR": tmp + "/"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stdout.contains("[look] committed\n[look] a.txt\n[look] clean\n[look] v1.0.0 false"), ok.stdout)
+        // A repository of its own: tags, the branch, a clean status and the history.
+        XCTAssertTrue(ok.stdout.contains("[look] v1.0.0\n[look] main\n[look] 0\n[look] init\n"), ok.stdout)
         XCTAssertEqual(checkouts(), [])
+        let refs = try await CLI.shell("git for-each-ref --format='%(refname)'; git worktree list | wc -l", in: s.path)
+        XCTAssertEqual(refs, "refs/heads/main\nrefs/tags/v1.0.0\n1", "the original repository is untouched")
 
         let failed = try await CLI.run(
             ["run", "iso.yml", "--isolate", "--job", "fail", "--output", "plain"], in: s.path, environment: ["TMPDIR": tmp + "/", "FAIL": "1"])
