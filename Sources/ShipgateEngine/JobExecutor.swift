@@ -138,6 +138,7 @@ struct JobExecutor: Sendable {
                 job, prepared: prepared, attempt: attempt, deadline: deadline, extraEnv: extraEnv, log: log, outputsPath: outputsPath,
                 pgids: &pgids, result: &result)
             groups?.kill(pgids)  // background processes the steps left behind end with the attempt
+            log.flush()  // every attempt's output is on disk when it ends
 
             if failure == nil {
                 let text = (try? String(contentsOfFile: outputsPath, encoding: .utf8)) ?? ""

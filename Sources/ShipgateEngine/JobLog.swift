@@ -7,7 +7,13 @@ import Foundation
 #endif
 
 /// A job's log file: one line per output line, each prefixed with a UTC timestamp
-/// (`2026-11-26T19:58:01.123Z `). Buffered; flushed when the job ends and on `flush()`.
+/// (`2026-11-26T19:58:01.123Z `), streamed as lines arrive.
+///
+/// Buffering is bounded in size (64 KiB) and in time: a line reaches the file at most about
+/// `maxDelay` (1 s) after it was written, through `LogFlusher`, even when the job then prints
+/// nothing more; `flush()` (called at the end of every attempt and of the job) writes the rest.
+/// So `tail -f` follows a running job, and if shipgate is killed (`kill -9`) at most the last
+/// second of output is lost.
 ///
 /// The file is created on the first output line: a job that prints nothing leaves no log
 /// (creating thousands of empty files costs more than running thousands of trivial steps).
@@ -23,13 +29,20 @@ public final class JobLog: @unchecked Sendable {
     private var pendingMarks: [(timespec, String)] = []
     private var cachedSecond: Int = -1
     private var cachedPrefix: [UInt8] = []
+    /// When the oldest line not yet flushed was written (`CLOCK_MONOTONIC` seconds); nil when all is flushed.
+    private var unflushedSince: Double?
     public private(set) var failedWrites = 0
+    /// The longest a written line stays in the buffer.
+    public static let maxDelay = 1.0
 
     public init(path: String) {
         self.path = path
     }
 
-    deinit { if let file { fclose(file) } }
+    deinit {
+        LogFlusher.shared.remove(self)
+        if let file { fclose(file) }
+    }
 
     /// Whether the file was created.
     public var exists: Bool {
@@ -61,7 +74,23 @@ public final class JobLog: @unchecked Sendable {
     public func flush() {
         lock.lock()
         if let file { fflush(file) }
+        unflushedSince = nil
         lock.unlock()
+    }
+
+    /// Flushes when the oldest unflushed line is at least `age` seconds old (`LogFlusher`).
+    func flush(ifOlderThan age: Double, now: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let since = unflushedSince, now - since >= age, let file else { return }
+        fflush(file)
+        unflushedSince = nil
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     private static func now() -> timespec {
@@ -75,7 +104,10 @@ public final class JobLog: @unchecked Sendable {
         if !opened {
             opened = true
             file = fopen(path, "a")
-            if let file { setvbuf(file, nil, _IOFBF, 64 * 1024) }
+            if let file {
+                setvbuf(file, nil, _IOFBF, 64 * 1024)
+                LogFlusher.shared.add(self)
+            }
             let marks = pendingMarks
             pendingMarks = []
             for (t, m) in marks { append(m, at: t) }
@@ -94,6 +126,7 @@ public final class JobLog: @unchecked Sendable {
             failedWrites += 1
             clearerr(file)
         }
+        if unflushedSince == nil { unflushedSince = Self.monotonicSeconds() }
     }
 
     /// `2026-11-26T19:58:01.123Z`; the part up to the second is formatted once per second.
