@@ -152,8 +152,8 @@ extension Duration {
     }
 }
 
-/// Which job may start next: counts unmet needs and releases jobs in plan order.
-/// A job is released once all its needs have finished, whatever their status.
+/// Which job may start next: counts unmet needs and `after` edges and releases jobs in plan
+/// order. A job is released once all of them have finished, whatever their status.
 struct Scheduler {
     private let jobs: [PlannedJob]
     private var unmet: [Int]
@@ -167,7 +167,7 @@ struct Scheduler {
         unmet = Array(repeating: 0, count: jobs.count)
         dependents = Array(repeating: [], count: jobs.count)
         for (i, job) in jobs.enumerated() {
-            for need in job.needs {
+            for need in job.needs + job.after {
                 guard let n = indexOf[need] else { continue }  // not part of this run
                 unmet[i] += 1
                 dependents[n].append(i)

@@ -109,12 +109,13 @@ extension JobExecutor {
     }
 
     /// What each needed job contributes to the key: its own key, or the digest of the
-    /// artifacts it handed on; nothing for a job that has neither.
+    /// artifacts it handed on; nothing for a job that has neither. Jobs waited for by stage
+    /// order contribute only their artifacts; `after` jobs nothing.
     static func needContributions(_ job: PlannedJob, needed: [String: JobResult]) -> [String: String] {
         var needs: [String: String] = [:]
         for id in job.needs {
             guard let r = needed[id] else { continue }
-            if let key = r.cacheKey {
+            if let key = r.cacheKey, !job.needsFromStages {
                 needs[id] = key
             } else if let digest = r.artifactsDigest {
                 needs[id] = "artifacts:" + digest

@@ -9,7 +9,7 @@ struct PipelineDecoder {
     static let topKeys = ["name", "env", "defaults", "stages", "secrets", "environments", "jobs"]
     static let defaultsKeys = ["timeout", "retry", "shell", "working-directory"]
     static let jobKeys = [
-        "stage", "needs", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
+        "stage", "needs", "after", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
         "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when", "environment", "verify", "rollback",
     ]
     static let whenKeys = ["branches", "tags", "changes", "manual"]
@@ -214,6 +214,12 @@ struct PipelineDecoder {
                     }
                 } else {
                     job.needs = reader.stringList(entry.value, what: "`needs`") ?? []
+                }
+            case "after":
+                if case .scalar = entry.value, NodeReader.kind(entry.value) != "null" {
+                    job.after = reader.nonEmptyString(entry.value, what: "`after`").map { [Located($0, at: reader.location(entry.value))] } ?? []
+                } else {
+                    job.after = reader.stringList(entry.value, what: "`after`") ?? []
                 }
             case "matrix": job.matrix = decodeMatrix(entry.value)
             case "env": envNode = entry.value

@@ -5,6 +5,9 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var stage: String?
     /// Explicit edges; nil means "every job of earlier stages", `[]` means "start at once".
     public var needs: [Located<String>]?
+    /// Ordering only (`after:`): start once these jobs have ended, whatever their result; they
+    /// are not dependencies (no key, artifacts, outputs or skips flow along these edges).
+    public var after: [Located<String>] = []
     public var matrix: Matrix?
     public var env: [EnvVar]
     public var timeout: TimeSpan?

@@ -47,7 +47,14 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     /// The declared job id this one was expanded from.
     public var job: String
     public var stage: String?
+    /// Jobs that must have finished and satisfied this one (success, or `continue-on-error`):
+    /// explicit `needs`, or every job of earlier stages.
     public var needs: [String]
+    /// True when `needs` comes from stage order (no explicit `needs`): those jobs gate this one
+    /// and hand it their artifacts, but their cache keys do not join its key.
+    public var needsFromStages = false
+    /// Ordering only (`after:`): jobs this one starts after, whatever their result.
+    public var after: [String] = []
     public var matrix: [MatrixValue]
     public var status: Status
     /// Why the job is skipped; nil when it runs.

@@ -11,6 +11,10 @@ public struct JobGraph: Sendable {
         public var definition: JobDefinition
         public var matrix: [MatrixValue]
         public var needs: [String]
+        /// Ordering-only edges (`after:`), as variant ids; never also in `needs`.
+        public var after: [String] = []
+        /// Every job this one waits for: `needs`, then `after`.
+        public var edges: [String] { needs + after }
     }
 
     /// Nodes in declaration order (variants in matrix order).
@@ -49,26 +53,36 @@ public struct JobGraph: Sendable {
 
         let declared = pipeline.jobs.map(\.id)
         let definitions = Dictionary(pipeline.jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // The variant ids `list` names, reporting unknown jobs and jobs of later stages.
+        func targets(_ list: [Located<String>], verb: String, of job: JobDefinition) -> [String] {
+            let myStage = job.stage.flatMap { stageIndex[$0] }
+            var result: [String] = []
+            for entry in list {
+                guard let target = definitions[entry.value] else {
+                    diagnostics.append(
+                        .error(
+                            "job `\(job.id)` \(verb) unknown job `\(entry.value)`", at: entry.location,
+                            hint: Suggest.hint(for: entry.value, in: declared)))
+                    continue
+                }
+                if let mine = myStage, let theirs = target.stage.flatMap({ stageIndex[$0] }), theirs > mine {
+                    diagnostics.append(
+                        .error(
+                            "job `\(job.id)` (stage `\(job.stage!)`) \(verb) `\(target.id)` of the later stage `\(target.stage!)`",
+                            at: entry.location, hint: "move `\(target.id)` to an earlier stage or `\(job.id)` to a later one"))
+                    continue
+                }
+                result += variantsOf[target.id] ?? []
+            }
+            return result
+        }
+
         for i in nodes.indices {
             let job = nodes[i].definition
             let myStage = job.stage.flatMap { stageIndex[$0] }
             var needs: [String] = []
             if let explicit = job.needs {
-                for need in explicit {
-                    guard let target = definitions[need.value] else {
-                        diagnostics.append(
-                            .error("job `\(job.id)` needs unknown job `\(need.value)`", at: need.location, hint: Suggest.hint(for: need.value, in: declared)))
-                        continue
-                    }
-                    if let mine = myStage, let theirs = target.stage.flatMap({ stageIndex[$0] }), theirs > mine {
-                        diagnostics.append(
-                            .error(
-                                "job `\(job.id)` (stage `\(job.stage!)`) needs `\(target.id)` of the later stage `\(target.stage!)`", at: need.location,
-                                hint: "move `\(target.id)` to an earlier stage or `\(job.id)` to a later one"))
-                        continue
-                    }
-                    needs += variantsOf[target.id] ?? []
-                }
+                needs = targets(explicit, verb: "needs", of: job)
             } else if let mine = myStage {
                 for other in pipeline.jobs where other.stage.flatMap({ stageIndex[$0] }).map({ $0 < mine }) ?? false {
                     needs += variantsOf[other.id] ?? []
@@ -76,6 +90,7 @@ public struct JobGraph: Sendable {
             }
             var seen = Set<String>()
             nodes[i].needs = needs.filter { seen.insert($0).inserted }
+            nodes[i].after = targets(job.after, verb: "runs after", of: job).filter { seen.insert($0).inserted }
         }
 
         let graph = JobGraph(nodes: nodes, index: index)
@@ -89,6 +104,7 @@ public struct JobGraph: Sendable {
         var edges: [String: [String]] = [:]
         var order: [String] = []
         var location: [String: SourceLocation] = [:]
+        var ordersOnly = Set<String>()  // jobs with `after:` edges
         for node in nodes {
             let job = node.definition.id
             if edges[job] == nil {
@@ -96,10 +112,11 @@ public struct JobGraph: Sendable {
                 location[job] = node.definition.location
                 edges[job] = []
             }
-            for need in node.needs {
+            for need in node.edges {
                 let target = nodes[index[need]!].definition.id
                 if !edges[job]!.contains(target) { edges[job]!.append(target) }
             }
+            if !node.after.isEmpty { ordersOnly.insert(job) }
         }
         enum Mark { case visiting, done }
         var marks: [String: Mark] = [:]
@@ -120,7 +137,8 @@ public struct JobGraph: Sendable {
                         let k = cycle.firstIndex(of: start)!
                         let rotated = Array(cycle[k...] + cycle[..<k])
                         let path = (rotated + [start]).joined(separator: " -> ")
-                        diagnostics.append(.error("dependency cycle: \(path)", at: location[start], hint: "remove one of these `needs` edges"))
+                        let kinds = cycle.contains(where: ordersOnly.contains) ? "`needs` or `after`" : "`needs`"
+                        diagnostics.append(.error("dependency cycle: \(path)", at: location[start], hint: "remove one of these \(kinds) edges"))
                     }
                 case .done?: continue
                 case nil: visit(next)
@@ -140,7 +158,7 @@ public struct JobGraph: Sendable {
         var dependents = [[Int]](repeating: [], count: nodes.count)
         var current: [Int] = []
         for (i, node) in nodes.enumerated() where ids.contains(node.id) {
-            for need in node.needs where ids.contains(need) {
+            for need in node.edges where ids.contains(need) {
                 unmet[i] += 1
                 dependents[index[need]!].append(i)
             }

@@ -64,6 +64,8 @@ public enum Planner {
                 status: isSelected ? .run : .skip, reason: isSelected ? nil : skipReason,
                 timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
                 continueOnError: def.continueOnError, steps: steps, location: def.location)
+            planned.after = node.after
+            planned.needsFromStages = def.needs == nil && !node.needs.isEmpty
             // `when:` rules; a job skipped by a rule takes its dependents with it.
             if isSelected {
                 // Only explicit `needs` carry a skip; stage order alone does not (a skipped job

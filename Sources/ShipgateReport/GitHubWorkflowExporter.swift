@@ -43,6 +43,7 @@ public enum GitHubWorkflowExporter {
         // Declared jobs, in plan order, with their needs at the declared level.
         var order: [String] = []
         var needs: [String: [String]] = [:]
+        var after: [String: [String]] = [:]
         var timeouts: [String: TimeSpan] = [:]
         let declaredOf = Dictionary(plan.jobs.map { ($0.id, $0.job) }, uniquingKeysWith: { a, _ in a })
         for job in plan.jobs {
@@ -51,26 +52,37 @@ public enum GitHubWorkflowExporter {
                 let d = declaredOf[n] ?? n
                 if !(needs[job.job] ?? []).contains(d) { needs[job.job, default: []].append(d) }
             }
+            for n in job.after {
+                let d = declaredOf[n] ?? n
+                if !(after[job.job] ?? []).contains(d) { after[job.job, default: []].append(d) }
+            }
             timeouts[job.job] = max(timeouts[job.job] ?? .zero, job.timeout)
         }
         let secretNames = pipeline.secrets.map(\.value)
         for id in order {
             guard let def = pipeline.job(id) else { continue }
-            out += job(def, needs: needs[id] ?? [], timeout: timeouts[id] ?? .minutes(60), pipeline: pipeline, secrets: secretNames, options: options)
+            out += job(
+                def, needs: needs[id] ?? [], after: after[id] ?? [], timeout: timeouts[id] ?? .minutes(60), pipeline: pipeline, secrets: secretNames,
+                options: options)
         }
         return out
     }
 
     private static func job(
-        _ def: JobDefinition, needs: [String], timeout: TimeSpan, pipeline: Pipeline, secrets: [String], options: Options
+        _ def: JobDefinition, needs: [String], after: [String], timeout: TimeSpan, pipeline: Pipeline, secrets: [String], options: Options
     ) -> String {
         var o = "  \(def.id):\n"
         o += "    name: \(quote(def.id))\n"
         o += "    runs-on: \(quote(options.runsOn))\n"
-        if !needs.isEmpty { o += "    needs: [\(needs.map(quote).joined(separator: ", "))]\n" }
+        let waits = needs + after.filter { !needs.contains($0) }
+        if !waits.isEmpty { o += "    needs: [\(waits.map(quote).joined(separator: ", "))]\n" }
         if let env = def.deploy?.environment.value { o += "    environment: \(quote(env))\n" }
         // `manual` jobs run only when a person starts the workflow; GitHub skips their dependents.
-        if def.when?.manual == true { o += "    if: github.event_name == 'workflow_dispatch'\n" }
+        // `after` jobs are GitHub needs whose result does not matter: only the real needs must succeed.
+        var conditions: [String] = []
+        if def.when?.manual == true { conditions.append("github.event_name == 'workflow_dispatch'") }
+        if !after.isEmpty { conditions += ["!cancelled()"] + needs.map { "needs.\($0).result == 'success'" } }
+        if !conditions.isEmpty { o += "    if: \(after.isEmpty ? conditions[0] : "${{ \(conditions.joined(separator: " && ")) }}")\n" }
         // shipgate enforces the job's own timeout; GitHub's is a backstop with room for setup.
         o += "    timeout-minutes: \(Int((timeout.milliseconds + 59_999) / 60_000) + 30)\n"
         if let m = def.matrix {

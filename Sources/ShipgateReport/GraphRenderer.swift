@@ -22,11 +22,13 @@ public enum GraphRenderer {
             }
             for job in plan.jobs where job.stage == nil { out += "  \(ids[job.id]!)[\(mermaidLabel(job.id))]\n" }
             for job in plan.jobs { for need in job.needs { if let from = ids[need] { out += "  \(from) --> \(ids[job.id]!)\n" } } }
+            for job in plan.jobs { for earlier in job.after { if let from = ids[earlier] { out += "  \(from) -.-> \(ids[job.id]!)\n" } } }
             return out
         case .dot:
             var out = "digraph \(dotQuote(plan.pipeline.name)) {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n"
             for job in plan.jobs { out += "  \(ids[job.id]!) [label=\(dotQuote(job.id))\(job.status == .skip ? ", style=\"rounded,dashed\"" : "")];\n" }
             for job in plan.jobs { for need in job.needs { if let from = ids[need] { out += "  \(from) -> \(ids[job.id]!);\n" } } }
+            for job in plan.jobs { for earlier in job.after { if let from = ids[earlier] { out += "  \(from) -> \(ids[job.id]!) [style=dashed];\n" } } }
             return out + "}\n"
         }
     }

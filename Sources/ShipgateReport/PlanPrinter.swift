@@ -39,6 +39,7 @@ public enum PlanPrinter {
         var facts: [String] = []
         if let stage = job.stage { facts.append("stage \(stage)") }
         facts.append(job.needs.isEmpty ? "needs nothing" : "needs \(job.needs.joined(separator: ", "))")
+        if !job.after.isEmpty { facts.append("after \(job.after.joined(separator: ", "))") }
         facts.append("timeout \(job.timeout)")
         if job.retry.attempts > 1 { facts.append("retry \(job.retry.attempts)× from \(job.retry.backoff) (max \(job.retry.maxBackoff))") }
         if job.continueOnError { facts.append("continue-on-error") }
@@ -91,6 +92,7 @@ public enum PlanPrinter {
             o.add("job", job.job)
             o.add("stage", job.stage)
             o.add("needs", raw: JSONObject.array(job.needs))
+            if !job.after.isEmpty { o.add("after", raw: JSONObject.array(job.after)) }
             var m = JSONObject()
             for v in job.matrix { m.add(v.axis, v.value) }
             o.add("matrix", raw: m.text)

@@ -1,0 +1,87 @@
+import Foundation
+import XCTest
+
+/// `after:`, stage order and the step environment (`$VAR` in `env`, `$SHIPGATE_ENV`,
+/// `$SHIPGATE_PATH`) through the built binary, with real processes.
+final class OrderingEnvironmentTests: XCTestCase {
+    /// Job id → status in the newest run's `run.json`.
+    static func statuses(_ workspace: String) throws -> [String: String] {
+        let runs = workspace + "/.shipgate/runs"
+        let last = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: runs).filter { !$0.hasPrefix(".") }.sorted().last)
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(runs)/\(last)/run.json"))) as? [String: Any]
+        let jobs = try XCTUnwrap(record?["jobs"] as? [[String: Any]])
+        return Dictionary(jobs.compactMap { j in (j["id"] as? String).map { ($0, j["status"] as? String ?? "") } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    static func write(_ files: [String: String], in root: String) throws {
+        for (path, text) in files {
+            let url = URL(fileURLWithPath: root).appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// `after:` waits for a job whatever its result and keeps its key out; stage order still
+    /// gates on success but does not couple keys either.
+    func testAfterOrdersWithoutCouplingCacheKeys() async throws {
+        let s = try Scratch(fixture: "basic")
+        try Self.write(
+            [
+                "pipeline.yml": """
+                name: after
+                stages: [test, build]
+                jobs:
+                  unit:
+                    stage: test
+                    inputs: ["tests/**"]
+                    steps:
+                      - run: cat tests/t.txt; test -z "$FAIL_UNIT"
+                  lint:
+                    inputs: ["lint.txt"]
+                    steps:
+                      - run: rm -f lint.done; sleep 1; echo ended > lint.done; test -z "$FAIL_LINT"
+                  wheel:
+                    stage: build
+                    inputs: ["src/**"]
+                    outputs: ["dist/wheel.txt"]
+                    steps:
+                      - run: mkdir -p dist && cat src/a.txt > dist/wheel.txt
+                  report:
+                    after: [lint]
+                    inputs: ["src/**"]
+                    steps:
+                      - run: cat lint.done
+                """,
+                "tests/t.txt": "t1\n", "lint.txt": "l1\n", "src/a.txt": "a\n",
+            ], in: s.path)
+        let plan = try await CLI.run(["plan", "pipeline.yml"], in: s.path)
+        XCTAssertTrue(plan.stdout.contains("needs nothing · after lint"), plan.stdout)
+        let export = try await CLI.run(["export", "github", "pipeline.yml"], in: s.path)
+        XCTAssertTrue(
+            export.stdout.contains("  report:\n    name: \"report\"\n    runs-on: \"ubuntu-latest\"\n    needs: [\"lint\"]\n    if: ${{ !cancelled() }}\n"),
+            export.stdout)
+
+        // The earlier job fails: the later one still runs, after it ended.
+        let first = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path, environment: ["FAIL_LINT": "1"])
+        XCTAssertEqual(first.status, 1, first.stdout + first.stderr)
+        XCTAssertEqual(try Self.statuses(s.path), ["unit": "success", "lint": "failed", "wheel": "success", "report": "success"])
+        XCTAssertTrue(first.stdout.contains("[report] ended"), "report started after lint ended:\n\(first.stdout)")
+
+        let second = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path)
+        XCTAssertEqual(second.status, 0, second.stdout + second.stderr)
+        XCTAssertEqual(try Self.statuses(s.path), ["unit": "cached", "lint": "success", "wheel": "cached", "report": "cached"])
+
+        // Editing an input of the earlier jobs invalidates neither later job.
+        try Self.write(["tests/t.txt": "t2\n", "lint.txt": "l2\n"], in: s.path)
+        let third = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path)
+        XCTAssertEqual(third.status, 0, third.stdout + third.stderr)
+        XCTAssertEqual(try Self.statuses(s.path), ["unit": "success", "lint": "success", "wheel": "cached", "report": "cached"])
+
+        // Stage order still gates: a failed earlier stage holds the later one back.
+        try Self.write(["tests/t.txt": "t3\n"], in: s.path)
+        let fourth = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path, environment: ["FAIL_UNIT": "1"])
+        XCTAssertEqual(fourth.status, 1)
+        XCTAssertEqual(try Self.statuses(s.path)["wheel"], "skipped")
+        XCTAssertTrue(fourth.stdout.contains("[wheel] - skipped: needs failed: unit"), fourth.stdout)
+    }
+}
