@@ -17,11 +17,17 @@ import Synchronization
 /// stdout and stderr merged into one pipe and cut into lines as they arrive.
 ///
 /// Contract:
-/// - Timeout or cancellation: SIGTERM to the whole group, SIGKILL after `killGrace`.
-///   Grandchildren are in the group, so none survive. The outcome is `.timedOut` / `.cancelled`.
-///   The watchdog stays armed until the process is reaped: closing stdout does not escape it.
-///   (After the reap the group id can only name processes still in the group: Linux does not
-///   reuse a pid while a process group of that id exists.)
+/// - Timeout or cancellation: SIGTERM to the whole group, then a grace period of `killGrace`
+///   that outlasts the step's shell: `/bin/sh -c` dies at once on SIGTERM, but the programs it
+///   started may still be cleaning up, so the step ends only when the group is empty or, at the
+///   end of the grace period, after SIGKILL to the group. Output keeps flowing meanwhile (the
+///   runner owns the pipe, `StepOutputReader`). Grandchildren are in the group, so none survive.
+///   The outcome is `.timedOut` / `.cancelled`. The watchdog stays armed until the process is
+///   reaped: closing stdout does not escape it. (After the reap the group id can only name
+///   processes still in the group: Linux does not reuse a pid while a process group of that id
+///   exists.)
+/// - A step that ends by itself ends when its shell exits; output its background processes
+///   print later is not read (they keep running until the job's attempt ends).
 /// - The group id of every started step is registered in `groups` until the job ends, so the
 ///   job can kill background processes its steps left behind (`ProcessGroups.killAll`).
 /// - Memory is bounded by the line splitter, whatever the step prints.
@@ -30,76 +36,103 @@ public struct SubprocessRunner: ProcessRunner {
 
     public init(groups: ProcessGroups = ProcessGroups()) { self.groups = groups }
 
+    /// What the watchdog and the runner share about one step.
+    private struct StepState {
+        var pid: Int32?
+        /// The shell was reaped (or never started): no new verdict after this.
+        var exited = false
+        var verdict: ProcessOutcome.Termination?
+    }
+
     public func run(_ request: ProcessRequest, cancellation: CancellationToken, onLine: @escaping @Sendable (OutputLine) -> Void) async -> ProcessOutcome {
+        var pipe: [Int32] = [-1, -1]
+        guard StepOutputReader.makePipe(&pipe) else {
+            return ProcessOutcome(termination: .failedToStart("cannot create a pipe (errno \(errno))"), pid: nil)
+        }
+        guard let reader = StepOutputReader(fd: pipe[0], onLine: onLine) else {
+            close(pipe[0])
+            close(pipe[1])
+            return ProcessOutcome(termination: .failedToStart("cannot start an output reader (errno \(errno))"), pid: nil)
+        }
         var options = PlatformOptions()
         options.processGroupID = 0  // new group led by the child
         // Entries must be NUL-terminated: the library strdup()s each one.
         let env = Environment.custom(request.environment.entries)
         let executable: Executable = request.argv[0].contains("/") ? .path(FilePath(request.argv[0])) : .name(request.argv[0])
-        let verdict = Locked<ProcessOutcome.Termination?>(nil)
-        let pidBox = Locked<Int32?>(nil)
+        let state = Locked(StepState())
         let groups = self.groups
-        var outcome: Result<ExecutionResult<Void, SequenceOutput, CombinedErrorOutput>, any Error>!
+        var outcome: Result<TerminationStatus, any Error>!
         await withTaskGroup(of: Void.self) { group in
-            // Watchdog beside the process: at the deadline or on cancellation it terminates the
-            // group (SIGTERM, then SIGKILL after the grace). Armed until the process has exited
-            // and been reaped, even if the step closed its output long before.
-            group.addTask {
-                let clock = ContinuousClock()
-                let deadline = clock.now.advanced(by: request.timeout.duration)
-                while !Task.isCancelled {
-                    let cancelled = cancellation.isCancelled
-                    if let pid = pidBox.value, cancelled || clock.now >= deadline {
-                        verdict.withLock { $0 = cancelled ? .cancelled : .timedOut }
-                        _ = kill(-pid, SIGTERM)
-                        let killAt = clock.now.advanced(by: request.killGrace.duration)
-                        while !Task.isCancelled && clock.now < killAt {
-                            try? await Task.sleep(for: .milliseconds(10))
-                        }
-                        _ = kill(-pid, SIGKILL)
-                        return
-                    }
-                    try? await Task.sleep(for: max(.milliseconds(1), min(deadline - clock.now, .milliseconds(25))))
-                }
-            }
+            group.addTask { await Self.watch(request, state: state, cancellation: cancellation) }
             do {
+                // The library closes both copies of the write end once the child has it.
                 outcome = .success(
                     try await Subprocess.run(
                         executable, arguments: Arguments(Array(request.argv.dropFirst())), environment: env,
                         workingDirectory: FilePath(request.workingDirectory), platformOptions: options,
-                        input: .none, output: .sequence, error: .combinedWithOutput
+                        input: .none, output: .fileDescriptor(FileDescriptor(rawValue: pipe[1]), closeAfterSpawningProcess: true),
+                        error: .combinedWithOutput
                     ) { execution in
                         let pid = execution.processIdentifier.value
-                        pidBox.withLock { $0 = pid }
+                        state.withLock { $0.pid = pid }
                         groups.insert(pid)
-                        var splitter = LineSplitter()
-                        do {
-                            for try await buffer in execution.standardOutput {
-                                buffer.withUnsafeBytes { splitter.feed($0, emit: onLine) }
-                            }
-                        } catch {}
-                        splitter.finish(emit: onLine)
-                    })
+                    }.terminationStatus)
             } catch {
                 outcome = .failure(error)
             }
-            group.cancelAll()
+            let forced = state.withLock { s in
+                s.exited = true
+                return s.verdict != nil
+            }
+            // Terminated: the watchdog ends the grace period (group empty, or SIGKILL).
+            if !forced { group.cancelAll() }
         }
-        let pid = pidBox.value
+        await reader.finish()
+        let pid = state.value.pid
         switch outcome! {
         case .failure(let error):
             return ProcessOutcome(termination: .failedToStart(Self.describe(error, request: request)), pid: pid)
-        case .success(let result):
-            if let forced = verdict.value {
+        case .success(let status):
+            if let forced = state.value.verdict {
                 // The group got SIGTERM; make sure nothing of it outlives the step.
                 if let pid { _ = kill(-pid, SIGKILL) }
                 return ProcessOutcome(termination: forced, pid: pid)
             }
-            switch result.terminationStatus {
+            switch status {
             case .exited(let code): return ProcessOutcome(termination: .exited(Int32(code)), pid: pid)
             case .signaled(let signal): return ProcessOutcome(termination: .signaled(Int32(signal)), pid: pid)
             }
         }
+    }
+
+    /// The watchdog beside the process: at the deadline or on cancellation it sends SIGTERM to
+    /// the group, then waits until the group is empty once the shell has exited, or SIGKILLs it
+    /// when `killGrace` has passed. Returns at once when cancelled before it fired.
+    private static func watch(_ request: ProcessRequest, state: Locked<StepState>, cancellation: CancellationToken) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: request.timeout.duration)
+        var target: Int32?
+        while target == nil {
+            if Task.isCancelled { return }
+            target = state.withLock { s -> Int32? in
+                guard let pid = s.pid, !s.exited, s.verdict == nil else { return nil }
+                if cancellation.isCancelled {
+                    s.verdict = .cancelled
+                } else if clock.now >= deadline {
+                    s.verdict = .timedOut
+                }
+                return s.verdict == nil ? nil : pid
+            }
+            if target == nil { try? await Task.sleep(for: max(.milliseconds(1), min(deadline - clock.now, .milliseconds(25)))) }
+        }
+        let pid = target!
+        _ = kill(-pid, SIGTERM)
+        let killAt = clock.now.advanced(by: request.killGrace.duration)
+        while clock.now < killAt && !Task.isCancelled {
+            if state.value.exited && ProcessGroups.isEmpty(pid) { return }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        _ = kill(-pid, SIGKILL)
     }
 
     private static func describe(_ error: any Error, request: ProcessRequest) -> String {
@@ -136,6 +169,16 @@ public final class ProcessGroups: Sendable {
     }
 
     public var count: Int { live.withLock { $0.count } }
+
+    /// Whether no live process is left in group `pgid`, whose leader was already reaped.
+    /// Members that exited after their parent (the step's shell) are shipgate's children when
+    /// it is their subreaper (`DetachedProcesses.adopt`): they are reaped here, as zombies still
+    /// count as members.
+    static func isEmpty(_ pgid: Int32) -> Bool {
+        var status: Int32 = 0
+        while waitpid(-pgid, &status, WNOHANG) > 0 {}
+        return Posix.kill(-pgid, 0) != 0 && errno == ESRCH
+    }
 }
 
 extension ProcessGroups {

@@ -114,3 +114,49 @@ extension StepLifecycleTests {
         XCTAssertTrue(text.contains("first line ***") && text.contains("second line"), "the log survives kill -9: \(text)")
     }
 }
+
+// MARK: - The grace period
+
+extension StepLifecycleTests {
+    /// A step whose program needs 1.5 s to clean up on SIGTERM, behind a shell that dies at once.
+    static let slowCleanup = """
+        name: grace
+        jobs:
+          migrate:
+            timeout: TIMEOUT
+            steps:
+              - run: |
+                  sh -c 'trap "echo cleaning up; sleep 1.5; echo done > cleaned; echo cleaned up; exit 0" TERM; touch ready; while :; do sleep 0.1; done'
+                  echo never reached
+
+        """
+
+    func testATimedOutStepFinishesItsCleanupInTheGracePeriod() async throws {
+        try write(Self.slowCleanup.replacingOccurrences(of: "TIMEOUT", with: "1s"))
+        let began = Date()
+        let out = try await CLI.run(["run", "--output", "plain", "--kill-grace", "20"], in: dir, environment: ["DRILL_MARK": mark])
+        let took = Date().timeIntervalSince(began)
+        XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
+        XCTAssertTrue(exists("cleaned"), "the SIGTERM handler ran to its end")
+        XCTAssertTrue(out.stdout.contains("job timed out after 1s"), out.stdout)
+        XCTAssertTrue(log("migrate").contains("cleaned up"), "output printed during the grace period is kept: \(log("migrate"))")
+        XCTAssertFalse(log("migrate").contains("never reached"))
+        XCTAssertLessThan(took, 15, "the step ends once its group is empty, not at the end of the 20 s grace")
+    }
+
+    func testCtrlCAndSIGTERMLeaveTheGracePeriodToTheStep() async throws {
+        for signal in [SIGINT, SIGTERM] {
+            try? FileManager.default.removeItem(atPath: dir + "/ready")
+            try? FileManager.default.removeItem(atPath: dir + "/cleaned")
+            try write(Self.slowCleanup.replacingOccurrences(of: "TIMEOUT", with: "10m"))
+            let shipgate = try start(["run", "--output", "plain"])
+            let ready = await poll { exists("ready") }
+            XCTAssertTrue(ready)
+            kill(shipgate.processIdentifier, signal)
+            let status = await exitStatus(shipgate)
+            XCTAssertEqual(status, 130, "signal \(signal)")
+            XCTAssertTrue(exists("cleaned"), "the step's cleanup finished after signal \(signal)")
+            try? FileManager.default.removeItem(atPath: dir + "/.shipgate")
+        }
+    }
+}
