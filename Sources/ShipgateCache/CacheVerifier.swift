@@ -40,7 +40,7 @@ extension LocalCache {
             }
         }
         check(.action, ActionEntry.self) { $0.digests }
-        check(.dependency, DependencyEntry.self) { Set($0.files.filter { $0.kind == .file }.map(\.digest)) }
+        check(.dependency, DependencyEntry.self) { $0.digests }
         return result
     }
 }

@@ -28,7 +28,20 @@ import ShipgateModel
 ///   verified. Files already present with the same digest and mode are left alone, which makes
 ///   restoring an unchanged tree nearly free. Read-only files (mode 0444) are hard links to their
 ///   blob, verified first; everything else is copied.
+/// - With `links: .verbatim` (dependency caches, as actions/cache's tar), both directions keep
+///   every symlink as the text it holds, whatever it points at (absolute, into the workspace,
+///   dangling, a directory): `collect` never follows or checks one, and `restore` recreates it as
+///   is. What stays is the rule that makes restoring safe: no entry is written below a symlink
+///   (no parent directory may be one, existing or restored), so a restore never writes through
+///   a link, and `SafePath` keeps every entry inside the directory.
 public struct FileSet: Sendable {
+    /// How symlinks are kept: resolved and bound to collected files (job outputs, artifacts),
+    /// or stored as links whatever they point at (dependency caches).
+    public enum LinkPolicy: Sendable {
+        case resolved
+        case verbatim
+    }
+
     public let cache: LocalCache
     public let statCache: StatCache
 
@@ -37,7 +50,7 @@ public struct FileSet: Sendable {
         self.statCache = statCache
     }
 
-    public func collect(root: String, filter: PathFilter, skip: Set<String>) throws(CacheError) -> [FileEntry] {
+    public func collect(root: String, filter: PathFilter, skip: Set<String>, links: LinkPolicy = .resolved) throws(CacheError) -> [FileEntry] {
         let walker = FileWalker(root: root, skip: skip)
         var entries: [FileEntry] = []
         for path in walker.files(matching: filter) {
@@ -57,6 +70,7 @@ public struct FileSet: Sendable {
             try cache.storeBlob(from: full, digest: digest)
             entries.append(FileEntry(path: path, kind: .file, mode: mode, size: Int64(st.st_size), digest: digest))
         }
+        if links == .verbatim { return entries }
         // Links are checked once every collected file is known: each must end at one of them.
         let files = Set(entries.filter { $0.kind == .file }.map(\.path))
         for link in entries where link.kind == .symlink {
@@ -77,11 +91,26 @@ public struct FileSet: Sendable {
 
     /// Writes `entries` under `root`; returns how many files were actually written.
     @discardableResult
-    public func restore(_ entries: [FileEntry], into root: String) throws(CacheError) -> Int {
+    public func restore(_ entries: [FileEntry], into root: String, links: LinkPolicy = .resolved) throws(CacheError) -> Int {
         for entry in entries {
             if let problem = SafePath.problem(entry.path) { throw .unsafePath(entry.path, reason: problem) }
+            if links == .verbatim, entry.kind == .symlink, entry.target?.isEmpty ?? true {
+                throw .unsafePath(entry.path, reason: "symlink entry without a target")
+            }
         }
-        try Self.checkLinks(entries, root: root, scope: "the directory", absent: "which is not a file of the manifest")
+        if links == .resolved {
+            try Self.checkLinks(entries, root: root, scope: "the directory", absent: "which is not a file of the manifest")
+        } else {
+            // Checked before anything is written: no entry may lie below a link of the manifest.
+            let linkPaths = Set(entries.filter { $0.kind == .symlink }.map { Substring($0.path) })
+            for entry in entries {
+                var path = Substring(entry.path)
+                while let slash = path.lastIndex(of: "/") {
+                    path = path[..<slash]
+                    if linkPaths.contains(path) { throw .unsafePath(entry.path, reason: "`\(path)` is a symlink of the same entry") }
+                }
+            }
+        }
         var written = 0
         for entry in entries {
             try makeParents(of: entry.path, under: root)

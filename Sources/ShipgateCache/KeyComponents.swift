@@ -126,15 +126,36 @@ public struct ActionEntry: Codable, Sendable, Equatable {
 }
 
 /// A dependency-cache entry (`caches:`): the user's key and the files under its paths.
+///
+/// On disk as `deps/<name>.json`, where the name is `DependencyEntry.name(key:paths:)`: the key
+/// and the `paths` patterns together are the entry's identity, so changing `paths` never
+/// restores an entry saved for other paths. `files` are workspace-relative; `home` (schema 2)
+/// are relative to `$HOME` (`~/` patterns). Symlinks are kept as links (`.verbatim`).
 public struct DependencyEntry: Codable, Sendable, Equatable {
-    public var schemaVersion = 1
+    public var schemaVersion = 2
     public var key: String
+    /// The `paths` patterns as resolved (matrix values in); nil in schema-1 entries.
+    public var paths: [String]?
     public var createdAt: Date
     public var files: [FileEntry]
+    public var home: [FileEntry]?
 
-    public init(key: String, createdAt: Date, files: [FileEntry]) {
+    public init(key: String, paths: [String]? = nil, createdAt: Date, files: [FileEntry], home: [FileEntry]? = nil) {
         self.key = key
+        self.paths = paths
         self.createdAt = createdAt
         self.files = files
+        self.home = home
     }
+
+    /// The entry's file name (without `.json`): SHA-256 of the key and every pattern, NUL-separated.
+    public static func name(key: String, paths: [String]) -> String {
+        Digest.sha256(([key] + paths).joined(separator: "\u{0}"))
+    }
+
+    /// Blobs this entry needs.
+    public var digests: Set<String> { Set((files + (home ?? [])).filter { $0.kind == .file }.map(\.digest)) }
+
+    /// Files and links, workspace and home.
+    public var count: Int { files.count + (home?.count ?? 0) }
 }

@@ -40,7 +40,7 @@ public struct CachePruner {
                 if kind == .action {
                     digests = cache.peekEntry(kind, e.name, as: ActionEntry.self)?.digests ?? []
                 } else {
-                    digests = Set(cache.peekEntry(kind, e.name, as: DependencyEntry.self)?.files.filter { $0.kind == .file }.map(\.digest) ?? [])
+                    digests = cache.peekEntry(kind, e.name, as: DependencyEntry.self)?.digests ?? []
                 }
                 live.append(Live(kind: kind, name: e.name, lastUsed: e.lastUsed, digests: digests))
             }

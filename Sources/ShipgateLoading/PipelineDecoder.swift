@@ -330,7 +330,7 @@ struct PipelineDecoder {
                 reader.error("an entry of `caches` has no `paths`", at: item, hint: "add the directories to keep, e.g. `paths: [.venv]`")
                 continue
             }
-            let paths = patterns(pathsNode, what: "`caches.paths`") ?? []
+            let paths = dependencyCachePaths(pathsNode, jobID: id) ?? []
             if paths.isEmpty { continue }
             var restoreKeys: [Template] = []
             if let restoreNode = fields["restore-keys"], let list = reader.sequence(restoreNode, what: "`restore-keys`") {

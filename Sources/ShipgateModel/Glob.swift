@@ -32,6 +32,13 @@ public struct Glob: Hashable, Sendable {
         return Self.match(segments[...], parts[...])
     }
 
+    /// Whether a directory above `path` matches (`.cache/uv-py*` for `.cache/uv-py3.12/a`).
+    public func matchesAncestor(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count > 1 else { return false }
+        return (1..<parts.count).contains { Self.match(segments[...], parts[..<$0]) }
+    }
+
     private static func match(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
         guard let head = pattern.first else { return path.isEmpty }
         if head == "**" {
@@ -123,16 +130,23 @@ public struct Glob: Hashable, Sendable {
 }
 
 /// An ordered list of include and `!exclude` globs; the last pattern that matches a path decides.
+///
+/// With `takingDirectories` (dependency caches, as actions/cache), a pattern that matches a
+/// directory matches everything below it too: `.cache/uv-py*` takes `.cache/uv-py3.12/**`.
 public struct PathFilter: Sendable {
     public let rules: [(include: Bool, glob: Glob)]
+    public let takingDirectories: Bool
 
-    public init(_ patterns: [String]) {
+    public init(_ patterns: [String], takingDirectories: Bool = false) {
         rules = patterns.map { p in p.hasPrefix("!") ? (false, Glob(String(p.dropFirst()))) : (true, Glob(p)) }
+        self.takingDirectories = takingDirectories
     }
 
     public func includes(_ path: String) -> Bool {
         var result = false
-        for rule in rules where rule.include != result && rule.glob.matches(path) { result = rule.include }
+        for rule in rules where rule.include != result {
+            if rule.glob.matches(path) || (takingDirectories && !rule.glob.isLiteral && rule.glob.matchesAncestor(path)) { result = rule.include }
+        }
         return result
     }
 

@@ -115,6 +115,7 @@ public enum Planner {
             jobs.append(planned)
         }
         let plan = ExecutionPlan(
+                resolved.paths = cache.paths.map { Located(cachePath($0.value, matrix: node.matrix), at: $0.location) }
             pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest),
             waves: graph.waves(of: selected.subtracting(ruleSkipped)), jobs: jobs, secrets: pipeline.secrets.map(\.value))
         return (plan, diagnostics)
