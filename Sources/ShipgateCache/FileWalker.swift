@@ -11,7 +11,9 @@ import ShipgateModel
 /// Contract: paths are workspace-relative, `/`-separated, sorted. Symbolic links are listed
 /// as entries and never followed, so a walk cannot leave the workspace or loop. Directories
 /// whose relative path is in `skip` (the state directory), and every `.git`, are not entered. Directory listings are
-/// cached for the walker's lifetime, so many jobs sharing a tree read it once.
+/// cached for the walker's lifetime, so many jobs sharing a tree read it once. With an `ignored`
+/// predicate (git's ignore rules, for `inputs`), ignored directories are not entered and ignored
+/// files not listed, unless a pattern without wildcards names them (or a directory above them).
 public final class FileWalker: @unchecked Sendable {
     public let root: String
     private let skip: Set<String>
@@ -23,26 +25,31 @@ public final class FileWalker: @unchecked Sendable {
         self.skip = skip
     }
 
-    public func files(matching filter: PathFilter) -> [String] {
+    /// `ignored(path, isDirectory)` says whether git ignores a path (nil: nothing is ignored).
+    public func files(matching filter: PathFilter, ignored: ((String, Bool) -> Bool)? = nil) -> [String] {
         var result: [String] = []
+        let skipped: (String, Bool) -> Bool = { path, isDirectory in
+            guard let ignored, !path.isEmpty else { return false }
+            return ignored(path, isDirectory) && !filter.namesLiterally(path)
+        }
         for start in filter.roots {
             let kind = Self.kind(root + (start.isEmpty ? "" : "/" + start))
             if kind == .file {
-                if filter.includes(start) { result.append(start) }
+                if filter.includes(start) && !skipped(start, false) { result.append(start) }
                 continue
             }
-            guard kind == .directory else { continue }
-            walk(start, filter, &result)
+            guard kind == .directory, !skipped(start, true) else { continue }
+            walk(start, filter, skipped, &result)
         }
         return Array(Set(result)).sorted()
     }
 
-    private func walk(_ dir: String, _ filter: PathFilter, _ out: inout [String]) {
+    private func walk(_ dir: String, _ filter: PathFilter, _ skipped: (String, Bool) -> Bool, _ out: inout [String]) {
         for entry in listing(dir) {
             let path = dir.isEmpty ? entry.name : dir + "/" + entry.name
             if entry.isDirectory {
-                if !skip.contains(path) && entry.name != ".git" { walk(path, filter, &out) }
-            } else if filter.includes(path) {
+                if !skip.contains(path) && entry.name != ".git" && !skipped(path, true) { walk(path, filter, skipped, &out) }
+            } else if filter.includes(path) && !skipped(path, false) {
                 out.append(path)
             }
         }

@@ -17,6 +17,9 @@ public final class CacheContext: @unchecked Sendable {
     /// Blob ids that git's index vouches for (tracked, unmodified files), read without hashing.
     /// Set by the caller when the workspace is in a repository; nil hashes every input.
     public let trackedBlobID: (@Sendable (String) -> String?)?
+    /// Whether git ignores a workspace-relative path (`isDirectory` second): ignored files are
+    /// not `inputs` unless the job says `include-ignored`. Nil outside a repository.
+    public let ignored: (@Sendable (String, Bool) -> Bool)?
     public let remote: RemoteCache?
     public let workspace: String
     public let lookups: Bool
@@ -29,9 +32,10 @@ public final class CacheContext: @unchecked Sendable {
 
     public init(
         stateDirectory: String, workspace: String, remote: RemoteCache? = nil, lookups: Bool = true, readOnly: Bool = false,
-        trackedBlobID: (@Sendable (String) -> String?)? = nil
+        trackedBlobID: (@Sendable (String) -> String?)? = nil, ignored: (@Sendable (String, Bool) -> Bool)? = nil
     ) throws {
         self.trackedBlobID = trackedBlobID
+        self.ignored = ignored
         let root = stateDirectory + "/cache"
         local = try LocalCache(root: root)
         // `plan` reads the stat cache too; `finish()` only saves it when not read-only.
@@ -49,9 +53,11 @@ public final class CacheContext: @unchecked Sendable {
     }
 
     /// Files matched by patterns (include and `!exclude`), workspace-relative and sorted.
-    public func files(matching patterns: [String]) -> [String] {
+    /// With `skippingIgnored`, files git ignores are left out (see `ignored`).
+    public func files(matching patterns: [String], skippingIgnored: Bool = false) -> [String] {
         let current = lock.withLock { walker }
-        return current.files(matching: PathFilter(patterns))
+        guard skippingIgnored, let ignored else { return current.files(matching: PathFilter(patterns)) }
+        return current.files(matching: PathFilter(patterns), ignored: { ignored($0, $1) })
     }
 
     public func invalidateTree() {

@@ -41,7 +41,7 @@ struct CacheKeyBuilder {
         if let artifacts = job.artifacts {
             c.definition["artifacts"] = artifacts.paths.map(\.value).joined(separator: "\n")
         }
-        let inputFiles = context.files(matching: spec.inputs.map(\.value))
+        let inputFiles = context.files(matching: spec.inputs.map(\.value), skippingIgnored: spec.includeIgnored != true)
         if inputFiles.isEmpty { throw Unresolvable(description: "`inputs` matched no file (\(spec.inputs.map(\.value).joined(separator: ", ")))") }
         c.inputs = try context.digests(of: inputFiles)
         c.needs = needs

@@ -128,6 +128,14 @@ extension JobExecutor {
     /// output that escapes the workspace, which fails the job.
     func store(_ job: PlannedJob, spec: CacheSpec, decision: CacheDecision, artifacts: [FileEntry], result: inout JobResult, cache: CacheContext) async {
         guard let key = decision.key, let components = decision.components else { return }
+        if let changed = changedInputs(spec, before: components.inputs, cache: cache), !changed.isEmpty {
+            let shown = changed.prefix(3).map { "`\($0)`" }.joined(separator: ", ") + (changed.count > 3 ? ", …" : "")
+            notice(
+                job.id, .warning,
+                "job `\(job.id)` changed \(changed.count) of its own inputs (\(shown)); it will never be cached: "
+                    + "exclude the files it writes from `inputs` (git-ignored files already are)")
+            return
+        }
         let files: [FileEntry]
         do {
             files = try cache.files.collect(root: options.workspace, filter: PathFilter(spec.outputs.map(\.value)), skip: cache.skip)
@@ -153,6 +161,17 @@ extension JobExecutor {
         result.cacheKey = key
         cache.saveLast(job: job.id, components, key: key)
         if let remote = cache.remote { await upload(entry, to: remote, cache: cache) }
+    }
+
+    /// The inputs (sorted) whose content differs from `before`, or that appeared or went away,
+    /// now that the job has run; nil when they cannot be read. An entry stored under the key of
+    /// before would not replay those changes, so none is stored.
+    func changedInputs(_ spec: CacheSpec, before: [String: String], cache: CacheContext) -> [String]? {
+        let now = cache.files(matching: spec.inputs.map(\.value), skippingIgnored: spec.includeIgnored != true)
+        guard let digests = try? cache.digests(of: now) else { return nil }
+        var changed = Set(now.filter { before[$0] != digests[$0] })
+        changed.formUnion(before.keys.filter { digests[$0] == nil })
+        return changed.sorted()
     }
 
     /// Sends the blobs, then the entry (so a reader never finds an entry whose blobs are not

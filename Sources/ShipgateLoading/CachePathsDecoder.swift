@@ -45,3 +45,25 @@ extension PipelineDecoder {
         return paths
     }
 }
+
+extension PipelineDecoder {
+    static let inputsKeys = ["paths", "include-ignored"]
+
+    /// `inputs: {paths: PATTERNS, include-ignored: BOOL}`, the long form of `inputs: PATTERNS`.
+    mutating func decodeInputs(_ node: YAMLNode) -> ([Located<String>]?, Bool?) {
+        guard let entries = reader.mapping(node, what: "`inputs`", allowed: Self.inputsKeys) else { return (nil, nil) }
+        var paths: [Located<String>]?
+        var includeIgnored: Bool?
+        for entry in entries {
+            switch entry.key {
+            case "paths": paths = patterns(entry.value, what: "`inputs.paths`")
+            case "include-ignored": includeIgnored = reader.bool(entry.value, what: "`inputs.include-ignored`")
+            default: break
+            }
+        }
+        if paths == nil && entries.contains(where: { $0.key == "paths" }) == false {
+            reader.error("`inputs` has no `paths`", at: node, hint: "add the files the job reads, e.g. `paths: [\"src/**\"]`")
+        }
+        return (paths, includeIgnored)
+    }
+}

@@ -199,6 +199,7 @@ struct PipelineDecoder {
         var keyExtra: [Located<String>] = []
         var outputsNode: YAMLNode?
         var keyExtraNode: YAMLNode?
+        var includeIgnored: Bool?
         var cachesNode: YAMLNode?
         var deployNodes: [String: (key: YAMLNode, value: YAMLNode)] = [:]
         for entry in entries {
@@ -235,6 +236,10 @@ struct PipelineDecoder {
                     reader.warning("`inputs` is empty: the job is never cached", at: entry.keyNode)
                 }
             case "outputs":
+                if case .mapping = entry.value {
+                    (inputs, includeIgnored) = decodeInputs(entry.value)
+                    break
+                }
                 outputsNode = entry.keyNode
                 outputs = patterns(entry.value, what: "`outputs`") ?? []
             case "cache-key-extra":
@@ -256,7 +261,7 @@ struct PipelineDecoder {
         if let envNode { job.env = decodeEnv(envNode, what: "`env` of job `\(id)`", scope: .job(id: id, envVisible: pipelineEnv)) }
         let jobEnv = pipelineEnv.union(job.env.map(\.name))
         if let inputs {
-            if !inputs.isEmpty { job.cache = CacheSpec(inputs: inputs, outputs: outputs, keyExtra: keyExtra) }
+            if !inputs.isEmpty { job.cache = CacheSpec(inputs: inputs, outputs: outputs, keyExtra: keyExtra, includeIgnored: includeIgnored) }
         } else {
             for node in [outputsNode, keyExtraNode].compactMap({ $0 }) {
                 reader.warning(
@@ -283,7 +288,7 @@ struct PipelineDecoder {
     }
 
     /// Workspace-relative glob patterns (a leading `!` excludes); absolute paths and `..` are refused.
-    private func patterns(_ node: YAMLNode, what: String) -> [Located<String>]? {
+    func patterns(_ node: YAMLNode, what: String) -> [Located<String>]? {
         let list: [Located<String>]?
         if case .scalar = node, NodeReader.kind(node) != "null" {
             list = reader.nonEmptyString(node, what: what).map { [Located($0, at: reader.location(node))] }

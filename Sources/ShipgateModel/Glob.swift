@@ -150,6 +150,12 @@ public struct PathFilter: Sendable {
         return result
     }
 
+    /// Whether an include pattern without wildcards names `path` or a directory above it: the
+    /// path is then asked for explicitly (taken even when git ignores it).
+    public func namesLiterally(_ path: String) -> Bool {
+        rules.contains { $0.include && $0.glob.isLiteral && $0.glob.matches(path) }
+    }
+
     /// Directories to walk: the literal prefix of every include pattern, most general first,
     /// with directories inside another one dropped.
     public var roots: [String] {

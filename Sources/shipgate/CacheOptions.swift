@@ -36,9 +36,13 @@ struct CacheOptions: ParsableArguments {
         let index = noGitIndex ? nil : IndexSnapshot(workspace: workspace)
         var tracked: (@Sendable (String) -> String?)? = nil
         if let index { tracked = { path in index.blobID(path) } }
+        // Git-ignored files are not inputs (unless a job says `include-ignored`).
+        var ignored: (@Sendable (String, Bool) -> Bool)? = nil
+        if let rules = IgnoreRules(workspace: workspace) { ignored = { path, isDirectory in rules.isIgnored(path, isDirectory: isDirectory) } }
         do {
             return try CacheContext(
-                stateDirectory: stateDirectory, workspace: workspace, remote: remote, lookups: !noCache, readOnly: readOnly, trackedBlobID: tracked)
+                stateDirectory: stateDirectory, workspace: workspace, remote: remote, lookups: !noCache, readOnly: readOnly, trackedBlobID: tracked,
+                ignored: ignored)
         } catch {
             let message = "cache disabled: \(error)"
             if let reporter {
