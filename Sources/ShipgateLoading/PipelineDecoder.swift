@@ -195,11 +195,11 @@ struct PipelineDecoder {
         var envNode: YAMLNode?
         var directoryNode: YAMLNode?
         var inputs: [Located<String>]?
+        var includeIgnored: Bool?
         var outputs: [Located<String>] = []
         var keyExtra: [Located<String>] = []
         var outputsNode: YAMLNode?
         var keyExtraNode: YAMLNode?
-        var includeIgnored: Bool?
         var cachesNode: YAMLNode?
         var deployNodes: [String: (key: YAMLNode, value: YAMLNode)] = [:]
         for entry in entries {
@@ -231,15 +231,15 @@ struct PipelineDecoder {
             case "working-directory": directoryNode = entry.value
             case "steps": stepsNode = entry.value
             case "inputs":
+                if case .mapping = entry.value {
+                    (inputs, includeIgnored) = decodeInputs(entry.value)
+                    break
+                }
                 inputs = patterns(entry.value, what: "`inputs`")
                 if case .sequence(let list) = entry.value, list.items.isEmpty {
                     reader.warning("`inputs` is empty: the job is never cached", at: entry.keyNode)
                 }
             case "outputs":
-                if case .mapping = entry.value {
-                    (inputs, includeIgnored) = decodeInputs(entry.value)
-                    break
-                }
                 outputsNode = entry.keyNode
                 outputs = patterns(entry.value, what: "`outputs`") ?? []
             case "cache-key-extra":

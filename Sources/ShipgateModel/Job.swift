@@ -59,23 +59,23 @@ public struct CacheSpec: Hashable, Sendable, Codable {
     public var inputs: [Located<String>]
     public var outputs: [Located<String>]
     public var keyExtra: [Located<String>]
+    /// `inputs: {paths: […], include-ignored: true}`: files git ignores count as inputs too
+    /// (by default they do not). Nil: false.
+    public var includeIgnored: Bool?
 
     public init(inputs: [Located<String>], outputs: [Located<String>] = [], keyExtra: [Located<String>] = [], includeIgnored: Bool? = nil) {
         self.inputs = inputs
         self.outputs = outputs
         self.keyExtra = keyExtra
+        self.includeIgnored = includeIgnored
     }
 }
 
-    /// `inputs: {paths: […], include-ignored: true}`: files git ignores count as inputs too
-    /// (by default they do not). Nil: false.
-    public var includeIgnored: Bool?
 /// A directory cache in the manner of actions/cache: restored by exact key, else by the newest
 /// entry whose key starts with a restore key; saved after success when the exact key missed.
 public struct DependencyCache: Hashable, Sendable, Codable {
     public var key: Template
     public var paths: [Located<String>]
-        self.includeIgnored = includeIgnored
     public var restoreKeys: [Template]
     public var location: SourceLocation
 

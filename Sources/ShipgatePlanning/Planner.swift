@@ -110,12 +110,12 @@ public enum Planner {
                 var resolved = cache
                 resolved.key = resolve(resolveGit(cache.key, git), matrix: node.matrix, env: jobEnv)
                 resolved.restoreKeys = cache.restoreKeys.map { resolve(resolveGit($0, git), matrix: node.matrix, env: jobEnv) }
+                resolved.paths = cache.paths.map { Located(cachePath($0.value, matrix: node.matrix), at: $0.location) }
                 return resolved
             }
             jobs.append(planned)
         }
         let plan = ExecutionPlan(
-                resolved.paths = cache.paths.map { Located(cachePath($0.value, matrix: node.matrix), at: $0.location) }
             pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest),
             waves: graph.waves(of: selected.subtracting(ruleSkipped)), jobs: jobs, secrets: pipeline.secrets.map(\.value))
         return (plan, diagnostics)
