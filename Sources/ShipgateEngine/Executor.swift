@@ -75,7 +75,9 @@ public struct Executor: Sendable {
 
         await withTaskGroup(of: JobResult.self) { group in
             var running = 0
+            var alone: String?
             func finish(_ result: JobResult) {
+                if alone == result.id { alone = nil }
                 results[result.id] = result
                 record.jobs.append(result)
                 scheduler.finished(result.id)
@@ -88,7 +90,7 @@ public struct Executor: Sendable {
                 }
             }
             while true {
-                while running < options.parallelism, let job = scheduler.nextReady() {
+                while running < options.parallelism, let job = scheduler.nextReady(running: running, alone: alone != nil) {
                     if var earlier = options.previousResults[job.id], earlier.status == .success || earlier.status == .cached {
                         earlier.reason = "done in an earlier attempt of this run; not run again"
                         finish(earlier)
@@ -109,6 +111,11 @@ public struct Executor: Sendable {
                     }
                     let needed = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
                     running += 1
+                    if job.runsAlone {
+                        alone = job.id
+                        // What earlier jobs left running must not see what this job receives.
+                        options.beforeRunningAlone?()
+                    }
                     // Only a deploy's gate reads the other results (`requires`). Handing every job a
                     // snapshot would make each later write copy the whole dictionary.
                     let snapshot = job.deploy == nil ? [:] : results
@@ -176,8 +183,15 @@ struct Scheduler {
         }
     }
 
-    mutating func nextReady() -> PlannedJob? {
-        ready.isEmpty ? nil : jobs[ready.removeFirst()]
+    /// The next job to start, given how many run and whether one of them `runsAlone`: nothing
+    /// starts beside a job that runs alone, and while one is ready, nothing new starts until
+    /// the running jobs have ended; then it starts first.
+    mutating func nextReady(running: Int = 0, alone: Bool = false) -> PlannedJob? {
+        guard !alone, !ready.isEmpty else { return nil }
+        if let i = ready.firstIndex(where: { jobs[$0].runsAlone }) {
+            return running > 0 ? nil : jobs[ready.remove(at: i)]
+        }
+        return jobs[ready.removeFirst()]
     }
 
     mutating func finished(_ id: String) {

@@ -29,8 +29,8 @@ import Foundation
 public enum LaunchEnvironment {
     /// The state store's credentials: never in the C environment, never given to a child.
     public static let credentialNames: Set<String> = ["SHIPGATE_STATE_URL", "PGPASSWORD", "PGPASSFILE"]
-    /// Options whose values are cleared from `/proc/PID/cmdline` (`--state` may hold a password).
-    public static let sensitiveOptions: Set<String> = ["--secrets-file", "--state"]
+    /// Options whose values are cleared from `/proc/PID/cmdline` (URLs may hold a password).
+    public static let sensitiveOptions: Set<String> = ["--secrets-file", "--state", "--remote-cache"]
 
     /// The environment shipgate was started with.
     public static var values: [String: String] { sealed.environment }

@@ -34,6 +34,9 @@ public struct RunOptions: Sendable {
     /// Results of needed jobs that ran elsewhere (`--no-deps`, e.g. other GitHub jobs): they
     /// count as finished from the start, with their outputs and artifacts.
     public var externalResults: [String: JobResult] = [:]
+    /// Called before a job that `runsAlone` starts (no other job runs then): stops what earlier
+    /// jobs left running (detached daemons), so nothing can read what that job receives.
+    public var beforeRunningAlone: (@Sendable () -> Void)?
     /// A number in [0, 1) for retry jitter; injectable so tests are deterministic.
     public var random: @Sendable () -> Double
     public var logger: Logger

@@ -31,12 +31,24 @@ public final class IsolatedWorktree: @unchecked Sendable {
         guard let (head, branch) = try repository.head() else {
             throw GitError(message: "--isolate needs a commit to check out; this repository has none", path: repository.workdir, code: -1)
         }
+        return try create(repository, commit: head.id, branch: branch)
+    }
+
+    /// Checks out `commit` (a full id) of the repository containing `path`, on `branch` if given.
+    public static func create(forRepositoryContaining path: String, commit: String, branch: String?) throws(GitError) -> IsolatedWorktree {
+        guard let repository = try Repository.discover(at: path) else {
+            throw GitError(message: "not a git repository", path: path, code: -1)
+        }
+        return try create(repository, commit: commit, branch: branch)
+    }
+
+    private static func create(_ repository: Repository, commit: String, branch: String?) throws(GitError) -> IsolatedWorktree {
         let root = NSTemporaryDirectory() + "shipgate-isolate-" + UUID().uuidString
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             throw GitError(message: "cannot create a directory for the checkout: \(error.localizedDescription)", path: root, code: -1)
         }
-        let tree = IsolatedWorktree(root: root, repositoryRoot: repository.workdir, commit: head.id)
-        if (try? repository.clone(into: root, commit: head.id, branch: branch)) != nil {
+        let tree = IsolatedWorktree(root: root, repositoryRoot: repository.workdir, commit: commit)
+        if (try? repository.clone(into: root, commit: commit, branch: branch)) != nil {
             tree.hasRepository = true
             return tree
         }
@@ -44,7 +56,7 @@ public final class IsolatedWorktree: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            try repository.checkout(commit: head.id, into: root)
+            try repository.checkout(commit: commit, into: root)
         } catch let error as GitError {
             tree.remove()
             throw error

@@ -77,6 +77,13 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public var gate: GatePreview?
 
     public init(
+    /// What the job does not share with the jobs beside it (`isolation`, else the default).
+    public var isolation: JobIsolation = .shared
+    /// `resource-group:` (matrix values interpolated).
+    public var resourceGroup: String?
+    /// Start only when no other job runs, and start nothing beside it (a deploy that receives
+    /// environment secrets: no process of another job can read them from `/proc`).
+    public var runsAlone = false
         id: String, job: String, stage: String?, needs: [String], matrix: [MatrixValue], status: Status, reason: String?,
         timeout: TimeSpan, retry: RetryPolicy, continueOnError: Bool, steps: [PlannedStep], location: SourceLocation
     ) {

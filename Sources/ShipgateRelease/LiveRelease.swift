@@ -37,7 +37,9 @@ public struct LiveRelease: Sendable, Equatable {
             case .unaudited: return LiveRelease(release: row, failedRollback: nil, unaudited: row)
             case .rollbackFailed:
                 guard row.rollbackOf != nil else { return LiveRelease(release: row, failedRollback: row) }
-                let from = rows[(i + 1)...].first(where: \.isGood) ?? row
+                // A failed manual rollback leaves live what was live before it (which may itself
+                // be a failed or unaudited release).
+                let from = LiveRelease.of(Array(rows[(i + 1)...])).release ?? row
                 return LiveRelease(release: from, failedRollback: row)
             default: continue
             }

@@ -13,10 +13,12 @@ import ShipgateState
 /// side effect: who asked (`RollbackAuthority`), which release to return to (only releases made
 /// under the trusted policy, `countsAsTarget`), and which steps run: the `rollback` steps of the
 /// job that made the target release *as the trusted ref declares it*, never the working tree's.
-/// `run` takes the environment's deploy lock, audits the request before any step runs (no audit
-/// trail, no rollback), records a `rolling-back` release, restores the target's retained
-/// artifacts, gives the steps the environment's secrets (fetching command secrets only now),
-/// and records and audits the outcome; an outcome it cannot audit is reported as a failure.
+/// `run` takes the environment's deploy lock (every slot), checks that what is live did not
+/// change since `prepare`, audits the request before any step runs (no audit trail, no
+/// rollback), records a `rolling-back` release, restores the target's retained artifacts, and
+/// runs the steps, and any secret-manager command, in a fresh checkout of the trusted commit
+/// (never the caller's working tree, whose scripts a branch controls), with the environment's
+/// secrets; then records and audits the outcome. An outcome it cannot audit is a failure.
 public struct ManualRollback: Sendable {
     public struct Request: Sendable {
         public var environment: String
@@ -186,17 +188,30 @@ public struct ManualRollback: Sendable {
         }
         do { try runDirectory.create() } catch { return outcome(false, "cannot create \(runDirectory.root): \(error.localizedDescription)") }
 
-        // One deploy at a time applies to rollbacks too.
-        let slots = EnvironmentLock.names(environment: name, slots: prepared.environment.concurrency)
-        if !slots.isEmpty {
-            let holder = LockRow(name: slots[0], runID: runID, job: "rollback", actor: request.actor, acquiredAt: StateTime.string(Date()))
-            do {
-                if case .held(let by) = try store.tryLock(slots, holder: holder) {
-                    return outcome(false, "\(name) is being deployed by run \(by.runID) (\(by.job), \(by.actor)) since \(by.acquiredAt): wait for it to finish")
-                }
-            } catch { return outcome(false, "cannot take the deploy lock of \(name): \(error)") }
-        }
+        // A rollback excludes every deploy (all slots) and every other rollback (slot 1 even
+        // without `concurrency`).
+        let slots = EnvironmentLock.names(environment: name, slots: prepared.environment.concurrency ?? 1)
+        let holder = LockRow(name: slots[0], runID: runID, job: "rollback", actor: request.actor, acquiredAt: StateTime.string(Date()))
+        do {
+            if case .held(let by) = try store.tryLock(slots, holder: holder) {
+                return outcome(false, "\(name) is being deployed by run \(by.runID) (\(by.job), \(by.actor)) since \(by.acquiredAt): wait for it to finish")
+            }
+        } catch { return outcome(false, "cannot take the deploy lock of \(name): \(error)") }
         defer { try? store.unlock(slots, runID: runID, job: "rollback") }
+        // What was decided before the lock must still hold.
+        let live = (try? LiveRelease.of(environment: name, in: store))?.release?.release
+        guard live == prepared.current?.release else {
+            return outcome(
+                false, "\(name) changed while the rollback waited (now \(live ?? "nothing") is live): check `shipgate history --env \(name)` and ask again")
+        }
+        // The trusted commit's files: the steps' scripts come from there too.
+        guard let commit = setting.policy.trustedCommit else { return outcome(false, "no trusted commit to run the rollback steps from") }
+        let checkout: IsolatedWorktree
+        do {
+            checkout = try IsolatedWorktree.create(
+                forRepositoryContaining: setting.workspace, commit: commit, branch: Self.branchName(setting.policy.trustedRef))
+        } catch { return outcome(false, "cannot check out the trusted commit \(commit.prefix(12)) for the rollback steps: \(error)") }
+        defer { checkout.remove() }
 
         let current = prepared.current?.release ?? ""
         let facts = [
@@ -232,13 +247,13 @@ public struct ManualRollback: Sendable {
         }
 
         let secrets: [String: String]
-        switch await environmentSecrets(prepared.environment, cancellation: cancellation) {
+        switch await environmentSecrets(prepared.environment, workspace: checkout.root, cancellation: cancellation) {
         case .success(let values): secrets = values
         case .failure(let failure):
             return finish(prepared, release: release, runID: runID, ok: false, detail: failure.description, outcome: outcome)
         }
         var options = RunOptions(
-            runID: runID, workspace: setting.workspace, runDirectory: runDirectory, parallelism: 1,
+            runID: runID, workspace: checkout.root, runDirectory: runDirectory, parallelism: 1,
             baseEnvironment: setting.stepEnvironment.merging(env) { _, new in new }, secrets: secrets)
         options.contextEnvironment = setting.context.environment
         let plan = ExecutionPlan(pipeline: prepared.pipeline, waves: [[prepared.job.id]], jobs: [prepared.job], secrets: [])
@@ -286,7 +301,9 @@ public struct ManualRollback: Sendable {
 
     /// The environment's secrets for the rollback steps: plain ones from `secretValues`, command
     /// ones fetched now that the rollback is authorized.
-    private func environmentSecrets(_ env: EnvironmentPolicy, cancellation: CancellationToken) async -> Result<[String: String], SecretFetcher.Failure> {
+    private func environmentSecrets(
+        _ env: EnvironmentPolicy, workspace: String, cancellation: CancellationToken
+    ) async -> Result<[String: String], SecretFetcher.Failure> {
         var values: [String: String] = [:]
         for secret in env.secrets where env.secretCommands[secret.value] == nil {
             guard let value = setting.secretValues[secret.value] else {
@@ -294,12 +311,19 @@ public struct ManualRollback: Sendable {
             }
             values[secret.value] = value
         }
-        let fetcher = SecretFetcher(runner: setting.runner, environment: setting.stepEnvironment, workingDirectory: setting.workspace)
+        let fetcher = SecretFetcher(runner: setting.runner, environment: setting.stepEnvironment, workingDirectory: workspace)
         for (name, command) in env.secretCommands.sorted(by: { $0.key < $1.key }) {
             do { values[name] = try await fetcher.fetch(name, command: command.value, others: values, cancellation: cancellation) } catch let f
                 as SecretFetcher.Failure
             { return .failure(f) } catch { return .failure(.init(description: "secret \(name): \(error)")) }
         }
         return .success(values)
+    }
+
+    /// The branch a checkout of the trusted ref is on (`main` for `origin/main`, `refs/heads/main`).
+    static func branchName(_ ref: String?) -> String? {
+        guard var name = ref else { return nil }
+        for prefix in ["refs/heads/", "refs/remotes/origin/", "origin/"] where name.hasPrefix(prefix) { name.removeFirst(prefix.count) }
+        return name.hasPrefix("refs/") || name.isEmpty ? nil : name
     }
 }

@@ -49,8 +49,14 @@ public enum SecretPolicy {
         Set(pipeline.environments.flatMap { $0.secrets.map(\.value) } + policy.environments.values.flatMap { $0.secrets.map(\.value) })
     }
 
-    /// `launch` without `withheld` names and without the state store's credentials.
+    /// GitHub Actions' control files: a step that could write them would set variables (say
+    /// `SHIPGATE_TRUST_REF`) and `PATH` for the workflow's later steps, a later `shipgate run
+    /// --job deploy` among them, or fake shipgate's own outputs and summary. Shipgate writes them
+    /// itself; steps get `SHIPGATE_ENV`, `SHIPGATE_PATH` and `SHIPGATE_OUTPUT` instead.
+    public static let runnerControlFiles: Set<String> = ["GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"]
+
+    /// `launch` without `withheld` names, the state store's credentials and the runner's control files.
     public static func stepEnvironment(_ launch: [String: String], withholding withheld: Set<String>) -> [String: String] {
-        launch.filter { !withheld.contains($0.key) && !LaunchEnvironment.credentialNames.contains($0.key) }
+        launch.filter { !withheld.contains($0.key) && !LaunchEnvironment.credentialNames.contains($0.key) && !runnerControlFiles.contains($0.key) }
     }
 }

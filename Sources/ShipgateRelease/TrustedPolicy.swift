@@ -39,6 +39,14 @@ public struct TrustedPolicy: Sendable {
     public var identity: String?
     /// Where each trusted environment is declared on the trusted ref (repository paths).
     public var declaredIn: [String: String] = [:]
+    /// Whether every environment of the trusted ref (and so every secret name it reserves for
+    /// environments) is known: false when the trusted ref is missing or one of its pipeline files
+    /// could not be read. Then no secret may go to every job: a branch could have moved an
+    /// environment's secret to its top-level `secrets:`.
+    public var environmentsKnown = true
+    /// The trusted ref as resolved and its commit (full id); nil without a trusted ref.
+    public var trustedRef: String?
+    public var trustedCommit: String?
     /// The trusted ref's deploy jobs by environment, with the pipeline each is in: a manual
     /// rollback runs their `rollback` steps, never the working tree's.
     public var deployers: [String: [TrustedDeployer]] = [:]
@@ -72,6 +80,7 @@ public struct TrustedPolicy: Sendable {
         do { repository = try Repository.discover(at: directory.isEmpty ? "." : directory) } catch {
             var policy = TrustedPolicy(environments: working, keyring: Keyring(), source: "working tree", problem: "cannot open the git repository: \(error)")
             policy.untrusted = Set(working.keys)
+            policy.environmentsKnown = false
             return policy
         }
         guard let repo = repository else {
@@ -88,10 +97,13 @@ public struct TrustedPolicy: Sendable {
                 environments: working, keyring: Keyring(), source: ref,
                 problem: "the trusted ref `\(ref)` does not exist, so no trusted policy can be read (set --trust-ref or SHIPGATE_TRUST_REF)")
             policy.untrusted = Set(working.keys)
+            policy.environmentsKnown = false
             return policy
         }
         let source = "\(ref)@\(commit.prefix(7))"
         var policy = TrustedPolicy(environments: [:], keyring: Keyring(), source: source)
+        policy.trustedRef = ref
+        policy.trustedCommit = commit
         let trustedRing = policy.collect(from: repo, commit: commit, source: source, keyringPath: keyringPath)
 
         // The run's own file: named as a regular file inside the repository.
@@ -151,16 +163,19 @@ public struct TrustedPolicy: Sendable {
         let keyring = files.first { $0.path == keyringPath }?.bytes
         for (path, bytes) in files.sorted(by: { $0.path < $1.path }) where isPipelineCandidate(path) {
             guard let bytes else {
+                environmentsKnown = false
                 if problem == nil { problem = "\(source):\(path) is too large to read as a pipeline file (over 4 MiB)" }
                 continue
             }
             switch PipelineLoader.classify(bytes: bytes, file: "\(source):\(path)") {
             case .other: continue
             case .brokenPipeline(let why):
+                environmentsKnown = false
                 if problem == nil { problem = "the trusted pipeline \(source):\(path) is not valid YAML: \(why)" }
             case .pipeline(let loaded):
                 guard let trusted = loaded.pipeline else {
                     let first = loaded.diagnostics.first { $0.severity == .error }.map { "\($0)" } ?? "it does not load"
+                    environmentsKnown = false
                     if problem == nil { problem = "the trusted pipeline \(source):\(path) is invalid: \(first)" }
                     continue
                 }

@@ -33,8 +33,16 @@ struct RunSession {
         // The trusted policy (environments and keyring from the trusted ref), when the pipeline has environments.
         // Loaded even when the working tree declares no environments: the trusted ones name the
         // secrets to withhold, whatever a branch removed from its own copy.
-        let policy = TrustedPolicy.load(
-            pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath)
+        let policy = await TrustedRefFetch.load(
+            pipeline: pipeline, pipelinePath: pipelineFile, trustRef: execution.gate.resolvedTrustRef, keyringPath: execution.gate.keyringPath,
+            style: style)
+        if !policy.environmentsKnown, let problem = policy.problem {
+            // Said on every run, deploying or not: environment secrets cannot be told apart.
+            FileDescriptorSink.standardError.write(
+                style.yellow(
+                    "warning: \(problem); environment secrets that are only in shipgate's environment cannot be withheld from jobs: fetch the trusted ref"
+                ) + "\n")
+        }
         // Secrets (SecretPolicy): pipeline secrets go to every job; environment secrets only to
         // their environment's admitted deploys; from here on no child inherits any of them.
         let secrets: RunSecrets
@@ -43,6 +51,14 @@ struct RunSession {
             secrets = try RunSecrets.resolve(
                 required: plan.secrets + execution.secretNames, pipeline: pipeline, policy: policy, launch: LaunchEnvironment.values, file: fileValues)
             LaunchEnvironment.withhold(secrets.withheld)
+            // Without the trusted environments, no name is known to be safe for every job.
+            if !policy.environmentsKnown, !secrets.pipeline.isEmpty {
+                let names = secrets.pipeline.keys.sorted().joined(separator: ", ")
+                FileDescriptorSink.standardError.write(
+                    "\(style.red(style.bold("error:"))) \(policy.problem ?? "the trusted policy cannot be read"): shipgate cannot tell which secrets the trusted ref reserves for environments, so it gives none to jobs (\(names)); no job was started\n  \(style.cyan("hint:")) fetch the trusted ref (in GitHub Actions: actions/checkout with `fetch-depth: 0`, or `git fetch origin main`), or name it with --trust-ref\n"
+                )
+                throw ExitWith(code: Exit.invalid)
+            }
         } catch let missing as SecretSource.Missing {
             let names = missing.names.joined(separator: ", ")
             FileDescriptorSink.standardError.write(
@@ -197,6 +213,19 @@ struct RunSession {
             options.externalResults = external
         }
 
+        // Deploys that receive environment secrets run alone, after what earlier jobs left
+        // running is stopped: no other process of the run can read their /proc/PID/environ.
+        var plan = plan
+        for i in plan.jobs.indices {
+            guard let environment = plan.jobs[i].deploy?.environment else { continue }
+            let declared = policy.untrusted.contains(environment) ? pipeline.environment(environment) : policy.environments[environment]
+            if !(declared?.secrets.isEmpty ?? true) { plan.jobs[i].runsAlone = true }
+        }
+        let reaperPID = groups.reaper?.pid
+        options.beforeRunningAlone = {
+            // Killing a daemon hands its own children to shipgate (the subreaper): repeat.
+            for _ in 0..<20 where DetachedProcesses.stopAdopted(keep: reaperPID.map { [$0] } ?? []) > 0 {}
+        }
         let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
         let result = await executor.run()
         recorder?.flush()

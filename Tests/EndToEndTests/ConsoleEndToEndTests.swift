@@ -21,7 +21,7 @@ final class ConsoleEndToEndTests: XCTestCase {
             needs: [unit, build]
             environment: prod
             steps: [{ run: 'mkdir -p live && cp "$SHIPGATE_ARTIFACTS/dist/app.txt" live/prod.txt' }]
-            rollback: [{ run: 'cp "$SHIPGATE_ROLLBACK_ARTIFACTS/dist/app.txt" live/prod.txt' }]
+            rollback: [{ run: 'cp "$SHIPGATE_ROLLBACK_ARTIFACTS/dist/app.txt" "$LIVE_ROOT/live/prod.txt"' }]
 
         """
 
@@ -41,6 +41,8 @@ final class ConsoleEndToEndTests: XCTestCase {
             var env = ProcessInfo.processInfo.environment
             env["NO_COLOR"] = "1"
             env["SHIPGATE_STATE_DIR"] = nil
+            // Rollbacks run in a checkout of the trusted commit: where the test's "live" is.
+            env["LIVE_ROOT"] = repo.path
             process.environment = env
             process.standardOutput = FileHandle(forWritingAtPath: log)
             process.standardError = FileHandle(forWritingAtPath: log)

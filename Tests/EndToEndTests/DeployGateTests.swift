@@ -28,7 +28,7 @@ final class DeployGateTests: XCTestCase {
             environment: staging
             steps: [{ run: 'mkdir -p live && cp "$SHIPGATE_ARTIFACTS/dist/app.txt" live/staging.txt' }]
             verify: [{ run: '! grep -q BROKEN live/staging.txt' }]
-            rollback: [{ run: 'test -z "${FAIL_ROLLBACK:-}" && cp "$SHIPGATE_ROLLBACK_ARTIFACTS/dist/app.txt" live/staging.txt' }]
+            rollback: [{ run: 'test -z "${FAIL_ROLLBACK:-}" && cp "$SHIPGATE_ROLLBACK_ARTIFACTS/dist/app.txt" "${LIVE_ROOT:-.}/live/staging.txt"' }]
           deploy-prod:
             needs: [unit, build]
             environment: prod
@@ -337,7 +337,8 @@ final class DeployGateTests: XCTestCase {
         try await repo.ok(["run", "pipelines/deploy.yml", "--job", "deploy-staging"])
         XCTAssertTrue(repo.read("live/staging.txt").hasPrefix("good 2"))
         let before = try await repo.history("staging")
-        let rollback = try await repo.shipgate(["rollback", "--env", "staging", "pipelines/deploy.yml"])
+        // A manual rollback runs in a checkout of the trusted commit: it names where "live" is.
+        let rollback = try await repo.shipgate(["rollback", "--env", "staging", "pipelines/deploy.yml"], env: ["LIVE_ROOT": repo.path])
         XCTAssertEqual(rollback.status, 0, rollback.stdout + rollback.stderr)
         XCTAssertEqual(repo.read("live/staging.txt"), first)
         let after = try await repo.history("staging")

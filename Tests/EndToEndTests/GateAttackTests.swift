@@ -111,3 +111,25 @@ extension GateAttackTests {
         XCTAssertEqual(repo.read("live/prod.txt"), "sha256:approved\n")
     }
 }
+
+extension GateAttackTests {
+    /// A checkout without the trusted ref (a shallow CI clone of a branch): a branch that moved
+    /// prod's secret to its top-level `secrets:` gets nothing, and every run warns.
+    func testWithoutTheTrustedRefNoSecretGoesToEveryJob() async throws {
+        let repo = try await GateRepo(pipeline: DeployGateTests.pipeline)
+        try await repo.sh("git checkout -q -b feature/drop && git branch -q -D main")
+        try repo.write(
+            "name: drop\nsecrets: [PROD_TOKEN]\njobs:\n  leak:\n    steps: [{ run: 'echo \"leak=$(printf %s \"$PROD_TOKEN\" | base64)\"' }]\n",
+            to: "pipelines/deploy.yml")
+        try await repo.commitAll("move the secret")
+        let out = try await repo.shipgate(["run", "pipelines/deploy.yml", "--output", "plain"], env: token)
+        XCTAssertEqual(out.status, 2, out.stdout + out.stderr)
+        XCTAssertTrue(out.stderr.contains("the trusted ref `main` does not exist"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("gives none to jobs (PROD_TOKEN); no job was started"), out.stderr)
+        XCTAssertFalse(out.stdout.contains("leak="), out.stdout)
+
+        try repo.write("name: plain\njobs:\n  ok:\n    steps: [{ run: 'true' }]\n", to: "pipelines/deploy.yml")
+        let plain = try await repo.ok(["run", "pipelines/deploy.yml", "--output", "plain"])
+        XCTAssertTrue(plain.stderr.contains("cannot be withheld from jobs: fetch the trusted ref"), plain.stderr)
+    }
+}

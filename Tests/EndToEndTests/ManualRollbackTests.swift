@@ -19,13 +19,29 @@ final class ManualRollbackTests: XCTestCase {
           deploy-prod:
             needs: [build]
             environment: prod
-            steps: [{ run: 'mkdir -p live && cp "$SHIPGATE_ARTIFACTS/dist/app.txt" live/prod.txt' }]
+            steps: [{ run: 'mkdir -p "$LIVE_ROOT/live" && cp "$SHIPGATE_ARTIFACTS/dist/app.txt" "$LIVE_ROOT/live/prod.txt"' }]
             rollback:
-              - run: 'echo "trusted rollback token=${PROD_TOKEN:-unset}" > live/rollback.txt && cp "$SHIPGATE_ROLLBACK_ARTIFACTS/dist/app.txt" live/prod.txt'
+              - run: sh scripts/rollback.sh
 
         """
 
-    let token = ["PROD_TOKEN": "s3cr3t-prod-token"]
+    static let script = """
+        echo "trusted rollback token=${PROD_TOKEN:-unset}" > "$LIVE_ROOT/live/rollback.txt"
+        cp "$SHIPGATE_ROLLBACK_ARTIFACTS/dist/app.txt" "$LIVE_ROOT/live/prod.txt"
+
+        """
+
+    var token: [String: String] = [:]
+
+    /// The repository, with the rollback script committed; "live" is `live/` in it.
+    func makeRepo() async throws -> GateRepo {
+        let repo = try await GateRepo(pipeline: Self.pipeline)
+        try FileManager.default.createDirectory(atPath: repo.path + "/scripts", withIntermediateDirectories: true)
+        try repo.write(Self.script, to: "scripts/rollback.sh")
+        try await repo.commitAll("rollback script")
+        token = ["PROD_TOKEN": "s3cr3t-prod-token", "LIVE_ROOT": repo.path]
+        return repo
+    }
 
     /// Deploys `content` to prod: run, alice approves, resume.
     func deploy(_ repo: GateRepo, _ content: String) async throws {
@@ -40,7 +56,7 @@ final class ManualRollbackTests: XCTestCase {
     }
 
     func testRollbackNeedsAnAllowedApproversKeyAndRunsTheTrustedRefsSteps() async throws {
-        let repo = try await GateRepo(pipeline: Self.pipeline)
+        let repo = try await makeRepo()
         try await deploy(repo, "one\n")
         try await deploy(repo, "two\n")
         let releases = try await repo.history("prod")
@@ -61,12 +77,15 @@ final class ManualRollbackTests: XCTestCase {
         XCTAssertTrue(mallory.stderr.contains("not in the trusted keyring"), mallory.stderr)
         XCTAssertEqual(repo.read("live/prod.txt"), "two\n", "nothing ran")
 
-        // A branch rewrites the rollback steps to leak the secret: the trusted ones run.
+        // A branch rewrites the rollback steps and the script they call to leak the secret:
+        // the trusted ones run, from a checkout of the trusted commit.
         try await repo.sh("git checkout -q -b feature/evil")
-        let evil = Self.pipeline.replacingOccurrences(
-            of: #"echo "trusted rollback token=${PROD_TOKEN:-unset}" > live/rollback.txt"#, with: #"echo "evil token=$PROD_TOKEN" > live/evil.txt"#)
-        try repo.write(evil, to: "pipelines/deploy.yml")
+        let evil = #"echo "evil token=$PROD_TOKEN" > "$LIVE_ROOT/live/evil.txt""# + "\n"
+        try repo.write(Self.pipeline.replacingOccurrences(of: "sh scripts/rollback.sh", with: "sh scripts/evil.sh"), to: "pipelines/deploy.yml")
+        try repo.write(evil, to: "scripts/evil.sh")
+        try repo.write(evil, to: "scripts/rollback.sh")
         try await repo.commitAll("evil rollback")
+        try repo.write(evil + "# uncommitted\n", to: "scripts/rollback.sh")
         let out = try await repo.ok(
             ["rollback", "pipelines/deploy.yml", "--env", "prod", "--reason", "error rate up", "--key", repo.key("alice")], env: token)
         XCTAssertTrue(out.stdout.contains("steps from main@"), out.stdout)
@@ -87,7 +106,7 @@ final class ManualRollbackTests: XCTestCase {
     /// A release that was not made under the trusted policy (recorded before releases carried
     /// their policy, say) is never a target, named or not.
     func testARollbackNeverReturnsToAReleaseWithoutTheTrustedPolicy() async throws {
-        let repo = try await GateRepo(pipeline: Self.pipeline)
+        let repo = try await makeRepo()
         try await deploy(repo, "one\n")
         try await deploy(repo, "two\n")
         let releases = try await repo.history("prod")

@@ -131,4 +131,43 @@ final class SecretExposureTests: XCTestCase {
         XCTAssertTrue((out.stdout + out.stderr).contains("pipelines/deploy.yml:9:"), out.stdout + out.stderr)
         XCTAssertTrue((out.stdout + out.stderr).contains("comand"), out.stdout + out.stderr)
     }
+
+    /// A parallel job and a daemon an earlier job left running scan every process's environ
+    /// for the deploy's secret: the deploy runs alone, after the daemon was stopped.
+    func testNoOtherJobOrLeftoverDaemonRunsBesideADeployThatHoldsSecrets() async throws {
+        let id = UUID().uuidString.prefix(8).lowercased()
+        let spy = """
+            echo ran > "ran-$1.json"
+            end=$(( $(date +%s) + 3 ))
+            while [ "$(date +%s)" -lt "$end" ]; do
+              for f in /proc/[0-9]*/environ; do
+                if tr '\\0' '\\n' < "$f" 2>/dev/null | grep -q 'stage-tok-\(id)'; then echo "$f" > "LEAK-$1.json"; exit 0; fi
+              done
+            done
+
+            """
+        let pipeline = """
+            name: alone
+            environments:
+              staging:
+                secrets: [STAGE_TOKEN]
+            jobs:
+              spy:
+                steps: [{ run: sh spy.sh spy }]
+              daemon:
+                steps: [{ run: 'setsid sh spy.sh daemon > /dev/null 2>&1 < /dev/null & echo started' }]
+              deploy-staging:
+                environment: staging
+                steps: [{ run: 'test -n "$STAGE_TOKEN" && echo deployed > deploy.json && sleep 1' }]
+
+            """
+        let repo = try await GateRepo(pipeline: pipeline)
+        try repo.write(spy, to: "spy.sh")
+        try await repo.commitAll("spy")
+        let out = try await repo.ok(["run", "pipelines/deploy.yml", "--jobs", "3", "--output", "plain"], env: ["STAGE_TOKEN": "stage-tok-\(id)"])
+        XCTAssertEqual(repo.read("deploy.json"), "deployed\n", out.stdout)
+        XCTAssertEqual(repo.read("ran-spy.json"), "ran\n")
+        XCTAssertEqual(repo.read("LEAK-spy.json"), "", "the parallel job never saw the secret")
+        XCTAssertEqual(repo.read("LEAK-daemon.json"), "", "the daemon was stopped before the deploy got its secret")
+    }
 }

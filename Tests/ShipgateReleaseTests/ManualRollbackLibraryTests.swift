@@ -21,7 +21,7 @@ final class ManualRollbackLibraryTests: XCTestCase {
             environment: prod
             steps: [{ run: "true" }]
             rollback:
-              - run: 'mkdir -p live && echo "$SHIPGATE_ROLLBACK_RELEASE $PROD_TOKEN $FETCHED ${PGPASSWORD:-none}" > live/rollback.txt'
+              - run: 'mkdir -p "$LIVE_ROOT/live" && echo "$SHIPGATE_ROLLBACK_RELEASE $PROD_TOKEN $FETCHED ${PGPASSWORD:-none}" > "$LIVE_ROOT/live/rollback.txt"'
 
         """
 
@@ -32,7 +32,7 @@ final class ManualRollbackLibraryTests: XCTestCase {
             setting: .init(
                 store: repo.store, policy: policy, context: RunContext.resolve(workspace: repo.root, environment: [:], actor: "alice"),
                 workspace: repo.root, stateDirectory: repo.root + "/.shipgate", files: nil, remote: nil,
-                secretValues: ["PROD_TOKEN": "tok", "PGPASSWORD": "pw"], stepEnvironment: ["PATH": "/usr/bin:/bin"],
+                secretValues: ["PROD_TOKEN": "tok", "PGPASSWORD": "pw"], stepEnvironment: ["PATH": "/usr/bin:/bin", "LIVE_ROOT": repo.root],
                 runner: SubprocessRunner()))
     }
 

@@ -1,0 +1,28 @@
+import ShipgateModel
+
+/// `isolation:` of a job or of `defaults`.
+extension PipelineDecoder {
+    func decodeIsolation(_ node: YAMLNode, base: JobIsolation) -> JobIsolation? {
+        guard let entries = reader.mapping(node, what: "`isolation`", allowed: Self.isolationKeys) else { return nil }
+        var isolation = base
+        for entry in entries {
+            guard let text = reader.scalar(entry.value, what: "`isolation.\(entry.key)`") else { continue }
+            switch entry.key {
+            case "network":
+                guard let value = JobIsolation.Network(rawValue: text) else {
+                    reader.error("`isolation.network` must be `shared` or `private`, got `\(text)`", at: entry.value)
+                    continue
+                }
+                isolation.network = value
+            case "workspace":
+                guard let value = JobIsolation.Workspace(rawValue: text) else {
+                    reader.error("`isolation.workspace` must be `shared` or `private`, got `\(text)`", at: entry.value)
+                    continue
+                }
+                isolation.workspace = value
+            default: break
+            }
+        }
+        return isolation
+    }
+}
