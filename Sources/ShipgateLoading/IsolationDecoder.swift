@@ -2,6 +2,8 @@ import ShipgateModel
 
 /// `isolation:` of a job or of `defaults`.
 extension PipelineDecoder {
+    static let isolationKeys = ["network", "workspace"]
+
     func decodeIsolation(_ node: YAMLNode, base: JobIsolation) -> JobIsolation? {
         guard let entries = reader.mapping(node, what: "`isolation`", allowed: Self.isolationKeys) else { return nil }
         var isolation = base
