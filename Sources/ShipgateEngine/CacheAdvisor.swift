@@ -94,6 +94,6 @@ public struct CacheAdvisor: Sendable {
     }
 
     private func resolve(_ template: Template, predicted: [String: JobResult]) throws -> String {
-        try CacheContext.resolve(template, outputs: predicted.mapValues(\.outputs), cache: context)
+        try CacheContext.resolve(template.expandingVariables(environment), outputs: predicted.mapValues(\.outputs), cache: context)
     }
 }

@@ -178,7 +178,8 @@ struct JobExecutor: Sendable {
 
     func prepare(_ steps: [PlannedStep], needed: [String: JobResult]) throws -> [PreparedStep] {
         let outputs = needed.mapValues(\.outputs)
-        let resolve = { (t: Template) throws -> String in try CacheContext.resolve(t, outputs: outputs, cache: self.cache) }
+        let variables = variableEnvironment
+        let resolve = { (t: Template) throws -> String in try CacheContext.resolve(t.expandingVariables(variables), outputs: outputs, cache: self.cache) }
         return try steps.map { step in
             PreparedStep(
                 step: step, script: try resolve(step.script),

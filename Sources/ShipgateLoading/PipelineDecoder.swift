@@ -91,12 +91,23 @@ struct PipelineDecoder {
         }
 
         let environments = fields["environments"].map { decodeEnvironments($0.1) } ?? []
-        checkReferences(jobs: jobs)
+        checkReferences(jobs: jobs, secrets: Set(secrets.map(\.value) + environments.flatMap { $0.secrets.map(\.value) }))
         checkEnvironments(environments, jobs: jobs, secrets: secrets)
         var pipeline = Pipeline(name: name, file: reader.file, digest: digest, env: env, defaults: defaults, stages: stages, secrets: secrets, jobs: jobs)
         pipeline.environments = environments
         return pipeline
     }
+
+    /// Variables shipgate sets for each step (refused as `$NAME` in `env` values), and those of
+    /// the run context with their `${{ git.KEY }}`.
+    static let stepVariables: Set<String> = [
+        "SHIPGATE_RUN_ID", "SHIPGATE_JOB", "SHIPGATE_OUTPUT", "SHIPGATE_WORKSPACE", "SHIPGATE_ATTEMPT", "SHIPGATE_ARTIFACTS", "SHIPGATE_ENV",
+        "SHIPGATE_PATH",
+    ]
+    static let contextVariables = [
+        "SHIPGATE_COMMIT": "commit", "SHIPGATE_COMMIT_SHORT": "commit_short", "SHIPGATE_BRANCH": "branch", "SHIPGATE_TAG": "tag",
+        "SHIPGATE_DIRTY": "dirty", "SHIPGATE_VERSION": "version", "SHIPGATE_ACTOR": "actor",
+    ]
 
     static func isEnvName(_ s: String) -> Bool {
         guard let first = s.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
@@ -121,7 +132,7 @@ struct PipelineDecoder {
                 continue
             }
             if case .scalar = entry.value, NodeReader.kind(entry.value) != "null" {
-                let (template, refs) = templates.parse(entry.value.scalar!.string, node: entry.value)
+                let (template, refs) = templates.parse(entry.value.scalar!.string, node: entry.value, variables: true)
                 references += refs.map { ($0, scope) }
                 vars.append(EnvVar(name: entry.key, value: template, location: reader.location(entry.keyNode)))
             } else {
@@ -485,11 +496,25 @@ struct PipelineDecoder {
 
     /// Checks every `${{ }}` against what its scope can see: matrix axes of its job, env names of
     /// enclosing scopes, outputs of jobs the job needs (non-matrix).
-    private func checkReferences(jobs: [JobDefinition]) {
+    private func checkReferences(jobs: [JobDefinition], secrets: Set<String>) {
         let byID = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for (reference, scope) in references {
             let at = reference.location
             switch (reference.expression, scope) {
+            case (.variable(let name), _):
+                if secrets.contains(name) {
+                    reader.error(
+                        "`$\(name)` in an `env` value names a secret, which is not expanded there", at: at,
+                        hint: "steps already have `\(name)` in their environment: write `\"$\(name)\"` in the script")
+                } else if let key = Self.contextVariables[name] {
+                    reader.error(
+                        "`$\(name)` is set by shipgate for each step and is not available in `env` values", at: at,
+                        hint: "write `${{ git.\(key) }}`, which is")
+                } else if Self.stepVariables.contains(name) {
+                    reader.error(
+                        "`$\(name)` is set by shipgate for each step and is not available in `env` values", at: at,
+                        hint: "use it in the script; to put a directory on PATH, have a step append it to \"$SHIPGATE_PATH\"")
+                }
             case (.matrix(let key), .pipelineEnv):
                 reader.error(
                     "`matrix.\(key)` is not available at the pipeline level (`env`, `defaults`)", at: at,

@@ -18,12 +18,20 @@ struct TemplateParser {
         return parse(text, node: node)
     }
 
-    func parse(_ text: String, node: YAMLNode) -> (Template, [Reference]) {
+    /// With `variables` (`env` values), `$NAME`, `${NAME}` and `$$` in the text outside `${{ }}`
+    /// are parsed too: the first two as `Interpolation.variable`, `$$` as a literal `$`.
+    func parse(_ text: String, node: YAMLNode, variables: Bool = false) -> (Template, [Reference]) {
         var segments: [Template.Segment] = []
         var references: [Reference] = []
         var rest = Substring(text)
+        func literal(_ chunk: Substring) {
+            guard variables else { return segments.append(.literal(String(chunk))) }
+            let (parsed, refs) = self.variables(in: chunk, of: text, node: node)
+            segments += parsed
+            references += refs
+        }
         while let open = rest.range(of: "${{") {
-            segments.append(.literal(String(rest[..<open.lowerBound])))
+            literal(rest[..<open.lowerBound])
             let location = locate(text: text, offset: open.lowerBound, node: node)
             guard let close = rest[open.upperBound...].range(of: "}}") else {
                 reader.error("unterminated `${{` (missing `}}`)", at: location)
@@ -43,8 +51,64 @@ struct TemplateParser {
             }
             rest = rest[close.upperBound...]
         }
-        segments.append(.literal(String(rest)))
+        literal(rest)
         return (Template(segments: segments), references)
+    }
+
+    /// `$NAME`, `${NAME}` and `$$` in `chunk` (a part of `text`); any other `$` is literal.
+    private func variables(in chunk: Substring, of text: String, node: YAMLNode) -> ([Template.Segment], [Reference]) {
+        var segments: [Template.Segment] = []
+        var references: [Reference] = []
+        var literal = ""
+        var i = chunk.startIndex
+        func isNameStart(_ c: Character) -> Bool { c == "_" || (c.isASCII && c.isLetter) }
+        func isName(_ c: Character) -> Bool { isNameStart(c) || (c.isASCII && c.isNumber) }
+        while i < chunk.endIndex {
+            let c = chunk[i]
+            let next = chunk.index(after: i)
+            guard c == "$", next < chunk.endIndex else {
+                literal.append(c)
+                i = next
+                continue
+            }
+            let location = { locate(text: text, offset: i, node: node, needle: "$") }
+            if chunk[next] == "$" {
+                literal.append("$")
+                i = chunk.index(after: next)
+            } else if chunk[next] == "{" {
+                let bodyStart = chunk.index(after: next)
+                guard let close = chunk[bodyStart...].firstIndex(of: "}") else {
+                    reader.error("unterminated `${` (missing `}`)", at: location(), hint: "write `${NAME}`, or `$$` for a literal `$`")
+                    literal += chunk[i...]
+                    break
+                }
+                let name = String(chunk[bodyStart..<close])
+                if let first = name.first, isNameStart(first), name.allSatisfy(isName) {
+                    segments += [.literal(literal), .expression(.variable(name))]
+                    references.append(Reference(expression: .variable(name), location: location()))
+                    literal = ""
+                } else {
+                    reader.error(
+                        "`${\(name)}` is not a variable reference", at: location(),
+                        hint: "only `$NAME` and `${NAME}` are expanded (no defaults or other shell syntax); write `$$` for a literal `$`")
+                    literal += chunk[i...close]
+                }
+                i = chunk.index(after: close)
+            } else if isNameStart(chunk[next]) {
+                var end = next
+                while end < chunk.endIndex, isName(chunk[end]) { end = chunk.index(after: end) }
+                let name = String(chunk[next..<end])
+                segments += [.literal(literal), .expression(.variable(name))]
+                references.append(Reference(expression: .variable(name), location: location()))
+                literal = ""
+                i = end
+            } else {
+                literal.append(c)
+                i = next
+            }
+        }
+        segments.append(.literal(literal))
+        return (segments, references)
     }
 
     static func expression(_ body: String) -> Interpolation? {
@@ -86,8 +150,8 @@ struct TemplateParser {
         return patterns.isEmpty ? nil : .hashFiles(patterns)
     }
 
-    /// Where the `${{` at `offset` of the scalar stands in the file.
-    private func locate(text: String, offset: Substring.Index, node: YAMLNode) -> SourceLocation {
+    /// Where the `needle` (`${{`, or `$`) at `offset` of the scalar stands in the file.
+    private func locate(text: String, offset: Substring.Index, node: YAMLNode, needle: String = "${{") -> SourceLocation {
         let base = reader.location(node)
         let before = text[..<offset]
         let newlines = before.count(where: { $0 == "\n" })
@@ -99,12 +163,12 @@ struct TemplateParser {
         }
         // Find this occurrence in the source line to get the exact column.
         let linePrefix = before.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
-        let occurrence = linePrefix.components(separatedBy: "${{").count - 1
+        let occurrence = linePrefix.components(separatedBy: needle).count - 1
         let sourceLines = source.lines
         if line - 1 < sourceLines.count {
             var search = sourceLines[line - 1][...]
             var seen = 0
-            while let r = search.range(of: "${{") {
+            while let r = search.range(of: needle) {
                 if seen == occurrence {
                     return SourceLocation(
                         file: base.file, line: line, column: sourceLines[line - 1].distance(from: sourceLines[line - 1].startIndex, to: r.lowerBound) + 1)

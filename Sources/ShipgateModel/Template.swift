@@ -18,6 +18,15 @@ public struct Template: Hashable, Sendable, Codable, CustomStringConvertible {
 
     public var isLiteral: Bool { expressions.isEmpty }
 
+    /// Replaces every `$NAME` / `${NAME}` (`Interpolation.variable`) with its value in
+    /// `environment`, empty when it is not set.
+    public func expandingVariables(_ environment: [String: String]) -> Template {
+        resolving { e in
+            if case .variable(let name) = e { return environment[name] ?? "" }
+            return nil
+        }
+    }
+
     /// Replaces every expression for which `resolve` returns a value; others stay as they are.
     public func resolving(_ resolve: (Interpolation) -> String?) -> Template {
         Template(
@@ -32,6 +41,7 @@ public struct Template: Hashable, Sendable, Codable, CustomStringConvertible {
         segments.map { segment in
             switch segment {
             case .literal(let s): s
+            case .expression(.variable(let name)): "${\(name)}"
             case .expression(let e): "${{ \(e) }}"
             }
         }.joined()
@@ -62,6 +72,9 @@ public enum Interpolation: Hashable, Sendable, Codable, CustomStringConvertible 
     case hashFiles([String])
     /// `git.KEY`: the run context (commit, branch, version, actor, …), known before the run.
     case git(String)
+    /// `$NAME` or `${NAME}` in an `env` value (not inside `${{ }}`): NAME in the run's base
+    /// environment, empty when unset; resolved when the job starts.
+    case variable(String)
 
     /// Keys of `${{ git.KEY }}`.
     public static let gitKeys = ["commit", "commit_short", "branch", "tag", "dirty", "author", "committer", "subject", "version", "actor"]
@@ -73,6 +86,7 @@ public enum Interpolation: Hashable, Sendable, Codable, CustomStringConvertible 
         case .needsOutput(let job, let key): "needs.\(job).outputs.\(key)"
         case .hashFiles(let patterns): "hashFiles(\(patterns.map { "'\($0)'" }.joined(separator: ", ")))"
         case .git(let key): "git.\(key)"
+        case .variable(let name): "$\(name)"
         }
     }
 }

@@ -164,7 +164,7 @@ public enum Planner {
                     return [.literal(matrix.first { $0.axis == key }?.value ?? "")]
                 case .env(let key):
                     return env.first { $0.name == key }?.value.segments ?? [.literal("")]
-                case .needsOutput, .hashFiles, .git:
+                case .needsOutput, .hashFiles, .git, .variable:
                     return [segment]
                 }
             })

@@ -84,4 +84,38 @@ final class OrderingEnvironmentTests: XCTestCase {
         XCTAssertEqual(try Self.statuses(s.path)["wheel"], "skipped")
         XCTAssertTrue(fourth.stdout.contains("[wheel] - skipped: needs failed: unit"), fourth.stdout)
     }
+
+    /// `$VAR` and `${VAR}` in `env` values expand from the OS environment at every level.
+    func testEnvValuesExpandTheOSEnvironment() async throws {
+        let s = try Scratch(fixture: "basic")
+        let home = s.path + "/home"
+        try Self.write(
+            [
+                "home/bin/greet": "#!/bin/sh\necho \"hello from $HOME/bin\"\n",
+                "pipeline.yml": """
+                name: env
+                env: { PATH: "$HOME/bin:$PATH" }
+                jobs:
+                  use:
+                    env: { WHERE: "${HOME}/data", PRICE: "5$$" }
+                    steps:
+                      - env: { USER_LINE: "user=$SHIPGATE_TEST_USER, unset=[$SHIPGATE_TEST_UNSET]" }
+                        run: greet; echo "$WHERE $PRICE $USER_LINE"
+                """,
+            ], in: s.path)
+        chmod(home + "/bin/greet", 0o755)
+        let env = ["HOME": home, "SHIPGATE_TEST_USER": "ada"]
+        let plan = try await CLI.run(["plan", "pipeline.yml"], in: s.path, environment: env)
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let out = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path, environment: env)
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("[use] hello from \(home)/bin\n"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("[use] \(home)/data 5$ user=ada, unset=[]\n"), out.stdout)
+
+        try "name: bad\nenv: { PATH: \"${HOME/bin:$PATH\" }\njobs: {a: {steps: [{run: x}]}}\n".write(
+            toFile: s.path + "/bad.yml", atomically: true, encoding: .utf8)
+        let bad = try await CLI.run(["validate", "bad.yml"], in: s.path)
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("bad.yml:2:15: error: unterminated `${` (missing `}`)"), bad.stderr)
+    }
 }
