@@ -201,6 +201,9 @@ struct JobExecutor: Sendable {
             for (k, v) in p.env { env[k] = v }
             for (k, v) in extraEnv { env[k] = v }
             for (k, v) in options.contextEnvironment { env[k] = v }
+            // Steps have no terminal (stdin is /dev/null): an editor from shipgate's environment
+            // would wait forever. Unless the pipeline's `env` names one, editors fail at once.
+            for name in ["GIT_EDITOR", "EDITOR", "VISUAL"] where p.env[name] == nil { env[name] = "false" }
             env["SHIPGATE_RUN_ID"] = options.runID
             env["SHIPGATE_JOB"] = job.id
             env["SHIPGATE_OUTPUT"] = outputsPath
@@ -227,7 +230,7 @@ struct JobExecutor: Sendable {
             let outcome = await runner.run(
                 ProcessRequest(
                     argv: step.shell.argv(script: p.script), environment: ProcessEnvironment(base: environmentBase, overrides: env),
-                    workingDirectory: directory, timeout: timeout, killGrace: options.killGrace),
+                    workingDirectory: directory, timeout: timeout, killGrace: options.killGrace, idleTimeout: job.idleTimeout),
                 cancellation: cancellation
             ) { line in
                 let text = masker(line.text)
@@ -245,6 +248,7 @@ struct JobExecutor: Sendable {
             case .signaled(let s): return "step `\(step.name)` was killed by signal \(s)"
             case .timedOut:
                 return jobLimited ? "job timed out after \(job.timeout) (step `\(step.name)`)" : "step `\(step.name)` timed out after \(step.timeout!)"
+            case .idleTimedOut: return "step `\(step.name)` printed nothing for \(job.idleTimeout!) (idle-timeout)"
             case .cancelled: return "cancelled: \(cancellation.reason ?? "interrupted")"
             case .failedToStart(let why): return "step `\(step.name)` could not start: \(why)"
             }
@@ -266,6 +270,7 @@ struct JobExecutor: Sendable {
         case .exited(let c): "exit \(c)"
         case .signaled(let s): "signal \(s)"
         case .timedOut: "timed out"
+        case .idleTimedOut: "idle timeout"
         case .cancelled: "cancelled"
         case .failedToStart(let m): "not started (\(m))"
         }

@@ -19,13 +19,20 @@ public struct ProcessRequest: Sendable {
     /// The process group is sent SIGTERM once this passes, then SIGKILL after `killGrace`.
     public var timeout: TimeSpan
     public var killGrace: TimeSpan
+    /// The group is terminated as on a timeout when the process prints no line for this long
+    /// (counted from its start); nil: no limit.
+    public var idleTimeout: TimeSpan?
 
-    public init(argv: [String], environment: ProcessEnvironment, workingDirectory: String, timeout: TimeSpan, killGrace: TimeSpan) {
+    public init(
+        argv: [String], environment: ProcessEnvironment, workingDirectory: String, timeout: TimeSpan, killGrace: TimeSpan,
+        idleTimeout: TimeSpan? = nil
+    ) {
         self.argv = argv
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.timeout = timeout
         self.killGrace = killGrace
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -46,6 +53,8 @@ public struct ProcessOutcome: Sendable, Equatable {
         case signaled(Int32)
         /// The timeout passed; the group was terminated.
         case timedOut
+        /// No output for `idleTimeout`; the group was terminated.
+        case idleTimedOut
         /// Cancelled (Ctrl-C, SIGTERM to shipgate, --fail-fast); the group was terminated.
         case cancelled
         case failedToStart(String)
@@ -67,7 +76,7 @@ public struct ProcessOutcome: Sendable, Equatable {
         switch termination {
         case .exited(let c): c
         case .signaled(let s): 128 + s
-        case .timedOut, .cancelled, .failedToStart: nil
+        case .timedOut, .idleTimedOut, .cancelled, .failedToStart: nil
         }
     }
 }

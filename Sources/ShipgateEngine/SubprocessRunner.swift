@@ -49,7 +49,13 @@ public struct SubprocessRunner: ProcessRunner {
         guard StepOutputReader.makePipe(&pipe) else {
             return ProcessOutcome(termination: .failedToStart("cannot create a pipe (errno \(errno))"), pid: nil)
         }
-        guard let reader = StepOutputReader(fd: pipe[0], onLine: onLine) else {
+        let clock = ContinuousClock()
+        let lastOutput = Locked(clock.now)
+        let reader = StepOutputReader(fd: pipe[0]) { line in
+            if request.idleTimeout != nil { lastOutput.withLock { $0 = clock.now } }
+            onLine(line)
+        }
+        guard let reader else {
             close(pipe[0])
             close(pipe[1])
             return ProcessOutcome(termination: .failedToStart("cannot start an output reader (errno \(errno))"), pid: nil)
@@ -63,7 +69,7 @@ public struct SubprocessRunner: ProcessRunner {
         let groups = self.groups
         var outcome: Result<TerminationStatus, any Error>!
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await Self.watch(request, state: state, cancellation: cancellation) }
+            group.addTask { await Self.watch(request, state: state, lastOutput: lastOutput, cancellation: cancellation) }
             do {
                 // The library closes both copies of the write end once the child has it.
                 outcome = .success(
@@ -105,25 +111,33 @@ public struct SubprocessRunner: ProcessRunner {
         }
     }
 
-    /// The watchdog beside the process: at the deadline or on cancellation it sends SIGTERM to
-    /// the group, then waits until the group is empty once the shell has exited, or SIGKILLs it
-    /// when `killGrace` has passed. Returns at once when cancelled before it fired.
-    private static func watch(_ request: ProcessRequest, state: Locked<StepState>, cancellation: CancellationToken) async {
+    /// The watchdog beside the process: at the deadline, after `idleTimeout` without output, or
+    /// on cancellation it sends SIGTERM to the group, then waits until the group is empty once
+    /// the shell has exited, or SIGKILLs it when `killGrace` has passed. Returns at once when
+    /// cancelled before it fired.
+    private static func watch(
+        _ request: ProcessRequest, state: Locked<StepState>, lastOutput: Locked<ContinuousClock.Instant>, cancellation: CancellationToken
+    ) async {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: request.timeout.duration)
         var target: Int32?
         while target == nil {
             if Task.isCancelled { return }
+            let silentUntil = request.idleTimeout.map { lastOutput.value.advanced(by: $0.duration) }
             target = state.withLock { s -> Int32? in
                 guard let pid = s.pid, !s.exited, s.verdict == nil else { return nil }
+                let now = clock.now
                 if cancellation.isCancelled {
                     s.verdict = .cancelled
-                } else if clock.now >= deadline {
+                } else if now >= deadline {
                     s.verdict = .timedOut
+                } else if let silentUntil, now >= silentUntil {
+                    s.verdict = .idleTimedOut
                 }
                 return s.verdict == nil ? nil : pid
             }
-            if target == nil { try? await Task.sleep(for: max(.milliseconds(1), min(deadline - clock.now, .milliseconds(25)))) }
+            let next = min(deadline, silentUntil ?? deadline)
+            if target == nil { try? await Task.sleep(for: max(.milliseconds(1), min(next - clock.now, .milliseconds(25)))) }
         }
         let pid = target!
         _ = kill(-pid, SIGTERM)

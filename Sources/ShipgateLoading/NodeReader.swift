@@ -141,6 +141,16 @@ final class NodeReader {
         return span
     }
 
+    /// A limit on silence (`idle-timeout`): a duration longer than zero.
+    func idleTimeout(_ node: YAMLNode, what: String) -> TimeSpan? {
+        guard let span = duration(node, what: what) else { return nil }
+        if span == .zero {
+            error("\(what) must be longer than 0", at: node, hint: "omit it for no limit on silence, or give a duration like `10m`")
+            return nil
+        }
+        return span
+    }
+
     func stringList(_ node: YAMLNode, what: String) -> [Located<String>]? {
         guard let items = sequence(node, what: what) else { return nil }
         return items.compactMap { item in

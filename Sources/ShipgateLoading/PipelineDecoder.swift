@@ -7,9 +7,9 @@ import ShipgateModel
 /// listed here and in docs/pipeline-format.md, and nowhere else.
 struct PipelineDecoder {
     static let topKeys = ["name", "env", "defaults", "stages", "secrets", "environments", "jobs"]
-    static let defaultsKeys = ["timeout", "retry", "shell", "working-directory"]
+    static let defaultsKeys = ["timeout", "idle-timeout", "retry", "shell", "working-directory"]
     static let jobKeys = [
-        "stage", "needs", "after", "matrix", "env", "timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
+        "stage", "needs", "after", "matrix", "env", "timeout", "idle-timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
         "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when", "environment", "verify", "rollback",
     ]
     static let whenKeys = ["branches", "tags", "changes", "manual"]
@@ -150,6 +150,7 @@ struct PipelineDecoder {
         for entry in entries {
             switch entry.key {
             case "timeout": if let t = reader.timeout(entry.value, what: "`defaults.timeout`") { defaults.timeout = t }
+            case "idle-timeout": defaults.idleTimeout = reader.idleTimeout(entry.value, what: "`defaults.idle-timeout`")
             case "retry": if let r = decodeRetry(entry.value, base: .none) { defaults.retry = r }
             case "shell": if let s = decodeShell(entry.value) { defaults.shell = s }
             case "working-directory": defaults.workingDirectory = decodePath(entry.value, what: "`defaults.working-directory`", scope: .pipelineEnv)
@@ -236,6 +237,7 @@ struct PipelineDecoder {
             case "matrix": job.matrix = decodeMatrix(entry.value)
             case "env": envNode = entry.value
             case "timeout": job.timeout = reader.timeout(entry.value, what: "`timeout`")
+            case "idle-timeout": job.idleTimeout = reader.idleTimeout(entry.value, what: "`idle-timeout`")
             case "retry": job.retry = decodeRetry(entry.value, base: defaults.retry)
             case "continue-on-error": job.continueOnError = reader.bool(entry.value, what: "`continue-on-error`") ?? false
             case "shell": job.shell = decodeShell(entry.value)

@@ -11,6 +11,9 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var matrix: Matrix?
     public var env: [EnvVar]
     public var timeout: TimeSpan?
+    /// `idle-timeout:`: an attempt ends when a step prints nothing for this long; nil:
+    /// `defaults.idle-timeout`.
+    public var idleTimeout: TimeSpan?
     public var retry: RetryPolicy?
     public var continueOnError: Bool
     public var shell: Shell?

@@ -39,6 +39,8 @@ public struct Pipeline: Hashable, Sendable, Codable {
 /// Settings that apply to every job unless the job says otherwise.
 public struct Defaults: Hashable, Sendable, Codable {
     public var timeout: TimeSpan
+    /// `defaults.idle-timeout`; nil: no limit on silence.
+    public var idleTimeout: TimeSpan?
     public var retry: RetryPolicy
     public var shell: Shell
     public var workingDirectory: Template?

@@ -60,6 +60,8 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     /// Why the job is skipped; nil when it runs.
     public var reason: String?
     public var timeout: TimeSpan
+    /// The longest a step of the job may print nothing (`idle-timeout`); nil: no limit.
+    public var idleTimeout: TimeSpan?
     public var retry: RetryPolicy
     public var continueOnError: Bool
     public var steps: [PlannedStep]

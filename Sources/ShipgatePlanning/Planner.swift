@@ -65,6 +65,7 @@ public enum Planner {
                 timeout: def.timeout ?? pipeline.defaults.timeout, retry: def.retry ?? pipeline.defaults.retry,
                 continueOnError: def.continueOnError, steps: steps, location: def.location)
             planned.after = node.after
+            planned.idleTimeout = def.idleTimeout ?? pipeline.defaults.idleTimeout
             planned.needsFromStages = def.needs == nil && !node.needs.isEmpty
             // `when:` rules; a job skipped by a rule takes its dependents with it.
             if isSelected {

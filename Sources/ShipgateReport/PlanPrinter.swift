@@ -41,6 +41,7 @@ public enum PlanPrinter {
         facts.append(job.needs.isEmpty ? "needs nothing" : "needs \(job.needs.joined(separator: ", "))")
         if !job.after.isEmpty { facts.append("after \(job.after.joined(separator: ", "))") }
         facts.append("timeout \(job.timeout)")
+        if let idle = job.idleTimeout { facts.append("idle-timeout \(idle)") }
         if job.retry.attempts > 1 { facts.append("retry \(job.retry.attempts)× from \(job.retry.backoff) (max \(job.retry.maxBackoff))") }
         if job.continueOnError { facts.append("continue-on-error") }
         if let d = job.deploy { facts.append("deploys to \(d.environment)") }
@@ -100,6 +101,7 @@ public enum PlanPrinter {
             o.add("reason", job.reason)
             o.add("cacheKey", job.cacheKey)
             o.add("timeoutMs", job.timeout.milliseconds)
+            if let idle = job.idleTimeout { o.add("idleTimeoutMs", idle.milliseconds) }
             var r = JSONObject()
             r.add("attempts", job.retry.attempts)
             r.add("backoffMs", job.retry.backoff.milliseconds)

@@ -160,3 +160,81 @@ extension StepLifecycleTests {
         }
     }
 }
+
+// MARK: - Idle timeout and editors
+
+extension StepLifecycleTests {
+    func testASilentStepEndsAtTheIdleTimeoutAndOutputResetsIt() async throws {
+        try write(
+            """
+            name: idle
+            defaults: { idle-timeout: 2s }
+            jobs:
+              chatty:
+                steps:
+                  - run: 'i=0; while [ $i -lt 25 ]; do echo tick $i; i=$((i+1)); sleep 0.1; done'
+              stuck:
+                timeout: 10m
+                steps:
+                  - name: prompt
+                    run: 'echo "Continue? [y/N]"; sleep 300'
+
+            """)
+        let began = Date()
+        let out = try await CLI.run(["run", "--output", "plain"], in: dir, environment: ["DRILL_MARK": mark])
+        let took = Date().timeIntervalSince(began)
+        XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("step `prompt` printed nothing for 2s (idle-timeout)"), out.stdout)
+        XCTAssertTrue(log("stuck").contains("-- step 1 finished: idle timeout in"), log("stuck"))
+        XCTAssertTrue(log("chatty").contains("== chatty: success"), "2.5 s of output, never 2 s of silence: \(log("chatty"))")
+        XCTAssertLessThan(took, 60, "ended long before the 10m timeout")
+    }
+
+    func testIdleTimeoutIsValidatedWithItsLocation() async throws {
+        try write(
+            """
+            name: idle
+            defaults:
+              idle-timeout: 0
+            jobs:
+              a:
+                idle-timeout: 5 minutes
+                steps: [{ run: 'true' }]
+
+            """)
+        let out = try await CLI.run(["validate"], in: dir)
+        XCTAssertEqual(out.status, 2)
+        XCTAssertTrue(out.stderr.contains("shipgate.yml:3:17: error: `defaults.idle-timeout` must be longer than 0"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("shipgate.yml:6:19: error: invalid duration `5 minutes` for `idle-timeout`"), out.stderr)
+    }
+
+    func testAnEditorPromptFailsAtOnceUnlessThePipelineNamesAnEditor() async throws {
+        _ = try await CLI.shell("git init -q . && git config user.email t@example.com && git config user.name T", in: dir)
+        try write(
+            """
+            name: editors
+            jobs:
+              prompt:
+                steps: [{ run: 'git commit --allow-empty' }]
+              scripted:
+                env: { GIT_EDITOR: "echo scripted message >" }
+                steps: [{ run: 'git commit -q --allow-empty && git log -1 --format=%s' }]
+              seen:
+                steps: [{ run: 'echo "editor=$EDITOR visual=$VISUAL"' }]
+
+            """)
+        let began = Date()
+        // A developer's machine: an interactive editor in the environment shipgate starts with.
+        let out = try await CLI.run(
+            ["run", "--output", "plain", "--job", "prompt", "--job", "seen"], in: dir,
+            environment: ["DRILL_MARK": mark, "GIT_EDITOR": "vi", "EDITOR": "vi", "VISUAL": "vi"])
+        XCTAssertLessThan(Date().timeIntervalSince(began), 30, "no editor waited for input")
+        XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("There was a problem with the editor 'false'"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("editor=false visual=false"), out.stdout)
+
+        try? FileManager.default.removeItem(atPath: dir + "/.shipgate")
+        let scripted = try await CLI.run(["run", "--output", "plain", "--job", "scripted"], in: dir, environment: ["GIT_EDITOR": "vi"])
+        XCTAssertTrue(scripted.stdout.contains("[scripted] scripted message"), scripted.stdout + scripted.stderr)
+    }
+}
