@@ -227,6 +227,7 @@ struct JobExecutor: Sendable {
             let jobID = job.id
             let observer = self.observer
             let masker = self.masker
+            let diagnosis = Locked<ExitDiagnosis.Finding?>(nil)  // what the shell said it could not run
             let outcome = await runner.run(
                 ProcessRequest(
                     argv: step.shell.argv(script: p.script), environment: ProcessEnvironment(base: environmentBase, overrides: env),
@@ -234,6 +235,7 @@ struct JobExecutor: Sendable {
                 cancellation: cancellation
             ) { line in
                 let text = masker(line.text)
+                if let finding = ExitDiagnosis.parse(text) { diagnosis.withLock { $0 = finding } }
                 log.write(text)
                 observer.handle(.output(job: jobID, line: text))
             }
@@ -244,7 +246,9 @@ struct JobExecutor: Sendable {
             log.mark("-- step \(index + 1) finished: \(Self.describe(outcome.termination)) in \(elapsed) --")
             switch outcome.termination {
             case .exited(0): continue
-            case .exited(let code): return "step `\(step.name)` exited with code \(code)"
+            case .exited(let code):
+                let why = ExitDiagnosis.explain(code: code, diagnosis.value).map { ": \($0)" } ?? ""
+                return "step `\(step.name)` exited with code \(code)\(why)"
             case .signaled(let s): return "step `\(step.name)` was killed by signal \(s)"
             case .timedOut:
                 return jobLimited ? "job timed out after \(job.timeout) (step `\(step.name)`)" : "step `\(step.name)` timed out after \(step.timeout!)"

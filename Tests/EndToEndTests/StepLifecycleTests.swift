@@ -238,3 +238,28 @@ extension StepLifecycleTests {
         XCTAssertTrue(scripted.stdout.contains("[scripted] scripted message"), scripted.stdout + scripted.stderr)
     }
 }
+
+// MARK: - Exit codes 127 and 126
+
+extension StepLifecycleTests {
+    func testCommandNotFoundAndNotExecutableAreSaidAsSuch() async throws {
+        try "#!/bin/sh\necho deployed\n".write(toFile: dir + "/deploy.sh", atomically: true, encoding: .utf8)
+        try write(
+            """
+            name: exits
+            jobs:
+              lint: { steps: [{ run: 'echo checking; black --check .' }] }
+              bash-lint: { shell: bash, steps: [{ run: 'black --check .' }] }
+              deploy: { steps: [{ run: './deploy.sh' }] }
+              own-127: { steps: [{ run: 'exit 127' }] }
+
+            """)
+        let out = try await CLI.run(["run", "--output", "plain"], in: dir)
+        XCTAssertEqual(out.status, 1)
+        XCTAssertTrue(out.stdout.contains("[lint] ✗ failed in"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("step `echo checking; black --check .` exited with code 127: command not found: black"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("step `black --check .` exited with code 127: command not found: black"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("step `./deploy.sh` exited with code 126: not executable: ./deploy.sh (Permission denied)"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("step `exit 127` exited with code 127\n"), "no guess without the shell's word: \(out.stdout)")
+    }
+}
