@@ -65,7 +65,8 @@ public struct Executor: Sendable {
         }
         let jobExecutor = JobExecutor(
             options: options, environmentBase: ProcessEnvironment.Base(options.baseEnvironment), runner: runner, observer: observer,
-            cancellation: cancellation, masker: masker, cache: cache, decisions: AppendOnlyFile(path: options.runDirectory.root + "/cache.jsonl"))
+            cancellation: cancellation, masker: masker, cache: cache, decisions: AppendOnlyFile(path: options.runDirectory.root + "/cache.jsonl"),
+            secretNames: Set(plan.secrets))
         // Runs share the cache; `cache prune` takes it exclusively.
         let cacheLock = cache?.local.lock(exclusive: false)
         defer {

@@ -18,6 +18,8 @@ struct JobExecutor: Sendable {
     let remoteWarnings = OnceFlag()
     /// The run's `cache.jsonl`: why each cacheable job ran or was restored.
     let decisions: AppendOnlyFile
+    /// The pipeline's secret names (set or not): `$SHIPGATE_ENV` may not override them.
+    var secretNames: Set<String> = []
 
     /// A step with everything known at job start resolved (needs outputs, `hashFiles`).
     struct PreparedStep {
@@ -194,11 +196,13 @@ struct JobExecutor: Sendable {
         log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
     ) async -> String? {
         let clock = ContinuousClock()
+        var files = StepFiles(outputsPath: outputsPath)  // $SHIPGATE_ENV, $SHIPGATE_PATH
         for (index, p) in prepared.enumerated() {
             let step = p.step
             if let reason = cancellation.reason { return "cancelled: \(reason)" }
             var env = options.secrets
             for (k, v) in p.env { env[k] = v }
+            files.apply(to: &env, basePath: options.baseEnvironment["PATH"])
             for (k, v) in extraEnv { env[k] = v }
             for (k, v) in options.contextEnvironment { env[k] = v }
             // Steps have no terminal (stdin is /dev/null): an editor from shipgate's environment
@@ -209,6 +213,7 @@ struct JobExecutor: Sendable {
             env["SHIPGATE_OUTPUT"] = outputsPath
             env["SHIPGATE_WORKSPACE"] = options.workspace
             env["SHIPGATE_ATTEMPT"] = String(attempt)
+            files.prepare(&env)
             if env["CI"] == nil { env["CI"] = "true" }
             var directory = options.workspace
             if let relative = p.relativeDirectory {
@@ -244,6 +249,9 @@ struct JobExecutor: Sendable {
             result.exitCode = outcome.exitCode
             observer.handle(.stepFinished(job: job.id, step: masker(step.name), exitCode: outcome.exitCode, duration: elapsed))
             log.mark("-- step \(index + 1) finished: \(Self.describe(outcome.termination)) in \(elapsed) --")
+            for warning in files.collect(protected: secretNames.union(options.secrets.keys).union(extraEnv.keys)) {
+                emitLine(job.id, "warning: \(masker(warning))", log)
+            }
             switch outcome.termination {
             case .exited(0): continue
             case .exited(let code):

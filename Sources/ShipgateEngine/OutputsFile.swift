@@ -1,8 +1,13 @@
 /// Parses the file steps write job outputs to (`$SHIPGATE_OUTPUT`), in GitHub's format:
 /// `key=value` lines, and `key<<DELIM` … `DELIM` for multi-line values. Later keys win.
-/// Lines that match neither form are returned as problems, not thrown.
+/// Lines that match neither form are returned as problems, not thrown. `$SHIPGATE_ENV` uses the
+/// same format, with environment variable names (`noun` and `isKey` say which).
 public enum OutputsFile {
     public static func parse(_ text: String) -> (outputs: [String: String], problems: [String]) {
+        parse(text, noun: "output", isKey: isKey)
+    }
+
+    static func parse(_ text: String, noun: String, isKey: (String) -> Bool) -> (outputs: [String: String], problems: [String]) {
         var outputs: [String: String] = [:]
         var problems: [String] = []
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
@@ -26,10 +31,10 @@ public enum OutputsFile {
                     value.append(l)
                 }
                 if !closed || delimiter.isEmpty { problems.append("line \(lineNumber): `\(key)<<\(delimiter)` has no closing `\(delimiter)`") }
-                if isKey(key) { outputs[key] = value.joined(separator: "\n") } else { problems.append("invalid output name `\(key)`") }
+                if isKey(key) { outputs[key] = value.joined(separator: "\n") } else { problems.append("invalid \(noun) name `\(key)`") }
             } else if let eq = line.firstIndex(of: "=") {
                 let key = String(line[..<eq])
-                if isKey(key) { outputs[key] = String(line[line.index(after: eq)...]) } else { problems.append("invalid output name `\(key)`") }
+                if isKey(key) { outputs[key] = String(line[line.index(after: eq)...]) } else { problems.append("invalid \(noun) name `\(key)`") }
             } else {
                 problems.append("line \(lineNumber): expected `key=value` or `key<<DELIMITER`, got `\(line.prefix(80))`")
             }

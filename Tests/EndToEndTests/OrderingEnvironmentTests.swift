@@ -118,4 +118,52 @@ final class OrderingEnvironmentTests: XCTestCase {
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.stderr.contains("bad.yml:2:15: error: unterminated `${` (missing `}`)"), bad.stderr)
     }
+
+    /// What a step writes to `$SHIPGATE_PATH` and `$SHIPGATE_ENV` reaches the later steps of its
+    /// job (not other jobs); shipgate's variables and secrets cannot be overridden.
+    func testShipgateEnvAndPathFilesReachLaterSteps() async throws {
+        let s = try Scratch(fixture: "basic")
+        try Self.write(
+            [
+                "pipeline.yml": #"""
+                name: files
+                secrets: [TOKEN]
+                env: { GREETING: "from env" }
+                jobs:
+                  setup:
+                    steps:
+                      - run: |
+                          mkdir -p tools && printf '#!/bin/sh\necho tool ran\n' > tools/mytool && chmod +x tools/mytool
+                          echo "$SHIPGATE_WORKSPACE/tools" >> "$SHIPGATE_PATH"
+                          echo "GREETING=from file" >> "$SHIPGATE_ENV"
+                          printf 'NOTES<<EOF\nline one\nline two\nEOF\n' >> "$SHIPGATE_ENV"
+                          echo "SHIPGATE_JOB=hacked" >> "$SHIPGATE_ENV"
+                          echo "TOKEN=stolen" >> "$SHIPGATE_ENV"
+                          echo "1BAD=x" >> "$SHIPGATE_ENV"
+                      - run: |
+                          mytool
+                          echo "$GREETING / $NOTES / job=$SHIPGATE_JOB token=${TOKEN:-unset}"
+                          test ! -s "$SHIPGATE_ENV" && test ! -s "$SHIPGATE_PATH" && echo "fresh files"
+                  other:
+                    needs: [setup]
+                    steps:
+                      - run: echo "other sees [$GREETING]"; command -v mytool || echo "no mytool"
+                """#
+            ], in: s.path)
+        let out = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "plain"], in: s.path, environment: ["TOKEN": "s3cr3t-value"])
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        for line in [
+            "[setup] warning: $SHIPGATE_ENV invalid variable name `1BAD`",
+            "[setup] warning: $SHIPGATE_ENV: `SHIPGATE_JOB` is set by shipgate or is a secret; not overridden",
+            "[setup] warning: $SHIPGATE_ENV: `TOKEN` is set by shipgate or is a secret; not overridden",
+            "[setup] tool ran",
+            "[setup] from file / line one\n[setup] line two / job=setup token=",
+            "[setup] fresh files",
+            "[other] other sees [from env]",
+            "[other] no mytool",
+        ] {
+            XCTAssertTrue(out.stdout.contains(line), "missing \(line):\n\(out.stdout)")
+        }
+        XCTAssertFalse(out.stdout.contains("stolen"), out.stdout)
+    }
 }
