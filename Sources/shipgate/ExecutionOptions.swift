@@ -7,6 +7,7 @@ import ShipgateReport
 struct ExecutionOptions: ParsableArguments {
     enum OutputMode: String, ExpressibleByArgument, CaseIterable {
         case auto, tty, plain, json, github
+        case errorsOnly = "errors-only"
     }
 
     @Option(name: .customLong("jobs"), help: "Most jobs to run at once (default: number of CPUs).")
@@ -15,7 +16,10 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "Cancel everything after the first job fails.")
     var failFast = false
 
-    @Option(help: "auto (github in GitHub Actions, tty on a terminal, else plain), tty, plain, json (one event per line), or github.")
+    @Option(
+        help:
+            "auto (github in GitHub Actions, tty on a terminal, else plain), tty, plain, json (one event per line), github, or errors-only (failing jobs' logs and the summary)."
+    )
     var output: OutputMode = .auto
 
     @Option(help: "Write a JUnit XML report to this file.", completion: .file())
@@ -68,6 +72,7 @@ struct ExecutionOptions: ParsableArguments {
             func path(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
             return GitHubReporter(
                 sink: stdout, summaryPath: path("GITHUB_STEP_SUMMARY"), outputPath: path("GITHUB_OUTPUT"), extraSummary: extraSummary)
+        case .errorsOnly: return ErrorsOnlyReporter(sink: stdout, style: Terminal.stdoutStyle)
         case .plain, .auto: return PlainReporter(sink: stdout, style: Terminal.stdoutStyle)
         }
     }

@@ -263,3 +263,43 @@ extension StepLifecycleTests {
         XCTAssertTrue(out.stdout.contains("step `exit 127` exited with code 127\n"), "no guess without the shell's word: \(out.stdout)")
     }
 }
+
+// MARK: - --output errors-only
+
+extension StepLifecycleTests {
+    func testErrorsOnlyPrintsTheLogsOfFailingJobsAndTheSummary() async throws {
+        try write(
+            """
+            name: quiet
+            secrets: [TOKEN]
+            jobs:
+              build: { steps: [{ run: 'echo compiling quietly' }] }
+              test:
+                retry: { attempts: 2, backoff: 0 }
+                steps:
+                  - run: 'echo "using $TOKEN"'
+                  - run: 'echo "boom in attempt $SHIPGATE_ATTEMPT"; exit 3'
+              lint: { continue-on-error: true, steps: [{ run: 'echo "style problem"; exit 1' }] }
+
+            """)
+        let out = try await CLI.run(["run", "--output", "errors-only"], in: dir, environment: ["TOKEN": "s3cr3t-value"])
+        XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
+        XCTAssertFalse(out.stdout.contains("compiling quietly"), "a successful job's output is not shown:\n\(out.stdout)")
+        XCTAssertFalse(out.stdout.contains("s3cr3t-value"))
+        let lines = out.stdout.split(separator: "\n").map(String.init)
+        for expected in [
+            "[test] ✗ failed", "[test] == test: attempt 1 of 2 ==", "[test] using ***", "[test] boom in attempt 1", "[test] boom in attempt 2",
+            "[lint] style problem",
+        ] {
+            XCTAssertTrue(lines.contains { $0.hasPrefix(expected) }, "missing `\(expected)` in:\n\(out.stdout)")
+        }
+        XCTAssertTrue(out.stdout.contains("JOB    STATUS"), "the summary comes last:\n\(out.stdout)")
+        XCTAssertTrue(out.stdout.contains("build  ✓ success"), out.stdout)
+        XCTAssertFalse(out.stdout.contains("▶ started"))
+
+        try write("name: fine\njobs:\n  a: { steps: [{ run: 'echo all good' }] }\n")
+        let fine = try await CLI.run(["run", "--output", "errors-only"], in: dir)
+        XCTAssertEqual(fine.status, 0)
+        XCTAssertTrue(fine.stdout.hasPrefix("\nJOB  STATUS"), "only the summary when nothing failed:\n\(fine.stdout)")
+    }
+}
