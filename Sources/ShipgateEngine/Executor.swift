@@ -77,8 +77,10 @@ public struct Executor: Sendable {
         await withTaskGroup(of: JobResult.self) { group in
             var running = 0
             var alone: String?
+            var busy: [String: String] = [:]  // resource group → the job holding it
             func finish(_ result: JobResult) {
                 if alone == result.id { alone = nil }
+                busy = busy.filter { $0.value != result.id }
                 results[result.id] = result
                 record.jobs.append(result)
                 scheduler.finished(result.id)
@@ -91,7 +93,7 @@ public struct Executor: Sendable {
                 }
             }
             while true {
-                while running < options.parallelism, let job = scheduler.nextReady(running: running, alone: alone != nil) {
+                while running < options.parallelism, let job = scheduler.nextReady(running: running, alone: alone != nil, busy: Set(busy.keys)) {
                     if var earlier = options.previousResults[job.id], earlier.status == .success || earlier.status == .cached {
                         earlier.reason = "done in an earlier attempt of this run; not run again"
                         finish(earlier)
@@ -112,6 +114,7 @@ public struct Executor: Sendable {
                     }
                     let needed = Dictionary(job.needs.compactMap { id in results[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
                     running += 1
+                    if let group = job.resourceGroup { busy[group] = job.id }
                     if job.runsAlone {
                         alone = job.id
                         // What earlier jobs left running must not see what this job receives.
@@ -184,15 +187,17 @@ struct Scheduler {
         }
     }
 
-    /// The next job to start, given how many run and whether one of them `runsAlone`: nothing
-    /// starts beside a job that runs alone, and while one is ready, nothing new starts until
-    /// the running jobs have ended; then it starts first.
-    mutating func nextReady(running: Int = 0, alone: Bool = false) -> PlannedJob? {
+    /// The next job to start, given how many run, whether one of them `runsAlone`, and the
+    /// resource groups of those running: nothing starts beside a job that runs alone, and while
+    /// one is ready, nothing new starts until the running jobs have ended (then it starts
+    /// first); a job whose `resource-group` is busy waits, and the next ready job goes ahead.
+    mutating func nextReady(running: Int = 0, alone: Bool = false, busy: Set<String> = []) -> PlannedJob? {
         guard !alone, !ready.isEmpty else { return nil }
         if let i = ready.firstIndex(where: { jobs[$0].runsAlone }) {
-            return running > 0 ? nil : jobs[ready.remove(at: i)]
+            return running > 0 || jobs[ready[i]].resourceGroup.map(busy.contains) == true ? nil : jobs[ready.remove(at: i)]
         }
-        return jobs[ready.removeFirst()]
+        guard let i = ready.firstIndex(where: { jobs[$0].resourceGroup.map(busy.contains) != true }) else { return nil }
+        return jobs[ready.remove(at: i)]
     }
 
     mutating func finished(_ id: String) {

@@ -20,6 +20,8 @@ struct JobExecutor: Sendable {
     let decisions: AppendOnlyFile
     /// The pipeline's secret names (set or not): `$SHIPGATE_ENV` may not override them.
     var secretNames: Set<String> = []
+    /// Network namespaces of the running jobs with `isolation: { network: private }`.
+    let namespaces = NetworkNamespaces()
 
     /// A step with everything known at job start resolved (needs outputs, `hashFiles`).
     struct PreparedStep {
@@ -60,6 +62,30 @@ struct JobExecutor: Sendable {
 
         let log = JobLog(path: options.runDirectory.logPath(for: job.id))
         defer { log.flush() }
+        // `resource-group`: one job of the group at a time across runs too (in this run, the
+        // scheduler already keeps them apart).
+        var groupLock: ResourceGroupLock?
+        if let group = job.resourceGroup {
+            groupLock = await ResourceGroupLock.acquire(group, in: options.lockDirectory, cancellation: cancellation) {
+                notice(job.id, .info, "waiting for resource group `\(group)`: another run holds it")
+            }
+            if groupLock == nil {
+                result.status = .cancelled
+                result.reason = "cancelled while waiting for resource group `\(group)`: \(cancellation.reason ?? "interrupted")"
+                return finished(result)
+            }
+        }
+        defer { groupLock?.release() }
+        if job.isolation.network == .private {
+            do {
+                let namespace = try NetworkNamespace.start(helper: options.helperExecutable ?? CommandLine.arguments[0])
+                namespaces.set(namespace, for: job.id)
+            } catch {
+                result.reason = "`isolation: { network: private }`: \(error)"
+                return finished(result)
+            }
+        }
+        defer { namespaces.stop(job.id) }
         var extraEnv: [String: String] = [:]
         var received: [FileEntry] = []
         if let cache {
@@ -235,7 +261,7 @@ struct JobExecutor: Sendable {
             let diagnosis = Locked<ExitDiagnosis.Finding?>(nil)  // what the shell said it could not run
             let outcome = await runner.run(
                 ProcessRequest(
-                    argv: step.shell.argv(script: p.script), environment: ProcessEnvironment(base: environmentBase, overrides: env),
+                    argv: namespaces.wrap(step.shell.argv(script: p.script), job: job.id), environment: ProcessEnvironment(base: environmentBase, overrides: env),
                     workingDirectory: directory, timeout: timeout, killGrace: options.killGrace, idleTimeout: job.idleTimeout),
                 cancellation: cancellation
             ) { line in

@@ -34,6 +34,10 @@ public struct RunOptions: Sendable {
     /// Results of needed jobs that ran elsewhere (`--no-deps`, e.g. other GitHub jobs): they
     /// count as finished from the start, with their outputs and artifacts.
     public var externalResults: [String: JobResult] = [:]
+    /// Where `resource-group` locks live (shared by every run on the state directory).
+    public var lockDirectory: String { runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") + "/locks" }
+    /// The shipgate executable, for helpers steps are started through (`__netns`); nil: argv[0].
+    public var helperExecutable: String?
     /// Called before a job that `runsAlone` starts (no other job runs then): stops what earlier
     /// jobs left running (detached daemons), so nothing can read what that job receives.
     public var beforeRunningAlone: (@Sendable () -> Void)?

@@ -7,10 +7,11 @@ import ShipgateModel
 /// listed here and in docs/pipeline-format.md, and nowhere else.
 struct PipelineDecoder {
     static let topKeys = ["name", "env", "defaults", "stages", "secrets", "environments", "jobs"]
-    static let defaultsKeys = ["timeout", "idle-timeout", "retry", "shell", "working-directory"]
+    static let defaultsKeys = ["timeout", "idle-timeout", "retry", "shell", "working-directory", "isolation"]
     static let jobKeys = [
         "stage", "needs", "after", "matrix", "env", "timeout", "idle-timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
         "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when", "environment", "verify", "rollback",
+        "isolation", "resource-group",
     ]
     static let whenKeys = ["branches", "tags", "changes", "manual"]
     static let dependencyCacheKeys = ["key", "paths", "restore-keys"]
@@ -154,6 +155,7 @@ struct PipelineDecoder {
             case "retry": if let r = decodeRetry(entry.value, base: .none) { defaults.retry = r }
             case "shell": if let s = decodeShell(entry.value) { defaults.shell = s }
             case "working-directory": defaults.workingDirectory = decodePath(entry.value, what: "`defaults.working-directory`", scope: .pipelineEnv)
+            case "isolation": if let i = decodeIsolation(entry.value, base: .shared) { defaults.isolation = i }
             default: break
             }
         }
@@ -268,6 +270,11 @@ struct PipelineDecoder {
             case "artifacts": job.artifacts = decodeArtifacts(entry.value)
             case "when": job.when = decodeWhen(entry.value)
             case "environment", "verify", "rollback": deployNodes[entry.key] = (entry.keyNode, entry.value)
+            case "isolation": job.isolation = decodeIsolation(entry.value, base: defaults.isolation)
+            case "resource-group":
+                if let name = reader.nonEmptyString(entry.value, what: "`resource-group`") {
+                    job.resourceGroup = Located(name, at: reader.location(entry.value))
+                }
             default: break
             }
         }

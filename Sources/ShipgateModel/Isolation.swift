@@ -9,19 +9,10 @@ public struct JobIsolation: Hashable, Sendable, Codable {
         case `private`
     }
 
-    public enum Workspace: String, Hashable, Sendable, Codable, CaseIterable {
-        /// The run's workspace (the default).
-        case shared
-        /// A copy of the workspace of the job's own; its `outputs` are copied back afterwards.
-        case `private`
-    }
-
     public var network: Network
-    public var workspace: Workspace
 
-    public init(network: Network = .shared, workspace: Workspace = .shared) {
+    public init(network: Network = .shared) {
         self.network = network
-        self.workspace = workspace
     }
 
     public static let shared = JobIsolation()

@@ -29,6 +29,11 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var when: WhenRule?
     /// Set for jobs that deploy (`environment:`), with their `verify` and `rollback`.
     public var deploy: DeploySpec?
+    /// `isolation:`; nil: `defaults.isolation`.
+    public var isolation: JobIsolation?
+    /// `resource-group:`: no two jobs of the same group run at once, in this run or another on
+    /// the same state directory.
+    public var resourceGroup: Located<String>?
 
     public init(
         id: String, location: SourceLocation, stage: String? = nil, needs: [Located<String>]? = nil,

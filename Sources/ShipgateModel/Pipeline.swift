@@ -44,6 +44,8 @@ public struct Defaults: Hashable, Sendable, Codable {
     public var retry: RetryPolicy
     public var shell: Shell
     public var workingDirectory: Template?
+    /// `defaults.isolation`: every job's, unless it says otherwise.
+    public var isolation: JobIsolation = .shared
 
     public static let standard = Defaults(timeout: .minutes(60), retry: .none, shell: .sh, workingDirectory: nil)
 

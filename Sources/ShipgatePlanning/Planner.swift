@@ -66,6 +66,10 @@ public enum Planner {
                 continueOnError: def.continueOnError, steps: steps, location: def.location)
             planned.after = node.after
             planned.idleTimeout = def.idleTimeout ?? pipeline.defaults.idleTimeout
+            planned.isolation = def.isolation ?? pipeline.defaults.isolation
+            planned.resourceGroup = def.resourceGroup.map { group in
+                node.matrix.reduce(group.value) { text, m in text.replacingOccurrences(of: "${{ matrix.\(m.axis) }}", with: m.value) }
+            }
             planned.needsFromStages = def.needs == nil && !node.needs.isEmpty
             // `when:` rules; a job skipped by a rule takes its dependents with it.
             if isSelected {

@@ -221,6 +221,7 @@ struct RunSession {
             let declared = policy.untrusted.contains(environment) ? pipeline.environment(environment) : policy.environments[environment]
             if !(declared?.secrets.isEmpty ?? true) { plan.jobs[i].runsAlone = true }
         }
+        options.helperExecutable = SelfExecutable.path
         let reaperPID = groups.reaper?.pid
         options.beforeRunningAlone = {
             // Killing a daemon hands its own children to shipgate (the subreaper): repeat.

@@ -39,6 +39,8 @@ struct ExitWith: Error {
 @main
 enum Main {
     static func main() async {
+        // Helpers steps start through, before anything else (they exec at once).
+        NetworkNamespaceHelper.runIfRequested()
         // Before anything else: secrets and credentials out of /proc/PID/{environ,cmdline}.
         LaunchEnvironment.seal()
         do {
