@@ -51,7 +51,8 @@ public struct CacheAdvisor: Sendable {
                 }
                 let components = try await builder.components(
                     job: job, spec: spec, scripts: steps.map(\.0), directories: steps.map(\.2), envs: steps.map(\.1),
-                    needs: JobExecutor.needContributions(job, needed: predicted))
+                    needs: JobExecutor.needContributions(job, needed: predicted),
+                    jobEnv: Dictionary(try job.env.map { ($0.name, try resolve($0.value, predicted: predicted)) }, uniquingKeysWith: { _, b in b }))
                 let key = components.key
                 plan.jobs[index].cacheKey = key
                 var result = JobResult(id: job.id, status: .success)

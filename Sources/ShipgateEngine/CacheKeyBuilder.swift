@@ -15,9 +15,11 @@ struct CacheKeyBuilder {
     }
 
     /// `scripts`, `directories` and `envs` are per step, after interpolation. `needs` maps each
-    /// needed job to its contribution (its key, or the digest of its artifacts).
+    /// needed job to its contribution (its key, or the digest of its artifacts). `jobEnv` (the
+    /// job's resolved `env`) is added to `environment` for the `cache-key-extra` commands.
     func components(
-        job: PlannedJob, spec: CacheSpec, scripts: [String], directories: [String?], envs: [[String: String]], needs: [String: String]
+        job: PlannedJob, spec: CacheSpec, scripts: [String], directories: [String?], envs: [[String: String]], needs: [String: String],
+        jobEnv: [String: String] = [:]
     ) async throws -> KeyComponents {
         var c = KeyComponents()
         c.definition["job"] = job.job
@@ -46,17 +48,17 @@ struct CacheKeyBuilder {
         c.inputs = try context.digests(of: inputFiles)
         c.needs = needs
         for command in spec.keyExtra {
-            c.extra[command.value] = try await output(of: command.value)
+            c.extra[command.value] = try await output(of: command.value, env: jobEnv)
         }
         return c
     }
 
     /// SHA-256 of a command's output (stdout and stderr), run with `/bin/sh -c` in the workspace.
-    private func output(of command: String) async throws -> String {
+    private func output(of command: String, env: [String: String]) async throws -> String {
         let lines = LinesBox()
         let outcome = await runner.run(
             ProcessRequest(
-                argv: ["/bin/sh", "-c", command], environment: ProcessEnvironment(base: environment), workingDirectory: workspace,
+                argv: ["/bin/sh", "-c", command], environment: ProcessEnvironment(base: environment, overrides: env), workingDirectory: workspace,
                 timeout: .seconds(60), killGrace: .seconds(2)),
             cancellation: CancellationToken()
         ) { line in lines.append(line.text) }

@@ -36,7 +36,7 @@ extension JobExecutor {
         do {
             components = try await builder.components(
                 job: job, spec: spec, scripts: prepared.map(\.script), directories: prepared.map(\.relativeDirectory), envs: prepared.map(\.env),
-                needs: Self.needContributions(job, needed: needed))
+                needs: Self.needContributions(job, needed: needed), jobEnv: try commandEnvironment(job, needed: needed))
         } catch {
             decision.status = .error
             decision.reasons = ["cannot compute the cache key: \(error)"]

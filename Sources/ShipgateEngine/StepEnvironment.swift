@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateModel
+import ShipgatePlanning
 
 extension JobExecutor {
     /// What `$NAME` and `${NAME}` in `env` values expand from: the run's base environment
@@ -79,5 +80,17 @@ struct StepFiles {
     static func isName(_ s: String) -> Bool {
         guard let first = s.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
         return s.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    }
+}
+
+extension JobExecutor {
+    /// The job's `env` (pipeline and job level) resolved now, for its `cache-key-extra` commands:
+    /// matrix values, `$VAR`, needs outputs and `hashFiles`, as in its steps.
+    func commandEnvironment(_ job: PlannedJob, needed: [String: JobResult]) throws -> [String: String] {
+        let outputs = needed.mapValues(\.outputs)
+        let variables = variableEnvironment
+        return Dictionary(
+            try job.env.map { ($0.name, try CacheContext.resolve($0.value.expandingVariables(variables), outputs: outputs, cache: cache)) },
+            uniquingKeysWith: { _, b in b })
     }
 }

@@ -263,7 +263,7 @@ struct PipelineDecoder {
                     guard command.value.contains("${{") else { return true }
                     reader.error(
                         "`cache-key-extra` command `\(command.value)` uses `${{ }}`, which is not interpolated there", at: command.location,
-                        hint: "write the command literally; it runs in the workspace with the OS environment")
+                        hint: "write the command literally; it runs in the workspace with the job's `env`, so pass matrix values through `env`")
                     return false
                 }
             case "caches": cachesNode = entry.value

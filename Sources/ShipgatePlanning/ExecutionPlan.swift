@@ -65,6 +65,9 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public var retry: RetryPolicy
     public var continueOnError: Bool
     public var steps: [PlannedStep]
+    /// The pipeline and job `env` (not the steps'), resolved like a step's: what the job's
+    /// `cache-key-extra` commands run with.
+    public var env: [PlannedEnv] = []
     public var location: SourceLocation
     /// Job cache settings (`inputs`, `outputs`, `cache-key-extra`); nil: never cached.
     public var cache: CacheSpec?
@@ -77,8 +80,6 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public var deploy: PlannedDeploy?
     /// What the environment's gate would decide now (set by `plan` for deploy jobs).
     public var gate: GatePreview?
-
-    public init(
     /// What the job does not share with the jobs beside it (`isolation`, else the default).
     public var isolation: JobIsolation = .shared
     /// `resource-group:` (matrix values interpolated).
@@ -86,6 +87,8 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     /// Start only when no other job runs, and start nothing beside it (a deploy that receives
     /// environment secrets: no process of another job can read them from `/proc`).
     public var runsAlone = false
+
+    public init(
         id: String, job: String, stage: String?, needs: [String], matrix: [MatrixValue], status: Status, reason: String?,
         timeout: TimeSpan, retry: RetryPolicy, continueOnError: Bool, steps: [PlannedStep], location: SourceLocation
     ) {

@@ -111,6 +111,7 @@ public enum Planner {
             planned.artifacts = def.artifacts
             let jobEnv = merge(
                 pipelineEnv, def.env.map { PlannedEnv(name: $0.name, value: resolve(resolveGit($0.value, git), matrix: node.matrix, env: pipelineEnv)) })
+            planned.env = jobEnv
             planned.dependencyCaches = def.caches.map { cache in
                 var resolved = cache
                 resolved.key = resolve(resolveGit(cache.key, git), matrix: node.matrix, env: jobEnv)

@@ -166,4 +166,44 @@ final class OrderingEnvironmentTests: XCTestCase {
         }
         XCTAssertFalse(out.stdout.contains("stolen"), out.stdout)
     }
+
+    /// `cache-key-extra` commands run with the job's `env`: each matrix variant keys on its own
+    /// interpreter, found through an expanded `PATH`.
+    func testCacheKeyExtraRunsWithTheJobEnvironment() async throws {
+        let s = try Scratch(fixture: "basic")
+        let home = s.path + "/home"
+        try Self.write(
+            [
+                "home/bin/fakepy3.11": "#!/bin/sh\necho Python 3.11.9\n",
+                "home/bin/fakepy3.12": "#!/bin/sh\necho Python 3.12.1\n",
+                "src/a.py": "print()\n",
+                "pipeline.yml": """
+                name: extra
+                jobs:
+                  unit:
+                    matrix: { python: ["3.11", "3.12"] }
+                    env: { PY: "fakepy${{ matrix.python }}", PATH: "$HOME/bin:$PATH" }
+                    inputs: ["src/**"]
+                    cache-key-extra: ["$PY --version"]
+                    steps:
+                      - run: $PY --version
+                """,
+            ], in: s.path)
+        for name in ["fakepy3.11", "fakepy3.12"] { chmod(home + "/bin/" + name, 0o755) }
+        let env = ["HOME": home]
+        let first = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path, environment: env)
+        XCTAssertEqual(first.status, 0, first.stdout + first.stderr)
+        XCTAssertEqual(try Self.statuses(s.path), ["unit (python=3.11)": "success", "unit (python=3.12)": "success"])
+
+        // A new patch release of one interpreter: only its variant runs again.
+        try Self.write(["home/bin/fakepy3.12": "#!/bin/sh\necho Python 3.12.2\n"], in: s.path)
+        chmod(home + "/bin/fakepy3.12", 0o755)
+        let plan = try await CLI.run(["plan", "pipeline.yml"], in: s.path, environment: env)
+        XCTAssertTrue(plan.stdout.contains("cached unit (python=3.11)"), plan.stdout)
+        let second = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path, environment: env)
+        XCTAssertEqual(second.status, 0, second.stdout + second.stderr)
+        XCTAssertEqual(try Self.statuses(s.path), ["unit (python=3.11)": "cached", "unit (python=3.12)": "success"])
+        let explain = try await CLI.run(["explain", "last", "unit (python=3.12)"], in: s.path)
+        XCTAssertTrue(explain.stdout.contains("$PY --version"), explain.stdout)
+    }
 }
