@@ -239,6 +239,9 @@ struct JobExecutor: Sendable {
             env["SHIPGATE_OUTPUT"] = outputsPath
             env["SHIPGATE_WORKSPACE"] = options.workspace
             env["SHIPGATE_ATTEMPT"] = String(attempt)
+            // What a `detach` step leaves running carries this mark, so the run's end spares it.
+            let detachID = step.detach ? "\(options.runID)/\(UUID().uuidString)" : nil
+            if let detachID { env[DetachedProcesses.markVariable] = detachID }
             files.prepare(&env)
             if env["CI"] == nil { env["CI"] = "true" }
             var directory = options.workspace
@@ -270,7 +273,12 @@ struct JobExecutor: Sendable {
                 log.write(text)
                 observer.handle(.output(job: jobID, line: text))
             }
-            if let pid = outcome.pid { pgids.append(pid) }
+            if let detachID, outcome.succeeded, let pid = outcome.pid {
+                (runner as? SubprocessRunner)?.groups.release(pid)
+                DetachedProcesses.keep(detachID)
+            } else if let pid = outcome.pid {
+                pgids.append(pid)
+            }
             let elapsed = TimeSpan(milliseconds: (clock.now - stepStart).milliseconds)
             result.exitCode = outcome.exitCode
             observer.handle(.stepFinished(job: job.id, step: masker(step.name), exitCode: outcome.exitCode, duration: elapsed))

@@ -137,23 +137,46 @@ public final class OrphanReaper: Sendable {
 /// Daemons a step detached (double fork and `setsid`: a new process group, out of reach of the
 /// group kill). With `adopt()`, they become children of shipgate instead of init; `stopAdopted`
 /// kills and reaps them when the run ends. Linux only; elsewhere they are not tracked.
+///
+/// Steps with `detach: true` run with `SHIPGATE_DETACH_ID` (`markVariable`) set; once such a
+/// step succeeded, its id is `keep`-ed, and `stopAdopted(sparingDetached: true)` leaves the
+/// processes that carry it (in their environment, inherited from the step) running.
 public enum DetachedProcesses {
+    public static let markVariable = "SHIPGATE_DETACH_ID"
+    private static let kept = Mutex<Set<String>>([])
+
     /// Call once, before any step starts.
     public static func adopt() { _ = shipgate_become_child_subreaper() }
 
+    /// The processes marked with `id` (a succeeded `detach` step's) are to be kept.
+    public static func keep(_ id: String) { _ = kept.withLock { $0.insert(id) } }
+
     /// SIGKILLs and reaps every child of this process except `keep` (the reaper helper) and
-    /// the steps still running; returns how many.
+    /// the steps still running, and, with `sparingDetached`, those a succeeded `detach` step
+    /// left; returns how many.
     @discardableResult
-    public static func stopAdopted(keep: Set<Int32> = []) -> Int {
+    public static func stopAdopted(keep: Set<Int32> = [], sparingDetached: Bool = false) -> Int {
         let me = getpid()
         var stopped = 0
+        let spared = sparingDetached ? kept.withLock { $0 } : []
         for pid in children(of: me) where !keep.contains(pid) {
+            if !spared.isEmpty, let id = mark(of: pid), spared.contains(id) { continue }
             _ = kill(pid, SIGKILL)
             var status: Int32 = 0
             for _ in 0..<100 where waitpid(pid, &status, WNOHANG) == 0 { usleep(10_000) }
             stopped += 1
         }
         return stopped
+    }
+
+    /// The value of `markVariable` in the environment `pid` started with, if any.
+    static func mark(of pid: Int32) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
+        let prefix = Array("\(markVariable)=".utf8)
+        for entry in data.split(separator: 0, omittingEmptySubsequences: true) where entry.starts(with: prefix) {
+            return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return nil
     }
 
     /// Pids whose parent is `parent` (from /proc/PID/stat).

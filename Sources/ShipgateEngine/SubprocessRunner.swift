@@ -184,6 +184,14 @@ public final class ProcessGroups: Sendable {
 
     public var count: Int { live.withLock { $0.count } }
 
+    /// Forgets a group without killing it (a `detach` step's): neither the end of its job nor
+    /// the orphan reaper touch it.
+    public func release(_ pgid: Int32) {
+        live.withLock { set in
+            if set.remove(pgid) != nil { reaper?.ended(pgid) }
+        }
+    }
+
     /// Whether no live process is left in group `pgid`, whose leader was already reaped.
     /// Members that exited after their parent (the step's shell) are shipgate's children when
     /// it is their subreaper (`DetachedProcesses.adopt`): they are reaped here, as zombies still

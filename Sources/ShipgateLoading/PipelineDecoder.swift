@@ -16,7 +16,7 @@ struct PipelineDecoder {
     static let whenKeys = ["branches", "tags", "changes", "manual"]
     static let dependencyCacheKeys = ["key", "paths", "restore-keys"]
     static let artifactKeys = ["paths", "expire"]
-    static let stepKeys = ["name", "run", "working-directory", "env", "timeout", "shell"]
+    static let stepKeys = ["name", "run", "working-directory", "env", "timeout", "shell", "detach"]
     static let retryKeys = ["attempts", "backoff", "max-backoff"]
 
     let reader: NodeReader
@@ -443,6 +443,7 @@ struct PipelineDecoder {
         }
         if let t = fields["timeout"] { step.timeout = reader.timeout(t, what: "`timeout`") }
         if let s = fields["shell"] { step.shell = decodeShell(s) }
+        if let d = fields["detach"] { step.detach = reader.bool(d, what: "`detach`") ?? false }
         return step
     }
 

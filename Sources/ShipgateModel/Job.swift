@@ -135,6 +135,9 @@ public struct Step: Hashable, Sendable, Codable {
     public var env: [EnvVar]
     public var timeout: TimeSpan?
     public var shell: Shell?
+    /// `detach: true`: what the step leaves running when it succeeds is kept, not killed at
+    /// the end of the attempt or of the run.
+    public var detach = false
 
     public init(
         name: String? = nil, run: Template, location: SourceLocation, workingDirectory: Template? = nil,

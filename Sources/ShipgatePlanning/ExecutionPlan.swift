@@ -129,6 +129,8 @@ public struct PlannedStep: Hashable, Sendable, Codable {
     /// The merged pipeline, job and step env, innermost winning, sorted by name.
     public var env: [PlannedEnv]
     public var timeout: TimeSpan?
+    /// `detach: true`: processes the step leaves running are kept when it succeeds.
+    public var detach = false
 
     public init(name: String, script: Template, shell: Shell, workingDirectory: Template?, env: [PlannedEnv], timeout: TimeSpan?) {
         self.name = name

@@ -136,13 +136,15 @@ public enum Planner {
         // A step's own directory sees the step env; the job's sees the job env.
         let directory =
             step.workingDirectory.map { resolveIn($0, stepEnv) } ?? (job.workingDirectory ?? defaults.workingDirectory).map { resolveIn($0, jobEnv) }
-        return PlannedStep(
+        var planned = PlannedStep(
             name: step.displayName,
             script: resolveIn(step.run, stepEnv),
             shell: step.shell ?? job.shell ?? defaults.shell,
             workingDirectory: directory,
             env: stepEnv,
             timeout: step.timeout)
+        planned.detach = step.detach
+        return planned
     }
 
     /// Replaces `${{ git.KEY }}` with the run context (empty when unknown).

@@ -72,6 +72,7 @@ public enum PlanPrinter {
             if step.shell != .sh { extra.append(step.shell.rawValue) }
             if let dir = step.workingDirectory { extra.append("in \(dir)") }
             if let t = step.timeout { extra.append("timeout \(t)") }
+            if step.detach { extra.append("detach") }
             if !extra.isEmpty { head += style.dim(" (\(extra.joined(separator: ", ")))") }
             out += head + "\n"
             for line in lines.dropFirst(named ? 0 : 1) {
@@ -136,6 +137,7 @@ public enum PlanPrinter {
                 s.add("shell", step.shell.rawValue)
                 s.add("workingDirectory", step.workingDirectory?.description)
                 s.add("timeoutMs", step.timeout?.milliseconds)
+                if step.detach { s.add("detach", true) }
                 return s.text
             }
             o.add("steps", raw: "[" + steps.joined(separator: ",") + "]")

@@ -50,7 +50,7 @@ final class RunSupervision: @unchecked Sendable {
     }
 
     func end() {
-        DetachedProcesses.stopAdopted(keep: groups.reaper.map { [$0.pid] } ?? [])
+        DetachedProcesses.stopAdopted(keep: groups.reaper.map { [$0.pid] } ?? [], sparingDetached: true)
         groups.reaper?.finish()
         trap = nil
     }

@@ -303,3 +303,59 @@ extension StepLifecycleTests {
         XCTAssertTrue(fine.stdout.hasPrefix("\nJOB  STATUS"), "only the summary when nothing failed:\n\(fine.stdout)")
     }
 }
+
+// MARK: - detach
+
+extension StepLifecycleTests {
+    func pid(_ name: String) -> Int32? {
+        (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Alive and not a zombie.
+    func alive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(close, offsetBy: 2)] != "Z"
+    }
+
+    func testADetachStepKeepsWhatItStartedAndOthersDoNot() async throws {
+        try write(
+            """
+            name: detach
+            jobs:
+              deploy:
+                steps:
+                  - name: start the server
+                    detach: true
+                    run: |
+                      setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' < /dev/null > /dev/null 2>&1 &
+                      nohup sleep 301 < /dev/null > /dev/null 2>&1 &
+                      echo $! > nohup.pid
+                      while [ ! -s daemon.pid ]; do sleep 0.01; done
+                  - run: 'kill -0 "$(cat daemon.pid)" && kill -0 "$(cat nohup.pid)" && echo "kept for the next step"'
+              scratch:
+                steps:
+                  - run: |
+                      setsid sh -c 'echo $$ > other.pid; exec sleep 302' < /dev/null > /dev/null 2>&1 &
+                      sleep 303 &
+                      echo $! > background.pid
+                      while [ ! -s other.pid ]; do sleep 0.01; done
+
+            """)
+        let out = try await CLI.run(["run", "--output", "plain"], in: dir, environment: ["DRILL_MARK": mark])
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("kept for the next step"), out.stdout)
+        let daemon = try XCTUnwrap(pid("daemon.pid"))
+        let nohup = try XCTUnwrap(pid("nohup.pid"))
+        let other = try XCTUnwrap(pid("other.pid"))
+        let background = try XCTUnwrap(pid("background.pid"))
+        defer { for p in [daemon, nohup, other, background] { kill(p, SIGKILL) } }
+        let othersGone = await poll { !alive(other) && !alive(background) }
+        XCTAssertTrue(othersGone, "without detach, the daemon and the background process end with the run")
+        XCTAssertTrue(alive(daemon), "the detach step's daemon outlived the run")
+        XCTAssertTrue(alive(nohup), "the detach step's background process outlived the run")
+
+        let plan = try await CLI.run(["plan"], in: dir)
+        XCTAssertTrue(plan.stdout.contains("start the server (detach)"), plan.stdout)
+    }
+}
