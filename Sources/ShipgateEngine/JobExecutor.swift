@@ -232,8 +232,11 @@ struct JobExecutor: Sendable {
             for (k, v) in extraEnv { env[k] = v }
             for (k, v) in options.contextEnvironment { env[k] = v }
             // Steps have no terminal (stdin is /dev/null): an editor from shipgate's environment
-            // would wait forever. Unless the pipeline's `env` names one, editors fail at once.
-            for name in ["GIT_EDITOR", "EDITOR", "VISUAL"] where p.env[name] == nil { env[name] = "false" }
+            // would wait forever. The one the pipeline's `env` names serves for all three; with
+            // none named, editors fail at once.
+            let editors = ["GIT_EDITOR", "VISUAL", "EDITOR"]
+            let editor = editors.lazy.compactMap { p.env[$0] }.first ?? "false"
+            for name in editors where p.env[name] == nil { env[name] = editor }
             env["SHIPGATE_RUN_ID"] = options.runID
             env["SHIPGATE_JOB"] = job.id
             env["SHIPGATE_OUTPUT"] = outputsPath

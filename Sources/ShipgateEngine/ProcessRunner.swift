@@ -19,8 +19,8 @@ public struct ProcessRequest: Sendable {
     /// The process group is sent SIGTERM once this passes, then SIGKILL after `killGrace`.
     public var timeout: TimeSpan
     public var killGrace: TimeSpan
-    /// The group is terminated as on a timeout when the process prints no line for this long
-    /// (counted from its start); nil: no limit.
+    /// The group is terminated as on a timeout when the process prints nothing (not a byte) for
+    /// this long (counted from its start); nil: no limit.
     public var idleTimeout: TimeSpan?
 
     public init(

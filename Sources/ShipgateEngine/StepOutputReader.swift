@@ -15,8 +15,10 @@ import Synchronization
 /// background process that keeps printing cannot hold the step) and stops.
 ///
 /// Lifecycle: `init` starts the thread; `finish()` must be called once and returns when the
-/// thread has delivered its last line and closed the pipe. `onLine` is called on the reader
-/// thread only, never concurrently with itself; memory is bounded by the line splitter.
+/// thread has delivered its last line and closed the pipe. `onRead` (after every read, bytes
+/// or not a whole line yet: a progress bar drawn with `\r` counts) and `onLine` are called on
+/// the reader thread only, never concurrently with themselves; memory is bounded by the line
+/// splitter.
 final class StepOutputReader: Sendable {
     private struct State {
         var finished = false
@@ -29,17 +31,19 @@ final class StepOutputReader: Sendable {
     private let wakeWrite: Int32
     private let state = Mutex(State())
     private let onLine: @Sendable (OutputLine) -> Void
+    private let onRead: @Sendable () -> Void
     static let drainLimit = 4 << 20
 
     /// Starts reading `fd` (the read end of the step's pipe; closed by the reader). Nil when
     /// the wake pipe or the thread cannot be created.
-    init?(fd: Int32, onLine: @escaping @Sendable (OutputLine) -> Void) {
+    init?(fd: Int32, onRead: @escaping @Sendable () -> Void = {}, onLine: @escaping @Sendable (OutputLine) -> Void) {
         var wake: [Int32] = [-1, -1]
         guard Self.makePipe(&wake) else { return nil }
         self.fd = fd
         wakeRead = wake[0]
         wakeWrite = wake[1]
         self.onLine = onLine
+        self.onRead = onRead
         let box = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let started = pthread_create(
@@ -107,6 +111,7 @@ final class StepOutputReader: Sendable {
                 break
             }
             if n == 0 { break }  // end of file: every writer closed the pipe
+            onRead()
             buffer.withUnsafeBytes { splitter.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), emit: onLine) }
             if draining {
                 drained += n

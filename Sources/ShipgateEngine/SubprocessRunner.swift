@@ -51,10 +51,8 @@ public struct SubprocessRunner: ProcessRunner {
         }
         let clock = ContinuousClock()
         let lastOutput = Locked(clock.now)
-        let reader = StepOutputReader(fd: pipe[0]) { line in
-            if request.idleTimeout != nil { lastOutput.withLock { $0 = clock.now } }
-            onLine(line)
-        }
+        let reader = StepOutputReader(
+            fd: pipe[0], onRead: { if request.idleTimeout != nil { lastOutput.withLock { $0 = clock.now } } }, onLine: onLine)
         guard let reader else {
             close(pipe[0])
             close(pipe[1])

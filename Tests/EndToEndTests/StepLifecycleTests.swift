@@ -172,7 +172,7 @@ extension StepLifecycleTests {
             jobs:
               chatty:
                 steps:
-                  - run: 'i=0; while [ $i -lt 25 ]; do echo tick $i; i=$((i+1)); sleep 0.1; done'
+                  - run: 'i=0; while [ $i -lt 25 ]; do printf .; i=$((i+1)); sleep 0.1; done; echo'
               stuck:
                 timeout: 10m
                 steps:
@@ -186,7 +186,7 @@ extension StepLifecycleTests {
         XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
         XCTAssertTrue(out.stdout.contains("step `prompt` printed nothing for 2s (idle-timeout)"), out.stdout)
         XCTAssertTrue(log("stuck").contains("-- step 1 finished: idle timeout in"), log("stuck"))
-        XCTAssertTrue(log("chatty").contains("== chatty: success"), "2.5 s of output, never 2 s of silence: \(log("chatty"))")
+        XCTAssertTrue(log("chatty").contains("== chatty: success"), "2.5 s of dots on one line, never 2 s of silence: \(log("chatty"))")
         XCTAssertLessThan(took, 60, "ended long before the 10m timeout")
     }
 
@@ -221,6 +221,9 @@ extension StepLifecycleTests {
                 steps: [{ run: 'git commit -q --allow-empty && git log -1 --format=%s' }]
               seen:
                 steps: [{ run: 'echo "editor=$EDITOR visual=$VISUAL"' }]
+              plain-editor:
+                env: { EDITOR: "echo from EDITOR >" }
+                steps: [{ run: 'git commit -q --allow-empty && git log -1 --format=%s' }]
 
             """)
         let began = Date()
@@ -234,8 +237,11 @@ extension StepLifecycleTests {
         XCTAssertTrue(out.stdout.contains("editor=false visual=false"), out.stdout)
 
         try? FileManager.default.removeItem(atPath: dir + "/.shipgate")
-        let scripted = try await CLI.run(["run", "--output", "plain", "--job", "scripted"], in: dir, environment: ["GIT_EDITOR": "vi"])
+        let scripted = try await CLI.run(
+            ["run", "--output", "plain", "--job", "scripted", "--job", "plain-editor", "--jobs", "1"], in: dir,
+            environment: ["GIT_EDITOR": "vi", "VISUAL": "vi"])
         XCTAssertTrue(scripted.stdout.contains("[scripted] scripted message"), scripted.stdout + scripted.stderr)
+        XCTAssertTrue(scripted.stdout.contains("[plain-editor] from EDITOR"), "EDITOR in env wins over the OS's VISUAL: \(scripted.stdout)")
     }
 }
 
