@@ -40,11 +40,10 @@ struct PipelineDecoder {
         let fields = Dictionary(top.map { ($0.key, ($0.keyNode, $0.value)) }, uniquingKeysWith: { a, _ in a })
         let rootLocation = reader.location(root)
 
-        var name = ""
+        // Without `name`, the file's name without its extension (`ci` for `pipelines/ci.yml`).
+        var name = URL(fileURLWithPath: reader.file).deletingPathExtension().lastPathComponent
         if let (_, node) = fields["name"] {
             name = reader.nonEmptyString(node, what: "`name`") ?? ""
-        } else {
-            reader.error("missing required key `name`", at: rootLocation, hint: "add `name: my-pipeline` at the top")
         }
         let env = fields["env"].map { decodeEnv($0.1, what: "`env`", scope: .pipelineEnv) } ?? []
         let defaults = fields["defaults"].map { decodeDefaults($0.1) } ?? .standard

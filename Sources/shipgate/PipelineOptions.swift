@@ -13,10 +13,30 @@ struct PipelineOptions: ParsableArguments {
 
     static let defaultFiles = ["shipgate.yml", "shipgate.yaml", "pipelines/ci.yml"]
 
+    /// The given file, else the first default file here or in a directory above, up to the
+    /// repository root (the nearest directory with `.git`), as `explain` and `status` find the
+    /// state. A given relative path that does not exist here is also looked for from the root.
     func resolvedFile() throws -> String {
-        if let file { return file }
-        if let found = Self.defaultFiles.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        throw ValidationError("no pipeline file given, and none of \(Self.defaultFiles.joined(separator: ", ")) exists here")
+        let fm = FileManager.default
+        let here = fm.currentDirectoryPath
+        let root = Workspace(pipelineFile: here + "/shipgate.yml", stateDirectory: nil).root
+        if let file {
+            if fm.fileExists(atPath: file) || file.hasPrefix("/") { return file }
+            let fromRoot = (root as NSString).appendingPathComponent(file)
+            return fm.fileExists(atPath: fromRoot) ? fromRoot : file
+        }
+        var dir = URL(fileURLWithPath: here).standardizedFileURL
+        while true {
+            if let found = Self.defaultFiles.first(where: { fm.fileExists(atPath: dir.appendingPathComponent($0).path) }) {
+                return dir.path == URL(fileURLWithPath: here).standardizedFileURL.path ? found : dir.appendingPathComponent(found).path
+            }
+            let parent = dir.deletingLastPathComponent()
+            if dir.path == root || parent.path == dir.path || !dir.path.hasPrefix(root) { break }
+            dir = parent
+        }
+        throw ValidationError(
+            "no pipeline file given, and none of \(Self.defaultFiles.joined(separator: ", ")) exists here"
+                + (root == URL(fileURLWithPath: here).standardizedFileURL.path ? "" : " or above, up to \(root)"))
     }
 
     /// Loads and validates the pipeline; prints every diagnostic to stderr; exits 2 on errors.

@@ -43,8 +43,10 @@ enum Main {
         NetworkNamespaceHelper.runIfRequested()
         // Before anything else: secrets and credentials out of /proc/PID/{environ,cmdline}.
         LaunchEnvironment.seal()
+        var parsed = false
         do {
             var command = try Shipgate.parseAsRoot(Array(LaunchEnvironment.arguments.dropFirst()))
+            parsed = true
             if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {
@@ -53,6 +55,11 @@ enum Main {
             exit(Exit.success)
         } catch let e as ExitWith {
             exit(e.code)
+        } catch let e as ValidationError where parsed {
+            // Thrown by a command once its arguments parsed: about the pipeline, the runs or the
+            // state, not about how the command is written, so no `Usage:` line follows.
+            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            exit(Exit.invalid)
         } catch {
             let code = Shipgate.exitCode(for: error)
             let message = Shipgate.fullMessage(for: error)
