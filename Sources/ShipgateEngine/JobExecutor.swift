@@ -43,6 +43,26 @@ struct JobExecutor: Sendable {
             return r
         }
 
+        // `toolchain`: each interpreter found; its version joins the steps' env (and so the
+        // cache key), its directories go first on PATH (`SHIPGATE_TOOLCHAIN_PATH`).
+        var job = job
+        var toolchainPath: [String] = []
+        if !job.toolchain.isEmpty {
+            let resolver = ToolchainResolver(environment: options.baseEnvironment, shimDirectory: options.toolchainDirectory)
+            for tool in job.toolchain.keys.sorted() {
+                do {
+                    let found = try resolver.resolve(tool, version: job.toolchain[tool]!)
+                    toolchainPath += found.path
+                    let variable = PlannedEnv(name: "SHIPGATE_TOOLCHAIN_\(tool.uppercased())", value: Template(segments: [.literal(found.version)]))
+                    for i in job.steps.indices { job.steps[i].env.append(variable) }
+                    notice(job.id, .info, "toolchain: \(tool) \(found.version) (\(found.source))")
+                } catch {
+                    result.reason = "toolchain: \(error)"
+                    return finished(result)
+                }
+            }
+        }
+
         let prepared: [PreparedStep]
         do { prepared = try prepare(job, needed: needed) } catch {
             result.reason = masker("\(error)")
@@ -87,6 +107,7 @@ struct JobExecutor: Sendable {
         }
         defer { namespaces.stop(job.id) }
         var extraEnv: [String: String] = [:]
+        if !toolchainPath.isEmpty { extraEnv["SHIPGATE_TOOLCHAIN_PATH"] = toolchainPath.joined(separator: ":") }
         var received: [FileEntry] = []
         if let cache {
             do {
@@ -237,6 +258,7 @@ struct JobExecutor: Sendable {
             let editors = ["GIT_EDITOR", "VISUAL", "EDITOR"]
             let editor = editors.lazy.compactMap { p.env[$0] }.first ?? "false"
             for name in editors where p.env[name] == nil { env[name] = editor }
+            if let first = env["SHIPGATE_TOOLCHAIN_PATH"] { env["PATH"] = first + ":" + (env["PATH"] ?? options.baseEnvironment["PATH"] ?? "/usr/bin:/bin") }
             env["SHIPGATE_RUN_ID"] = options.runID
             env["SHIPGATE_JOB"] = job.id
             env["SHIPGATE_OUTPUT"] = outputsPath

@@ -38,6 +38,8 @@ public struct RunOptions: Sendable {
     public var lockDirectory: String { runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") + "/locks" }
     /// The shipgate executable, for helpers steps are started through (`__netns`); nil: argv[0].
     public var helperExecutable: String?
+    /// Where `toolchain` shim directories live (stable across runs, so keys stay the same).
+    public var toolchainDirectory: String { runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") + "/toolchains" }
     /// Called before a job that `runsAlone` starts (no other job runs then): stops what earlier
     /// jobs left running (detached daemons), so nothing can read what that job receives.
     public var beforeRunningAlone: (@Sendable () -> Void)?

@@ -17,3 +17,19 @@ public struct JobIsolation: Hashable, Sendable, Codable {
 
     public static let shared = JobIsolation()
 }
+
+/// `toolchain: { python: "3.12", node: "20" }`: interpreters a job needs, found among those
+/// installed and put first on its steps' `PATH` (see `ToolchainResolver`).
+public struct ToolchainRequest: Hashable, Sendable, Codable {
+    /// `python`, `node` or `go`.
+    public var tool: String
+    /// A version prefix (`3.12`), `${{ matrix.AXIS }}` allowed.
+    public var version: String
+    public var location: SourceLocation
+
+    public init(tool: String, version: String, location: SourceLocation) {
+        self.tool = tool
+        self.version = version
+        self.location = location
+    }
+}

@@ -31,6 +31,8 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var deploy: DeploySpec?
     /// `isolation:`; nil: `defaults.isolation`.
     public var isolation: JobIsolation?
+    /// `toolchain:`: interpreters to find and put first on `PATH`.
+    public var toolchain: [ToolchainRequest] = []
     /// `resource-group:`: no two jobs of the same group run at once, in this run or another on
     /// the same state directory.
     public var resourceGroup: Located<String>?

@@ -84,6 +84,8 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public var isolation: JobIsolation = .shared
     /// `resource-group:` (matrix values interpolated).
     public var resourceGroup: String?
+    /// `toolchain:`, tool → version prefix (matrix values interpolated).
+    public var toolchain: [String: String] = [:]
     /// Start only when no other job runs, and start nothing beside it (a deploy that receives
     /// environment secrets: no process of another job can read them from `/proc`).
     public var runsAlone = false

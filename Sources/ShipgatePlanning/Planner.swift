@@ -67,9 +67,11 @@ public enum Planner {
             planned.after = node.after
             planned.idleTimeout = def.idleTimeout ?? pipeline.defaults.idleTimeout
             planned.isolation = def.isolation ?? pipeline.defaults.isolation
-            planned.resourceGroup = def.resourceGroup.map { group in
-                node.matrix.reduce(group.value) { text, m in text.replacingOccurrences(of: "${{ matrix.\(m.axis) }}", with: m.value) }
+            func matrixValues(_ text: String) -> String {
+                node.matrix.reduce(text) { text, m in text.replacingOccurrences(of: "${{ matrix.\(m.axis) }}", with: m.value) }
             }
+            planned.resourceGroup = def.resourceGroup.map { matrixValues($0.value) }
+            for request in def.toolchain { planned.toolchain[request.tool] = matrixValues(request.version) }
             planned.needsFromStages = def.needs == nil && !node.needs.isEmpty
             // `when:` rules; a job skipped by a rule takes its dependents with it.
             if isSelected {
