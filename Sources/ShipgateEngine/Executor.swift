@@ -45,6 +45,7 @@ public struct Executor: Sendable {
             status: .running, startedAt: startedAt, finishedAt: nil, durationMs: 0, pid: getpid(), jobs: [])
         record.git = options.git.isEmpty ? nil : options.git
         record.partial = options.partial ? true : nil
+        record.noCache = options.noCache ? true : nil
         do { try options.runDirectory.create() } catch {
             options.logger.error("cannot create run directory", metadata: ["path": "\(options.runDirectory.root)", "error": "\(error)"])
         }

@@ -81,6 +81,7 @@ public struct RunDirectory: Sendable {
         o.add("durationMs", record.durationMs)
         o.add("pid", Int(record.pid))
         if record.partial == true { o.add("partial", true) }
+        if record.noCache == true { o.add("noCache", true) }
         if let git = record.git {
             var g = JSONObject()
             for (k, v) in git.sorted(by: { $0.key < $1.key }) { g.add(k, v) }

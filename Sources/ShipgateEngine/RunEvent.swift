@@ -133,6 +133,8 @@ public struct RunResult: Sendable, Codable, Hashable {
     /// True when only some jobs were selected (`--job`): such a run is never the base of
     /// `when: changes`.
     public var partial: Bool?
+    /// True when the run was started with `--no-cache`: `resume` keeps it.
+    public var noCache: Bool?
 
     public init(
         runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64,
@@ -173,6 +175,7 @@ extension JobResult {
         o.add("cacheKey", cacheKey)
         o.add("cachedFrom", cachedFrom)
         o.add("artifactsDigest", artifactsDigest)
+        if let skipCause { o.add("skipCause", skipCause.rawValue) }
         return o.text
     }
 }

@@ -25,6 +25,8 @@ public struct RunOptions: Sendable {
     public var git: [String: String] = [:]
     /// Only some jobs were selected (`--job`).
     public var partial = false
+    /// The run was started with `--no-cache` (recorded in `run.json`, so `resume` keeps it).
+    public var noCache = false
     /// Guards deploy jobs; nil: jobs with an environment fail with a message saying so.
     public var deployments: (any DeploymentHooks)?
     /// Values masked in all output besides `secrets` (environment secrets, given to few jobs).
@@ -39,7 +41,9 @@ public struct RunOptions: Sendable {
     /// The shipgate executable, for helpers steps are started through (`__netns`); nil: argv[0].
     public var helperExecutable: String?
     /// Where `toolchain` shim directories live (stable across runs, so keys stay the same).
-    public var toolchainDirectory: String { runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") + "/toolchains" }
+    public var toolchainDirectory: String {
+        runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") + "/toolchains"
+    }
     /// Called before a job that `runsAlone` starts (no other job runs then): stops what earlier
     /// jobs left running (detached daemons), so nothing can read what that job receives.
     public var beforeRunningAlone: (@Sendable () -> Void)?

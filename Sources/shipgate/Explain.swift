@@ -7,7 +7,7 @@ extension Shipgate {
     struct Explain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Say why a job of a past run ran or was restored from the cache.",
-            discussion: "RUN is a run id (see .shipgate/runs/) or `last`. JOB is a job id as in the run.")
+            discussion: "RUN is a run id (see .shipgate/runs/) or `last`. JOB is a job id as in the run, or a matrix job's declared id (every variant).")
 
         @Argument(help: "Run id, or `last`.") var run: String
         @Argument(help: "Job id.") var job: String
@@ -18,8 +18,34 @@ extension Shipgate {
             let runs = RunsDirectory(explicit: stateDir)
             let dir = try runs.resolve(run)
             let record = try? RunDirectory.read(dir)
+            let known = record?.jobs.map(\.id) ?? []
+            // A matrix job's declared id stands for every variant of it in the run.
+            let variants = known.filter { $0.hasPrefix(job + " (") }
+            let ids = known.contains(job) || variants.isEmpty ? [job] : variants
+            if json {
+                let decisions = ids.compactMap { CacheDecision.read(runDirectory: dir, job: $0) }
+                if decisions.isEmpty {
+                    try explain(job, dir: dir, record: record, known: known)
+                    return
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: ids.count == 1 ? try encoder.encode(decisions[0]) : try encoder.encode(decisions), as: UTF8.self))
+                return
+            }
+            for id in ids { try explain(id, dir: dir, record: record, known: known) }
+        }
+
+        private func explain(_ job: String, dir: String, record: RunResult?, known: [String]) throws {
+            let style = Terminal.stdoutStyle
+            let result = record?.jobs.first { $0.id == job }
+            // A job that did not run has no cache decision: say what happened to it instead.
+            if let result, [.skipped, .cancelled, .blocked].contains(result.status) {
+                let what = result.status == .blocked ? "was blocked by its environment's gate" : "was \(result.status.rawValue)"
+                print("\(style.bold(job)) did not run: it \(what)\(result.reason.map { ": \($0)" } ?? "").")
+                return
+            }
             guard let decision = CacheDecision.read(runDirectory: dir, job: job) else {
-                let known = record?.jobs.map(\.id) ?? []
                 guard known.contains(job) else {
                     throw ValidationError(
                         "run \((dir as NSString).lastPathComponent) has no job `\(job)`" + (known.isEmpty ? "" : "; its jobs: \(known.joined(separator: ", "))")
@@ -28,13 +54,6 @@ extension Shipgate {
                 print("\(job) ran without the job cache: it has no `inputs` (or the cache was unavailable).")
                 return
             }
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(decision), as: UTF8.self))
-                return
-            }
-            let style = Terminal.stdoutStyle
             switch decision.status {
             case .hit:
                 print(

@@ -40,6 +40,12 @@ extension Shipgate {
                     "\(row.pipelineFile) changed since run \(row.id) started (\(row.pipelineDigest.prefix(19))… → \(pipeline.digest.prefix(19))…)",
                     hint: "a resumed run must run the pipeline it started with: restore the file, or start a new run")
             }
+            // A run started with --no-cache goes on without the cache's results.
+            var execution = self.execution
+            let directory = RunDirectory(
+                stateDirectory: Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir).stateDirectory, runID: row.id)
+            let record = try? RunDirectory.read(directory.root)
+            if record?.noCache == true { execution.cacheOptions.noCache = true }
             let home = Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir)
             let context = RunContext.resolve(workspace: home.root, environment: ProcessInfo.processInfo.environment, actor: row.actor)
             if let commit = row.commitID, context.git?.commit != commit {
@@ -55,10 +61,10 @@ extension Shipgate {
             // (which batches); after a kill -9 it may hold jobs the database has not seen.
             var jobs: [String: JobResult] = [:]
             for j in try store.jobs(ofRun: row.id) { if let r = StateRecorder.decode(j) { jobs[r.id] = r } }
-            let directory = RunDirectory(
-                stateDirectory: Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir).stateDirectory, runID: row.id)
-            if let record = try? RunDirectory.read(directory.root) {
+            if let record {
                 for r in record.jobs where r.status == .success || r.status == .cached { jobs[r.id] = r }
+                // The store does not keep why a job was skipped; the record does.
+                for r in record.jobs where r.status == .skipped && r.skipCause != nil && jobs[r.id]?.status == .skipped { jobs[r.id]?.skipCause = r.skipCause }
             }
             // Jobs the original run skipped by a rule stay skipped: rules are not re-evaluated
             // (the changes since the base may differ by now); skips because a need failed rerun.

@@ -154,6 +154,7 @@ struct RunSession {
             parallelism: execution.parallelism ?? ProcessInfo.processInfo.activeProcessorCount, failFast: execution.failFast,
             killGrace: TimeSpan(milliseconds: Int64(execution.killGrace * 1000)), baseEnvironment: secrets.stepEnvironment, secrets: secrets.pipeline)
         options.extraMasked = secrets.maskedValues
+        options.noCache = execution.cacheOptions.noCache
         options.contextEnvironment = context.environment
         options.contextEnvironment["SHIPGATE_ACTOR"] = actor
         options.contextSummary = context.git == nil ? context.summary : "git: " + context.summary

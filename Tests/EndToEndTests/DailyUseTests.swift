@@ -39,4 +39,60 @@ final class DailyUseTests: XCTestCase {
         XCTAssertEqual(usage.status, 2)
         XCTAssertTrue(usage.stderr.contains("Usage:"), "a real usage error keeps it: \(usage.stderr)")
     }
+
+    /// `explain` takes a matrix job's declared id (every variant) and says why a job did not run.
+    func testExplainMatrixAndSkippedJobs() async throws {
+        let s = try Scratch(fixture: "basic")
+        try OrderingEnvironmentTests.write(
+            [
+                "src/a.txt": "a\n",
+                "pipeline.yml": """
+                name: explain
+                jobs:
+                  unit:
+                    matrix: { py: ["3.11", "3.12"] }
+                    inputs: ["src/**"]
+                    steps: [{run: "true"}]
+                  build: {needs: [], steps: [{run: exit 3}]}
+                  ship: {needs: [build], steps: [{run: "true"}]}
+                """,
+            ], in: s.path)
+        let out = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path)
+        XCTAssertEqual(out.status, 1)
+        let unit = try await CLI.run(["explain", "last", "unit"], in: s.path)
+        XCTAssertEqual(unit.status, 0, unit.stderr)
+        XCTAssertTrue(unit.stdout.contains("unit (py=3.11) ran because:"), unit.stdout)
+        XCTAssertTrue(unit.stdout.contains("unit (py=3.12) ran because:"), unit.stdout)
+        let json = try await CLI.run(["explain", "last", "unit", "--json"], in: s.path)
+        let decisions = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        XCTAssertEqual(decisions?.compactMap { $0["job"] as? String }, ["unit (py=3.11)", "unit (py=3.12)"])
+        let ship = try await CLI.run(["explain", "last", "ship"], in: s.path)
+        XCTAssertEqual(ship.stdout, "ship did not run: it was skipped: needs failed: build.\n")
+        let unknown = try await CLI.run(["explain", "last", "uni"], in: s.path)
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("has no job `uni`; its jobs: "), unknown.stderr)
+    }
+
+    /// `resume` of a run started with `--no-cache` keeps `--no-cache`.
+    func testResumeKeepsNoCache() async throws {
+        let s = try Scratch(fixture: "basic")
+        try OrderingEnvironmentTests.write(
+            [
+                "c.txt": "c\n",
+                "pipeline.yml": """
+                name: resume
+                jobs:
+                  b: {steps: [{run: test -z "$FAIL"}]}
+                  c: {needs: [b], inputs: ["c.txt"], steps: [{run: cat c.txt}]}
+                """,
+            ], in: s.path)
+        let first = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path)
+        XCTAssertEqual(first.status, 0, first.stdout + first.stderr)
+        let failed = try await CLI.run(["run", "pipeline.yml", "--no-cache", "--output", "plain"], in: s.path, environment: ["FAIL": "1"])
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertEqual(try OrderingEnvironmentTests.statuses(s.path), ["b": "failed", "c": "skipped"])
+        let resumed = try await CLI.run(["resume", "last", "--output", "plain"], in: s.path)
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertEqual(try OrderingEnvironmentTests.statuses(s.path), ["b": "success", "c": "success"], "not restored: the run is --no-cache")
+    }
 }
