@@ -237,6 +237,12 @@ struct RunSession {
             }
         }
         try? store?.finishRun(runID, status: result.status.rawValue)
+        // Retention: the newest runs stay (SHIPGATE_KEEP_RUNS, default 50), this one always.
+        let keepRuns = RunRetention.defaultKeep(environment: ProcessInfo.processInfo.environment)
+        if keepRuns > 0 {
+            _ = RunRetention.prune(
+                runsDirectory: (runDirectory.root as NSString).deletingLastPathComponent, keep: keepRuns, maxAge: nil, protecting: [runID])
+        }
 
         if let junit = execution.junit {
             let xml = JUnitReport.render(result) { job in

@@ -17,7 +17,7 @@ struct Shipgate: AsyncParsableCommand {
         subcommands: [
             Run.self, Plan.self, Validate.self, Graph.self, Explain.self, Artifacts.self, Cache.self, Resume.self, Status.self, Keygen.self,
             Approve.self, Reject.self, Approvals.self, History.self, Rollback.self, Audit.self, Export.self, State.self,
-            Serve.self, User.self, Report.self, Reap.self,
+            Serve.self, User.self, Report.self, Reap.self, Runs.self,
         ]
     )
 }

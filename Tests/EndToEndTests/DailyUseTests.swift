@@ -95,4 +95,41 @@ final class DailyUseTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
         XCTAssertEqual(try OrderingEnvironmentTests.statuses(s.path), ["b": "success", "c": "success"], "not restored: the run is --no-cache")
     }
+
+    /// `.shipgate/runs` keeps a default number of runs after each run; `runs prune` applies
+    /// `--keep` and `--max-age`, and never removes a blocked run.
+    func testRunsRetention() async throws {
+        let s = try Scratch(fixture: "basic")
+        try "name: r\njobs: {a: {steps: [{run: \"true\"}]}}\n".write(toFile: s.path + "/pipeline.yml", atomically: true, encoding: .utf8)
+        let runs = s.path + "/.shipgate/runs"
+        func ids() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { !$0.hasPrefix(".") }.sorted() }
+        for _ in 0..<4 {
+            let out = try await CLI.run(["run", "pipeline.yml", "--output", "plain"], in: s.path, environment: ["SHIPGATE_KEEP_RUNS": "3"])
+            XCTAssertEqual(out.status, 0, out.stderr)
+        }
+        XCTAssertEqual(ids().count, 3, "the cap applies after each run")
+        let newest = try XCTUnwrap(ids().last)
+
+        // Two runs from 2020: a failed one goes with --max-age, a blocked one stays.
+        let record = try String(contentsOfFile: "\(runs)/\(newest)/run.json", encoding: .utf8)
+        for (id, status) in [("20200101-000000-000aaaaaa", "failed"), ("20200101-000001-000bbbbbb", "blocked")] {
+            try FileManager.default.createDirectory(atPath: "\(runs)/\(id)", withIntermediateDirectories: true)
+            let old = record.replacingOccurrences(of: #""startedAt":"[^"]+""#, with: #""startedAt":"2020-01-01T00:00:00.000Z""#, options: .regularExpression)
+                .replacingOccurrences(of: #""status":"success","startedAt""#, with: "\"status\":\"\(status)\",\"startedAt\"")
+            try old.write(toFile: "\(runs)/\(id)/run.json", atomically: true, encoding: .utf8)
+        }
+        let dry = try await CLI.run(["runs", "prune", "--max-age", "30d", "--dry-run"], in: s.path)
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertTrue(dry.stdout.hasPrefix("would remove 20200101-000000-000aaaaaa\nwould remove 1 run ("), dry.stdout)
+        XCTAssertEqual(ids().count, 5)
+        let aged = try await CLI.run(["runs", "prune", "--max-age", "30d"], in: s.path)
+        XCTAssertEqual(aged.status, 0, aged.stderr)
+        XCTAssertFalse(ids().contains("20200101-000000-000aaaaaa"))
+        XCTAssertTrue(ids().contains("20200101-000001-000bbbbbb"), "a blocked run waits for resume")
+        let kept = try await CLI.run(["runs", "prune", "--keep", "1"], in: s.path)
+        XCTAssertEqual(kept.status, 0, kept.stderr)
+        XCTAssertEqual(ids(), ["20200101-000001-000bbbbbb", newest])
+        let bad = try await CLI.run(["runs", "prune"], in: s.path)
+        XCTAssertEqual(bad.status, 2)
+    }
 }
