@@ -72,7 +72,7 @@ rollback=()
 for _ in $(seq "$REPEAT"); do
   rollback+=("$(time_ms "$SHIPGATE" rollback pipelines/deploy.yml --env prod --key ../keys/alice.key --reason bench)")
 done
-rolled=$("$SHIPGATE" history --env prod --json | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get("rollbackOf") and r["status"]=="success"))')
+rolled=$("$SHIPGATE" history --env prod --json | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r.get("rollbackOf") and r["status"] in ("success", "rolled-back")))')
 [ "$rolled" = "$REPEAT" ] || { echo "bench/gate.sh: expected $REPEAT manual rollbacks, got $rolled" >&2; exit 1; }
 
 # The trusted policy is read from every pipeline file of the trusted ref's tree: `plan` of the
