@@ -289,7 +289,8 @@ struct JobExecutor: Sendable {
             let diagnosis = Locked<ExitDiagnosis.Finding?>(nil)  // what the shell said it could not run
             let outcome = await runner.run(
                 ProcessRequest(
-                    argv: namespaces.wrap(step.shell.argv(script: p.script), job: job.id), environment: ProcessEnvironment(base: environmentBase, overrides: env),
+                    argv: namespaces.wrap(step.shell.argv(script: p.script), job: job.id),
+                    environment: ProcessEnvironment(base: environmentBase, overrides: env),
                     workingDirectory: directory, timeout: timeout, killGrace: options.killGrace, idleTimeout: job.idleTimeout),
                 cancellation: cancellation
             ) { line in

@@ -17,7 +17,11 @@ enum NetworkNamespaceHelper {
         switch String(cString: mode) {
         case "hold":
             if shipgate_netns_hold(&what) == 0 { exit(0) }
-            fail(what, hint: "it needs root, or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0)")
+            fail(
+                what,
+                hint:
+                    "it needs root, or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0)"
+            )
         case "join":
             guard argc >= 6, let pidText = argv[3], let pid = Int32(String(cString: pidText)), let dashes = argv[4], String(cString: dashes) == "--"
             else { break }
