@@ -47,17 +47,28 @@ struct StepFiles {
     func prepare(_ env: inout [String: String]) {
         env["SHIPGATE_ENV"] = envFile
         env["SHIPGATE_PATH"] = pathFile
+        // Plain open(2), not an atomic Foundation write: this runs for every step (hot path).
         for file in [envFile, pathFile] {
-            let dir = (file as NSString).deletingLastPathComponent
-            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: file, contents: nil)
+            var fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd < 0 && errno == ENOENT {
+                try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            }
+            if fd >= 0 { close(fd) }
         }
+    }
+
+    /// The file's text, without reading an empty file (most steps write nothing).
+    private static func contents(_ path: String) -> String {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_size > 0 else { return "" }
+        return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }
 
     /// Reads what the step wrote; returns warnings (refused names, malformed lines).
     mutating func collect(protected: Set<String>) -> [String] {
         var warnings: [String] = []
-        let text = (try? String(contentsOfFile: envFile, encoding: .utf8)) ?? ""
+        let text = Self.contents(envFile)
         let (values, problems) = OutputsFile.parse(text, noun: "variable", isKey: Self.isName)
         warnings += problems.map { "$SHIPGATE_ENV \($0)" }
         for (name, value) in values.sorted(by: { $0.key < $1.key }) {
@@ -67,7 +78,7 @@ struct StepFiles {
             }
             variables[name] = value
         }
-        let lines = ((try? String(contentsOfFile: pathFile, encoding: .utf8)) ?? "").split(whereSeparator: \.isNewline)
+        let lines = Self.contents(pathFile).split(whereSeparator: \.isNewline)
         for line in lines {
             let dir = line.trimmingCharacters(in: .whitespaces)
             if dir.isEmpty { continue }
