@@ -36,14 +36,14 @@ public struct RunOptions: Sendable {
     /// Results of needed jobs that ran elsewhere (`--no-deps`, e.g. other GitHub jobs): they
     /// count as finished from the start, with their outputs and artifacts.
     public var externalResults: [String: JobResult] = [:]
+    /// The state directory the run directory is in (`STATE/runs/ID`).
+    var stateDirectory: String { runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") }
     /// Where `resource-group` locks live (shared by every run on the state directory).
-    public var lockDirectory: String { runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") + "/locks" }
+    public var lockDirectory: String { stateDirectory + "/locks" }
+    /// Where `toolchain` shim directories live (stable across runs, so keys stay the same).
+    public var toolchainDirectory: String { stateDirectory + "/toolchains" }
     /// The shipgate executable, for helpers steps are started through (`__netns`); nil: argv[0].
     public var helperExecutable: String?
-    /// Where `toolchain` shim directories live (stable across runs, so keys stay the same).
-    public var toolchainDirectory: String {
-        runDirectory.root.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/") + "/toolchains"
-    }
     /// Called before a job that `runsAlone` starts (no other job runs then): stops what earlier
     /// jobs left running (detached daemons), so nothing can read what that job receives.
     public var beforeRunningAlone: (@Sendable () -> Void)?

@@ -321,7 +321,7 @@ public struct ManualRollback: Sendable {
     }
 
     /// The branch a checkout of the trusted ref is on (`main` for `origin/main`, `refs/heads/main`).
-    static func branchName(_ ref: String?) -> String? {
+    public static func branchName(_ ref: String?) -> String? {
         guard var name = ref else { return nil }
         for prefix in ["refs/heads/", "refs/remotes/origin/", "origin/"] where name.hasPrefix(prefix) { name.removeFirst(prefix.count) }
         return name.hasPrefix("refs/") || name.isEmpty ? nil : name

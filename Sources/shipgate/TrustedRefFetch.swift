@@ -12,9 +12,7 @@ enum TrustedRefFetch {
     static func load(pipeline: Pipeline, pipelinePath: String, trustRef: String?, keyringPath: String, style: Style) async -> TrustedPolicy {
         let policy = TrustedPolicy.load(pipeline: pipeline, pipelinePath: pipelinePath, trustRef: trustRef, keyringPath: keyringPath)
         guard policy.trustedCommit == nil, !policy.environmentsKnown, LaunchEnvironment.values["GITHUB_ACTIONS"] == "true" else { return policy }
-        var name = policy.source
-        for prefix in ["refs/heads/", "refs/remotes/origin/", "origin/"] where name.hasPrefix(prefix) { name.removeFirst(prefix.count) }
-        guard !name.isEmpty, !name.hasPrefix("refs/"), !name.contains(" ") else { return policy }
+        guard let name = ManualRollback.branchName(policy.source), !name.contains(" ") else { return policy }
         let directory = (pipelinePath as NSString).deletingLastPathComponent
         let outcome = await SubprocessRunner().run(
             ProcessRequest(
