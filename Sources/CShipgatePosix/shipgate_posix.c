@@ -93,3 +93,41 @@ int shipgate_pipe_cloexec(int fds[2]) { return pipe(fds); }
 int shipgate_netns_hold(const char **what) { *what = "network namespaces (Linux only)"; return -1; }
 int shipgate_netns_exec(int pid, char *const argv[], const char **what) { (void)pid; (void)argv; *what = "network namespaces (Linux only)"; return -1; }
 #endif
+
+#include <errno.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#endif
+
+int shipgate_copy_file(int in, int out) {
+#if defined(__linux__)
+    if (ioctl(out, FICLONE, in) == 0) return 0;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+        if (n == 0) return 0;
+        if (n > 0) continue;
+        if (errno == EINTR) continue;
+        if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) break;
+        return -1;
+    }
+#endif
+    char buffer[1 << 16];
+    for (;;) {
+        ssize_t n = read(in, buffer, sizeof buffer);
+        if (n == 0) return 0;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(out, buffer + done, (size_t)(n - done));
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return -1;
+            }
+            done += w;
+        }
+    }
+}

@@ -17,7 +17,7 @@ extension JobExecutor {
     /// Restores every dependency cache (exact key, else the newest entry whose key starts with a
     /// restore key, for the same `paths`) and returns those whose exact key missed, to be saved
     /// after success.
-    func restoreDependencyCaches(_ job: PlannedJob, needed: [String: JobResult], cache: CacheContext) -> [PendingSave] {
+    func restoreDependencyCaches(_ job: PlannedJob, needed: [String: JobResult], root: String, cache: CacheContext) -> [PendingSave] {
         var missed: [PendingSave] = []
         for dc in job.dependencyCaches {
             let key: String
@@ -26,14 +26,14 @@ extension JobExecutor {
             do {
                 key = try resolveNow(dc.key, needed: needed)
                 restoreKeys = try dc.restoreKeys.map { try resolveNow($0, needed: needed) }
-                paths = try DependencyPaths(dc.paths.map(\.value), workspace: options.workspace, home: options.baseEnvironment["HOME"])
+                paths = try DependencyPaths(dc.paths.map(\.value), home: options.baseEnvironment["HOME"])
             } catch {
                 notice(job.id, .warning, "cache skipped: \(error)")
                 continue
             }
             let name = DependencyEntry.name(key: key, paths: paths.patterns)
             if let entry = cache.local.readEntry(.dependency, name, as: DependencyEntry.self) {
-                restore(entry, paths: paths, job: job, cache: cache, message: "cache `\(key)`: restored (\(entry.count) files)")
+                restore(entry, paths: paths, job: job, root: root, cache: cache, message: "cache `\(key)`: restored (\(entry.count) files)")
                 continue
             }
             missed.append(PendingSave(key: key, cache: dc, paths: paths))
@@ -42,7 +42,7 @@ extension JobExecutor {
             var restored = false
             for prefix in restoreKeys {
                 if let best = candidates.filter({ $0.key.hasPrefix(prefix) }).max(by: { $0.createdAt < $1.createdAt }) {
-                    restore(best, paths: paths, job: job, cache: cache, message: "cache `\(key)`: not found; restored `\(best.key)` (restore key `\(prefix)`)")
+                    restore(best, paths: paths, job: job, root: root, cache: cache, message: "cache `\(key)`: not found; restored `\(best.key)` (restore key `\(prefix)`)")
                     restored = true
                     break
                 }
@@ -52,9 +52,9 @@ extension JobExecutor {
         return missed
     }
 
-    private func restore(_ entry: DependencyEntry, paths: DependencyPaths, job: PlannedJob, cache: CacheContext, message: String) {
+    private func restore(_ entry: DependencyEntry, paths: DependencyPaths, job: PlannedJob, root: String, cache: CacheContext, message: String) {
         do {
-            try cache.files.restore(entry.files, into: options.workspace, links: .verbatim)
+            try cache.files.restore(entry.files, into: root, links: .verbatim)
             if let home = entry.home, !home.isEmpty {
                 guard let root = paths.home else { throw CacheError.io("the entry has files under `~/` but $HOME is not set") }
                 try cache.files.restore(home, into: root, links: .verbatim)
@@ -66,7 +66,7 @@ extension JobExecutor {
         }
     }
 
-    func saveDependencyCaches(_ job: PlannedJob, missed: [PendingSave], cache: CacheContext) {
+    func saveDependencyCaches(_ job: PlannedJob, missed: [PendingSave], root workspaceRoot: String, cache: CacheContext) {
         for pending in missed {
             let paths = pending.paths
             do {
@@ -74,7 +74,7 @@ extension JobExecutor {
                     paths.workspace.isEmpty
                     ? []
                     : try cache.files.collect(
-                        root: options.workspace, filter: PathFilter(paths.workspace, takingDirectories: true), skip: cache.skip, links: .verbatim)
+                        root: workspaceRoot, filter: PathFilter(paths.workspace, takingDirectories: true), skip: cache.skip, links: .verbatim)
                 var home: [FileEntry] = []
                 if let root = paths.home, !paths.inHome.isEmpty {
                     home = try cache.files.collect(
@@ -117,7 +117,7 @@ struct DependencyPaths: Sendable {
         var description: String { "`paths` has `~/` patterns, but $HOME is not set to an absolute path" }
     }
 
-    init(_ patterns: [String], workspace: String, home: String?) throws {
+    init(_ patterns: [String], home: String?) throws {
         self.patterns = patterns
         for pattern in patterns {
             let exclude = pattern.hasPrefix("!")

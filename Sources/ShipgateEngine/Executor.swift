@@ -67,7 +67,8 @@ public struct Executor: Sendable {
         let jobExecutor = JobExecutor(
             options: options, environmentBase: ProcessEnvironment.Base(options.baseEnvironment), runner: runner, observer: observer,
             cancellation: cancellation, masker: masker, cache: cache, decisions: AppendOnlyFile(path: options.runDirectory.root + "/cache.jsonl"),
-            secretNames: Set(plan.secrets))
+            secretNames: Set(plan.secrets),
+            producers: Dictionary(plan.jobs.map { ($0.id, ($0.needs, $0.outputs)) }, uniquingKeysWith: { a, _ in a }))
         // Runs share the cache; `cache prune` takes it exclusively.
         let cacheLock = cache?.local.lock(exclusive: false)
         defer {

@@ -28,10 +28,10 @@ extension JobExecutor {
 
     /// Stores the job's artifacts and writes its manifest; returns the files (nil when the job
     /// declares none or they could not be stored). An artifact that escapes the workspace fails the job.
-    func collectArtifacts(of job: PlannedJob, cache: CacheContext, result: inout JobResult) -> [FileEntry]? {
+    func collectArtifacts(of job: PlannedJob, root: String, cache: CacheContext, result: inout JobResult) -> [FileEntry]? {
         guard let spec = job.artifacts else { return nil }
         do {
-            let files = try cache.files.collect(root: options.workspace, filter: PathFilter(spec.paths.map(\.value)), skip: cache.skip)
+            let files = try cache.files.collect(root: root, filter: PathFilter(spec.paths.map(\.value)), skip: cache.skip)
             if files.isEmpty { notice(job.id, .warning, "`artifacts` matched no file") }
             result.artifactsDigest = writeArtifactManifest(job, files: files)
             let bytes = files.reduce(Int64(0)) { $0 + $1.size }
@@ -60,7 +60,7 @@ extension JobExecutor {
     /// Returns the directory, or nil when no needed job published artifacts. A blob that is
     /// missing or corrupt is repaired from the workspace when the file there has the right
     /// digest; otherwise placing fails and the job must not run.
-    func placeArtifacts(of job: PlannedJob, needed: [String: JobResult], cache: CacheContext) throws -> (String, [FileEntry])? {
+    func placeArtifacts(of job: PlannedJob, needed: [String: JobResult], root: String, cache: CacheContext) throws -> (String, [FileEntry])? {
         var files: [FileEntry] = []
         // What a job receives is exactly what its needs recorded (and what approvals bind):
         // a missing or altered manifest stops the job.
@@ -92,7 +92,7 @@ extension JobExecutor {
             notice(job.id, .warning, "\(error); repaired \(repaired) artifact blob\(repaired == 1 ? "" : "s") from the workspace")
             do { try cache.files.restore(files, into: dir) } catch { throw CacheError.io("cannot place the artifacts of needed jobs: \(error)") }
         }
-        if (try? cache.files.restore(files, into: options.workspace)) ?? 0 > 0 { cache.invalidateTree() }
+        if (try? cache.files.restore(files, into: root)) ?? 0 > 0, root == options.workspace { cache.invalidateTree() }
         return (dir, files)
     }
 

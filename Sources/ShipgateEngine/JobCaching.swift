@@ -126,9 +126,12 @@ extension JobExecutor {
 
     /// Stores the job's outputs after a successful run. Problems are warnings, except an
     /// output that escapes the workspace, which fails the job.
-    func store(_ job: PlannedJob, spec: CacheSpec, decision: CacheDecision, artifacts: [FileEntry], result: inout JobResult, cache: CacheContext) async {
+    func store(
+        _ job: PlannedJob, spec: CacheSpec, decision: CacheDecision, artifacts: [FileEntry], root: String, result: inout JobResult, cache: CacheContext
+    ) async {
         guard let key = decision.key, let components = decision.components else { return }
-        if let changed = changedInputs(spec, before: components.inputs, cache: cache), !changed.isEmpty {
+        // A private workspace's changes never reach the inputs the key was computed from.
+        if root == options.workspace, let changed = changedInputs(spec, before: components.inputs, cache: cache), !changed.isEmpty {
             let shown = changed.prefix(3).map { "`\($0)`" }.joined(separator: ", ") + (changed.count > 3 ? ", …" : "")
             notice(
                 job.id, .warning,
@@ -138,7 +141,7 @@ extension JobExecutor {
         }
         let files: [FileEntry]
         do {
-            files = try cache.files.collect(root: options.workspace, filter: PathFilter(spec.outputs.map(\.value)), skip: cache.skip)
+            files = try cache.files.collect(root: root, filter: PathFilter(spec.outputs.map(\.value)), skip: cache.skip)
         } catch CacheError.unsafePath(let path, let reason) {
             result.status = .failed
             result.reason = "output `\(path)` cannot be cached: \(reason)"

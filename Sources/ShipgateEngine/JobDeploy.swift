@@ -11,7 +11,7 @@ extension JobExecutor {
     /// release. Records the outcome through the hooks and sets the job's status and reason.
     func finishDeploy(
         _ job: PlannedJob, deploy: PlannedDeploy, ticket: DeployTicket, hooks: any DeploymentHooks, needed: [String: JobResult],
-        extraEnv: [String: String], log: JobLog, result: inout JobResult
+        root: String, extraEnv: [String: String], log: JobLog, result: inout JobResult
     ) async {
         if result.status == .cancelled {
             await record(ticket, .failed("cancelled: \(result.reason ?? "")"), hooks: hooks, result: &result)
@@ -20,7 +20,7 @@ extension JobExecutor {
         var failure: String? = result.status == .success ? nil : "deploy steps failed: \(result.reason ?? "")"
         if failure == nil, !deploy.verify.isEmpty {
             hooks.phase(ticket, "verifying")
-            failure = await verify(job, deploy: deploy, needed: needed, extraEnv: extraEnv, log: log, result: &result)
+            failure = await verify(job, deploy: deploy, needed: needed, root: root, extraEnv: extraEnv, log: log, result: &result)
             hooks.verified(
                 ticket, passed: failure == nil, detail: masker(failure ?? "\(deploy.verify.count) check\(deploy.verify.count == 1 ? "" : "s") passed"))
             if let failure {
@@ -61,7 +61,7 @@ extension JobExecutor {
             let deadline = ContinuousClock().now.advanced(by: job.timeout.duration)
             var scratch = result
             rollbackFailure = await runSteps(
-                job, prepared: steps, attempt: result.attempts, deadline: deadline, extraEnv: env, log: log,
+                job, prepared: steps, attempt: result.attempts, deadline: deadline, root: root, extraEnv: env, log: log,
                 outputsPath: options.runDirectory.outputsPath(for: job.id) + ".rollback", pgids: &pgids, result: &scratch)
             (runner as? SubprocessRunner)?.groups.kill(pgids)
         } catch {
@@ -89,7 +89,8 @@ extension JobExecutor {
 
     /// Runs the verify checks in order; nil when all pass, else what failed.
     private func verify(
-        _ job: PlannedJob, deploy: PlannedDeploy, needed: [String: JobResult], extraEnv: [String: String], log: JobLog, result: inout JobResult
+        _ job: PlannedJob, deploy: PlannedDeploy, needed: [String: JobResult], root: String, extraEnv: [String: String], log: JobLog,
+        result: inout JobResult
     ) async -> String? {
         for check in deploy.verify {
             if let reason = cancellation.reason { return "cancelled: \(reason)" }
@@ -101,7 +102,7 @@ extension JobExecutor {
                     var scratch = result
                     let deadline = ContinuousClock().now.advanced(by: job.timeout.duration)
                     let failure = await runSteps(
-                        job, prepared: prepared, attempt: result.attempts, deadline: deadline, extraEnv: extraEnv, log: log,
+                        job, prepared: prepared, attempt: result.attempts, deadline: deadline, root: root, extraEnv: extraEnv, log: log,
                         outputsPath: options.runDirectory.outputsPath(for: job.id) + ".verify", pgids: &pgids, result: &scratch)
                     (runner as? SubprocessRunner)?.groups.kill(pgids)
                     if let failure { return "verify \(failure)" }

@@ -22,6 +22,10 @@ struct JobExecutor: Sendable {
     var secretNames: Set<String> = []
     /// Network namespaces of the running jobs with `isolation: { network: private }`.
     let namespaces = NetworkNamespaces()
+    /// Each planned job's `needs` and declared `outputs`: what a private workspace receives.
+    var producers: [String: (needs: [String], outputs: [String])] = [:]
+    /// Private workspaces left by a killed shipgate are removed once per run, before the first.
+    let sweptWorkspaces = OnceFlag()
 
     /// A step with everything known at job start resolved (needs outputs, `hashFiles`).
     struct PreparedStep {
@@ -106,12 +110,30 @@ struct JobExecutor: Sendable {
             }
         }
         defer { namespaces.stop(job.id) }
+        // `isolation: { workspace: private }`: the job's steps, caches and artifacts use a copy.
+        var privateCopy: PrivateWorkspace?
+        if job.isolation.workspace == .private {
+            do {
+                privateCopy = try makePrivateWorkspace(for: job)
+            } catch {
+                result.reason = "`isolation: { workspace: private }`: \(error)"
+                return finished(result)
+            }
+            log.mark("== \(job.id): private workspace \(privateCopy!.root) ==")
+        }
+        defer { privateCopy?.remove() }
+        let root = privateCopy?.root ?? options.workspace
         var extraEnv: [String: String] = [:]
+        if let privateCopy {
+            // git in a copy without `.git` must not find the repository around the state directory.
+            let parent = (privateCopy.root as NSString).deletingLastPathComponent
+            extraEnv["GIT_CEILING_DIRECTORIES"] = [options.baseEnvironment["GIT_CEILING_DIRECTORIES"], parent].compactMap { $0 }.joined(separator: ":")
+        }
         if !toolchainPath.isEmpty { extraEnv["SHIPGATE_TOOLCHAIN_PATH"] = toolchainPath.joined(separator: ":") }
         var received: [FileEntry] = []
         if let cache {
             do {
-                if let (dir, files) = try placeArtifacts(of: job, needed: needed, cache: cache) {
+                if let (dir, files) = try placeArtifacts(of: job, needed: needed, root: root, cache: cache) {
                     extraEnv["SHIPGATE_ARTIFACTS"] = dir
                     received = files
                 }
@@ -142,23 +164,25 @@ struct JobExecutor: Sendable {
                 for (k, v) in t.secrets { extraEnv[k] = v }
             }
         }
-        let missedCaches = cache.map { restoreDependencyCaches(job, needed: needed, cache: $0) } ?? []
+        let missedCaches = cache.map { restoreDependencyCaches(job, needed: needed, root: root, cache: $0) } ?? []
 
-        result = await attempts(job, prepared: prepared, extraEnv: extraEnv, log: log, result: result)
+        result = await attempts(job, prepared: prepared, root: root, extraEnv: extraEnv, log: log, result: result)
         if let ticket, let deploy = job.deploy, let hooks = options.deployments {
-            await finishDeploy(job, deploy: deploy, ticket: ticket, hooks: hooks, needed: needed, extraEnv: extraEnv, log: log, result: &result)
+            await finishDeploy(
+                job, deploy: deploy, ticket: ticket, hooks: hooks, needed: needed, root: root, extraEnv: extraEnv, log: log, result: &result)
         }
         result = finished(result)
         if let cache { cache.invalidateTree() }
 
         if result.status == .success, let cache {
-            saveDependencyCaches(job, missed: missedCaches, cache: cache)
-            let artifacts = collectArtifacts(of: job, cache: cache, result: &result)
+            saveDependencyCaches(job, missed: missedCaches, root: root, cache: cache)
+            let artifacts = collectArtifacts(of: job, root: root, cache: cache, result: &result)
             // A refused artifact fails the job: nothing of it may be stored.
             if result.status == .success, let spec = job.cache, let decision {
-                await store(job, spec: spec, decision: decision, artifacts: artifacts ?? [], result: &result, cache: cache)
+                await store(job, spec: spec, decision: decision, artifacts: artifacts ?? [], root: root, result: &result, cache: cache)
             }
         }
+        if result.status == .success, let privateCopy { copyBack(job, from: privateCopy, log: log, result: &result) }
         log.mark(
             "== \(job.id): \(result.status.rawValue)\(result.reason.map { " (\($0))" } ?? "") after \(TimeSpan(milliseconds: result.durationMs)) ==",
             force: result.status == .failed)
@@ -170,7 +194,9 @@ struct JobExecutor: Sendable {
     }
 
     /// The attempts loop: retries with backoff until success, cancellation or the last attempt.
-    private func attempts(_ job: PlannedJob, prepared: [PreparedStep], extraEnv: [String: String], log: JobLog, result: JobResult) async -> JobResult {
+    private func attempts(
+        _ job: PlannedJob, prepared: [PreparedStep], root: String, extraEnv: [String: String], log: JobLog, result: JobResult
+    ) async -> JobResult {
         var result = result
         let clock = ContinuousClock()
         let outputsPath = options.runDirectory.outputsPath(for: job.id)
@@ -184,8 +210,8 @@ struct JobExecutor: Sendable {
             let deadline = clock.now.advanced(by: job.timeout.duration)
             var pgids: [Int32] = []
             let failure = await runSteps(
-                job, prepared: prepared, attempt: attempt, deadline: deadline, extraEnv: extraEnv, log: log, outputsPath: outputsPath,
-                pgids: &pgids, result: &result)
+                job, prepared: prepared, attempt: attempt, deadline: deadline, root: root, extraEnv: extraEnv, log: log,
+                outputsPath: outputsPath, pgids: &pgids, result: &result)
             groups?.kill(pgids)  // background processes the steps left behind end with the attempt
             log.flush()  // every attempt's output is on disk when it ends
 
@@ -239,9 +265,10 @@ struct JobExecutor: Sendable {
 
     /// Runs the steps of one attempt; returns nil on success or the reason of the failure.
     func runSteps(
-        _ job: PlannedJob, prepared: [PreparedStep], attempt: Int, deadline: ContinuousClock.Instant, extraEnv: [String: String],
-        log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
+        _ job: PlannedJob, prepared: [PreparedStep], attempt: Int, deadline: ContinuousClock.Instant, root: String? = nil,
+        extraEnv: [String: String], log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
     ) async -> String? {
+        let workspace = root ?? options.workspace
         let clock = ContinuousClock()
         var files = StepFiles(outputsPath: outputsPath)  // $SHIPGATE_ENV, $SHIPGATE_PATH
         for (index, p) in prepared.enumerated() {
@@ -262,17 +289,17 @@ struct JobExecutor: Sendable {
             env["SHIPGATE_RUN_ID"] = options.runID
             env["SHIPGATE_JOB"] = job.id
             env["SHIPGATE_OUTPUT"] = outputsPath
-            env["SHIPGATE_WORKSPACE"] = options.workspace
+            env["SHIPGATE_WORKSPACE"] = workspace
             env["SHIPGATE_ATTEMPT"] = String(attempt)
             // What a `detach` step leaves running carries this mark, so the run's end spares it.
             let detachID = step.detach ? "\(options.runID)/\(UUID().uuidString)" : nil
             if let detachID { env[DetachedProcesses.markVariable] = detachID }
             files.prepare(&env)
             if env["CI"] == nil { env["CI"] = "true" }
-            var directory = options.workspace
+            var directory = workspace
             if let relative = p.relativeDirectory {
-                directory = URL(fileURLWithPath: (options.workspace as NSString).appendingPathComponent(relative)).standardizedFileURL.path
-                if directory != options.workspace && !directory.hasPrefix(options.workspace + "/") {
+                directory = URL(fileURLWithPath: (workspace as NSString).appendingPathComponent(relative)).standardizedFileURL.path
+                if directory != workspace && !directory.hasPrefix(workspace + "/") {
                     return "step `\(masker(step.name))`: working directory `\(masker(relative))` leaves the workspace"
                 }
             }

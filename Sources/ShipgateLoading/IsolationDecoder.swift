@@ -18,11 +18,11 @@ extension PipelineDecoder {
                 }
                 isolation.network = value
             case "workspace":
-                if text != "shared" {
-                    reader.error(
-                        "`isolation.workspace: \(text)` is not available yet", at: entry.value,
-                        hint: "give each job its own directories (`.venv-${{ matrix.python }}`), or serialize them with `resource-group`")
+                guard let value = JobIsolation.Workspace(rawValue: text) else {
+                    reader.error("`isolation.workspace` must be `shared` or `private`, got `\(text)`", at: entry.value)
+                    continue
                 }
+                isolation.workspace = value
             default: break
             }
         }

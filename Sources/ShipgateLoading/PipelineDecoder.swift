@@ -280,12 +280,18 @@ struct PipelineDecoder {
         }
         if let envNode { job.env = decodeEnv(envNode, what: "`env` of job `\(id)`", scope: .job(id: id, envVisible: pipelineEnv)) }
         let jobEnv = pipelineEnv.union(job.env.map(\.name))
+        job.outputs = outputs
         if let inputs {
             if !inputs.isEmpty { job.cache = CacheSpec(inputs: inputs, outputs: outputs, keyExtra: keyExtra, includeIgnored: includeIgnored) }
         } else {
-            for node in [outputsNode, keyExtraNode].compactMap({ $0 }) {
+            if let outputsNode {
                 reader.warning(
-                    "`\(node.scalar?.string ?? "")` has no effect without `inputs`: the job is never cached", at: node,
+                    "`outputs` without `inputs`: the job is never cached (its outputs still flow out of and into private workspaces)",
+                    at: outputsNode, hint: "list the files the job reads under `inputs`")
+            }
+            if let keyExtraNode {
+                reader.warning(
+                    "`cache-key-extra` has no effect without `inputs`: the job is never cached", at: keyExtraNode,
                     hint: "list the files the job reads under `inputs`")
             }
         }

@@ -9,10 +9,34 @@ public struct JobIsolation: Hashable, Sendable, Codable {
         case `private`
     }
 
-    public var network: Network
+    public enum Workspace: String, Hashable, Sendable, Codable, CaseIterable {
+        /// The workspace itself (the default): every job reads and writes the same files.
+        case shared
+        /// A copy of the workspace of the job's own (see `PrivateWorkspace`): what it writes stays
+        /// there, except its declared outputs and artifacts, which flow back when it succeeds.
+        case `private`
+    }
 
-    public init(network: Network = .shared) {
+    public var network: Network
+    public var workspace: Workspace
+
+    public init(network: Network = .shared, workspace: Workspace = .shared) {
         self.network = network
+        self.workspace = workspace
+    }
+
+    /// What the job keeps to itself, as `plan` says it (`network, workspace`); empty when shared.
+    public var privateParts: [String] {
+        (network == .private ? ["network"] : []) + (workspace == .private ? ["workspace"] : [])
+    }
+
+    private enum CodingKeys: String, CodingKey { case network, workspace }
+
+    // Records written before `workspace` existed decode as a shared workspace.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        network = try c.decodeIfPresent(Network.self, forKey: .network) ?? .shared
+        workspace = try c.decodeIfPresent(Workspace.self, forKey: .workspace) ?? .shared
     }
 
     public static let shared = JobIsolation()

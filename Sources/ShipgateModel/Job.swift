@@ -21,6 +21,9 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var steps: [Step]
     /// Content-addressed job cache: set when the job declares `inputs`.
     public var cache: CacheSpec?
+    /// `outputs:` as written, with or without `inputs`: the files a private workspace sends back
+    /// and the jobs needing this one receive in theirs (`cache.outputs` when cached).
+    public var outputs: [Located<String>] = []
     /// Dependency caches restored before the steps and saved after (`caches:`).
     public var caches: [DependencyCache]
     /// Files handed to the jobs that need this one (`artifacts:`).

@@ -74,6 +74,8 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     /// Dependency caches, keys with matrix and env resolved.
     public var dependencyCaches: [DependencyCache] = []
     public var artifacts: ArtifactSpec?
+    /// `outputs:` of the job, cached or not (see `Job.outputs`).
+    public var outputs: [String] = []
     /// The cache key, when the advisor could compute it before running.
     public var cacheKey: String?
     /// Set when the job deploys to an environment.

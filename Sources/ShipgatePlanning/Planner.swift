@@ -111,6 +111,7 @@ public enum Planner {
                     rollback: d.rollback.map(plan))
             }
             planned.artifacts = def.artifacts
+            planned.outputs = def.outputs.map(\.value)
             let jobEnv = merge(
                 pipelineEnv, def.env.map { PlannedEnv(name: $0.name, value: resolve(resolveGit($0.value, git), matrix: node.matrix, env: pipelineEnv)) })
             planned.env = jobEnv

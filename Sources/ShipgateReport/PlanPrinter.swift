@@ -44,6 +44,10 @@ public enum PlanPrinter {
         if let idle = job.idleTimeout { facts.append("idle-timeout \(idle)") }
         if job.retry.attempts > 1 { facts.append("retry \(job.retry.attempts)× from \(job.retry.backoff) (max \(job.retry.maxBackoff))") }
         if job.continueOnError { facts.append("continue-on-error") }
+        if !job.isolation.privateParts.isEmpty { facts.append("private \(job.isolation.privateParts.joined(separator: ", "))") }
+        if let group = job.resourceGroup { facts.append("resource-group \(group)") }
+        if !job.toolchain.isEmpty { facts.append(job.toolchain.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
+        if job.runsAlone { facts.append("runs alone") }
         if let d = job.deploy { facts.append("deploys to \(d.environment)") }
         out += style.dim("  " + facts.joined(separator: " · ")) + "\n"
         if let gate = job.gate {
@@ -109,6 +113,13 @@ public enum PlanPrinter {
             r.add("maxBackoffMs", job.retry.maxBackoff.milliseconds)
             o.add("retry", raw: r.text)
             o.add("continueOnError", job.continueOnError)
+            if !job.isolation.privateParts.isEmpty { o.add("private", raw: JSONObject.array(job.isolation.privateParts)) }
+            if let group = job.resourceGroup { o.add("resourceGroup", group) }
+            if !job.toolchain.isEmpty {
+                var t = JSONObject()
+                for (tool, version) in job.toolchain.sorted(by: { $0.key < $1.key }) { t.add(tool, version) }
+                o.add("toolchain", raw: t.text)
+            }
             if let d = job.deploy {
                 o.add("environment", d.environment)
                 o.add("verify", raw: JSONObject.array(d.verify.map { masker($0.name) }))

@@ -27,4 +27,8 @@ int shipgate_netns_exec(int pid, char *const argv[], const char **what);
 /// pipe2(fds, O_CLOEXEC): a pipe no child inherits by accident. Returns 0, or -1 with errno.
 int shipgate_pipe_cloexec(int fds[2]);
 
+/// Copies the whole of `in` (from its current offset) to `out`: a reflink where the file system
+/// shares blocks (btrfs, XFS), else copy_file_range, else read/write. Returns 0, or -1 with errno.
+int shipgate_copy_file(int in, int out);
+
 #endif
