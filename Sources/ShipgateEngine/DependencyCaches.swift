@@ -42,7 +42,9 @@ extension JobExecutor {
             var restored = false
             for prefix in restoreKeys {
                 if let best = candidates.filter({ $0.key.hasPrefix(prefix) }).max(by: { $0.createdAt < $1.createdAt }) {
-                    restore(best, paths: paths, job: job, root: root, cache: cache, message: "cache `\(key)`: not found; restored `\(best.key)` (restore key `\(prefix)`)")
+                    restore(
+                        best, paths: paths, job: job, root: root, cache: cache,
+                        message: "cache `\(key)`: not found; restored `\(best.key)` (restore key `\(prefix)`)")
                     restored = true
                     break
                 }

@@ -12,7 +12,8 @@ extension JobExecutor {
     func makePrivateWorkspace(for job: PlannedJob) throws -> PrivateWorkspace {
         let directory = options.stateDirectory + "/workspaces"
         if sweptWorkspaces.claim() { PrivateWorkspace.sweep(directory) }
-        let walker = cache.map { c in { (patterns: [String], ignored: Bool) in c.files(matching: patterns, skippingIgnored: ignored) } }
+        let walker =
+            cache.map { c in { (patterns: [String], ignored: Bool) in c.files(matching: patterns, skippingIgnored: ignored) } }
             ?? { patterns, _ in FileWalker(root: options.workspace).files(matching: PathFilter(patterns)) }
         var files = Set(walker(["**"], true))
         let extra = neededOutputs(of: job) + (job.cache?.includeIgnored == true ? job.cache!.inputs.map(\.value) : [])

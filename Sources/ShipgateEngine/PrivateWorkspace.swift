@@ -129,7 +129,8 @@ private struct TreeCopier {
             guard errno == EEXIST else { throw failure("cannot create", path) }
             var st = stat()
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-                throw PrivateWorkspace.Failure(description: "private workspace: `\(path)` is not a directory (a symlink or a file); nothing is written through it")
+                throw PrivateWorkspace.Failure(
+                    description: "private workspace: `\(path)` is not a directory (a symlink or a file); nothing is written through it")
             }
         }
         made.insert(relative)

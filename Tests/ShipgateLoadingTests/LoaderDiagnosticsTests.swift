@@ -220,7 +220,9 @@ final class LoaderDiagnosticsTests: XCTestCase {
         XCTAssertEqual(a.cache?.inputs.map(\.value), ["src/**"])
         XCTAssertEqual(a.cache?.keyExtra.map(\.value), ["python3 --version"])
         XCTAssertEqual(a.caches.first?.key.segments, [.literal("pip-"), .expression(.hashFiles(["requirements.lock", "setup.cfg"]))])
-        XCTAssertEqual(result.diagnostics.map(\.message), ["`outputs` without `inputs`: the job is never cached (its outputs still flow out of and into private workspaces)"])
+        XCTAssertEqual(
+            result.diagnostics.map(\.message),
+            ["`outputs` without `inputs`: the job is never cached (its outputs still flow out of and into private workspaces)"])
         XCTAssertEqual(result.diagnostics.first?.severity, .warning)
     }
 
