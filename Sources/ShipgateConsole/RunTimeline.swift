@@ -71,6 +71,10 @@ public struct RunTimeline {
         for j in ordered {
             var detail = j.reason.map(e) ?? ""
             if let from = j.cachedFrom { detail += (detail.isEmpty ? "" : "<br>") + "cached from run <code>\(e(from))</code>" }
+            if let tests = j.tests {
+                let failing = tests.failed.map { "<br><span class=\"muted\">✗ \(e($0))</span>" }.joined()
+                detail += (detail.isEmpty ? "" : "<br>") + "tests: \(e(tests.text))" + failing
+            }
             if let digest = j.artifactsDigest { detail += (detail.isEmpty ? "" : "<br>") + "artifacts <code>\(e(String(digest.prefix(19))))…</code>" }
             let failed = attempts.filter { $0.job == j.id }.sorted { $0.attempt < $1.attempt }
             for a in failed { detail += "<br><span class=\"muted\">attempt \(a.attempt) \(e(a.status)): \(e(a.reason ?? ""))</span>" }

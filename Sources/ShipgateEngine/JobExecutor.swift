@@ -171,6 +171,7 @@ struct JobExecutor: Sendable {
             await finishDeploy(
                 job, deploy: deploy, ticket: ticket, hooks: hooks, needed: needed, root: root, extraEnv: extraEnv, log: log, result: &result)
         }
+        if !job.junit.isEmpty { readTestReports(job, root: root, since: result.startedAt ?? Date(), log: log, result: &result) }
         result = finished(result)
         if let cache { cache.invalidateTree() }
 

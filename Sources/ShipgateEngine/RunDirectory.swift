@@ -37,6 +37,8 @@ public struct RunDirectory: Sendable {
 
     public func logPath(for job: String) -> String { root + "/" + name(job) + ".log" }
     public func outputsPath(for job: String) -> String { root + "/outputs/" + name(job) }
+    /// The cases of the job's `junit` reports, as JSON (`[TestCase]`).
+    public func testsPath(for job: String) -> String { root + "/tests/" + name(job) + ".json" }
 
     private func name(_ job: String) -> String { names[job] ?? Self.fileName(for: job) }
 

@@ -86,6 +86,9 @@ public struct JobResult: Sendable, Codable, Hashable {
     /// For `skipped` jobs: whether a rule of the plan skipped it or a need did not succeed
     /// (`resume` keeps the first and reruns the second). Nil in records written before it existed.
     public var skipCause: SkipCause?
+    /// What the job's own test reports (`junit:`) counted; nil without `junit` or when it did
+    /// not run.
+    public var tests: TestSummary?
 
     public enum SkipCause: String, Sendable, Codable, Hashable {
         /// A `when` rule (or the plan) skipped it; not re-evaluated on resume.
@@ -176,6 +179,17 @@ extension JobResult {
         o.add("cachedFrom", cachedFrom)
         o.add("artifactsDigest", artifactsDigest)
         if let skipCause { o.add("skipCause", skipCause.rawValue) }
+        if let tests {
+            var t = JSONObject()
+            t.add("tests", Int64(tests.tests))
+            t.add("failures", Int64(tests.failures))
+            t.add("errors", Int64(tests.errors))
+            t.add("skipped", Int64(tests.skipped))
+            t.add("files", raw: JSONObject.array(tests.files))
+            t.add("failed", raw: JSONObject.array(tests.failed))
+            t.add("unreadable", raw: JSONObject.array(tests.unreadable))
+            o.add("tests", raw: t.text)
+        }
         return o.text
     }
 }

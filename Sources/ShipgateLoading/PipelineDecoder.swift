@@ -11,7 +11,7 @@ struct PipelineDecoder {
     static let jobKeys = [
         "stage", "needs", "after", "matrix", "env", "timeout", "idle-timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
         "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when", "environment", "verify", "rollback",
-        "isolation", "resource-group", "toolchain",
+        "isolation", "resource-group", "toolchain", "junit",
     ]
     static let whenKeys = ["branches", "tags", "changes", "manual"]
     static let dependencyCacheKeys = ["key", "paths", "restore-keys"]
@@ -271,6 +271,7 @@ struct PipelineDecoder {
             case "environment", "verify", "rollback": deployNodes[entry.key] = (entry.keyNode, entry.value)
             case "isolation": job.isolation = decodeIsolation(entry.value, base: defaults.isolation)
             case "toolchain": job.toolchain = decodeToolchain(entry.value)
+            case "junit": job.junit = patterns(entry.value, what: "`junit`") ?? []
             case "resource-group":
                 if let name = reader.nonEmptyString(entry.value, what: "`resource-group`") {
                     job.resourceGroup = Located(name, at: reader.location(entry.value))

@@ -24,6 +24,8 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     /// `outputs:` as written, with or without `inputs`: the files a private workspace sends back
     /// and the jobs needing this one receive in theirs (`cache.outputs` when cached).
     public var outputs: [Located<String>] = []
+    /// `junit:` patterns of the JUnit XML reports the job's tools write (pytest's `--junitxml`).
+    public var junit: [Located<String>] = []
     /// Dependency caches restored before the steps and saved after (`caches:`).
     public var caches: [DependencyCache]
     /// Files handed to the jobs that need this one (`artifacts:`).

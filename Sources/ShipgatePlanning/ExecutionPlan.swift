@@ -76,6 +76,8 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     public var artifacts: ArtifactSpec?
     /// `outputs:` of the job, cached or not (see `Job.outputs`).
     public var outputs: [String] = []
+    /// `junit:` report patterns, read after the job's steps (see `TestSummary`).
+    public var junit: [String] = []
     /// The cache key, when the advisor could compute it before running.
     public var cacheKey: String?
     /// Set when the job deploys to an environment.

@@ -112,6 +112,7 @@ public enum Planner {
             }
             planned.artifacts = def.artifacts
             planned.outputs = def.outputs.map(\.value)
+            planned.junit = def.junit.map(\.value)
             let jobEnv = merge(
                 pipelineEnv, def.env.map { PlannedEnv(name: $0.name, value: resolve(resolveGit($0.value, git), matrix: node.matrix, env: pipelineEnv)) })
             planned.env = jobEnv

@@ -4,14 +4,21 @@ import ShipgateModel
 
 /// A JUnit XML report of a run: one `<testcase>` per job, in a `<testsuite>` named after the
 /// pipeline. Failed jobs carry the tail of their log; skipped and cancelled jobs are `<skipped>`.
+/// The cases of a job's own reports (`junit:`, `testCases`) follow, one `<testsuite>` per job
+/// named `pipeline / job`, counted in `<testsuites>`' totals.
 public enum JUnitReport {
-    public static func render(_ run: RunResult, logTail: (JobResult) -> [String]) -> String {
+    public static func render(_ run: RunResult, testCases: (JobResult) -> [TestCase] = { _ in [] }, logTail: (JobResult) -> [String]) -> String {
+        let tools = run.jobs.map { ($0, testCases($0)) }.filter { !$1.isEmpty }
+        let toolCases = tools.flatMap(\.1)
+        let toolFailures = toolCases.filter { $0.outcome == .failed }.count
+        let toolErrors = toolCases.filter { $0.outcome == .error }.count
+        let toolSkipped = toolCases.filter { $0.outcome == .skipped }.count
         let failures = run.jobs.filter { $0.status == .failed }.count
         let skipped = run.jobs.filter { $0.status == .skipped || $0.status == .cancelled }.count
         let seconds = { (ms: Int64) in String(format: "%.3f", Double(ms) / 1000) }
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml +=
-            "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\">\n"
+            "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count + toolCases.count)\" failures=\"\(failures + toolFailures)\" errors=\"\(toolErrors)\" skipped=\"\(skipped + toolSkipped)\" time=\"\(seconds(run.durationMs))\">\n"
         xml +=
             "  <testsuite name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\" timestamp=\"\(ISO8601DateFormatter().string(from: run.startedAt))\">\n"
         xml +=
@@ -32,7 +39,28 @@ public enum JUnitReport {
             }
             xml += "</testcase>\n"
         }
-        xml += "  </testsuite>\n</testsuites>\n"
+        xml += "  </testsuite>\n"
+        for (job, cases) in tools {
+            let f = cases.filter { $0.outcome == .failed }.count
+            let er = cases.filter { $0.outcome == .error }.count
+            let sk = cases.filter { $0.outcome == .skipped }.count
+            let name = escape(run.pipeline + " / " + job.id)
+            xml += "  <testsuite name=\"\(name)\" tests=\"\(cases.count)\" failures=\"\(f)\" errors=\"\(er)\" skipped=\"\(sk)\">\n"
+            for c in cases {
+                let time = c.time.map { " time=\"\(String(format: "%.3f", $0))\"" } ?? ""
+                xml += "    <testcase classname=\"\(escape(c.classname))\" name=\"\(escape(c.name))\"\(time)>"
+                let message = escape(c.message ?? "")
+                switch c.outcome {
+                case .passed: break
+                case .failed: xml += "<failure message=\"\(message)\"/>"
+                case .error: xml += "<error message=\"\(message)\"/>"
+                case .skipped: xml += "<skipped message=\"\(message)\"/>"
+                }
+                xml += "</testcase>\n"
+            }
+            xml += "  </testsuite>\n"
+        }
+        xml += "</testsuites>\n"
         return xml
     }
 

@@ -245,7 +245,13 @@ struct RunSession {
         }
 
         if let junit = execution.junit {
-            let xml = JUnitReport.render(result) { job in
+            let xml = JUnitReport.render(
+                result,
+                testCases: { job in
+                    guard job.tests != nil, let data = FileManager.default.contents(atPath: runDirectory.testsPath(for: job.id)) else { return [] }
+                    return (try? JSONDecoder().decode([TestCase].self, from: data)) ?? []
+                }
+            ) { job in
                 job.log.map { JobLog.tail(path: runDirectory.root + "/" + $0, lines: 50) } ?? []
             }
             do { try xml.write(toFile: junit, atomically: true, encoding: .utf8) } catch {
