@@ -18,7 +18,7 @@ public enum JUnitReport {
         let seconds = { (ms: Int64) in String(format: "%.3f", Double(ms) / 1000) }
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml +=
-            "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count + toolCases.count)\" failures=\"\(failures + toolFailures)\" errors=\"\(toolErrors)\" skipped=\"\(skipped + toolSkipped)\" time=\"\(seconds(run.durationMs))\">\n"
+            "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count + toolCases.count)\" failures=\"\(failures + toolFailures)\" \(toolCases.isEmpty ? "" : "errors=\"\(toolErrors)\" ")skipped=\"\(skipped + toolSkipped)\" time=\"\(seconds(run.durationMs))\">\n"
         xml +=
             "  <testsuite name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\" timestamp=\"\(ISO8601DateFormatter().string(from: run.startedAt))\">\n"
         xml +=
