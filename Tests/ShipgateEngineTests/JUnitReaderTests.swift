@@ -54,4 +54,17 @@ final class JUnitReaderTests: XCTestCase {
         XCTAssertEqual(summary.failures, 25)
         XCTAssertEqual(summary.failed.count, TestSummary.shownFailures)
     }
+
+    /// The console and `resume` read job records back with `JSONDecoder`: `tests` survives.
+    func testTestCountsSurviveTheJobRecord() throws {
+        var result = JobResult(id: "test", status: .failed, startedAt: Date(timeIntervalSince1970: 1_700_000_000))
+        result.tests = JUnitReader.summarize(
+            try JUnitReader.read("<testsuite><testcase name='a'/><testcase name='b'><failure message='no'/></testcase></testsuite>"), files: ["r.xml"])
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = ISOTime.decoding
+        let back = try decoder.decode(JobResult.self, from: Data(result.jsonLine.utf8))
+        XCTAssertEqual(back.tests, result.tests)
+        XCTAssertEqual(back.tests?.text, "1 passed, 1 failed")
+        XCTAssertEqual(back.tests?.failed, ["b: no"])
+    }
 }
