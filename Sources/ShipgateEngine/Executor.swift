@@ -68,7 +68,9 @@ public struct Executor: Sendable {
             options: options, environmentBase: ProcessEnvironment.Base(options.baseEnvironment), runner: runner, observer: observer,
             cancellation: cancellation, masker: masker, cache: cache, decisions: AppendOnlyFile(path: options.runDirectory.root + "/cache.jsonl"),
             secretNames: Set(plan.secrets),
-            producers: Dictionary(plan.jobs.map { ($0.id, ($0.needs, $0.outputs)) }, uniquingKeysWith: { a, _ in a }))
+            // Only private workspaces read them.
+            producers: plan.jobs.contains { $0.isolation.workspace == .private }
+                ? Dictionary(plan.jobs.map { ($0.id, ($0.needs, $0.outputs)) }, uniquingKeysWith: { a, _ in a }) : [:])
         // Runs share the cache; `cache prune` takes it exclusively.
         let cacheLock = cache?.local.lock(exclusive: false)
         defer {

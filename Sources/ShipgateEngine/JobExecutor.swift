@@ -266,10 +266,9 @@ struct JobExecutor: Sendable {
 
     /// Runs the steps of one attempt; returns nil on success or the reason of the failure.
     func runSteps(
-        _ job: PlannedJob, prepared: [PreparedStep], attempt: Int, deadline: ContinuousClock.Instant, root: String? = nil,
+        _ job: PlannedJob, prepared: [PreparedStep], attempt: Int, deadline: ContinuousClock.Instant, root workspace: String,
         extraEnv: [String: String], log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
     ) async -> String? {
-        let workspace = root ?? options.workspace
         let clock = ContinuousClock()
         var files = StepFiles(outputsPath: outputsPath)  // $SHIPGATE_ENV, $SHIPGATE_PATH
         for (index, p) in prepared.enumerated() {

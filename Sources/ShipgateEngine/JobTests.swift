@@ -11,9 +11,9 @@ extension JobExecutor {
     /// never change the job's status: the tool's exit code already did.
     func readTestReports(_ job: PlannedJob, root: String, since: Date, log: JobLog, result: inout JobResult) {
         let files = FileWalker(root: root).files(matching: PathFilter(job.junit))
-        var summary = TestSummary()
         var cases: [TestCase] = []
         var read: [String] = []
+        var unreadable: [String] = []
         var stale = 0
         for file in files {
             let path = root + "/" + file
@@ -28,14 +28,13 @@ extension JobExecutor {
             }
             do {
                 guard let data = FileManager.default.contents(atPath: path) else { throw JUnitReader.Invalid(description: "cannot read it") }
-                cases += try JUnitReader.read(String(decoding: data, as: UTF8.self))
+                cases += try JUnitReader.read(String(decoding: data, as: UTF8.self)).map(masked)
                 read.append(file)
             } catch {
-                summary.unreadable.append("\(file): \(error)")
+                unreadable.append("\(file): \(error)")
             }
         }
-        let unreadable = summary.unreadable
-        summary = JUnitReader.summarize(cases.map(masked), files: read)
+        var summary = JUnitReader.summarize(cases, files: read)
         summary.unreadable = unreadable
         for problem in unreadable { emitLine(job.id, "warning: junit report \(masker(problem))", log) }
         if read.isEmpty {
@@ -46,7 +45,7 @@ extension JobExecutor {
         result.tests = summary
         let path = options.runDirectory.testsPath(for: job.id)
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if let data = try? JSONEncoder().encode(cases.map(masked)) { FileManager.default.createFile(atPath: path, contents: data) }
+        if let data = try? JSONEncoder().encode(cases) { FileManager.default.createFile(atPath: path, contents: data) }
         emitLine(job.id, "tests: \(summary.text) (\(read.joined(separator: ", ")))", log)
         for failure in summary.failed { emitLine(job.id, "  ✗ \(failure)", log) }
         let more = summary.failures + summary.errors - summary.failed.count

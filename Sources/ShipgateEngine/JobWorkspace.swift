@@ -12,12 +12,14 @@ extension JobExecutor {
     func makePrivateWorkspace(for job: PlannedJob) throws -> PrivateWorkspace {
         let directory = options.stateDirectory + "/workspaces"
         if sweptWorkspaces.claim() { PrivateWorkspace.sweep(directory) }
-        let walker =
-            cache.map { c in { (patterns: [String], ignored: Bool) in c.files(matching: patterns, skippingIgnored: ignored) } }
-            ?? { patterns, _ in FileWalker(root: options.workspace).files(matching: PathFilter(patterns)) }
-        var files = Set(walker(["**"], true))
+        // The cache's listing knows what git ignores; without a cache nothing is ignored.
+        func list(_ patterns: [String], skippingIgnored: Bool) -> [String] {
+            cache?.files(matching: patterns, skippingIgnored: skippingIgnored)
+                ?? FileWalker(root: options.workspace).files(matching: PathFilter(patterns))
+        }
+        var files = Set(list(["**"], skippingIgnored: true))
         let extra = neededOutputs(of: job) + (job.cache?.includeIgnored == true ? job.cache!.inputs.map(\.value) : [])
-        if extra.contains(where: { !$0.hasPrefix("!") }) { files.formUnion(walker(extra, false)) }
+        if extra.contains(where: { !$0.hasPrefix("!") }) { files.formUnion(list(extra, skippingIgnored: false)) }
         return try PrivateWorkspace.create(from: options.workspace, files: files.sorted(), in: directory)
     }
 

@@ -9,16 +9,13 @@ import ShipgateModel
 public enum JUnitReport {
     public static func render(_ run: RunResult, testCases: (JobResult) -> [TestCase] = { _ in [] }, logTail: (JobResult) -> [String]) -> String {
         let tools = run.jobs.map { ($0, testCases($0)) }.filter { !$1.isEmpty }
-        let toolCases = tools.flatMap(\.1)
-        let toolFailures = toolCases.filter { $0.outcome == .failed }.count
-        let toolErrors = toolCases.filter { $0.outcome == .error }.count
-        let toolSkipped = toolCases.filter { $0.outcome == .skipped }.count
+        let total = JUnitReader.summarize(tools.flatMap(\.1), files: [])
         let failures = run.jobs.filter { $0.status == .failed }.count
         let skipped = run.jobs.filter { $0.status == .skipped || $0.status == .cancelled }.count
         let seconds = { (ms: Int64) in String(format: "%.3f", Double(ms) / 1000) }
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml +=
-            "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count + toolCases.count)\" failures=\"\(failures + toolFailures)\" \(toolCases.isEmpty ? "" : "errors=\"\(toolErrors)\" ")skipped=\"\(skipped + toolSkipped)\" time=\"\(seconds(run.durationMs))\">\n"
+            "<testsuites name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count + total.tests)\" failures=\"\(failures + total.failures)\" \(tools.isEmpty ? "" : "errors=\"\(total.errors)\" ")skipped=\"\(skipped + total.skipped)\" time=\"\(seconds(run.durationMs))\">\n"
         xml +=
             "  <testsuite name=\"\(escape(run.pipeline))\" tests=\"\(run.jobs.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(run.durationMs))\" timestamp=\"\(ISO8601DateFormatter().string(from: run.startedAt))\">\n"
         xml +=
@@ -41,11 +38,9 @@ public enum JUnitReport {
         }
         xml += "  </testsuite>\n"
         for (job, cases) in tools {
-            let f = cases.filter { $0.outcome == .failed }.count
-            let er = cases.filter { $0.outcome == .error }.count
-            let sk = cases.filter { $0.outcome == .skipped }.count
+            let s = JUnitReader.summarize(cases, files: [])
             let name = escape(run.pipeline + " / " + job.id)
-            xml += "  <testsuite name=\"\(name)\" tests=\"\(cases.count)\" failures=\"\(f)\" errors=\"\(er)\" skipped=\"\(sk)\">\n"
+            xml += "  <testsuite name=\"\(name)\" tests=\"\(s.tests)\" failures=\"\(s.failures)\" errors=\"\(s.errors)\" skipped=\"\(s.skipped)\">\n"
             for c in cases {
                 let time = c.time.map { " time=\"\(String(format: "%.3f", $0))\"" } ?? ""
                 xml += "    <testcase classname=\"\(escape(c.classname))\" name=\"\(escape(c.name))\"\(time)>"
