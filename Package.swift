@@ -44,14 +44,24 @@ let package = Package(
             name: "ShipgateCache",
             dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // prctl(2) for the engine (Swift cannot call variadic C functions).
+        // System calls Swift cannot reach (variadic or missing from Glibc): prctl, posix_spawn with
+        // file actions, pidfd_open, epoll, eventfd, copy_file_range.
         .target(name: "CShipgatePosix"),
-        // Executes a plan: process supervision, retries, logs, run records.
+        // The only module that starts processes: posix_spawn, one epoll supervisor for every
+        // child, process groups, timeouts and cancellation, the orphan reaper, network namespaces.
+        .target(
+            name: "ShipgateProcess",
+            dependencies: [
+                "ShipgateModel", "CShipgatePosix",
+                // Only where the native supervisor does not run (not Linux).
+                .product(name: "Subprocess", package: "swift-subprocess", condition: .when(platforms: [.macOS])),
+            ]
+        ),
+        // Executes a plan: scheduling, attempts, logs, run records, the job cache's use.
         .target(
             name: "ShipgateEngine",
             dependencies: [
-                "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "CShipgatePosix",
-                .product(name: "Subprocess", package: "swift-subprocess"),
+                "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "ShipgateProcess", "CShipgatePosix",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -78,7 +88,7 @@ let package = Package(
             name: "ShipgateRelease",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateCache", "ShipgateGit", "ShipgateState",
-                "ShipgateGate",
+                "ShipgateGate", "ShipgateProcess",
             ]
         ),
         // The release console: pages, JSON API, sessions and metrics over the state store (Hummingbird).
@@ -86,7 +96,7 @@ let package = Package(
             name: "ShipgateConsole",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgateEngine",
-                "ShipgateCache", "ShipgateReport",
+                "ShipgateCache", "ShipgateReport", "ShipgateProcess",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -102,7 +112,7 @@ let package = Package(
             name: "shipgate",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateGit",
-                "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole",
+                "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole", "ShipgateProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -113,12 +123,12 @@ let package = Package(
             name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel", "ShipgateFuzz"], exclude: ["Fixtures"]
         ),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
-        .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateEngine"]),
+        .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateEngine", "ShipgateProcess"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
         .testTarget(
             name: "ShipgateEngineTests",
             dependencies: [
-                "ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport", "ShipgateCache",
+                "ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport", "ShipgateCache", "ShipgateProcess",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
@@ -126,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "ShipgateConsoleTests",
             dependencies: [
-                "ShipgateConsole", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateRelease", "ShipgatePostgres",
+                "ShipgateConsole", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateRelease", "ShipgatePostgres", "ShipgateProcess",
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -136,7 +146,7 @@ let package = Package(
             name: "ShipgateReleaseTests",
             dependencies: [
                 "ShipgateRelease", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateLoading", "ShipgateEngine", "ShipgateGit",
-                "ShipgatePlanning", "ShipgateCache",
+                "ShipgatePlanning", "ShipgateCache", "ShipgateProcess",
             ]
         ),
         .testTarget(

@@ -5,7 +5,9 @@
 # usage: bench/run.sh [N ...]            (default N: 1000)
 # env:   SHAPES="wide chain"  REPEAT=3  WARMUP=1  PARALLEL=2
 #        TOOLS="ninja make task floor shipgate"   (subset/order of tools to run;
-#        floor = swift-subprocess alone spawning the same N shells, bench/spawn-floor)
+#        floor = a minimal C posix_spawn + poll loop spawning the same N shells,
+#        bench/floor/spawn-floor.c; subprocess = swift-subprocess alone doing the same,
+#        bench/spawn-floor, not run unless named)
 #        SHIPGATE=path (default .build/release/shipgate, built if missing)
 #        TIMEOUT=600 (seconds per tool run)  NO_INSTALL=1 (never install)
 #        VERIFY=1 (count the /bin/sh processes each tool spawns, via strace)
@@ -18,7 +20,7 @@ warn() { printf 'warning: %s\n' "$*" >&2; }
 die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 
@@ -50,7 +52,7 @@ for v in REPEAT PARALLEL TIMEOUT; do
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer, got '$WARMUP'"
 for t in $TOOLS; do
-  case $t in ninja|make|task|floor|shipgate) ;; *) die "unknown tool '$t' in TOOLS (allowed: ninja make task floor shipgate)";; esac
+  case $t in ninja|make|task|floor|subprocess|shipgate) ;; *) die "unknown tool '$t' in TOOLS (allowed: ninja make task floor subprocess shipgate)";; esac
 done
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 
@@ -184,14 +186,23 @@ if want shipgate; then
 fi
 
 if want floor; then
-  FLOOR_BIN=$ROOT/bench/spawn-floor/.build/release/spawn-floor
-  if [[ ! -x $FLOOR_BIN ]]; then
-    log "building the spawn floor: swift build -c release --package-path bench/spawn-floor"
+  FLOOR_BIN=$TMP/spawn-floor
+  if command -v cc >/dev/null 2>&1 && cc -O2 -o "$FLOOR_BIN" "$ROOT/bench/floor/spawn-floor.c" >&2; then
+    BIN[floor]=$FLOOR_BIN; VERSION[floor]="posix_spawn+poll (C)"
+  else
+    warn "could not compile bench/floor/spawn-floor.c (is a C compiler installed?); skipping the floor"
+  fi
+fi
+
+if want subprocess; then
+  SUBPROCESS_BIN=$ROOT/bench/spawn-floor/.build/release/spawn-floor
+  if [[ ! -x $SUBPROCESS_BIN ]]; then
+    log "building the swift-subprocess floor: swift build -c release --package-path bench/spawn-floor"
     if command -v swift >/dev/null 2>&1 && swift build -c release --package-path "$ROOT/bench/spawn-floor" >&2; then :; else
       warn "could not build bench/spawn-floor; skipping it"
     fi
   fi
-  if [[ -x $FLOOR_BIN ]]; then BIN[floor]=$FLOOR_BIN; VERSION[floor]="swift-subprocess"; fi
+  if [[ -x $SUBPROCESS_BIN ]]; then BIN[subprocess]=$SUBPROCESS_BIN; VERSION[subprocess]="swift-subprocess"; fi
 fi
 
 ACTIVE=()
@@ -210,9 +221,9 @@ tool_cmd() {  # tool_cmd TOOL DIR [STATE_DIR] -> sets CMD=( ... )
     make)     CMD=("${BIN[make]}" -f Makefile -j "$PARALLEL" all) ;;
     task)     CMD=("${BIN[task]}" --taskfile Taskfile.yml --concurrency "$PARALLEL" --silent all) ;;
     shipgate) CMD=("${BIN[shipgate]}" run "$2/pipeline.yml" --jobs "$PARALLEL" --output plain --state-dir "${3:-STATE_DIR}") ;;
-    floor)    # a chain runs one job at a time, so its floor spawns one at a time
+    floor|subprocess)  # a chain runs one job at a time, so its floor spawns one at a time
               local n; n=$(grep -c '^  j[0-9]' "$2/pipeline.yml")
-              CMD=("${BIN[floor]}" "$n" "$([[ $2 == *chain* ]] && echo 1 || echo "$PARALLEL")") ;;
+              CMD=("${BIN[$1]}" "$n" "$([[ $2 == *chain* ]] && echo 1 || echo "$PARALLEL")") ;;
   esac
 }
 

@@ -5,6 +5,7 @@ import ShipgateGate
 import ShipgateGit
 import ShipgateLoading
 import ShipgateModel
+import ShipgateProcess
 import ShipgateRelease
 import ShipgateState
 
@@ -164,7 +165,7 @@ public final class Console: @unchecked Sendable {
                 workspace: settings.workspace, stateDirectory: stateDirectory, files: cache?.files,
                 remote: settings.remoteCache.flatMap { RemoteCache(url: $0) }, secretValues: settings.launchEnvironment,
                 stepEnvironment: SecretPolicy.stepEnvironment(settings.launchEnvironment, withholding: withheld),
-                runner: SubprocessRunner(groups: ProcessGroups())))
+                runner: HostProcessRunner(groups: ProcessGroups())))
         return try rollbacks.launch(rollback)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateEngine
+import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport
 

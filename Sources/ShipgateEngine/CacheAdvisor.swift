@@ -2,6 +2,7 @@ import Foundation
 import ShipgateCache
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 
 /// Tells `plan` which jobs the cache would restore and why the others would run, without
 /// side effects: entries are only peeked at, nothing is written (the stat cache is used but

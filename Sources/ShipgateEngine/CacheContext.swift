@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateCache
 import ShipgateModel
+import ShipgateProcess
 
 /// The cache as one run (or one `plan`) sees it: the local store, the stat cache, an optional
 /// remote, and the workspace's file listings.

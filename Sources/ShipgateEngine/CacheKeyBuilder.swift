@@ -2,6 +2,7 @@ import Foundation
 import ShipgateCache
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 
 /// Computes a job's `KeyComponents` (see its documentation for exactly what is in the key).
 struct CacheKeyBuilder {

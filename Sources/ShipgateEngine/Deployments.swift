@@ -2,6 +2,7 @@ import Foundation
 import ShipgateCache
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 
 /// What the engine asks of whoever guards environments (the gate, the release record, the
 /// lock). The engine runs steps, verify checks and rollback steps; the hooks decide and record.
@@ -20,6 +21,19 @@ public protocol DeploymentHooks: Sendable {
     func phase(_ ticket: DeployTicket, _ phase: String)
     /// The verify checks ended: `detail` is what failed, or a summary when all passed.
     func verified(_ ticket: DeployTicket, passed: Bool, detail: String)
+    /// Runs one built-in HTTP check (`verify: - http:`) against `url`, giving up (failing) at
+    /// `deadline` or on cancellation. The engine speaks no HTTP: the release module does.
+    func probe(_ check: HTTPCheck, url: String, cancellation: CancellationToken, deadline: ContinuousClock.Instant) async -> ProbeOutcome
+}
+
+/// The outcome of a verify probe: whether it passed, and one line saying what was measured.
+public struct ProbeOutcome: Sendable, Equatable {
+    public var passed: Bool
+    public var summary: String
+    public init(passed: Bool, summary: String) {
+        self.passed = passed
+        self.summary = summary
+    }
 }
 
 public enum DeployAdmission: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 
 /// Runs an `ExecutionPlan`: jobs in parallel along the DAG, at most `parallelism` at once.
 ///
@@ -157,13 +158,6 @@ public struct Executor: Sendable {
         do { try options.runDirectory.write(record) } catch {
             options.logger.warning("cannot write run record", metadata: ["path": "\(options.runDirectory.recordPath)", "error": "\(error)"])
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (s, atto) = components
-        return s * 1000 + atto / 1_000_000_000_000_000
     }
 }
 

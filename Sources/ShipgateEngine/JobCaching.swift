@@ -2,6 +2,7 @@ import Foundation
 import ShipgateCache
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 
 /// Why a job ran or was restored, written to `<run>/cache/<job>.json` for `shipgate explain`.
 public struct CacheDecision: Codable, Sendable, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import ShipgateCache
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 
 /// Runs one job: cache lookup, artifacts of needed jobs, dependency caches, its attempts (each
 /// attempt's steps in order, backoff between attempts), then storing what it produced. One
@@ -90,7 +91,9 @@ struct JobExecutor: Sendable {
         // scheduler already keeps them apart).
         var groupLock: ResourceGroupLock?
         if let group = job.resourceGroup {
-            groupLock = await ResourceGroupLock.acquire(group, in: options.lockDirectory, cancellation: cancellation) {
+            groupLock = await ResourceGroupLock.acquire(
+                group, in: options.lockDirectory, every: options.lockPollInterval, cancellation: cancellation
+            ) {
                 notice(job.id, .info, "waiting for resource group `\(group)`: another run holds it")
             }
             if groupLock == nil {
@@ -201,7 +204,7 @@ struct JobExecutor: Sendable {
         var result = result
         let clock = ContinuousClock()
         let outputsPath = options.runDirectory.outputsPath(for: job.id)
-        let groups = (runner as? SubprocessRunner)?.groups
+        let groups = runner.groups
         for attempt in 1...max(1, job.retry.attempts) {
             result.attempts = attempt
             observer.handle(.jobStarted(job: job.id, attempt: attempt))
@@ -235,7 +238,7 @@ struct JobExecutor: Sendable {
                 let delay = job.retry.delay(afterAttempt: attempt, unit: options.random())
                 observer.handle(.attemptFailed(job: job.id, attempt: attempt, reason: result.reason!, retryIn: delay))
                 log.mark("== attempt \(attempt) failed: \(result.reason!); retrying in \(delay) ==")
-                if await !cancellation.sleep(delay.duration) {
+                if await !options.pause(delay.duration, cancellation) {
                     result.status = .cancelled
                     result.reason = "cancelled while waiting to retry: \(cancellation.reason ?? "")"
                     break
@@ -327,7 +330,7 @@ struct JobExecutor: Sendable {
                 observer.handle(.output(job: jobID, line: text))
             }
             if let detachID, outcome.succeeded, let pid = outcome.pid {
-                (runner as? SubprocessRunner)?.groups.release(pid)
+                runner.groups?.release(pid)
                 DetachedProcesses.keep(detachID)
             } else if let pid = outcome.pid {
                 pgids.append(pid)

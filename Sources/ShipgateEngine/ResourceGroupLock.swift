@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateCache
+import ShipgateProcess
 
 #if canImport(Glibc)
     import Glibc
@@ -16,11 +17,11 @@ final class ResourceGroupLock: Sendable {
     private init(fd: Int32) { self.fd = fd }
 
     /// Takes the group's lock, waiting as long as another run holds it (`onWait` once, then
-    /// every 100 ms a new try); nil when the run is cancelled first or the lock file cannot be
+    /// a new try `every` interval); nil when the run is cancelled first or the lock file cannot be
     /// opened (then the job goes ahead, with no cross-run exclusion: a broken lock directory
     /// never stops a pipeline).
     static func acquire(
-        _ group: String, in directory: String, cancellation: CancellationToken, onWait: () -> Void
+        _ group: String, in directory: String, every interval: Duration, cancellation: CancellationToken, onWait: () -> Void
     ) async -> ResourceGroupLock? {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let fd = open(directory + "/" + fileName(group), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -32,7 +33,7 @@ final class ResourceGroupLock: Sendable {
                 onWait()
                 waited = true
             }
-            if await !cancellation.sleep(.milliseconds(100)) {
+            if await !cancellation.sleep(interval) {
                 close(fd)
                 return nil
             }

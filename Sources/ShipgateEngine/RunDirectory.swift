@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateModel
+import ShipgateProcess
 
 /// The on-disk home of one run: `<state>/runs/<run-id>/` holding `run.json`, `jobs.jsonl`,
 /// one `<job>.log` per job and `outputs/<job>` (the `$SHIPGATE_OUTPUT` files).
@@ -124,6 +125,26 @@ public struct RunDirectory: Sendable {
         }
         if kill(record.pid, 0) != 0 && errno == ESRCH { record.status = .interrupted }
         return record
+    }
+
+    /// What retention and listings need of a run, without decoding its jobs (a run of 1000
+    /// jobs is a 1000-element array; pruning looks at up to 50 such runs after every run).
+    public struct Summary: Decodable, Sendable {
+        public var status: RunStatus
+        public var startedAt: Date
+        public var pid: Int32
+        public var git: [String: String]?
+        public var partial: Bool?
+    }
+
+    /// The record's summary; a `running` run whose shipgate is gone reads as `interrupted`.
+    public static func readSummary(_ path: String) throws -> Summary {
+        let recordPath = path.hasSuffix(".json") ? path : path + "/run.json"
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = ISOTime.decoding
+        var summary = try decoder.decode(Summary.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
+        if summary.status == .running && kill(summary.pid, 0) != 0 && errno == ESRCH { summary.status = .interrupted }
+        return summary
     }
 
     /// A new run id: UTC start time to the millisecond plus 6 random hex digits

@@ -1,5 +1,6 @@
 import Logging
 import ShipgateModel
+import ShipgateProcess
 
 /// Everything the executor needs besides the plan. Built by the CLI, or by tests.
 public struct RunOptions: Sendable {
@@ -49,6 +50,11 @@ public struct RunOptions: Sendable {
     public var beforeRunningAlone: (@Sendable () -> Void)?
     /// A number in [0, 1) for retry jitter; injectable so tests are deterministic.
     public var random: @Sendable () -> Double
+    /// Waits `duration` (a retry's backoff), returning false when `cancellation` came first.
+    /// Injectable: tests count the waits instead of sitting through them.
+    public var pause: @Sendable (_ duration: Duration, _ cancellation: CancellationToken) async -> Bool = { await $1.sleep($0) }
+    /// How often a job waiting for a `resource-group` lock another run holds tries again.
+    public var lockPollInterval: Duration = .milliseconds(100)
     public var logger: Logger
 
     public init(

@@ -33,10 +33,10 @@ public enum RunRetention {
         var branchesWithBase = Set<String>()
         for (index, id) in ids.enumerated() {
             let path = runsDirectory + "/" + id
-            let record = try? RunDirectory.read(path)
+            let record = try? RunDirectory.readSummary(path)
             var pinned = protecting.contains(id)
             if let record {
-                if record.status == .running && kill(record.pid, 0) == 0 { pinned = true }
+                if record.status == .running { pinned = true }  // its shipgate is alive
                 if record.status == .blocked { pinned = true }
                 if record.status == .success && record.partial != true, let branch = record.git?["branch"], !branch.isEmpty {
                     if branchesWithBase.insert(branch).inserted { pinned = true }

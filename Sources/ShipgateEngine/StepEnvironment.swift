@@ -43,32 +43,28 @@ struct StepFiles {
         env["PATH"] = (path + (rest.isEmpty ? [] : [rest])).joined(separator: ":")
     }
 
-    /// Sets both variables and empties both files for the next step.
+    /// Sets both variables. The files are not created: a step that writes creates them by
+    /// appending (creating two files per step was the most expensive thing shipgate did for a
+    /// trivial step), and `collect` removes them again, so every step starts with none.
     func prepare(_ env: inout [String: String]) {
         env["SHIPGATE_ENV"] = envFile
         env["SHIPGATE_PATH"] = pathFile
-        // Plain open(2), not an atomic Foundation write: this runs for every step (hot path).
-        for file in [envFile, pathFile] {
-            var fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            if fd < 0 && errno == ENOENT {
-                try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            }
-            if fd >= 0 { close(fd) }
-        }
     }
 
-    /// The file's text, without reading an empty file (most steps write nothing).
-    private static func contents(_ path: String) -> String {
+    /// The file's text, and the file removed (the link itself, if the step made it one), so the
+    /// next step starts without it. Most steps write nothing: one failed `lstat`.
+    private static func take(_ path: String) -> String {
         var st = stat()
-        guard stat(path, &st) == 0, st.st_size > 0 else { return "" }
-        return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        guard lstat(path, &st) == 0 else { return "" }
+        let text = st.st_mode & S_IFMT == S_IFREG && st.st_size > 0 ? (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" : ""
+        unlink(path)
+        return text
     }
 
     /// Reads what the step wrote; returns warnings (refused names, malformed lines).
     mutating func collect(protected: Set<String>) -> [String] {
         var warnings: [String] = []
-        let text = Self.contents(envFile)
+        let text = Self.take(envFile)
         let (values, problems) = OutputsFile.parse(text, noun: "variable", isKey: Self.isName)
         warnings += problems.map { "$SHIPGATE_ENV \($0)" }
         for (name, value) in values.sorted(by: { $0.key < $1.key }) {
@@ -78,7 +74,7 @@ struct StepFiles {
             }
             variables[name] = value
         }
-        let lines = Self.contents(pathFile).split(whereSeparator: \.isNewline)
+        let lines = Self.take(pathFile).split(whereSeparator: \.isNewline)
         for line in lines {
             let dir = line.trimmingCharacters(in: .whitespaces)
             if dir.isEmpty { continue }

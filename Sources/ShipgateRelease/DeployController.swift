@@ -5,12 +5,18 @@ import ShipgateGate
 import ShipgateGit
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 import ShipgateState
 
 /// Guards the environments of one run: evaluates gates against the trusted policy, waits for
 /// approvals (`--wait`) and for the environment lock, opens and closes releases, and writes
 /// every decision to the audit log. The engine calls it through `DeploymentHooks`.
 public final class DeployController: DeploymentHooks, @unchecked Sendable {
+    public func probe(_ check: HTTPCheck, url: String, cancellation: CancellationToken, deadline: ContinuousClock.Instant) async -> ProbeOutcome {
+        let outcome = await HTTPProbe.run(check, url: url, cancellation: cancellation, deadline: deadline)
+        return ProbeOutcome(passed: outcome.passed, summary: outcome.summary)
+    }
+
     public struct Settings: Sendable {
         public var runID: String
         public var actor: String

@@ -5,6 +5,7 @@ import ShipgateGate
 import ShipgateGit
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 import ShipgateState
 
 /// A rollback by hand, for `shipgate rollback` and the release console alike.

@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 
 /// Fetches an environment's secrets from a secret manager (`secrets: { NAME: { command: … } }`)
 /// for one admitted deploy.

@@ -14,11 +14,13 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
     let runID: String
     let warn: @Sendable (String) -> Void
     private let lock = NSLock()
-    private var pendingJobs: [JobRow] = []
+    /// Encoded on the writer's queue, not the executor's.
+    private var pendingJobs: [JobResult] = []
     private var pendingAttempts: [AttemptRow] = []
     private var scheduled = false
     private var warned = false
     private let queue = DispatchQueue(label: "shipgate.state-recorder")
+    static let batchDelay: DispatchTimeInterval = .milliseconds(50)
 
     public init(store: any StateStore, runID: String, warn: @escaping @Sendable (String) -> Void) {
         self.store = store
@@ -29,25 +31,23 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
     public func handle(_ event: RunEvent) {
         switch event {
         case .jobFinished(let r):
-            enqueue(jobs: [
-                JobRow(
-                    runID: runID, id: r.id, status: r.status.rawValue, record: r.jsonLine, finishedAt: r.finishedAt.map(StateTime.string),
-                    durationMs: r.durationMs)
-            ])
+            enqueue(jobs: [r])
         case .attemptFailed(let job, let attempt, let reason, _):
             enqueue(attempts: [AttemptRow(runID: runID, job: job, attempt: attempt, status: "failed", reason: reason, at: StateTime.string(Date()))])
         default: break
         }
     }
 
-    private func enqueue(jobs: [JobRow] = [], attempts: [AttemptRow] = []) {
+    private func enqueue(jobs: [JobResult] = [], attempts: [AttemptRow] = []) {
         let schedule = lock.withLock {
             pendingJobs += jobs
             pendingAttempts += attempts
             defer { scheduled = true }
             return !scheduled
         }
-        if schedule { queue.async { self.drain() } }
+        // Batched: one transaction per `batchDelay` rather than one per job (a commit costs far
+        // more than a row). The run's journal, not this table, is what survives `kill -9`.
+        if schedule { queue.asyncAfter(deadline: .now() + Self.batchDelay) { self.drain() } }
     }
 
     private func drain() {
@@ -60,7 +60,12 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
             return (pendingJobs, pendingAttempts)
         }
         guard !jobs.isEmpty || !attempts.isEmpty else { return }
-        do { try store.save(jobs: jobs, attempts: attempts) } catch {
+        let rows = jobs.map { r in
+            JobRow(
+                runID: runID, id: r.id, status: r.status.rawValue, record: r.jsonLine, finishedAt: r.finishedAt.map(StateTime.string),
+                durationMs: r.durationMs)
+        }
+        do { try store.save(jobs: rows, attempts: attempts) } catch {
             let first = lock.withLock {
                 defer { warned = true }
                 return !warned
@@ -71,8 +76,7 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
 
     /// Waits until everything handled so far is stored.
     public func flush() {
-        queue.sync {}
-        drain()
+        queue.sync { drain() }
     }
 
     /// Decodes a recorded job.

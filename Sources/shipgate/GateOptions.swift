@@ -14,6 +14,9 @@ struct GateOptions: ParsableArguments {
     @Option(help: "Keep re-evaluating a blocked gate this long (e.g. 30m) instead of stopping at once.")
     var wait: String?
 
+    @Option(help: "How often a blocked gate is evaluated again while --wait runs.")
+    var pollInterval: String = "2s"
+
     @Option(help: "Override a change window or freeze; needs one extra approval marked --break-glass. Audited.")
     var breakGlass: String?
 
@@ -24,12 +27,16 @@ struct GateOptions: ParsableArguments {
 
     func validate() throws {
         if let wait, TimeSpan.parse(wait) == nil { throw ValidationError("--wait must be a duration like 30s, 10m or 1h, got `\(wait)`") }
+        if TimeSpan.parse(pollInterval).map({ $0.milliseconds > 0 }) != true {
+            throw ValidationError("--poll-interval must be a positive duration like 500ms or 2s, got `\(pollInterval)`")
+        }
         if TimeSpan.parse(lockTimeout) == nil { throw ValidationError("--lock-timeout must be a duration like 30s, 10m or 1h, got `\(lockTimeout)`") }
         if let breakGlass, breakGlass.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--break-glass needs a reason") }
     }
 
     var waitSpan: TimeSpan? { wait.flatMap(TimeSpan.parse) }
     var lockTimeoutSpan: TimeSpan { TimeSpan.parse(lockTimeout) ?? .minutes(30) }
+    var pollIntervalSpan: TimeSpan { TimeSpan.parse(pollInterval) ?? .seconds(2) }
 
     var resolvedTrustRef: String? { policy.resolvedTrustRef }
     var keyringPath: String { policy.keyringPath }

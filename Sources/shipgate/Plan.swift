@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShipgateEngine
 import ShipgateGit
+import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport
 import ShipgateState
@@ -61,7 +62,7 @@ extension Shipgate {
                 if FileManager.default.fileExists(atPath: workspace.stateDirectory + "/cache"),
                     let context = cacheOptions.context(stateDirectory: workspace.stateDirectory, workspace: workspace.root, readOnly: true, reporter: nil)
                 {
-                    plan = await CacheAdvisor(context: context, runner: SubprocessRunner(), environment: commandEnvironment).annotate(plan)
+                    plan = await CacheAdvisor(context: context, runner: HostProcessRunner(), environment: commandEnvironment).annotate(plan)
                 } else {
                     for i in plan.jobs.indices where plan.jobs[i].status == .run {
                         plan.jobs[i].reason = CacheAdvisor.add(

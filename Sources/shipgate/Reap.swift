@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShipgateEngine
+import ShipgateProcess
 
 extension Shipgate {
     /// The orphan reaper's helper process (`OrphanReaper`); started by `run`, `resume` and

@@ -5,6 +5,7 @@ import ShipgateEngine
 import ShipgateGate
 import ShipgateGit
 import ShipgateModel
+import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport
 import ShipgateState
@@ -88,7 +89,7 @@ extension Shipgate {
                     store: store, policy: trusted, context: context, workspace: home.root, stateDirectory: home.stateDirectory, files: cache?.files,
                     remote: remote, secretValues: LaunchEnvironment.values.merging(fileValues) { _, file in file },
                     stepEnvironment: SecretPolicy.stepEnvironment(LaunchEnvironment.values, withholding: withheld),
-                    runner: SubprocessRunner(groups: supervision.groups)))
+                    runner: HostProcessRunner(groups: supervision.groups)))
             let prepared: ManualRollback.Prepared
             do { prepared = try rollback.prepare() } catch let e as ReleaseError { throw fail(e.message, hint: e.hint) }
             print(

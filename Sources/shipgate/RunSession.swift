@@ -4,6 +4,7 @@ import ShipgateGate
 import ShipgateGit
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport
 import ShipgateState
@@ -185,8 +186,9 @@ struct RunSession {
                 wait: execution.gate.waitSpan, lockTimeout: execution.gate.lockTimeoutSpan, environmentSecrets: secrets.environment,
                 now: GateClock.resolve(style: style))
             settings.imported = imported
+            settings.pollInterval = execution.gate.pollIntervalSpan
             settings.secretFetcher = SecretFetcher(
-                runner: SubprocessRunner(groups: groups), environment: secrets.stepEnvironment, workingDirectory: workspace.root)
+                runner: HostProcessRunner(groups: groups), environment: secrets.stepEnvironment, workingDirectory: workspace.root)
             if execution.resolvedMode(environment: environment) == .github {
                 settings.onSecretsFetched = { values in FileDescriptorSink.standardOutput.write(GitHubReporter.maskCommands(values)) }
             }
@@ -228,7 +230,7 @@ struct RunSession {
             // Killing a daemon hands its own children to shipgate (the subreaper): repeat.
             for _ in 0..<20 where DetachedProcesses.stopAdopted(keep: reaperPID.map { [$0] } ?? []) > 0 {}
         }
-        let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
+        let executor = Executor(plan: plan, options: options, runner: HostProcessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
         let result = await executor.run()
         recorder?.flush()
         if let dir = execution.exportArtifacts, let cache {

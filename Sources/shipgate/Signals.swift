@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import ShipgateEngine
+import ShipgateProcess
 
 /// Turns SIGINT and SIGTERM into cancellation of the run: the first one cancels (running
 /// steps get SIGTERM, then SIGKILL after the grace period); a second one exits at once with

@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport
 
@@ -14,7 +15,7 @@ enum TrustedRefFetch {
         guard policy.trustedCommit == nil, !policy.environmentsKnown, LaunchEnvironment.values["GITHUB_ACTIONS"] == "true" else { return policy }
         guard let name = ManualRollback.branchName(policy.source), !name.contains(" ") else { return policy }
         let directory = (pipelinePath as NSString).deletingLastPathComponent
-        let outcome = await SubprocessRunner().run(
+        let outcome = await HostProcessRunner().run(
             ProcessRequest(
                 argv: ["git", "fetch", "--no-tags", "--depth=1", "origin", "+refs/heads/\(name):refs/remotes/origin/\(name)"],
                 environment: ProcessEnvironment(base: ProcessEnvironment.Base(SecretPolicy.stepEnvironment(LaunchEnvironment.values, withholding: []))),

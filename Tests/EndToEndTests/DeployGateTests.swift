@@ -102,7 +102,9 @@ final class DeployGateTests: XCTestCase {
         let repo = try await GateRepo(pipeline: Self.pipeline)
         let path = repo.path
         let env = token
-        async let waiting = CLI.run(["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain", "--wait", "60s"], in: path, environment: env)
+        async let waiting = CLI.run(
+            ["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain", "--wait", "60s", "--poll-interval", "100ms"], in: path,
+            environment: env)
         // The gate is recorded as blocked while the run waits.
         var run: String?
         for _ in 0..<200 where run == nil {

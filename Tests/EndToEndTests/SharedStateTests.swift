@@ -126,7 +126,7 @@ final class SharedStateTests: XCTestCase {
         let b = try await runner(repo, 2)
         let state = self.state
         async let waiting = CLI.run(
-            ["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain", "--wait", "60s", "--state", state], in: a,
+            ["run", "pipelines/deploy.yml", "--job", "deploy-prod", "--output", "plain", "--wait", "60s", "--poll-interval", "100ms", "--state", state], in: a,
             environment: ["PROD_TOKEN": "t0ken"])
         var run: String?
         for _ in 0..<300 where run == nil {

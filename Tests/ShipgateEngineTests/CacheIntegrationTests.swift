@@ -2,6 +2,7 @@ import Foundation
 import ShipgateCache
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 import XCTest
 
 /// The job cache, artifacts and dependency caches on real files and real processes.
@@ -277,7 +278,7 @@ final class CacheIntegrationTests: XCTestCase {
         _ = try await h.run(pipeline, cache: true)
         try h.write("docs/index.md", "# docs v2\n")
         let context = try CacheContext(stateDirectory: h.state, workspace: h.workspace, readOnly: true)
-        let plan = await CacheAdvisor(context: context, runner: SubprocessRunner(), environment: [:]).annotate(try h.plan(pipeline))
+        let plan = await CacheAdvisor(context: context, runner: HostProcessRunner(), environment: [:]).annotate(try h.plan(pipeline))
         XCTAssertEqual(plan.job("lib")?.status, .cached)
         XCTAssertEqual(plan.job("docs")?.status, .run)
         XCTAssertEqual(plan.job("docs")?.reason, "runs: docs/index.md changed")

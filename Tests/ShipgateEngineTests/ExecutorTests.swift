@@ -1,49 +1,23 @@
 import Foundation
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 import XCTest
 
-/// The executor with real child processes: parallelism, ordering, failures, outputs, env.
+/// The executor with real child processes: ordering, failures, outputs, env (the scheduler's
+/// semantics on the fake runner are in `SchedulerTests`).
 final class ExecutorTests: XCTestCase {
     var h: Harness!
 
     override func setUpWithError() throws { h = try Harness() }
     override func tearDown() { h.cleanUp() }
 
-    /// Each job records when it started and ended (from the child's own clock); with room for
-    /// all three at once the intervals overlap, with `--jobs 1` they do not.
-    func testJobsRunInParallelUpToTheLimit() async throws {
-        let yaml = """
-            name: par
-            jobs:
-              a: {steps: [{run: "python3 -c 'import time;print(time.time())' > a.start; sleep 0.4; python3 -c 'import time;print(time.time())' > a.end"}]}
-              b: {steps: [{run: "python3 -c 'import time;print(time.time())' > b.start; sleep 0.4; python3 -c 'import time;print(time.time())' > b.end"}]}
-              c: {steps: [{run: "python3 -c 'import time;print(time.time())' > c.start; sleep 0.4; python3 -c 'import time;print(time.time())' > c.end"}]}
-            """
-        func interval(_ job: String) throws -> (Double, Double) {
-            let read = { (f: String) in
-                Double(try String(contentsOfFile: "\(self.h.workspace)/\(job).\(f)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
-            }
-            return (try read("start"), try read("end"))
-        }
-        let parallel = try await h.run(yaml, parallelism: 3)
-        XCTAssertEqual(parallel.result.status, .success)
-        let spans = try ["a", "b", "c"].map(interval)
-        XCTAssertLessThan(spans.map(\.0).max()!, spans.map(\.1).min()!, "all three ran at the same time")
-
-        let serial = try await h.run(yaml, parallelism: 1)
-        XCTAssertEqual(serial.result.status, .success)
-        let ordered = try ["a", "b", "c"].map(interval)
-        XCTAssertLessThanOrEqual(ordered[0].1, ordered[1].0, "with --jobs 1, b starts after a ends")
-        XCTAssertLessThanOrEqual(ordered[1].1, ordered[2].0)
-    }
-
     func testDependentsWaitForTheirNeeds() async throws {
         let out = try await h.run(
             """
             name: dag
             jobs:
-              first: {steps: [{run: "sleep 0.2; echo first >> order"}]}
+              first: {steps: [{run: "echo first >> order"}]}
               second: {needs: [first], steps: [{run: "echo second >> order"}]}
               third: {needs: [second], steps: [{run: "echo third >> order"}]}
             """)
@@ -59,7 +33,7 @@ final class ExecutorTests: XCTestCase {
               broken: {steps: [{run: "echo about to fail; exit 3"}]}
               after: {needs: [broken], steps: [{run: "echo never"}]}
               later: {needs: [after], steps: [{run: "echo never"}]}
-              independent: {needs: [], steps: [{run: "sleep 0.2; echo fine"}]}
+              independent: {needs: [], steps: [{run: "echo fine"}]}
             """)
         XCTAssertEqual(out.result.status, .failed)
         XCTAssertEqual(out.job("broken")?.status, .failed)
@@ -83,23 +57,6 @@ final class ExecutorTests: XCTestCase {
         XCTAssertEqual(out.result.status, .success)
         XCTAssertEqual(out.job("flaky")?.status, .failed)
         XCTAssertEqual(out.job("next")?.status, .success)
-    }
-
-    func testFailFastCancelsRunningAndPendingJobs() async throws {
-        let start = Date()
-        let out = try await h.run(
-            """
-            name: ff
-            jobs:
-              fails: {steps: [{run: "sleep 0.2; exit 1"}]}
-              slow: {needs: [], steps: [{run: "sleep 30"}]}
-              queued: {needs: [slow], steps: [{run: "echo never"}]}
-            """, failFast: true)
-        XCTAssertEqual(out.result.status, .failed)
-        XCTAssertEqual(out.job("slow")?.status, .cancelled)
-        XCTAssertEqual(out.job("queued")?.status, .cancelled)
-        XCTAssertEqual(out.job("queued")?.reason, "not started: --fail-fast: fails failed")
-        XCTAssertLessThan(Date().timeIntervalSince(start), 20, "the 30 s sleep was cut short")
     }
 
     func testRetryCountsEveryAttempt() async throws {

@@ -4,6 +4,7 @@ import ShipgateEngine
 import ShipgateLoading
 import ShipgateModel
 import ShipgatePlanning
+import ShipgateProcess
 import XCTest
 
 /// Runs pipelines for real in a temporary workspace and records every event.
@@ -63,7 +64,8 @@ final class Harness: Sendable {
     func run(
         _ yaml: String, jobs: [String] = [], parallelism: Int = 4, failFast: Bool = false, secrets: [String: String] = [:],
         killGrace: TimeSpan = .millis(300), cancellation: CancellationToken = CancellationToken(), observer: (any RunObserver)? = nil,
-        recordOutput: Bool = true, cache: Bool = false, noCache: Bool = false, remote: String? = nil, stateDirectory: String? = nil
+        recordOutput: Bool = true, cache: Bool = false, noCache: Bool = false, remote: String? = nil, stateDirectory: String? = nil,
+        runner: any ProcessRunner = HostProcessRunner(), pause: (@Sendable (Duration, CancellationToken) async -> Bool)? = nil
     ) async throws -> Outcome {
         let state = stateDirectory ?? self.state
         let plan = try self.plan(yaml, jobs: jobs)
@@ -75,13 +77,15 @@ final class Harness: Sendable {
         let options = RunOptions(
             runID: runID, workspace: workspace, runDirectory: dir, parallelism: parallelism, failFast: failFast,
             killGrace: killGrace, baseEnvironment: env, secrets: secrets, random: { 0 })
+        var configured = options
+        if let pause { configured.pause = pause }
         let sink: any RunObserver = observer.map { ObserverList([recorder, $0]) } ?? recorder
         let context =
             cache
             ? try CacheContext(
                 stateDirectory: state, workspace: workspace, remote: remote.flatMap { RemoteCache(url: $0, timeout: 2) }, lookups: !noCache)
             : nil
-        let executor = Executor(plan: plan, options: options, runner: SubprocessRunner(), observer: sink, cancellation: cancellation, cache: context)
+        let executor = Executor(plan: plan, options: configured, runner: runner, observer: sink, cancellation: cancellation, cache: context)
         let result = await executor.run()
         return Outcome(result: result, events: recorder.events, runDirectory: dir)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 import XCTest
 
 /// Timeouts, cancellation and cleanup: no process a step started outlives it.

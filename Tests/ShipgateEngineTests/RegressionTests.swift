@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 import XCTest
 
 /// Bugs found by review, each kept as a test.

@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateEngine
 import ShipgateGit
+import ShipgateProcess
 import ShipgateRelease
 import ShipgateState
 import XCTest
@@ -33,7 +34,7 @@ final class ManualRollbackLibraryTests: XCTestCase {
                 store: repo.store, policy: policy, context: RunContext.resolve(workspace: repo.root, environment: [:], actor: "alice"),
                 workspace: repo.root, stateDirectory: repo.root + "/.shipgate", files: nil, remote: nil,
                 secretValues: ["PROD_TOKEN": "tok", "PGPASSWORD": "pw"], stepEnvironment: ["PATH": "/usr/bin:/bin", "LIVE_ROOT": repo.root],
-                runner: SubprocessRunner()))
+                runner: HostProcessRunner()))
     }
 
     func testThePreviousTrustedGoodReleaseUnlikeTheLiveOneIsTheTarget() throws {

@@ -1,13 +1,14 @@
 import Foundation
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 import ShipgateRelease
 import XCTest
 
 /// Secret-manager commands run as real processes.
 final class SecretFetcherTests: XCTestCase {
     let fetcher = SecretFetcher(
-        runner: SubprocessRunner(), environment: ["PATH": "/usr/bin:/bin", "REGION": "eu-west-1"], workingDirectory: NSTemporaryDirectory(),
+        runner: HostProcessRunner(), environment: ["PATH": "/usr/bin:/bin", "REGION": "eu-west-1"], workingDirectory: NSTemporaryDirectory(),
         timeout: .seconds(5))
 
     func fetch(_ command: String, others: [String: String] = [:]) async throws -> String {
@@ -38,7 +39,7 @@ final class SecretFetcherTests: XCTestCase {
             _ = try await fetch("true")
             XCTFail("empty")
         } catch let failure as SecretFetcher.Failure { XCTAssertTrue(failure.description.contains("printed nothing"), failure.description) }
-        let slow = SecretFetcher(runner: SubprocessRunner(), environment: [:], workingDirectory: NSTemporaryDirectory(), timeout: .millis(200))
+        let slow = SecretFetcher(runner: HostProcessRunner(), environment: [:], workingDirectory: NSTemporaryDirectory(), timeout: .millis(200))
         do {
             _ = try await slow.fetch("T", command: "exec sleep 30", others: [:], cancellation: CancellationToken())
             XCTFail("timeout")

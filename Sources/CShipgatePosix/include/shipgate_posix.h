@@ -31,4 +31,34 @@ int shipgate_pipe_cloexec(int fds[2]);
 /// shares blocks (btrfs, XFS), else copy_file_range, else read/write. Returns 0, or -1 with errno.
 int shipgate_copy_file(int in, int out);
 
+#include <stdint.h>
+#include <sys/types.h>
+
+// The process supervisor's system calls (Linux; elsewhere they fail with ENOSYS).
+
+/// Starts `path` with `argv` and exactly `envp` in working directory `cwd`: stdin /dev/null,
+/// stdout and stderr both `out_fd`, every other descriptor closed, in a new process group led by
+/// the child, with an empty signal mask and the standard signals (1-31) at their default disposition.
+/// posix_spawn (glibc uses clone(CLONE_VM|CLONE_VFORK), so no page tables are copied). Returns
+/// 0 and sets `*pid`, or an errno (the child's failing chdir or exec is reported here too).
+int shipgate_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int out_fd, pid_t *pid);
+
+/// pidfd_open(2): a descriptor that becomes readable when process `pid` exits. -1 with errno.
+int shipgate_pidfd_open(pid_t pid);
+
+/// An epoll instance (close-on-exec). -1 with errno.
+int shipgate_epoll_create(void);
+/// Watches `fd` for input (level-triggered); events carry `token`. 0, or -1 with errno.
+int shipgate_epoll_add(int epfd, int fd, uint64_t token);
+/// Stops watching `fd`. 0, or -1 with errno.
+int shipgate_epoll_remove(int epfd, int fd);
+/// Waits up to `timeout_ms` (-1: forever) for events; writes up to `max` tokens. Returns their
+/// count, 0 on timeout, -1 with errno (EINTR included).
+int shipgate_epoll_wait(int epfd, uint64_t *tokens, int max, int timeout_ms);
+
+/// A non-blocking, close-on-exec eventfd. -1 with errno.
+int shipgate_eventfd(void);
+/// Makes `fd` non-blocking. 0, or -1 with errno.
+int shipgate_set_nonblocking(int fd);
+
 #endif

@@ -98,14 +98,16 @@ public final class NetworkNamespace: Sendable {
 }
 
 /// The namespaces of the jobs running now, by job id.
-final class NetworkNamespaces: Sendable {
+public final class NetworkNamespaces: Sendable {
     private let byJob = Mutex<[String: NetworkNamespace]>([:])
 
-    func set(_ namespace: NetworkNamespace?, for job: String) { byJob.withLock { $0[job] = namespace } }
+    public init() {}
+
+    public func set(_ namespace: NetworkNamespace?, for job: String) { byJob.withLock { $0[job] = namespace } }
 
     /// Stops and forgets the job's namespace, if it has one.
-    func stop(_ job: String) { byJob.withLock { $0.removeValue(forKey: job) }?.stop() }
+    public func stop(_ job: String) { byJob.withLock { $0.removeValue(forKey: job) }?.stop() }
 
     /// `argv`, started in the job's namespace if it has one.
-    func wrap(_ argv: [String], job: String) -> [String] { byJob.withLock { $0[job] }?.wrap(argv) ?? argv }
+    public func wrap(_ argv: [String], job: String) -> [String] { byJob.withLock { $0[job] }?.wrap(argv) ?? argv }
 }

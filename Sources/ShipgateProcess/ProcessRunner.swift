@@ -3,8 +3,12 @@ import ShipgateModel
 /// Starts one step's process and reports its output lines and outcome.
 ///
 /// The seam between the engine and the operating system: the engine never spawns a
-/// process itself. `SubprocessRunner` is the real one; tests may supply others.
+/// process itself. `HostProcessRunner` is the real one; tests may supply others.
 public protocol ProcessRunner: Sendable {
+    /// Where the runner registers the process group of every step it starts, so that the job
+    /// can kill what its steps left behind; nil for runners whose steps are not host processes.
+    var groups: ProcessGroups? { get }
+
     /// Runs `request` to completion. `onLine` is called for every output line (stdout and
     /// stderr merged, in arrival order), never concurrently with itself. Must return only after
     /// the process has exited; never throws — failures to start are an outcome.
@@ -104,6 +108,14 @@ public struct ProcessEnvironment: Sendable {
         self.overrides = overrides
     }
 
+    /// The value the child sees for `name`.
+    public func value(of name: String) -> String? {
+        if let v = overrides[name] { return v }
+        guard let i = base.names.firstIndex(of: name) else { return nil }
+        let entry = base.entries[i]
+        return String(decoding: entry[(name.utf8.count + 1)..<(entry.count - 1)], as: UTF8.self)
+    }
+
     /// NUL-terminated `NAME=value` entries, base first (minus overridden names).
     public var entries: [[UInt8]] {
         var out: [[UInt8]] = []
@@ -112,4 +124,8 @@ public struct ProcessEnvironment: Sendable {
         for (k, v) in overrides { out.append(Array("\(k)=\(v)\0".utf8)) }
         return out
     }
+}
+
+extension ProcessRunner {
+    public var groups: ProcessGroups? { nil }
 }

@@ -5,8 +5,8 @@
 #endif
 
 /// The few system calls whose names clash with Swift methods (`write`, `kill`), spelled once.
-enum Posix {
-    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Int {
+public enum Posix {
+    public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Int {
         #if canImport(Glibc)
             Glibc.write(fd, buffer.baseAddress, buffer.count)
         #else
@@ -14,7 +14,7 @@ enum Posix {
         #endif
     }
 
-    static func kill(_ pid: Int32, _ signal: Int32) -> Int32 {
+    public static func kill(_ pid: Int32, _ signal: Int32) -> Int32 {
         #if canImport(Glibc)
             Glibc.kill(pid, signal)
         #else
