@@ -122,6 +122,7 @@ let package = Package(
         .testTarget(
             name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel", "ShipgateFuzz"], exclude: ["Fixtures"]
         ),
+        .testTarget(name: "ShipgateProcessTests", dependencies: ["ShipgateProcess", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
         .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateEngine", "ShipgateProcess"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),

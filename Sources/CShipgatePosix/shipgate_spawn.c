@@ -22,13 +22,14 @@ int shipgate_spawn(const char *path, char *const argv[], char *const envp[], con
         posix_spawn_file_actions_destroy(&actions);
         return rc;
     }
-    // The standard signals back to their defaults (an ignored SIGPIPE or SIGINT must not reach a
-    // step); handled ones are reset by glibc anyway. Not the 33 real-time signals: nobody
-    // ignores them, and each costs a system call in the child while the parent waits.
+    // The standard signals back to their defaults: an ignored SIGPIPE or SIGINT must not reach a
+    // step. (glibc refuses its two internal signals, 32 and 33, here and leaves them ignored in
+    // every child it spawns.) Not the real-time signals from SIGRTMIN on: nobody ignores them,
+    // and each costs a system call in the child while the parent waits.
     sigset_t empty, all;
     sigemptyset(&empty);
     sigemptyset(&all);
-    for (int sig = 1; sig < 32; sig++)
+    for (int sig = 1; sig < SIGRTMIN; sig++)
         if (sig != SIGKILL && sig != SIGSTOP) sigaddset(&all, sig);
     if (rc == 0) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
     if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);

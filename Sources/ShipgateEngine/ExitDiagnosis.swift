@@ -22,8 +22,10 @@ public enum ExitDiagnosis {
 
     /// What `line` says, if it is a shell's "cannot run this" message.
     public static func parse(_ line: String) -> Finding? {
-        guard let colon = line.firstIndex(of: ":") else { return nil }
-        let program = line[..<colon].split(separator: "/").last ?? ""
+        // Cheap first: a shell's name is short, so only the first bytes are searched for the colon
+        // (a 10 kB line of output costs no scan of its characters).
+        guard let colon = line.utf8.prefix(128).firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let program = String(decoding: line.utf8[..<colon], as: UTF8.self).split(separator: "/").last ?? ""
         guard ["sh", "dash", "bash", "zsh", "env"].contains(program) else { return nil }
         var rest = Substring(line[line.index(after: colon)...].drop { $0 == " " })
         // Where: `1: ` (dash), `line 1: ` (bash), `exec: ` (dash's exec).

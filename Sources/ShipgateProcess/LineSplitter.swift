@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Cuts a byte stream into lines with bounded memory.
 ///
 /// Holds at most `maxLine` bytes: a longer line is emitted in pieces of `maxLine` bytes,
@@ -16,9 +22,9 @@ struct LineSplitter {
         var start = 0
         let count = bytes.count
         while start < count {
-            // Scan for the next newline without copying byte by byte.
-            var i = start
-            while i < count && bytes[i] != 10 { i += 1 }
+            // The next newline, found by memchr (vectorized, and fast in a debug build too).
+            let found = memchr(bytes.baseAddress! + start, 10, count - start)
+            let i = found.map { UnsafeRawPointer($0) - UnsafeRawPointer(bytes.baseAddress!) } ?? count
             let room = maxLine - pending.count
             let chunkEnd = min(i, start + room)
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<chunkEnd]))

@@ -92,23 +92,55 @@ final class FaultTests: XCTestCase {
         XCTAssertFalse(out.stdout.contains("never"), "nothing ran")
     }
 
+    /// Another process holds the state database locked while a run starts: the run waits and
+    /// records everything. The lock is released only once the second shipgate has the database
+    /// open (seen in /proc), so the run cannot slip in after the lock is gone.
     func testAStateDatabaseLockedByAnotherProcessIsWaitedFor() async throws {
-        // A first run creates the database; then another process holds it locked for 2 s.
         let first = try await run("name: lock\njobs: {a: {steps: [{run: 'echo one'}]}}\n")
         XCTAssertEqual(first.status, 0, first.stderr)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         holder.arguments = [
             "python3", "-c",
-            "import sqlite3,time,sys; db=sqlite3.connect(sys.argv[1], isolation_level=None); db.execute('BEGIN EXCLUSIVE'); open(sys.argv[2],'w').close(); time.sleep(2); db.execute('COMMIT')",
-            dir + "/state/state.db", dir + "/locked",
+            "import sqlite3,os,time,sys; db=sqlite3.connect(sys.argv[1], isolation_level=None); db.execute('BEGIN EXCLUSIVE'); open(sys.argv[2],'w').close()\n"
+                + "while not os.path.exists(sys.argv[3]): time.sleep(0.01)\ndb.execute('COMMIT')",
+            dir + "/state/state.db", dir + "/locked", dir + "/release",
         ]
         try holder.run()
-        defer { holder.waitUntilExit() }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/locked") { try await Task.sleep(for: .milliseconds(20)) }
-        let second = try await run("name: lock\njobs: {a: {steps: [{run: 'echo two'}]}}\n")
-        XCTAssertEqual(second.status, 0, second.stderr)
-        XCTAssertFalse(second.stderr.contains("warning"), "the run waited for the lock instead of skipping the record: \(second.stderr)")
+        defer {
+            FileManager.default.createFile(atPath: dir + "/release", contents: nil)
+            holder.waitUntilExit()
+        }
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: dir + "/locked") { try await Task.sleep(for: .milliseconds(10)) }
+        try "name: lock\njobs: {a: {steps: [{run: 'echo two'}]}}\n".write(toFile: dir + "/ws/shipgate.yml", atomically: true, encoding: .utf8)
+        let second = Process()
+        second.executableURL = URL(fileURLWithPath: CLI.binary)
+        second.arguments = ["run", "--state-dir", dir + "/state", "--output", "plain"]
+        second.currentDirectoryURL = URL(fileURLWithPath: dir + "/ws")
+        let errors = Pipe()
+        second.standardOutput = FileHandle.nullDevice
+        second.standardError = errors
+        try second.run()
+        // Barrier: the run has the locked database open. Then give it time to meet the lock.
+        let database = dir + "/state/state.db"
+        let opened = {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(second.processIdentifier)/fd")) ?? []).contains {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(second.processIdentifier)/fd/\($0)")) == database
+            }
+        }
+        var polls = 0
+        while polls < 1000 && second.isRunning && !opened() {
+            polls += 1
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        XCTAssertTrue(second.isRunning, "the run ended while another process held the database locked")
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertTrue(second.isRunning, "the run finished without waiting for the lock")
+        FileManager.default.createFile(atPath: dir + "/release", contents: nil)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        second.waitUntilExit()
+        XCTAssertEqual(second.terminationStatus, 0, stderr)
+        XCTAssertFalse(stderr.contains("warning"), "the run waited for the lock instead of skipping the record: \(stderr)")
         let status = try await CLI.run(["status", "--state-dir", dir + "/state", "--json"], in: dir + "/ws")
         XCTAssertTrue(status.stdout.contains("\"status\" : \"success\""), status.stdout)
     }

@@ -21,7 +21,7 @@ final class ReliabilityTests: XCTestCase {
         try """
         name: reap
         jobs:
-          a: { steps: [{ run: 'sleep 300 & wait' }] }
+          a: { steps: [{ run: 'sleep 300 & touch started-a; wait' }] }
           b: { steps: [{ run: 'touch started-b; sleep 300' }] }
 
         """.write(toFile: dir + "/shipgate.yml", atomically: true, encoding: .utf8)
@@ -35,9 +35,14 @@ final class ReliabilityTests: XCTestCase {
         p.standardError = FileHandle.nullDevice
         try p.run()
         defer { for pid in Self.marked(mark) { kill(pid, SIGKILL) } }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/started-b") { try await Task.sleep(for: .milliseconds(50)) }
-        try await Task.sleep(for: .milliseconds(200))
-        XCTAssertGreaterThanOrEqual(Self.marked(mark).count, 4, "shipgate, its reaper and the steps are running")
+        // Barrier: both steps have started their sleeps (not a fixed wait).
+        let started = { ["a", "b"].allSatisfy { FileManager.default.fileExists(atPath: dir + "/started-\($0)") } }
+        var polls = 0
+        while polls < 500 && (!started() || Self.marked(mark).count < 4) {
+            polls += 1
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTAssertGreaterThanOrEqual(Self.marked(mark).count, 4, "both steps' shells and sleeps are running")
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         var left = Self.marked(mark)
@@ -59,7 +64,7 @@ extension ReliabilityTests {
         name: daemon
         jobs:
           start:
-            steps: [{ run: 'setsid sh -c "echo \\$\\$ > daemon.pid; exec sleep 300" < /dev/null > /dev/null 2>&1 & sleep 0.3' }]
+            steps: [{ run: 'setsid sh -c "echo \\$\\$ > daemon.pid.tmp && mv daemon.pid.tmp daemon.pid; exec sleep 300" < /dev/null > /dev/null 2>&1 & while [ ! -e daemon.pid ]; do sleep 0.01; done' }]
           later:
             needs: [start]
             steps: [{ run: 'kill -0 "$(cat daemon.pid)" && echo "daemon still up for later jobs"' }]

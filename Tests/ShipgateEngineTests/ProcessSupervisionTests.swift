@@ -11,28 +11,39 @@ final class ProcessSupervisionTests: XCTestCase {
     override func setUpWithError() throws { h = try Harness() }
     override func tearDown() { h.cleanUp() }
 
-    func testTimeoutKillsTheWholeProcessGroup() async throws {
+    /// The group dies with its step: a grandchild and one that ignores SIGTERM. The step is
+    /// ended by its idle timeout, which starts only once it stops printing, that is after it wrote
+    /// both pids: a barrier, so a slow machine cannot end it before they exist. (Timeouts and
+    /// idle timeouts share the kill path; `testJobTimeoutIsReportedAsSuch` checks the wording.)
+    func testTerminationKillsTheWholeProcessGroup() async throws {
         let out = try await h.run(
             """
             name: timeout
             jobs:
               hang:
-                timeout: 800ms
+                idle-timeout: 500ms
                 steps:
                   - run: |
+                      echo started
                       sleep 300 &
                       echo $! > grandchild.pid
                       sh -c 'trap "" TERM; echo $$ > stubborn.pid; while :; do sleep 1; done' &
+                      while [ ! -s stubborn.pid ]; do echo waiting; sleep 0.01; done
                       wait
             """, killGrace: .millis(300))
         XCTAssertEqual(out.job("hang")?.status, .failed)
-        XCTAssertEqual(out.job("hang")?.reason, "job timed out after 800ms (step `sleep 300 &`)")
         let grandchild = try XCTUnwrap(readPID(h.workspace + "/grandchild.pid"))
         let stubborn = try XCTUnwrap(readPID(h.workspace + "/stubborn.pid"))
         let dead1 = await waitDead(grandchild)
         let dead2 = await waitDead(stubborn)
         XCTAssertTrue(dead1, "grandchild \(grandchild) survived the timeout")
         XCTAssertTrue(dead2, "SIGTERM-ignoring grandchild \(stubborn) survived the SIGKILL")
+    }
+
+    func testJobTimeoutIsReportedAsSuch() async throws {
+        let out = try await h.run("name: t\njobs: {a: {timeout: 300ms, steps: [{run: 'sleep 10'}]}}\n", killGrace: .millis(300))
+        XCTAssertEqual(out.job("a")?.status, .failed)
+        XCTAssertEqual(out.job("a")?.reason, "job timed out after 300ms (step `sleep 10`)")
     }
 
     func testStepTimeoutIsReportedAsSuch() async throws {
@@ -103,14 +114,15 @@ final class ProcessSupervisionTests: XCTestCase {
             jobs:
               flood:
                 steps:
-                  - run: python3 -c "import sys; line = 'x' * 999 + '\\n'; sys.stdout.write(line * 100000); sys.stdout.write('y' * 300000)"
+                  - run: python3 -c "import sys; line = 'x' * 9999 + '\\n'; sys.stdout.write(line * 10000); sys.stdout.write('y' * 300000)"
             """, observer: counter, recordOutput: false)
         sampler.cancel()
         let peak = await sampler.value
         XCTAssertEqual(out.job("flood")?.status, .success)
-        // 100,000 lines, then one 300,000-byte line without a newline, cut into 64 KiB pieces.
-        XCTAssertEqual(counter.lines, 100_000 + 5)
-        XCTAssertEqual(counter.bytes, 100_000 * 999 + 300_000)
+        // 10,000 lines of 10 kB (100 MB), then one 300,000-byte line without a newline, cut into
+        // 64 KiB pieces.
+        XCTAssertEqual(counter.lines, 10_000 + 5)
+        XCTAssertEqual(counter.bytes, 10_000 * 9999 + 300_000)
         XCTAssertLessThan(peak - baseline, 48 << 20, "resident memory grew by \((peak - baseline) >> 20) MiB")
     }
 }

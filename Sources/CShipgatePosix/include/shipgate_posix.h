@@ -38,7 +38,7 @@ int shipgate_copy_file(int in, int out);
 
 /// Starts `path` with `argv` and exactly `envp` in working directory `cwd`: stdin /dev/null,
 /// stdout and stderr both `out_fd`, every other descriptor closed, in a new process group led by
-/// the child, with an empty signal mask and the standard signals (1-31) at their default disposition.
+/// the child, with an empty signal mask and every signal below SIGRTMIN at its default disposition.
 /// posix_spawn (glibc uses clone(CLONE_VM|CLONE_VFORK), so no page tables are copied). Returns
 /// 0 and sets `*pid`, or an errno (the child's failing chdir or exec is reported here too).
 int shipgate_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int out_fd, pid_t *pid);
