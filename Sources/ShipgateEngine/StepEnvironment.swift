@@ -12,7 +12,8 @@ extension JobExecutor {
 }
 
 /// `$SHIPGATE_ENV` and `$SHIPGATE_PATH` of one job attempt, in the manner of GitHub's
-/// `GITHUB_ENV` / `GITHUB_PATH`: each step gets both files empty; what it wrote is read when it
+/// `GITHUB_ENV` / `GITHUB_PATH`: each step starts without both files (it creates them by
+/// appending: `echo NAME=value >> "$SHIPGATE_ENV"`); what it wrote is read when it
 /// ends and applies to the later steps of the same attempt.
 ///
 /// - `$SHIPGATE_ENV`: `NAME=value` lines and `NAME<<DELIM` … `DELIM` blocks. Later values win;
@@ -43,28 +44,48 @@ struct StepFiles {
         env["PATH"] = (path + (rest.isEmpty ? [] : [rest])).joined(separator: ":")
     }
 
-    /// Sets both variables. The files are not created: a step that writes creates them by
-    /// appending (creating two files per step was the most expensive thing shipgate did for a
-    /// trivial step), and `collect` removes them again, so every step starts with none.
+    /// Sets both variables and removes both files, so the step starts without them, whatever
+    /// was left at those paths (by an earlier attempt, or planted by another job's step). They
+    /// are not created: a step that writes creates them by appending (creating two files per
+    /// step was the most expensive thing shipgate did for a trivial step); `unlink` of a missing
+    /// file is one failed system call.
     func prepare(_ env: inout [String: String]) {
         env["SHIPGATE_ENV"] = envFile
         env["SHIPGATE_PATH"] = pathFile
+        unlink(envFile)
+        unlink(pathFile)
     }
 
-    /// The file's text, and the file removed (the link itself, if the step made it one), so the
-    /// next step starts without it. Most steps write nothing: one failed `lstat`.
-    private static func take(_ path: String) -> String {
+    /// Most a step may write to either file.
+    static let sizeLimit = 1 << 20
+
+    /// What the step wrote to `path`, and the file gone. The file is first renamed to a name of
+    /// shipgate's own (so a process the step left running cannot swap it after the checks, and
+    /// what it appends later goes to a new file the next `prepare` removes), then opened without
+    /// following links and without blocking (a FIFO or a link yields nothing), and read only
+    /// when it is a regular file, up to `sizeLimit`. Nil when there was nothing; a warning when
+    /// it was refused.
+    private static func take(_ path: String) -> (text: String, warning: String?) {
+        let taken = path + ".collected"
+        guard rename(path, taken) == 0 else { return ("", nil) }
+        defer { unlink(taken) }
+        let fd = open(taken, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return ("", "is not a regular file; ignored") }
+        defer { close(fd) }
         var st = stat()
-        guard lstat(path, &st) == 0 else { return "" }
-        let text = st.st_mode & S_IFMT == S_IFREG && st.st_size > 0 ? (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" : ""
-        unlink(path)
-        return text
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return ("", "is not a regular file; ignored") }
+        guard st.st_size <= sizeLimit else { return ("", "is larger than \(sizeLimit >> 20) MiB; ignored") }
+        guard st.st_size > 0 else { return ("", nil) }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return (String(decoding: bytes.prefix(max(0, n)), as: UTF8.self), nil)
     }
 
     /// Reads what the step wrote; returns warnings (refused names, malformed lines).
     mutating func collect(protected: Set<String>) -> [String] {
         var warnings: [String] = []
-        let text = Self.take(envFile)
+        let (text, envWarning) = Self.take(envFile)
+        if let envWarning { warnings.append("$SHIPGATE_ENV \(envWarning)") }
         let (values, problems) = OutputsFile.parse(text, noun: "variable", isKey: Self.isName)
         warnings += problems.map { "$SHIPGATE_ENV \($0)" }
         for (name, value) in values.sorted(by: { $0.key < $1.key }) {
@@ -74,7 +95,9 @@ struct StepFiles {
             }
             variables[name] = value
         }
-        let lines = Self.take(pathFile).split(whereSeparator: \.isNewline)
+        let (pathText, pathWarning) = Self.take(pathFile)
+        if let pathWarning { warnings.append("$SHIPGATE_PATH \(pathWarning)") }
+        let lines = pathText.split(whereSeparator: \.isNewline)
         for line in lines {
             let dir = line.trimmingCharacters(in: .whitespaces)
             if dir.isEmpty { continue }

@@ -31,7 +31,9 @@
             -> ProcessOutcome
         {
             guard let supervisor = ProcessSupervisor.shared else {
-                return ProcessOutcome(termination: .failedToStart("cannot start the process supervisor (epoll, eventfd)"), pid: nil)
+                return ProcessOutcome(
+                    termination: .failedToStart("cannot start the process supervisor (epoll, eventfd and pidfd_open; shipgate needs Linux 5.3 or later)"),
+                    pid: nil)
             }
             guard let executable = Self.resolve(request) else {
                 return ProcessOutcome(termination: .failedToStart(Self.describe(ENOENT, request: request)), pid: nil)
@@ -84,14 +86,16 @@
         }
 
         /// `argv[0]` itself when it names a path; else the first executable file of that name in
-        /// the child's `PATH` (its override, else the base's). Nil when there is none.
+        /// the child's `PATH` (its override, else the base's), a relative entry (`.`, empty, `bin`)
+        /// taken from the step's working directory, as the child would. Nil when there is none.
         static func resolve(_ request: ProcessRequest) -> String? {
             let name = request.argv.first ?? ""
             if name.isEmpty { return nil }
             if name.contains("/") { return name }
             let path = request.environment.value(of: "PATH") ?? "/usr/local/bin:/usr/bin:/bin"
             for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-                let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+                let entry = dir.isEmpty ? "." : String(dir)
+                let candidate = (entry.hasPrefix("/") ? entry : request.workingDirectory + "/" + entry) + "/" + name
                 var st = stat()
                 if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
             }

@@ -3,52 +3,96 @@
     import Glibc
     import Synchronization
 
-    /// One thread that watches every process shipgate starts (ninja's shape: one loop, not a
-    /// thread and a timer per child). It waits in `epoll` on each child's output pipe and on its
-    /// `pidfd`, cuts output into lines, enforces timeouts, idle timeouts and cancellation, and
-    /// resumes the caller once the child is over.
+    /// Two threads that watch every process shipgate starts (ninja's shape: one loop, not a
+    /// thread and a timer per child):
+    /// - the *reader* waits in `epoll` on each child's output pipe and `pidfd`, cuts output into
+    ///   lines, reaps, and resumes the caller once the child is over;
+    /// - the *timekeeper* enforces timeouts, idle timeouts and cancellation: SIGTERM to the group,
+    ///   SIGKILL when the grace period is over. It never calls code outside this file, so a
+    ///   consumer of output that blocks (a stalled terminal or pipe) cannot hold a deadline.
     ///
-    /// Contract (what `HostProcessRunner` promises, enforced here):
+    /// Contract (what `HostProcessRunner` promises):
     /// - Output is read until the child exits; then what is already in the pipe (at most
     ///   `drainLimit` bytes, so a background process that keeps printing cannot hold the step) is
     ///   delivered and the pipe is closed. Data written before the exit is never lost: it is in
     ///   the pipe when the pidfd becomes readable.
     /// - Timeout, idle timeout or cancellation: SIGTERM to the group, output keeps flowing, and
     ///   the step ends once its shell was reaped and the group is empty, or after SIGKILL to the
-    ///   group when `killGrace` has passed. The group is SIGKILLed once more at the end.
-    /// - `onLine` runs on the supervisor thread, never concurrently with itself. A slow `onLine`
-    ///   delays every child's output (not its exit status or deadlines by more than its own time).
+    ///   group when `killGrace` has passed. The group is SIGKILLed once more at the end. No signal
+    ///   is sent to a group after its step's outcome was delivered.
+    /// - `onLine` runs on the reader thread, never concurrently with itself. A slow `onLine`
+    ///   delays every child's output and the delivery of outcomes, never a kill.
     /// - Memory: one 64 KiB read buffer and each child's line splitter.
     final class ProcessSupervisor: @unchecked Sendable {
-        /// The process's supervisor, started on first use; nil when epoll or eventfd are missing.
+        /// The process's supervisor, started on first use; nil when epoll, eventfd or pidfd_open
+        /// (Linux 5.3) are missing, so that no step is started that could not be watched.
         static let shared: ProcessSupervisor? = ProcessSupervisor()
 
         static let drainLimit = 4 << 20
 
         private let epoll: Int32
+        /// Wakes the reader (new children, a verdict or a kill to act on).
         private let wake: Int32
-        /// Children handed over by `watch`, picked up by the loop.
+        /// Wakes the timekeeper (new children, cancellation).
+        private let tick: Int32
+        /// Children handed over by `watch`, picked up by the reader.
         private let inbox = Mutex<[Child]>([])
-        /// Owned by the loop thread.
+        /// Children the timekeeper watches, until their outcome is delivered.
+        private let timed = Mutex<[ObjectIdentifier: Child]>([:])
+        /// Owned by the reader thread.
         private var children: [UInt64: Child] = [:]
+        private var nextID: UInt64 = 1
         private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         private let clock = ContinuousClock()
 
         private init?() {
+            let probe = shipgate_pidfd_open(getpid())
+            guard probe >= 0 else { return nil }
+            close(probe)
             epoll = shipgate_epoll_create()
             wake = shipgate_eventfd()
-            guard epoll >= 0, wake >= 0, shipgate_epoll_add(epoll, wake, 0) == 0 else { return nil }
-            let box = Unmanaged.passRetained(self)
+            tick = shipgate_eventfd()
+            guard epoll >= 0, wake >= 0, tick >= 0, shipgate_epoll_add(epoll, wake, 0) == 0 else { return nil }
+            guard Self.startThread(self, { $0.readLoop() }), Self.startThread(self, { $0.timeLoop() }) else { return nil }
+        }
+
+        private static func startThread(_ supervisor: ProcessSupervisor, _ body: @escaping (ProcessSupervisor) -> Void) -> Bool {
+            final class Start {
+                let supervisor: ProcessSupervisor
+                let body: (ProcessSupervisor) -> Void
+                init(_ supervisor: ProcessSupervisor, _ body: @escaping (ProcessSupervisor) -> Void) {
+                    self.supervisor = supervisor
+                    self.body = body
+                }
+            }
+            let box = Unmanaged.passRetained(Start(supervisor, body))
             var thread = pthread_t()
             let started = pthread_create(
                 &thread, nil,
                 { raw in
-                    let supervisor = Unmanaged<ProcessSupervisor>.fromOpaque(raw!).takeUnretainedValue()
-                    supervisor.loop()
+                    let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+                    start.body(start.supervisor)
                     return nil
                 }, box.toOpaque())
-            guard started == 0 else { return nil }
+            guard started == 0 else {
+                box.release()
+                return false
+            }
             pthread_detach(thread)
+            return true
+        }
+
+        /// What the timekeeper and the reader share about one child, under its lock.
+        struct Timing {
+            var deadline: ContinuousClock.Instant
+            var lastOutput: ContinuousClock.Instant
+            var verdict: ProcessOutcome.Termination?
+            var killAt: ContinuousClock.Instant?
+            var killed = false
+            /// The shell was reaped: no new verdict after this.
+            var exited = false
+            /// The outcome was delivered: no signal after this (the group id may be reused).
+            var done = false
         }
 
         /// One started child, from hand-over until its outcome is delivered.
@@ -60,14 +104,10 @@
             let cancellation: CancellationToken
             let onLine: @Sendable (OutputLine) -> Void
             let done: CheckedContinuation<ProcessOutcome, Never>
+            let timing: Mutex<Timing>
             var id: UInt64 = 0
             var splitter = LineSplitter()
-            var deadline: ContinuousClock.Instant = .now
-            var lastOutput: ContinuousClock.Instant = .now
-            var verdict: ProcessOutcome.Termination?
-            var killAt: ContinuousClock.Instant?
-            var killed = false
-            /// Set once the child was reaped.
+            /// Set by the reader once the child was reaped.
             var status: ProcessOutcome.Termination?
 
             init(
@@ -81,85 +121,134 @@
                 self.cancellation = cancellation
                 self.onLine = onLine
                 self.done = done
+                let now = ContinuousClock.now
+                timing = Mutex(Timing(deadline: now.advanced(by: request.timeout.duration), lastOutput: now))
             }
         }
 
-        /// Hands a started child to the loop. Its pidfd and output pipe (non-blocking) now belong
-        /// to the supervisor, which closes them and resumes `child.done` exactly once.
+        /// Hands a started child over. Its pidfd and output pipe (non-blocking) now belong to the
+        /// supervisor, which closes them and resumes `child.done` exactly once.
         func watch(_ child: Child) {
             inbox.withLock { $0.append(child) }
-            child.cancellation.onCancel(observer: ObjectIdentifier(self)) { [self] in signal() }
-            signal()
+            timed.withLock { $0[ObjectIdentifier(child)] = child }
+            child.cancellation.onCancel(observer: ObjectIdentifier(self)) { [self] in Self.signal(tick) }
+            Self.signal(wake)
+            Self.signal(tick)
         }
 
-        private func signal() {
+        private static func signal(_ fd: Int32) {
             var one: UInt64 = 1
-            _ = withUnsafeBytes(of: &one) { Posix.write(wake, $0) }
+            _ = withUnsafeBytes(of: &one) { Posix.write(fd, $0) }
         }
 
-        private var nextID: UInt64 = 1
+        private static func drain(_ fd: Int32) {
+            var count: UInt64 = 0
+            _ = read(fd, &count, 8)
+        }
 
-        private func loop() {
+        // MARK: The timekeeper
+
+        private func timeLoop() {
+            while true {
+                let now = clock.now
+                var earliest: ContinuousClock.Instant?
+                var act = false
+                for child in timed.withLock({ Array($0.values) }) {
+                    let (next, acted) = keepTime(child, now: now)
+                    if let next { earliest = min(earliest ?? next, next) }
+                    act = act || acted
+                }
+                if act { Self.signal(wake) }
+                var pfd = pollfd(fd: tick, events: Int16(POLLIN), revents: 0)
+                _ = poll(&pfd, 1, Self.milliseconds(until: earliest, now: clock.now))
+                Self.drain(tick)
+            }
+        }
+
+        /// Verdicts and kills for one child; the next instant it needs looking at, and whether the
+        /// reader has something to act on.
+        private func keepTime(_ child: Child, now: ContinuousClock.Instant) -> (ContinuousClock.Instant?, Bool) {
+            child.timing.withLock { t in
+                if t.done { return (nil, false) }
+                if t.verdict == nil {
+                    if t.exited { return (nil, false) }
+                    let silentUntil = child.request.idleTimeout.map { t.lastOutput.advanced(by: $0.duration) }
+                    if child.cancellation.isCancelled {
+                        t.verdict = .cancelled
+                    } else if now >= t.deadline {
+                        t.verdict = .timedOut
+                    } else if let silentUntil, now >= silentUntil {
+                        t.verdict = .idleTimedOut
+                    } else {
+                        return (min(t.deadline, silentUntil ?? t.deadline), false)
+                    }
+                    _ = Posix.kill(-child.pid, SIGTERM)
+                    t.killAt = now.advanced(by: child.request.killGrace.duration)
+                    return (t.killAt, true)
+                }
+                guard !t.killed, let killAt = t.killAt else { return (nil, false) }
+                if now < killAt { return (killAt, false) }
+                _ = Posix.kill(-child.pid, SIGKILL)
+                t.killed = true
+                return (nil, true)
+            }
+        }
+
+        private static func milliseconds(until instant: ContinuousClock.Instant?, now: ContinuousClock.Instant) -> Int32 {
+            guard let instant else { return -1 }
+            let wait = instant - now
+            if wait <= .zero { return 0 }
+            let (seconds, attoseconds) = wait.components
+            let ms = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+            return Int32(min(ms, 60_000))
+        }
+
+        // MARK: The reader
+
+        private func readLoop() {
             var tokens = [UInt64](repeating: 0, count: 64)
             while true {
-                let timeout = nextTimeout()
+                let timeout = nextPoll()
                 let n = tokens.withUnsafeMutableBufferPointer { shipgate_epoll_wait(epoll, $0.baseAddress, 64, timeout) }
-                if n < 0 && errno != EINTR { continue }
+                if n < 0 && errno != EINTR {
+                    usleep(1000)  // cannot happen with a valid epoll fd; never spin
+                    continue
+                }
                 for i in 0..<max(0, Int(n)) {
                     let token = tokens[i]
                     if token == 0 {
+                        Self.drain(wake)
                         adoptInbox()
                         continue
                     }
                     guard let child = children[token >> 1] else { continue }
                     if token & 1 == 0 { readOutput(child) } else { reap(child) }
                 }
-                let now = clock.now
-                for child in Array(children.values) { check(child, now: now) }
+                for child in Array(children.values) { endIfTerminated(child) }
             }
         }
 
         private func adoptInbox() {
-            var count: UInt64 = 0
-            _ = read(wake, &count, 8)
             let arrived = inbox.withLock { list -> [Child] in
                 defer { list.removeAll(keepingCapacity: true) }
                 return list
             }
-            let now = clock.now
             for child in arrived {
                 child.id = nextID
                 nextID += 1
-                child.deadline = now.advanced(by: child.request.timeout.duration)
-                child.lastOutput = now
                 children[child.id] = child
                 _ = shipgate_epoll_add(epoll, child.output, child.id << 1)
                 _ = shipgate_epoll_add(epoll, child.pidfd, child.id << 1 | 1)
             }
         }
 
-        /// Milliseconds until the earliest thing the loop must do by itself; -1 when none.
-        private func nextTimeout() -> Int32 {
-            var earliest: ContinuousClock.Instant?
-            func consider(_ t: ContinuousClock.Instant) { earliest = min(earliest ?? t, t) }
-            let now = clock.now
-            for child in children.values {
-                if child.verdict == nil {
-                    guard child.status == nil else { continue }
-                    consider(child.deadline)
-                    if let idle = child.request.idleTimeout { consider(child.lastOutput.advanced(by: idle.duration)) }
-                } else if !child.killed {
-                    if let killAt = child.killAt { consider(killAt) }
-                    // Shell gone: look for an empty group every 10 ms.
-                    if child.status != nil { consider(now.advanced(by: .milliseconds(10))) }
-                }
+        /// Milliseconds until the reader must look by itself: every 10 ms for a terminated child
+        /// whose shell is gone (is its group empty yet?); else only when woken.
+        private func nextPoll() -> Int32 {
+            for child in children.values where child.status != nil {
+                if child.timing.withLock({ $0.verdict != nil && !$0.killed }) { return 10 }
             }
-            guard let earliest else { return -1 }
-            let wait = earliest - now
-            if wait <= .zero { return 0 }
-            let (seconds, attoseconds) = wait.components
-            let ms = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-            return Int32(min(ms, 60_000))
+            return -1
         }
 
         /// One read (fair between children); end of file closes the pipe.
@@ -167,7 +256,10 @@
             guard child.output >= 0 else { return }
             let n = buffer.withUnsafeMutableBytes { read(child.output, $0.baseAddress, $0.count) }
             if n > 0 {
-                if child.request.idleTimeout != nil { child.lastOutput = clock.now }
+                if child.request.idleTimeout != nil {
+                    let now = clock.now
+                    child.timing.withLock { $0.lastOutput = now }
+                }
                 buffer.withUnsafeBytes { child.splitter.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), emit: child.onLine) }
             } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
                 closeOutput(child)
@@ -196,37 +288,19 @@
             } else {
                 child.status = .signaled(status & 0x7f)
             }
-            if child.verdict == nil { finish(child) }
+            let terminated = child.timing.withLock { t -> Bool in
+                t.exited = true
+                return t.verdict != nil
+            }
+            if !terminated { finish(child) }
         }
 
-        /// Timers and the end of a terminated group.
-        private func check(_ child: Child, now: ContinuousClock.Instant) {
-            if child.verdict == nil {
-                guard child.status == nil else { return }
-                if child.cancellation.isCancelled {
-                    child.verdict = .cancelled
-                } else if now >= child.deadline {
-                    child.verdict = .timedOut
-                } else if let idle = child.request.idleTimeout, now >= child.lastOutput.advanced(by: idle.duration) {
-                    child.verdict = .idleTimedOut
-                } else {
-                    return
-                }
-                _ = Posix.kill(-child.pid, SIGTERM)
-                child.killAt = now.advanced(by: child.request.killGrace.duration)
-                return
-            }
-            if !child.killed {
-                if child.status != nil && ProcessGroups.isEmpty(child.pid) {
-                    finish(child)
-                } else if let killAt = child.killAt, now >= killAt {
-                    _ = Posix.kill(-child.pid, SIGKILL)
-                    child.killed = true
-                    if child.status != nil { finish(child) }
-                }
-            } else if child.status != nil {
-                finish(child)
-            }
+        /// A terminated child ends once its shell is reaped and its group is empty, or was killed.
+        private func endIfTerminated(_ child: Child) {
+            guard child.status != nil else { return }
+            let (verdict, killed) = child.timing.withLock { ($0.verdict, $0.killed) }
+            guard verdict != nil else { return }
+            if killed || ProcessGroups.isEmpty(child.pid) { finish(child) }
         }
 
         /// Delivers what is already in the pipe, closes it and resumes the caller.
@@ -246,15 +320,15 @@
                 child.pidfd = -1
             }
             children[child.id] = nil
-            let termination: ProcessOutcome.Termination
-            if let verdict = child.verdict {
-                // The group got SIGTERM; make sure nothing of it outlives the step.
-                _ = Posix.kill(-child.pid, SIGKILL)
-                termination = verdict
-            } else {
-                termination = child.status!
+            timed.withLock { $0[ObjectIdentifier(child)] = nil }
+            let verdict = child.timing.withLock { t -> ProcessOutcome.Termination? in
+                // The group got SIGTERM; make sure nothing of it outlives the step. Under the lock,
+                // before `done`: the timekeeper sends nothing after it.
+                if t.verdict != nil { _ = Posix.kill(-child.pid, SIGKILL) }
+                t.done = true
+                return t.verdict
             }
-            child.done.resume(returning: ProcessOutcome(termination: termination, pid: child.pid))
+            child.done.resume(returning: ProcessOutcome(termination: verdict ?? child.status!, pid: child.pid))
         }
     }
 #endif

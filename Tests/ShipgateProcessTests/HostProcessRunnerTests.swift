@@ -54,7 +54,8 @@ final class HostProcessRunnerTests: XCTestCase {
     /// Exactly the given environment, stdin empty, no descriptor but 0–2, a group of its own,
     /// an empty signal mask, default dispositions (shipgate ignores SIGPIPE; a step must not).
     func testTheChildStartsClean() async throws {
-        signal(SIGPIPE, SIG_IGN)
+        let previous = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, previous) }
         let leaked = open("/dev/null", O_RDONLY)  // without O_CLOEXEC
         defer { close(leaked) }
         let (outcome, lines) = await run(
@@ -105,12 +106,101 @@ final class HostProcessRunnerTests: XCTestCase {
         let pidFile = NSTemporaryDirectory() + "sg-grandchild-\(UUID().uuidString)"
         defer { unlink(pidFile) }
         async let cancelled = Self.run("sleep 30 & echo $! > \(pidFile); echo ready; wait", cancellation: token)
-        while (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") != true { await Task.yield() }
+        var polls = 0
+        while polls < 1000 && (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") != true {
+            polls += 1
+            try await Task.sleep(for: .milliseconds(5))
+        }
         token.cancel(reason: "test")
         let (outcome, _) = await cancelled
         XCTAssertEqual(outcome.termination, .cancelled)
         let grandchild = try XCTUnwrap(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
-        XCTAssertNotEqual(kill(grandchild, 0) == 0 && !isZombie(grandchild), true, "the grandchild was killed with the group")
+        let dead = await Self.waitDead(grandchild)
+        XCTAssertTrue(dead, "the grandchild was killed with the group")
+    }
+
+    func testATokenCancelledBeforeTheStartEndsTheStepAtOnce() async {
+        let token = CancellationToken()
+        token.cancel(reason: "before")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (outcome, _) = await run("sleep 30", cancellation: token)
+        XCTAssertEqual(outcome.termination, .cancelled)
+        XCTAssertLessThan(clock.now - start, .seconds(20), "it did not sleep its 30 s")
+    }
+
+    /// After SIGTERM the step's own cleanup still runs and what it prints arrives.
+    func testOutputDuringTheGracePeriodArrives() async {
+        let (outcome, lines) = await run(
+            "trap 'echo cleaning up; exit 3' TERM; echo ready; while :; do sleep 0.01; done", timeout: .millis(200))
+        XCTAssertEqual(outcome.termination, .timedOut)
+        XCTAssertEqual(lines.first, "ready")
+        XCTAssertEqual(lines.last, "cleaning up", "printed after SIGTERM (dash may also report its killed `sleep`): \(lines)")
+    }
+
+    func testAnIdleTimeoutEndsASilentStepAndOutputResetsIt() async {
+        let lines = Locked<[String]>([])
+        let outcome = await HostProcessRunner().run(
+            ProcessRequest(
+                argv: ["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.1; done; sleep 30"],
+                environment: ProcessEnvironment(base: Self.base), workingDirectory: NSTemporaryDirectory(), timeout: .seconds(60),
+                killGrace: .millis(200), idleTimeout: .millis(300)),
+            cancellation: CancellationToken()
+        ) { line in lines.withLock { $0.append(line.text) } }
+        XCTAssertEqual(outcome.termination, .idleTimedOut)
+        XCTAssertEqual(lines.value, ["1", "2", "3", "4", "5"], "printing every 0.1 s kept it alive; 0.5 s in all, longer than the limit")
+    }
+
+    /// A consumer of output that blocks (a stalled terminal) must not hold a deadline: the step
+    /// is killed on time while `onLine` is still blocked.
+    func testABlockedOutputConsumerDoesNotHoldTheTimeout() async throws {
+        let pidFile = NSTemporaryDirectory() + "sg-blocked-\(UUID().uuidString)"
+        defer { unlink(pidFile) }
+        let release = Locked(false)
+        let watcher = Task.detached { await HostProcessRunnerTests.releaseWhenDead(pidFile: pidFile, release: release) }
+        let outcome = await HostProcessRunner().run(
+            ProcessRequest(
+                argv: ["/bin/sh", "-c", "echo $$ > \(pidFile).tmp && mv \(pidFile).tmp \(pidFile); echo blocked; exec sleep 30"],
+                environment: ProcessEnvironment(base: Self.base), workingDirectory: NSTemporaryDirectory(), timeout: .millis(200),
+                killGrace: .millis(200)),
+            cancellation: CancellationToken()
+        ) { _ in
+            while !release.value { usleep(1000) }  // blocked until the step is dead
+        }
+        let killedWhileBlocked = await watcher.value
+        XCTAssertTrue(killedWhileBlocked, "the step died while its output consumer was blocked")
+        XCTAssertEqual(outcome.termination, .timedOut)
+    }
+
+    /// Once the step wrote its pid and is dead (killed by its timeout), lets `onLine` go on.
+    /// True when it died while `onLine` was held.
+    static func releaseWhenDead(pidFile: String, release: Locked<Bool>) async -> Bool {
+        var found: Int32? = nil
+        var polls = 0
+        while found == nil && polls < 2000 {
+            polls += 1
+            found = readPID(pidFile)
+            if found == nil { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+        defer { release.withLock { $0 = true } }
+        guard let pid = found else { return false }
+        return await waitDead(pid, seconds: 10)
+    }
+
+    static func readPID(_ path: String) -> Int32? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Waits up to `seconds` for `pid` to be gone or a zombie.
+    static func waitDead(_ pid: Int32, seconds: Double = 5) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
+        while clock.now < deadline {
+            if kill(pid, 0) != 0 || isZombie(pid) { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return kill(pid, 0) != 0 || isZombie(pid)
     }
 
     /// Many children at once share the one supervisor thread; each gets its own outcome.
@@ -126,7 +216,7 @@ final class HostProcessRunnerTests: XCTestCase {
         }
     }
 
-    func isZombie(_ pid: Int32) -> Bool {
+    static func isZombie(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
         return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
