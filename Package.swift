@@ -47,7 +47,7 @@ let package = Package(
         // System calls Swift cannot reach (variadic or missing from Glibc): prctl, posix_spawn with
         // file actions, pidfd_open, epoll, eventfd, copy_file_range.
         .target(name: "CShipgatePosix"),
-        // The only module that starts processes: posix_spawn, one epoll supervisor for every
+        // The only module that starts processes: posix_spawn, one supervisor (epoll) for every
         // child, process groups, timeouts and cancellation, the orphan reaper, network namespaces.
         .target(
             name: "ShipgateProcess",

@@ -37,8 +37,17 @@
         private let tick: Int32
         /// Children handed over by `watch`, picked up by the reader.
         private let inbox = Mutex<[Child]>([])
-        /// Children the timekeeper watches, until their outcome is delivered.
-        private let timed = Mutex<[ObjectIdentifier: Child]>([:])
+        /// Children the timekeeper watches, until their outcome is delivered, and when it will
+        /// look next by itself (nil: only when woken), so a new child wakes it only when it must
+        /// be looked at sooner (a deadline of minutes costs no wake-up per step).
+        private let timed = Mutex(Timed())
+
+        struct Timed {
+            var children: [ObjectIdentifier: Child] = [:]
+            var next: ContinuousClock.Instant?
+            /// Counts hand-overs, so the timekeeper sees one that came during its scan.
+            var added = 0
+        }
         /// Owned by the reader thread.
         private var children: [UInt64: Child] = [:]
         private var nextID: UInt64 = 1
@@ -130,10 +139,19 @@
         /// supervisor, which closes them and resumes `child.done` exactly once.
         func watch(_ child: Child) {
             inbox.withLock { $0.append(child) }
-            timed.withLock { $0[ObjectIdentifier(child)] = child }
+            let first = child.timing.withLock { t in
+                min(t.deadline, child.request.idleTimeout.map { t.lastOutput.advanced(by: $0.duration) } ?? t.deadline)
+            }
+            let sooner = timed.withLock { state -> Bool in
+                state.children[ObjectIdentifier(child)] = child
+                state.added += 1
+                guard state.next.map({ first < $0 }) ?? true else { return false }
+                state.next = first
+                return true
+            }
             child.cancellation.onCancel(observer: ObjectIdentifier(self)) { [self] in Self.signal(tick) }
             Self.signal(wake)
-            Self.signal(tick)
+            if sooner { Self.signal(tick) }
         }
 
         private static func signal(_ fd: Int32) {
@@ -153,12 +171,20 @@
                 let now = clock.now
                 var earliest: ContinuousClock.Instant?
                 var act = false
-                for child in timed.withLock({ Array($0.values) }) {
+                let (children, seen) = timed.withLock { (Array($0.children.values), $0.added) }
+                for child in children {
                     let (next, acted) = keepTime(child, now: now)
                     if let next { earliest = min(earliest ?? next, next) }
                     act = act || acted
                 }
                 if act { Self.signal(wake) }
+                // A child handed over during the scan was not in it: scan again at once.
+                let rescan = timed.withLock { state -> Bool in
+                    if state.added != seen { return true }
+                    state.next = earliest
+                    return false
+                }
+                if rescan { continue }
                 var pfd = pollfd(fd: tick, events: Int16(POLLIN), revents: 0)
                 _ = poll(&pfd, 1, Self.milliseconds(until: earliest, now: clock.now))
                 Self.drain(tick)
@@ -320,7 +346,7 @@
                 child.pidfd = -1
             }
             children[child.id] = nil
-            timed.withLock { $0[ObjectIdentifier(child)] = nil }
+            timed.withLock { $0.children[ObjectIdentifier(child)] = nil }
             let verdict = child.timing.withLock { t -> ProcessOutcome.Termination? in
                 // The group got SIGTERM; make sure nothing of it outlives the step. Under the lock,
                 // before `done`: the timekeeper sends nothing after it.
