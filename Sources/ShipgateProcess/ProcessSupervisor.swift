@@ -1,5 +1,6 @@
 #if os(Linux)
     import CShipgatePosix
+    import ShipgateModel
     import Glibc
     import Synchronization
 
@@ -102,6 +103,11 @@
             var exited = false
             /// The outcome was delivered: no signal after this (the group id may be reused).
             var done = false
+
+            /// When the timeout or the idle timeout falls due, whichever is first.
+            func due(idle: TimeSpan?) -> ContinuousClock.Instant {
+                min(deadline, idle.map { lastOutput.advanced(by: $0.duration) } ?? deadline)
+            }
         }
 
         /// One started child, from hand-over until its outcome is delivered.
@@ -139,9 +145,7 @@
         /// supervisor, which closes them and resumes `child.done` exactly once.
         func watch(_ child: Child) {
             inbox.withLock { $0.append(child) }
-            let first = child.timing.withLock { t in
-                min(t.deadline, child.request.idleTimeout.map { t.lastOutput.advanced(by: $0.duration) } ?? t.deadline)
-            }
+            let first = child.timing.withLock { $0.due(idle: child.request.idleTimeout) }
             let sooner = timed.withLock { state -> Bool in
                 state.children[ObjectIdentifier(child)] = child
                 state.added += 1
@@ -198,15 +202,15 @@
                 if t.done { return (nil, false) }
                 if t.verdict == nil {
                     if t.exited { return (nil, false) }
-                    let silentUntil = child.request.idleTimeout.map { t.lastOutput.advanced(by: $0.duration) }
+                    let due = t.due(idle: child.request.idleTimeout)
                     if child.cancellation.isCancelled {
                         t.verdict = .cancelled
                     } else if now >= t.deadline {
                         t.verdict = .timedOut
-                    } else if let silentUntil, now >= silentUntil {
+                    } else if now >= due {
                         t.verdict = .idleTimedOut
                     } else {
-                        return (min(t.deadline, silentUntil ?? t.deadline), false)
+                        return (due, false)
                     }
                     _ = Posix.kill(-child.pid, SIGTERM)
                     t.killAt = now.advanced(by: child.request.killGrace.duration)

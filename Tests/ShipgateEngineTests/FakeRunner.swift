@@ -35,8 +35,6 @@ final class FakeRunner: ProcessRunner, Sendable {
     var ended: [String] { state.withLock { $0.ended } }
     var mostAtOnce: Int { state.withLock { $0.mostAtOnce } }
     var running: Int { state.withLock { $0.running } }
-    /// Names of the holds steps wait in now.
-    var holding: [String] { state.withLock { $0.holds.map(\.name) } }
 
     /// Lets every step that holds (or will hold) on `name` go on.
     func release(_ name: String) {

@@ -8,13 +8,6 @@ import XCTest
 final class HostProcessRunnerTests: XCTestCase {
     static let base = ProcessEnvironment.Base(["PATH": "/usr/bin:/bin", "HOME": "/nonexistent"])
 
-    func run(
-        _ script: String, env: [String: String] = [:], directory: String = NSTemporaryDirectory(), timeout: TimeSpan = .seconds(30),
-        cancellation: CancellationToken = CancellationToken(), argv: [String]? = nil
-    ) async -> (ProcessOutcome, [String]) {
-        await Self.run(script, env: env, directory: directory, timeout: timeout, cancellation: cancellation, argv: argv)
-    }
-
     static func run(
         _ script: String, env: [String: String] = [:], directory: String = NSTemporaryDirectory(), timeout: TimeSpan = .seconds(30),
         cancellation: CancellationToken = CancellationToken(), argv: [String]? = nil
@@ -30,13 +23,13 @@ final class HostProcessRunnerTests: XCTestCase {
     }
 
     func testExitCodesSignalsAndOutputInOrder() async {
-        let (ok, lines) = await run("echo one; echo two >&2; printf 'three'")
+        let (ok, lines) = await Self.run("echo one; echo two >&2; printf 'three'")
         XCTAssertEqual(ok.termination, .exited(0))
         XCTAssertEqual(lines, ["one", "two", "three"], "stdout and stderr merged, the last line without a newline kept")
-        let (failed, _) = await run("exit 7")
+        let (failed, _) = await Self.run("exit 7")
         XCTAssertEqual(failed.termination, .exited(7))
         XCTAssertEqual(failed.exitCode, 7)
-        let (killed, _) = await run("kill -9 $$")
+        let (killed, _) = await Self.run("kill -9 $$")
         XCTAssertEqual(killed.termination, .signaled(9))
         XCTAssertEqual(killed.exitCode, 137)
     }
@@ -44,7 +37,7 @@ final class HostProcessRunnerTests: XCTestCase {
     /// The failure Foundation.Process had: output written just before exiting must never be lost.
     func testNoOutputIsLostAtExit() async {
         for _ in 0..<50 {
-            let (outcome, lines) = await run("i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); done; printf tail")
+            let (outcome, lines) = await Self.run("i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); done; printf tail")
             XCTAssertEqual(outcome.termination, .exited(0))
             XCTAssertEqual(lines.count, 201)
             XCTAssertEqual(lines.last, "tail")
@@ -58,7 +51,7 @@ final class HostProcessRunnerTests: XCTestCase {
         defer { signal(SIGPIPE, previous) }
         let leaked = open("/dev/null", O_RDONLY)  // without O_CLOEXEC
         defer { close(leaked) }
-        let (outcome, lines) = await run(
+        let (outcome, lines) = await Self.run(
             """
             env | sort | tr '\\n' ' '; echo
             cat; echo "stdin done"
@@ -85,22 +78,22 @@ final class HostProcessRunnerTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "#!/bin/sh\necho \"from the step's PATH\"\n".write(toFile: dir + "/only-here", atomically: true, encoding: .utf8)
         chmod(dir + "/only-here", 0o755)
-        let (found, lines) = await run("", env: ["PATH": dir + ":/usr/bin:/bin"], argv: ["only-here"])
+        let (found, lines) = await Self.run("", env: ["PATH": dir + ":/usr/bin:/bin"], argv: ["only-here"])
         XCTAssertEqual(found.termination, .exited(0))
         XCTAssertEqual(lines, ["from the step's PATH"])
-        let (missing, _) = await run("", argv: ["only-here"])
+        let (missing, _) = await Self.run("", argv: ["only-here"])
         XCTAssertEqual(missing.termination, .failedToStart("cannot start `only-here`: not found in the step's PATH"))
     }
 
     func testAMissingWorkingDirectoryOrExecutableIsAnOutcomeNotACrash() async {
-        let (noDir, _) = await run("true", directory: "/nonexistent/dir")
+        let (noDir, _) = await Self.run("true", directory: "/nonexistent/dir")
         XCTAssertEqual(noDir.termination, .failedToStart("working directory /nonexistent/dir does not exist"))
-        let (noFile, _) = await run("", argv: ["/nonexistent/tool"])
+        let (noFile, _) = await Self.run("", argv: ["/nonexistent/tool"])
         XCTAssertEqual(noFile.termination, .failedToStart("cannot start `/nonexistent/tool`: No such file or directory"))
     }
 
     func testTimeoutAndCancellationEndTheWholeGroup() async throws {
-        let (timedOut, _) = await run("sleep 30 & wait", timeout: .millis(100))
+        let (timedOut, _) = await Self.run("sleep 30 & wait", timeout: .millis(100))
         XCTAssertEqual(timedOut.termination, .timedOut)
         let token = CancellationToken()
         let pidFile = NSTemporaryDirectory() + "sg-grandchild-\(UUID().uuidString)"
@@ -124,14 +117,14 @@ final class HostProcessRunnerTests: XCTestCase {
         token.cancel(reason: "before")
         let clock = ContinuousClock()
         let start = clock.now
-        let (outcome, _) = await run("sleep 30", cancellation: token)
+        let (outcome, _) = await Self.run("sleep 30", cancellation: token)
         XCTAssertEqual(outcome.termination, .cancelled)
         XCTAssertLessThan(clock.now - start, .seconds(20), "it did not sleep its 30 s")
     }
 
     /// After SIGTERM the step's own cleanup still runs and what it prints arrives.
     func testOutputDuringTheGracePeriodArrives() async {
-        let (outcome, lines) = await run(
+        let (outcome, lines) = await Self.run(
             "trap 'echo cleaning up; exit 3' TERM; echo ready; while :; do sleep 0.01; done", timeout: .millis(200))
         XCTAssertEqual(outcome.termination, .timedOut)
         XCTAssertEqual(lines.first, "ready")
