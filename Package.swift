@@ -57,11 +57,16 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess", condition: .when(platforms: [.macOS])),
             ]
         ),
-        // Executes a plan: scheduling, attempts, logs, run records, the job cache's use.
+        // Is this job up to date, and why: cache keys, entries, restore, the remote, `plan`'s advice, pruning.
+        .target(
+            name: "ShipgateJobCache",
+            dependencies: ["ShipgateModel", "ShipgatePlanning", "ShipgateCache", "ShipgateProcess"]
+        ),
+        // Executes a plan: scheduling, attempts, logs, run records; asks the job cache before running.
         .target(
             name: "ShipgateEngine",
             dependencies: [
-                "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "ShipgateProcess", "CShipgatePosix",
+                "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "ShipgateJobCache", "ShipgateProcess", "CShipgatePosix",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -87,8 +92,8 @@ let package = Package(
         .target(
             name: "ShipgateRelease",
             dependencies: [
-                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateCache", "ShipgateGit", "ShipgateState",
-                "ShipgateGate", "ShipgateProcess",
+                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateCache", "ShipgateJobCache", "ShipgateGit",
+                "ShipgateState", "ShipgateGate", "ShipgateProcess",
             ]
         ),
         // The release console: pages, JSON API, sessions and metrics over the state store (Hummingbird).
@@ -96,7 +101,7 @@ let package = Package(
             name: "ShipgateConsole",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgateEngine",
-                "ShipgateCache", "ShipgateReport", "ShipgateProcess",
+                "ShipgateCache", "ShipgateJobCache", "ShipgateReport", "ShipgateProcess",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -111,8 +116,8 @@ let package = Package(
         .executableTarget(
             name: "shipgate",
             dependencies: [
-                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateGit",
-                "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole", "ShipgateProcess",
+                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateJobCache",
+                "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole", "ShipgateProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -124,13 +129,13 @@ let package = Package(
         ),
         .testTarget(name: "ShipgateProcessTests", dependencies: ["ShipgateProcess", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
-        .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateEngine", "ShipgateProcess"]),
+        .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateJobCache", "ShipgateEngine", "ShipgateProcess"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
         .testTarget(
             name: "ShipgateEngineTests",
             dependencies: [
-                "ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport", "ShipgateCache", "ShipgateProcess",
-                .product(name: "Subprocess", package: "swift-subprocess"),
+                "ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport", "ShipgateCache", "ShipgateJobCache",
+                "ShipgateProcess", .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
         .testTarget(name: "ShipgateGateTests", dependencies: ["ShipgateGate", "ShipgateModel", "ShipgateState", "ShipgateLoading", "ShipgatePostgres"]),
@@ -147,7 +152,7 @@ let package = Package(
             name: "ShipgateReleaseTests",
             dependencies: [
                 "ShipgateRelease", "ShipgateState", "ShipgateGate", "ShipgateModel", "ShipgateLoading", "ShipgateEngine", "ShipgateGit",
-                "ShipgatePlanning", "ShipgateCache", "ShipgateProcess",
+                "ShipgatePlanning", "ShipgateCache", "ShipgateJobCache", "ShipgateProcess",
             ]
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import ShipgateCache
 import ShipgateEngine
 import ShipgateGate
 import ShipgateGit
+import ShipgateJobCache
 import ShipgateLoading
 import ShipgateModel
 import ShipgateProcess

@@ -2,6 +2,7 @@ import Foundation
 import ShipgateEngine
 import ShipgateGate
 import ShipgateGit
+import ShipgateJobCache
 import ShipgateModel
 import ShipgateRelease
 import ShipgateState

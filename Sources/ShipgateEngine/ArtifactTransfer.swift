@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateCache
+import ShipgateJobCache
 import ShipgateModel
 
 /// Moves job artifacts between runs on different machines (exported GitHub workflows): a

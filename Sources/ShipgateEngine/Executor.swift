@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ShipgateJobCache
 import ShipgateModel
 import ShipgatePlanning
 import ShipgateProcess

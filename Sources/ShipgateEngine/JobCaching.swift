@@ -1,29 +1,9 @@
 import Foundation
 import ShipgateCache
+import ShipgateJobCache
 import ShipgateModel
 import ShipgatePlanning
 import ShipgateProcess
-
-/// Why a job ran or was restored, written to `<run>/cache/<job>.json` for `shipgate explain`.
-public struct CacheDecision: Codable, Sendable, Equatable {
-    public enum Status: String, Codable, Sendable {
-        /// Restored from an entry.
-        case hit
-        /// Ran: no entry for the key (see `reasons`).
-        case miss
-        /// Ran without the cache: the key could not be computed (see `reasons`).
-        case error
-    }
-
-    public var job: String
-    public var status: Status
-    public var key: String?
-    public var reasons: [String]
-    /// For hits: the run that produced the entry, and where it was found (`local`, `remote`).
-    public var cachedFrom: String?
-    public var source: String?
-    public var components: KeyComponents?
-}
 
 extension JobExecutor {
     /// Computes the key and restores the job when an entry exists. Returns the cached result
@@ -37,7 +17,7 @@ extension JobExecutor {
         do {
             components = try await builder.components(
                 job: job, spec: spec, scripts: prepared.map(\.script), directories: prepared.map(\.relativeDirectory), envs: prepared.map(\.env),
-                needs: Self.needContributions(job, needed: needed), jobEnv: try commandEnvironment(job, needed: needed))
+                needs: CacheKeyBuilder.needContributions(job, needed: needed), jobEnv: try commandEnvironment(job, needed: needed))
         } catch {
             decision.status = .error
             decision.reasons = ["cannot compute the cache key: \(error)"]
@@ -109,22 +89,6 @@ extension JobExecutor {
         return (nil, decision)
     }
 
-    /// What each needed job contributes to the key: its own key, or the digest of the
-    /// artifacts it handed on; nothing for a job that has neither. Jobs waited for by stage
-    /// order contribute only their artifacts; `after` jobs nothing.
-    static func needContributions(_ job: PlannedJob, needed: [String: JobResult]) -> [String: String] {
-        var needs: [String: String] = [:]
-        for id in job.needs {
-            guard let r = needed[id] else { continue }
-            if let key = r.cacheKey, !job.needsFromStages {
-                needs[id] = key
-            } else if let digest = r.artifactsDigest {
-                needs[id] = "artifacts:" + digest
-            }
-        }
-        return needs
-    }
-
     /// Stores the job's outputs after a successful run. Problems are warnings, except an
     /// output that escapes the workspace, which fails the job.
     func store(
@@ -178,51 +142,18 @@ extension JobExecutor {
         return changed.sorted()
     }
 
-    /// Sends the blobs, then the entry (so a reader never finds an entry whose blobs are not
-    /// there yet). Blobs are content-addressed, so sending one again is harmless; we do not ask
-    /// first (`HEAD` stalls in FoundationNetworking on Linux). Failures are warnings.
     func upload(_ entry: ActionEntry, to remote: RemoteCache, cache: CacheContext) async {
-        for digest in entry.digests.sorted() {
-            guard let data = FileManager.default.contents(atPath: cache.local.blobPath(digest)) else { return }
-            if case .unavailable(let reason) = await remote.put("cas", digest, data) {
-                warnRemoteOnce(reason)
-                return
-            }
-        }
-        guard let data = try? JSONEncoder.iso.encode(entry) else { return }
-        if case .unavailable(let reason) = await remote.put("ac", entry.key, data) { warnRemoteOnce(reason) }
+        if case .unavailable(let reason) = await RemoteEntries(remote: remote, local: cache.local).upload(entry) { warnRemoteOnce(reason) }
     }
 
-    /// Downloads an entry and its blobs from the remote, verifying every blob, and keeps them
-    /// locally. Any problem is a warning and a miss.
     func fetchRemote(_ key: String, remote: RemoteCache, cache: CacheContext, job: String) async -> ActionEntry? {
-        switch await remote.get("ac", key) {
-        case .miss: return nil
-        case .unavailable(let reason):
-            warnRemoteOnce(reason)
-            return nil
-        case .hit(let data):
-            guard let entry = try? JSONDecoder.iso.decode(ActionEntry.self, from: data), entry.key == key else {
-                notice(job, .warning, "remote cache entry \(key.prefix(12))… is not a shipgate entry; ignored")
-                return nil
-            }
-            for digest in entry.digests where !cache.local.hasBlob(digest) {
-                guard case .hit(let bytes) = await remote.get("cas", digest) else {
-                    notice(job, .warning, "remote cache is missing blob \(digest.prefix(12))…; running the job")
-                    return nil
-                }
-                guard Digest.sha256([UInt8](bytes)) == digest else {
-                    notice(job, .warning, "remote cache returned wrong bytes for blob \(digest.prefix(12))…; ignored it and running the job")
-                    return nil
-                }
-                do { _ = try cache.local.storeBlob(data: [UInt8](bytes)) } catch {
-                    notice(job, .warning, "cannot keep a remote blob locally: \(error)")
-                    return nil
-                }
-            }
-            try? cache.local.writeEntry(.action, key, entry)
-            return entry
+        let (entry, problem) = await RemoteEntries(remote: remote, local: cache.local).fetch(key)
+        switch problem {
+        case .unavailable(let reason): warnRemoteOnce(reason)
+        case .entry(let message): notice(job, .warning, message)
+        case nil: break
         }
+        return entry
     }
 
     func warnRemoteOnce(_ reason: String) {
@@ -233,44 +164,6 @@ extension JobExecutor {
     func record(_ decision: CacheDecision) {
         decisions.append(decision.jsonLine)
     }
-}
-
-extension CacheDecision {
-    /// One compact JSON line, decodable as `CacheDecision`.
-    var jsonLine: String {
-        var o = JSONObject()
-        o.add("job", job)
-        o.add("status", status.rawValue)
-        o.add("key", key)
-        o.add("reasons", raw: JSONObject.array(reasons))
-        o.add("cachedFrom", cachedFrom)
-        o.add("source", source)
-        o.add("components", raw: components?.jsonText ?? "null")
-        return o.text
-    }
-
-    /// The decision for `job` in a run directory's `cache.jsonl` (the last one, if several).
-    public static func read(runDirectory: String, job: String) -> CacheDecision? {
-        guard let data = FileManager.default.contents(atPath: runDirectory + "/cache.jsonl") else { return nil }
-        var found: CacheDecision?
-        for line in data.split(separator: 10) {
-            if let d = try? JSONDecoder().decode(CacheDecision.self, from: Data(line)), d.job == job { found = d }
-        }
-        return found
-    }
-}
-
-extension JSONEncoder {
-    /// `JSONEncoder.cache`, pretty-printed: for files people read (manifests, decisions).
-    static var iso: JSONEncoder {
-        let e = JSONEncoder.cache
-        e.outputFormatting.insert(.prettyPrinted)
-        return e
-    }
-}
-
-extension JSONDecoder {
-    static var iso: JSONDecoder { .cache }
 }
 
 /// A flag that lets exactly one caller through (one warning per run, however many jobs hit it).

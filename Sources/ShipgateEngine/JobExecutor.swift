@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateCache
+import ShipgateJobCache
 import ShipgateModel
 import ShipgatePlanning
 import ShipgateProcess

@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateJobCache
 import ShipgateModel
 
 /// What happened during a run, in order. Reporters turn these into terminal lines, JSON
@@ -238,3 +239,4 @@ public enum ISOTime {
     }
 
 }
+extension JobResult: CacheFacts {}

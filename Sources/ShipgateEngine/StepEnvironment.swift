@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateJobCache
 import ShipgateModel
 import ShipgatePlanning
 

@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateEngine
 import ShipgateModel
+import ShipgateProcess
 
 /// Who gets which secret: the one place that decides, for runs, plans and rollbacks.
 ///

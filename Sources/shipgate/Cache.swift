@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShipgateCache
 import ShipgateEngine
+import ShipgateJobCache
 import ShipgateLoading
 import ShipgateModel
 import ShipgateRelease

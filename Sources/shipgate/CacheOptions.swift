@@ -3,6 +3,7 @@ import Foundation
 import ShipgateCache
 import ShipgateEngine
 import ShipgateGit
+import ShipgateJobCache
 
 /// Cache flags shared by `run` and `plan`.
 struct CacheOptions: ParsableArguments {

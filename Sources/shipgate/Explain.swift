@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShipgateEngine
+import ShipgateJobCache
 import ShipgateReport
 
 extension Shipgate {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import ShipgateEngine
 import ShipgateGit
+import ShipgateJobCache
+import ShipgateModel
 import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport

@@ -4,6 +4,7 @@ import ShipgateCache
 import ShipgateEngine
 import ShipgateGate
 import ShipgateGit
+import ShipgateJobCache
 import ShipgateModel
 import ShipgateProcess
 import ShipgateRelease

@@ -5,6 +5,7 @@ import Logging
 import ShipgateConsole
 import ShipgateEngine
 import ShipgateGate
+import ShipgateProcess
 import ShipgateReport
 import ShipgateState
 

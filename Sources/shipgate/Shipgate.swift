@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShipgateEngine
+import ShipgateProcess
 
 /// The `shipgate` command: a CI/CD pipeline runner and deploy gate.
 struct Shipgate: AsyncParsableCommand {

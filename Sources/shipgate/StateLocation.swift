@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateEngine
 import ShipgatePostgres
+import ShipgateProcess
 import ShipgateState
 
 /// Which state store a command uses: `--state URL` (or `SHIPGATE_STATE_URL`) naming

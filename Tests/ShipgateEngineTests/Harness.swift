@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateCache
 import ShipgateEngine
+import ShipgateJobCache
 import ShipgateLoading
 import ShipgateModel
 import ShipgatePlanning

@@ -1,4 +1,5 @@
 import ShipgateEngine
+import ShipgateModel
 import XCTest
 
 final class OutputsAndMaskingTests: XCTestCase {

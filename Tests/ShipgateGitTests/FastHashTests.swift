@@ -2,6 +2,7 @@ import Foundation
 import ShipgateCache
 import ShipgateEngine
 import ShipgateGit
+import ShipgateJobCache
 import XCTest
 
 /// Input ids from git's index equal the ids computed by reading files, so cache keys do not

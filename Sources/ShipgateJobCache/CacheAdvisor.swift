@@ -22,7 +22,7 @@ public struct CacheAdvisor: Sendable {
         var plan = plan
         let builder = CacheKeyBuilder(context: context, runner: runner, environment: ProcessEnvironment.Base(environment), workspace: context.workspace)
         // What each job would hand its dependents: key, outputs (when restored), artifacts.
-        var predicted: [String: JobResult] = [:]
+        var predicted: [String: Predicted] = [:]
         var unknownOutputs = Set<String>()
         let publishesArtifacts = Set(plan.jobs.filter { $0.artifacts != nil }.map(\.id))
         for index in plan.jobs.indices where plan.jobs[index].status != .skip {
@@ -52,12 +52,11 @@ public struct CacheAdvisor: Sendable {
                 }
                 let components = try await builder.components(
                     job: job, spec: spec, scripts: steps.map(\.0), directories: steps.map(\.2), envs: steps.map(\.1),
-                    needs: JobExecutor.needContributions(job, needed: predicted),
+                    needs: CacheKeyBuilder.needContributions(job, needed: predicted),
                     jobEnv: Dictionary(try job.env.map { ($0.name, try resolve($0.value, predicted: predicted)) }, uniquingKeysWith: { _, b in b }))
                 let key = components.key
                 plan.jobs[index].cacheKey = key
-                var result = JobResult(id: job.id, status: .success)
-                result.cacheKey = key
+                var result = Predicted(cacheKey: key)
                 if let entry = context.local.peekEntry(.action, key, as: ActionEntry.self) {
                     plan.jobs[index].status = .cached
                     plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "cached: entry from run \(entry.runID)")
@@ -95,7 +94,14 @@ public struct CacheAdvisor: Sendable {
         return existing + "; " + (reason.hasPrefix("runs: ") ? String(reason.dropFirst(6)) : reason)
     }
 
-    private func resolve(_ template: Template, predicted: [String: JobResult]) throws -> String {
+    /// What a job would hand its dependents, as far as the cache can tell before running.
+    struct Predicted: CacheFacts {
+        var cacheKey: String?
+        var artifactsDigest: String?
+        var outputs: [String: String] = [:]
+    }
+
+    private func resolve(_ template: Template, predicted: [String: Predicted]) throws -> String {
         try CacheContext.resolve(template.expandingVariables(environment), outputs: predicted.mapValues(\.outputs), cache: context)
     }
 }

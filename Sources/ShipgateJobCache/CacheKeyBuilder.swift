@@ -5,20 +5,44 @@ import ShipgatePlanning
 import ShipgateProcess
 
 /// Computes a job's `KeyComponents` (see its documentation for exactly what is in the key).
-struct CacheKeyBuilder {
-    let context: CacheContext
-    let runner: any ProcessRunner
-    let environment: ProcessEnvironment.Base
-    let workspace: String
+public struct CacheKeyBuilder: Sendable {
+    public let context: CacheContext
+    /// Runs `cache-key-extra` commands.
+    public let runner: any ProcessRunner
+    public let environment: ProcessEnvironment.Base
+    public let workspace: String
 
-    struct Unresolvable: Error, CustomStringConvertible {
-        var description: String
+    public init(context: CacheContext, runner: any ProcessRunner, environment: ProcessEnvironment.Base, workspace: String) {
+        self.context = context
+        self.runner = runner
+        self.environment = environment
+        self.workspace = workspace
+    }
+
+    public struct Unresolvable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// What each needed job contributes to the key: its own key, or the digest of the
+    /// artifacts it handed on; nothing for a job that has neither. Jobs waited for by stage
+    /// order contribute only their artifacts; `after` jobs nothing.
+    public static func needContributions<Facts: CacheFacts>(_ job: PlannedJob, needed: [String: Facts]) -> [String: String] {
+        var needs: [String: String] = [:]
+        for id in job.needs {
+            guard let r = needed[id] else { continue }
+            if let key = r.cacheKey, !job.needsFromStages {
+                needs[id] = key
+            } else if let digest = r.artifactsDigest {
+                needs[id] = "artifacts:" + digest
+            }
+        }
+        return needs
     }
 
     /// `scripts`, `directories` and `envs` are per step, after interpolation. `needs` maps each
     /// needed job to its contribution (its key, or the digest of its artifacts). `jobEnv` (the
     /// job's resolved `env`) is added to `environment` for the `cache-key-extra` commands.
-    func components(
+    public func components(
         job: PlannedJob, spec: CacheSpec, scripts: [String], directories: [String?], envs: [[String: String]], needs: [String: String],
         jobEnv: [String: String] = [:]
     ) async throws -> KeyComponents {
@@ -68,6 +92,12 @@ struct CacheKeyBuilder {
         }
         return Digest.sha256(lines.text)
     }
+}
+
+/// What a finished (or, for `plan`, predicted) job hands the cache keys of the jobs that need it.
+public protocol CacheFacts {
+    var cacheKey: String? { get }
+    var artifactsDigest: String? { get }
 }
 
 final class LinesBox: @unchecked Sendable {
