@@ -10,6 +10,7 @@ import ShipgateState
 extension Shipgate {
     struct Keygen: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "keygen",
             abstract: "Create an approver's Ed25519 key pair and print its keyring line.",
             discussion: "Writes DIR/NAME.key (mode 600) and DIR/NAME.pub. Add the printed line to pipelines/approvers.yml and merge it.")
 
@@ -41,6 +42,7 @@ extension Shipgate {
 
     struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "approve",
             abstract: "Sign an approval of a blocked deploy: this run's commit, pipeline and artifacts, for one environment.",
             discussion:
                 "The approver is the keyring entry whose public key matches --key (or, with --server, the console user the token belongs to). Then `shipgate resume RUN`."
@@ -60,6 +62,7 @@ extension Shipgate {
 
     struct Reject: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reject",
             abstract: "Sign a rejection of a deploy: it blocks until a later round of approvals.")
 
         @OptionGroup var signing: SigningOptions
@@ -68,7 +71,7 @@ extension Shipgate {
     }
 
     struct Approvals: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List deploys waiting for approval, and the approvals recorded.")
+        static let configuration = CommandConfiguration(commandName: "approvals", abstract: "List deploys waiting for approval, and the approvals recorded.")
 
         @Flag(help: "Only gates that are still blocked.")
         var pending = false

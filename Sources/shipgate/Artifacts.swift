@@ -7,6 +7,7 @@ import ShipgateJobCache
 extension Shipgate {
     struct Artifacts: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "artifacts",
             abstract: "List or extract the artifacts of a run, with their digests.")
 
         @Argument(help: "Run id, or `last`.") var run: String

@@ -11,10 +11,11 @@ import ShipgateState
 extension Shipgate {
     struct Cache: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cache",
             abstract: "Inspect, verify and prune the local cache.", subcommands: [Stats.self, Verify.self, Prune.self])
 
         struct Stats: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Entries, size, and the hit rate of recent runs.")
+            static let configuration = CommandConfiguration(commandName: "stats", abstract: "Entries, size, and the hit rate of recent runs.")
             @Option(help: "State directory (default: .shipgate here; env SHIPGATE_STATE_DIR).") var stateDir: String?
             @Option(help: "How many recent runs the hit rate covers.") var runs = 20
 
@@ -57,6 +58,7 @@ extension Shipgate {
 
         struct Verify: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "verify",
                 abstract: "Check every blob against its digest and every entry's blobs; exit 1 when something is damaged.",
                 discussion: "Changes nothing. A damaged blob or entry is also caught (and removed) when a run reads it; this finds them all now.")
             @Option(help: "State directory (default: .shipgate here; env SHIPGATE_STATE_DIR).") var stateDir: String?
@@ -79,6 +81,7 @@ extension Shipgate {
 
         struct Prune: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "prune",
                 abstract: "Remove least recently used entries until the cache fits, then unreferenced blobs.",
                 discussion: "Blobs still referenced by an entry, or by a run's artifacts that have not expired, are kept.")
             @Option(help: "Keep at most this much (e.g. 5G, 500M).") var maxSize: String?

@@ -7,6 +7,7 @@ import ShipgateReport
 extension Shipgate {
     struct Explain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "explain",
             abstract: "Say why a job of a past run ran or was restored from the cache.",
             discussion: "RUN is a run id (see .shipgate/runs/) or `last`. JOB is a job id as in the run, or a matrix job's declared id (every variant).")
 

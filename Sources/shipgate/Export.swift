@@ -5,6 +5,7 @@ import ShipgateReport
 extension Shipgate {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Export a pipeline to another system.", subcommands: [GitHub.self])
 
         struct GitHub: ParsableCommand {

@@ -5,7 +5,7 @@ extension GraphRenderer.Format: ExpressibleByArgument {}
 
 extension Shipgate {
     struct Graph: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Draw the job graph as Mermaid or Graphviz dot.")
+        static let configuration = CommandConfiguration(commandName: "graph", abstract: "Draw the job graph as Mermaid or Graphviz dot.")
 
         @OptionGroup var pipeline: PipelineOptions
 

@@ -11,6 +11,7 @@ import ShipgateState
 extension Shipgate {
     struct Plan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "plan",
             abstract: "Show what `run` would do, without running anything.",
             discussion: """
                 Jobs in execution order (waves of what can run in parallel), with their commands after \

@@ -7,7 +7,7 @@ import ShipgateState
 
 extension Shipgate {
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the releases of an environment, newest first.")
+        static let configuration = CommandConfiguration(commandName: "history", abstract: "List the releases of an environment, newest first.")
 
         @Option(help: "The environment.")
         var env: String
@@ -73,7 +73,7 @@ extension Shipgate {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a run (default: the newest) with its jobs and gates.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a run (default: the newest) with its jobs and gates.")
 
         @Argument(help: "The run id (or a unique prefix, or `last`).")
         var id: String = "last"
@@ -144,6 +144,7 @@ extension Shipgate {
 
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "audit",
             abstract: "Show the audit log: every gate decision, approval, deploy, verify, rollback and break-glass.",
             subcommands: [Show.self, Verify.self], defaultSubcommand: Show.self)
 

@@ -9,6 +9,7 @@ import ShipgateState
 extension Shipgate {
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "resume",
             abstract: "Continue a blocked or interrupted run: finished jobs are not rerun, their artifacts are used.",
             discussion: """
                 The run must be resumed on the commit it ran at, with the same pipeline file.

@@ -14,6 +14,7 @@ import ShipgateState
 extension Shipgate {
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rollback",
             abstract: "Roll an environment back by hand to the previous (or a named) good release, using its retained artifacts.",
             discussion: """
                 Runs the `rollback` steps of the job that made the target release, as the trusted ref declares it (never the \

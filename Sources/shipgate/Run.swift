@@ -10,6 +10,7 @@ import ShipgateReport
 extension Shipgate {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run a pipeline: jobs as real processes, in parallel along the DAG.",
             discussion: """
                 Logs and the run record go to .shipgate/runs/<run-id>/ (see --state-dir).

@@ -6,10 +6,12 @@ import ShipgateModel
 extension Shipgate {
     struct Runs: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "runs",
             abstract: "Manage the run directories in .shipgate/runs.", subcommands: [Prune.self])
 
         struct Prune: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "prune",
                 abstract: "Remove old run directories (logs, records, artifact manifests).",
                 discussion: """
                     Keeps the newest --keep runs and the runs younger than --max-age; removes the others. \

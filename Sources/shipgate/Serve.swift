@@ -12,6 +12,7 @@ import ShipgateState
 extension Shipgate {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "serve",
             abstract: "Serve the release console: environments, pending approvals, history and rollback, runs, audit, /api and /metrics.",
             discussion: """
                 Users come from the users file (`shipgate user add`). Approvals given in the console are signed with --key on the \

@@ -6,10 +6,12 @@ import ShipgateState
 extension Shipgate {
     struct State: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "state",
             abstract: "Manage the state store: move it to PostgreSQL, measure it.", subcommands: [Migrate.self, Bench.self])
 
         struct Migrate: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "migrate",
                 abstract: "Copy all state (runs, gates, approvals, releases, the audit chain) into an empty store.",
                 discussion: """
                     Example: shipgate state migrate --from sqlite:.shipgate/state.db --to postgres://ci@db.internal/shipgate
@@ -70,6 +72,7 @@ extension Shipgate {
 
         struct Bench: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "bench",
                 abstract: "Measure gate-check and deploy-lock latency of a scratch store (used by bench/state.sh).")
 
             @Option(name: .customLong("state"), help: "An empty scratch store: sqlite:PATH or postgres://….")

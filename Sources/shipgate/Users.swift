@@ -6,6 +6,7 @@ import ShipgateReport
 extension Shipgate {
     struct User: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "user",
             abstract: "Manage release-console users (bcrypt passwords) and their API tokens.",
             subcommands: [Add.self, Remove.self, List.self, Token.self, Revoke.self])
 
@@ -26,6 +27,7 @@ extension Shipgate {
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "add",
                 abstract: "Add a user (or set their password), bound to an approver name of the keyring.",
                 discussion: "The password is read from standard input with --password-stdin, else asked for twice on the terminal.")
 
@@ -65,7 +67,8 @@ extension Shipgate {
         }
 
         struct Remove: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Remove a user and their tokens; their sessions end at their next request.")
+            static let configuration = CommandConfiguration(
+                commandName: "remove", abstract: "Remove a user and their tokens; their sessions end at their next request.")
 
             @Argument(help: "Login name.")
             var name: String
@@ -82,7 +85,7 @@ extension Shipgate {
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List users, their approver names and token ids.")
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "List users, their approver names and token ids.")
 
             @OptionGroup var file: UsersFile
 
@@ -101,6 +104,7 @@ extension Shipgate {
 
         struct Token: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "token",
                 abstract: "Create an API token for a user and print it (only now: it is stored hashed).",
                 discussion: "Use it as SHIPGATE_TOKEN for `shipgate approve --server URL`, or as `Authorization: Bearer TOKEN`.")
 
@@ -118,7 +122,7 @@ extension Shipgate {
         }
 
         struct Revoke: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Revoke one API token of a user (by id), or all of them.")
+            static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke one API token of a user (by id), or all of them.")
 
             @Argument(help: "Login name.")
             var name: String
@@ -138,6 +142,7 @@ extension Shipgate {
 
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "report",
             abstract: "Write a run's page (timeline, jobs, gates, logs) as one self-contained HTML file.")
 
         @Argument(help: "The run id (or a unique prefix, or `last`).")

@@ -5,6 +5,7 @@ import ShipgateReport
 extension Shipgate {
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "validate",
             abstract: "Check a pipeline file and report every problem with file:line:col.",
             discussion: "Exits 0 when the pipeline is valid, 2 when it is not.")
 
