@@ -16,7 +16,7 @@ extension PipelineDecoder {
         for item in items {
             guard let text = reader.nonEmptyString(item, what: "an entry of `caches.paths`") else { continue }
             var checked = text
-            if text.contains("${{") {
+            if text.contains(literal: "${{") {
                 let (template, refs) = templates.parse(text, node: item)
                 if let other = refs.first(where: { if case .matrix = $0.expression { false } else { true } }) {
                     reader.error(

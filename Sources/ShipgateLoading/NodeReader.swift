@@ -86,7 +86,7 @@ final class NodeReader {
 
     func nonEmptyString(_ node: YAMLNode, what: String) -> String? {
         guard let s = scalar(node, what: what) else { return nil }
-        if s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if s.isBlank {
             error("\(what) must not be empty", at: node)
             return nil
         }

@@ -259,7 +259,7 @@ struct PipelineDecoder {
             case "cache-key-extra":
                 keyExtraNode = entry.keyNode
                 keyExtra = (reader.stringList(entry.value, what: "`cache-key-extra`") ?? []).filter { command in
-                    guard command.value.contains("${{") else { return true }
+                    guard command.value.contains(literal: "${{") else { return true }
                     reader.error(
                         "`cache-key-extra` command `\(command.value)` uses `${{ }}`, which is not interpolated there", at: command.location,
                         hint: "write the command literally; it runs in the workspace with the job's `env`, so pass matrix values through `env`")
@@ -337,10 +337,10 @@ struct PipelineDecoder {
     static func escapeProblem(_ pattern: String) -> String? {
         let body = pattern.hasPrefix("!") ? String(pattern.dropFirst()) : pattern
         if body.isEmpty { return "is empty" }
-        if body.contains("${{") { return "uses `${{ }}`, which is not interpolated in path patterns" }
+        if body.contains(literal: "${{") { return "uses `${{ }}`, which is not interpolated in path patterns" }
         if body.hasPrefix("/") || body.hasPrefix("~") { return "is absolute" }
         if body.split(separator: "/", omittingEmptySubsequences: false).contains("..") { return "leaves the workspace (`..`)" }
-        if body.contains("\0") { return "contains a NUL character" }
+        if body.contains(literal: "\0") { return "contains a NUL character" }
         return nil
     }
 

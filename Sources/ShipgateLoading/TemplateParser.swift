@@ -30,16 +30,16 @@ struct TemplateParser {
             segments += parsed
             references += refs
         }
-        while let open = rest.range(of: "${{") {
+        while let open = rest.range(ofLiteral: "${{") {
             literal(rest[..<open.lowerBound])
             let location = locate(text: text, offset: open.lowerBound, node: node)
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
+            guard let close = rest[open.upperBound...].range(ofLiteral: "}}") else {
                 reader.error("unterminated `${{` (missing `}}`)", at: location)
                 segments.append(.literal(String(rest[open.lowerBound...])))
                 rest = rest[rest.endIndex...]
                 break
             }
-            let body = String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let body = rest[open.upperBound..<close.lowerBound].trimmed
             if let expression = Self.expression(body) {
                 segments.append(.expression(expression))
                 references.append(Reference(expression: expression, location: location))
@@ -163,12 +163,12 @@ struct TemplateParser {
         }
         // Find this occurrence in the source line to get the exact column.
         let linePrefix = before.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
-        let occurrence = linePrefix.components(separatedBy: needle).count - 1
+        let occurrence = linePrefix.occurrences(ofLiteral: needle)
         let sourceLines = source.lines
         if line - 1 < sourceLines.count {
             var search = sourceLines[line - 1][...]
             var seen = 0
-            while let r = search.range(of: needle) {
+            while let r = search.range(ofLiteral: needle) {
                 if seen == occurrence {
                     return SourceLocation(
                         file: base.file, line: line, column: sourceLines[line - 1].distance(from: sourceLines[line - 1].startIndex, to: r.lowerBound) + 1)

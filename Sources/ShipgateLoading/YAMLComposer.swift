@@ -103,9 +103,9 @@ enum YAMLComposer {
                     guard let (node, size) = builder.anchors[name] else { throw .undefinedAlias(name, line: mark.line, column: mark.column) }
                     try builder.add(node, size: size, anchor: nil)
                 case YAML_SEQUENCE_START_EVENT:
-                    builder.open(.sequence(.init(items: [], mark: mark)), anchor: anchorName(event.data.sequence_start.anchor))
+                    builder.open(mapping: false, mark: mark, anchor: anchorName(event.data.sequence_start.anchor))
                 case YAML_MAPPING_START_EVENT:
-                    builder.open(.mapping(.init(pairs: [], mark: mark)), anchor: anchorName(event.data.mapping_start.anchor))
+                    builder.open(mapping: true, mark: mark, anchor: anchorName(event.data.mapping_start.anchor))
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                     try builder.close()
                 default:
@@ -121,11 +121,19 @@ enum YAMLComposer {
 
     /// The stack of open collections; sizes count alias expansions.
     private struct Builder {
+        /// A collection being filled, its children kept apart from the node so that appending
+        /// mutates the one copy in `stack` (appending to a node's array inside an enum payload
+        /// copied the array each time: quadratic in a mapping's size).
         struct Open {
-            var node: YAMLNode
+            var isMapping: Bool
+            var mark: YAMLMark
+            var items: [YAMLNode] = []
+            var pairs: [YAMLPair] = []
             var size: Int
             var anchor: String?
             var pendingKey: YAMLNode?
+
+            var node: YAMLNode { isMapping ? .mapping(.init(pairs: pairs, mark: mark)) : .sequence(.init(items: items, mark: mark)) }
         }
 
         let maxNodes: Int
@@ -134,8 +142,8 @@ enum YAMLComposer {
         var root: YAMLNode?
         var total = 0
 
-        mutating func open(_ node: YAMLNode, anchor: String?) {
-            stack.append(Open(node: node, size: 1, anchor: anchor))
+        mutating func open(mapping: Bool, mark: YAMLMark, anchor: String?) {
+            stack.append(Open(isMapping: mapping, mark: mark, size: 1, anchor: anchor))
         }
 
         mutating func close() throws(Failure) {
@@ -147,27 +155,20 @@ enum YAMLComposer {
             total = total.addingReportingOverflow(size).overflow ? .max : total + size
             if total > maxNodes { throw .tooLarge }
             if let anchor { anchors[anchor] = (node, size) }
-            guard var top = stack.popLast() else {
+            guard !stack.isEmpty else {
                 root = node
                 return
             }
-            top.size = min(maxNodes + 1, top.size + size)
-            switch top.node {
-            case .sequence(var seq):
-                seq.items.append(node)
-                top.node = .sequence(seq)
-            case .mapping(var map):
-                if let key = top.pendingKey {
-                    map.pairs.append(YAMLPair(key: key, value: node))
-                    top.pendingKey = nil
-                    top.node = .mapping(map)
-                } else {
-                    top.pendingKey = node
-                }
-            case .scalar:
-                break
+            let top = stack.count - 1
+            stack[top].size = min(maxNodes + 1, stack[top].size + size)
+            if !stack[top].isMapping {
+                stack[top].items.append(node)
+            } else if let key = stack[top].pendingKey {
+                stack[top].pairs.append(YAMLPair(key: key, value: node))
+                stack[top].pendingKey = nil
+            } else {
+                stack[top].pendingKey = node
             }
-            stack.append(top)
         }
     }
 }
