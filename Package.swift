@@ -129,6 +129,7 @@ let package = Package(
         ),
         .testTarget(name: "ShipgateProcessTests", dependencies: ["ShipgateProcess", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
+        .testTarget(name: "ShipgateJobCacheTests", dependencies: ["ShipgateJobCache", "ShipgateCache", "ShipgateModel"]),
         .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateJobCache", "ShipgateEngine", "ShipgateProcess"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
         .testTarget(

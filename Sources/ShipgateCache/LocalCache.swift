@@ -128,6 +128,11 @@ public final class LocalCache: @unchecked Sendable {
         return value
     }
 
+    public func hasEntry(_ kind: Kind, _ name: String) -> Bool { access(entryPath(kind, name), F_OK) == 0 }
+
+    /// Marks an entry used without reading it; false when it is not there.
+    public func touchEntry(_ kind: Kind, _ name: String) -> Bool { utimes(entryPath(kind, name), nil) == 0 }
+
     public func peekEntry<T: Decodable>(_ kind: Kind, _ name: String, as: T.Type) -> T? {
         guard let data = FileManager.default.contents(atPath: entryPath(kind, name)) else { return nil }
         return try? JSONDecoder.cache.decode(T.self, from: data)

@@ -34,6 +34,24 @@ extension JobExecutor {
             return (nil, decision)
         }
 
+        // The no-op fast path: the entry's files are in the workspace as this job last left them.
+        if job.artifacts == nil, let fresh = cache.fresh.upToDate(job: job.id, key: key, root: options.workspace),
+            cache.local.touchEntry(.action, key)
+        {
+            var result = JobResult(id: job.id, status: .cached, attempts: 0, reason: nil, outputs: fresh.outputs, continueOnError: job.continueOnError)
+            result.cacheKey = key
+            result.cachedFrom = fresh.runID
+            decision.status = .hit
+            decision.components = nil
+            decision.cachedFrom = fresh.runID
+            decision.source = "local"
+            let files = fresh.files.count == 1 ? "1 file" : "\(fresh.files.count) files"
+            decision.reasons = ["entry \(key.prefix(12))… from run \(fresh.runID); its \(files) unchanged in the workspace since restored or stored"]
+            record(decision)
+            notice(job.id, .info, "cached: same key as run \(fresh.runID); \(files) already in place")
+            return (result, decision)
+        }
+
         var entry = cache.local.readEntry(.action, key, as: ActionEntry.self)
         var source = "local"
         if entry == nil, let remote = cache.remote {
@@ -57,6 +75,9 @@ extension JobExecutor {
                 decision.reasons = ["entry \(key.prefix(12))… from run \(entry.runID)"]
                 record(decision)
                 cache.saveLast(job: job.id, components, key: key)
+                if entry.artifacts.isEmpty {
+                    cache.fresh.record(job: job.id, key: key, runID: entry.runID, outputs: entry.outputs, files: toRestore.map(\.path), root: options.workspace)
+                }
                 let restored = toRestore.count
                 if restored == 0 {
                     notice(job.id, .info, "cached: same key as run \(entry.runID)\(source == "remote" ? " (remote cache)" : ""); nothing to restore")
@@ -83,6 +104,7 @@ extension JobExecutor {
                 return (nil, decision)
             }
         }
+        cache.fresh.forget(job: job.id)
         decision.reasons = cache.missReasons(job: job.id, components)
         record(decision)
         notice(job.id, .info, "cache miss: \(decision.reasons.joined(separator: "; "))")
@@ -128,6 +150,11 @@ extension JobExecutor {
         }
         result.cacheKey = key
         cache.saveLast(job: job.id, components, key: key)
+        if root == options.workspace && artifacts.isEmpty {
+            cache.fresh.record(job: job.id, key: key, runID: options.runID, outputs: result.outputs, files: files.map(\.path), root: root)
+        } else {
+            cache.fresh.forget(job: job.id)
+        }
         if let remote = cache.remote { await upload(entry, to: remote, cache: cache) }
     }
 

@@ -142,9 +142,21 @@ public struct RunDirectory: Sendable {
         let recordPath = path.hasSuffix(".json") ? path : path + "/run.json"
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = ISOTime.decoding
-        var summary = try decoder.decode(Summary.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
+        var summary = try decoder.decode(Summary.self, from: head(ofRecord: recordPath))
         if summary.status == .running && kill(summary.pid, 0) != 0 && errno == ESRCH { summary.status = .interrupted }
         return summary
+    }
+
+    /// The record's fields before its jobs, as a JSON object: `write` puts every field first and
+    /// `"jobs"` last, so the summary is in the first few KiB whatever the number of jobs. A
+    /// record in any other shape is returned whole.
+    static func head(ofRecord path: String) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return try Data(contentsOf: URL(fileURLWithPath: path)) }
+        defer { try? handle.close() }
+        let start = (try handle.read(upToCount: 16 << 10)) ?? Data()
+        let marker = Data(",\n  \"jobs\": [".utf8)
+        if let cut = start.range(of: marker) { return start[..<cut.lowerBound] + Data("}".utf8) }
+        return start + ((try handle.readToEnd()) ?? Data())
     }
 
     /// A new run id: UTC start time to the millisecond plus 6 random hex digits

@@ -30,6 +30,11 @@ public enum RunRetention {
         let fm = FileManager.default
         let ids = ((try? fm.contentsOfDirectory(atPath: runsDirectory)) ?? []).filter { !$0.hasPrefix(".") }.sorted(by: >)  // newest first
         var outcome = Outcome()
+        // Nothing can go: no record is read (this runs after every run).
+        if maxAge == nil, let keep, ids.count <= keep {
+            outcome.kept = ids.count
+            return outcome
+        }
         var branchesWithBase = Set<String>()
         for (index, id) in ids.enumerated() {
             let path = runsDirectory + "/" + id

@@ -57,7 +57,13 @@ public struct CacheAdvisor: Sendable {
                 let key = components.key
                 plan.jobs[index].cacheKey = key
                 var result = Predicted(cacheKey: key)
-                if let entry = context.local.peekEntry(.action, key, as: ActionEntry.self) {
+                if job.artifacts == nil, let fresh = context.fresh.upToDate(job: job.id, key: key, root: context.workspace),
+                    context.local.hasEntry(.action, key)
+                {
+                    plan.jobs[index].status = .cached
+                    plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "cached: entry from run \(fresh.runID)")
+                    result.outputs = fresh.outputs
+                } else if let entry = context.local.peekEntry(.action, key, as: ActionEntry.self) {
                     plan.jobs[index].status = .cached
                     plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "cached: entry from run \(entry.runID)")
                     result.outputs = entry.outputs

@@ -15,6 +15,8 @@ public final class CacheContext: @unchecked Sendable {
     public let statCache: StatCache
     /// Git blob ids of input files, remembered by stat data (`inputs.tsv`).
     public let inputIDs: StatCache
+    /// Jobs whose entry's files are in the workspace as restored or stored (the no-op fast path).
+    public let fresh: FreshRecords
     /// Blob ids that git's index vouches for (tracked, unmodified files), read without hashing.
     /// Set by the caller when the workspace is in a repository; nil hashes every input.
     public let trackedBlobID: (@Sendable (String) -> String?)?
@@ -33,7 +35,7 @@ public final class CacheContext: @unchecked Sendable {
 
     public init(
         stateDirectory: String, workspace: String, remote: RemoteCache? = nil, lookups: Bool = true, readOnly: Bool = false,
-        trackedBlobID: (@Sendable (String) -> String?)? = nil, ignored: (@Sendable (String, Bool) -> Bool)? = nil
+        trackedBlobID: (@Sendable (String) -> String?)? = nil, ignored: (@Sendable (String, Bool) -> Bool)? = nil, racyWindow: Double = 2
     ) throws {
         self.trackedBlobID = trackedBlobID
         self.ignored = ignored
@@ -42,6 +44,7 @@ public final class CacheContext: @unchecked Sendable {
         // `plan` reads the stat cache too; `finish()` only saves it when not read-only.
         statCache = StatCache(path: root + "/stat.tsv")
         inputIDs = StatCache(path: root + "/inputs.tsv", hasher: { try Digest.gitBlobID($0) })
+        fresh = FreshRecords(path: root + "/fresh.tsv", racyWindow: racyWindow)
         self.remote = remote
         self.workspace = workspace
         self.lookups = lookups
@@ -164,6 +167,7 @@ public final class CacheContext: @unchecked Sendable {
         if !readOnly {
             statCache.save()
             inputIDs.save()
+            fresh.save()
         }
     }
 }

@@ -66,7 +66,8 @@ final class Harness: Sendable {
         _ yaml: String, jobs: [String] = [], parallelism: Int = 4, failFast: Bool = false, secrets: [String: String] = [:],
         killGrace: TimeSpan = .millis(300), cancellation: CancellationToken = CancellationToken(), observer: (any RunObserver)? = nil,
         recordOutput: Bool = true, cache: Bool = false, noCache: Bool = false, remote: String? = nil, stateDirectory: String? = nil,
-        runner: any ProcessRunner = HostProcessRunner(), pause: (@Sendable (Duration, CancellationToken) async -> Bool)? = nil
+        runner: any ProcessRunner = HostProcessRunner(), pause: (@Sendable (Duration, CancellationToken) async -> Bool)? = nil,
+        racyWindow: Double = 2
     ) async throws -> Outcome {
         let state = stateDirectory ?? self.state
         let plan = try self.plan(yaml, jobs: jobs)
@@ -84,7 +85,8 @@ final class Harness: Sendable {
         let context =
             cache
             ? try CacheContext(
-                stateDirectory: state, workspace: workspace, remote: remote.flatMap { RemoteCache(url: $0, timeout: 2) }, lookups: !noCache)
+                stateDirectory: state, workspace: workspace, remote: remote.flatMap { RemoteCache(url: $0, timeout: 2) }, lookups: !noCache,
+                racyWindow: racyWindow)
             : nil
         let executor = Executor(plan: plan, options: configured, runner: runner, observer: sink, cancellation: cancellation, cache: context)
         let result = await executor.run()
