@@ -25,6 +25,10 @@ let package = Package(
     targets: [
         // Pure values: the validated pipeline, diagnostics, durations. No I/O.
         .target(name: "ShipgateModel"),
+        // GitHub's expression language: `${{ }}` parsed and evaluated with GitHub's coercions. Pure.
+        .target(name: "ShipgateExpressions"),
+        // The GitHub workflow front end (in progress): matrix expansion as GitHub does it.
+        .target(name: "ShipgateWorkflow", dependencies: ["ShipgateExpressions"]),
         // YAML text -> validated model, every problem collected with file:line:col.
         .target(
             name: "ShipgateLoading",
@@ -129,6 +133,8 @@ let package = Package(
         ),
         .testTarget(name: "ShipgateProcessTests", dependencies: ["ShipgateProcess", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
+        .testTarget(name: "ShipgateExpressionsTests", dependencies: ["ShipgateExpressions"]),
+        .testTarget(name: "ShipgateWorkflowTests", dependencies: ["ShipgateWorkflow", "ShipgateExpressions"]),
         .testTarget(name: "ShipgateJobCacheTests", dependencies: ["ShipgateJobCache", "ShipgateCache", "ShipgateModel"]),
         .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateJobCache", "ShipgateEngine", "ShipgateProcess"]),
         .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
