@@ -32,7 +32,10 @@ let package = Package(
         // YAML text -> validated model, every problem collected with file:line:col.
         .target(
             name: "ShipgateLoading",
-            dependencies: ["ShipgateModel", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "ShipgateModel", "ShipgateExpressions", "ShipgateWorkflow", .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Job graph, matrix expansion, interpolation, the ExecutionPlan value.
         .target(
@@ -129,7 +132,7 @@ let package = Package(
         // Parser fuzzing (bench/fuzz.sh builds it with -sanitize=fuzzer); otherwise a replay tool.
         .executableTarget(name: "ShipgateFuzz", dependencies: ["ShipgateLoading", "ShipgateGate", "ShipgatePlanning"]),
         .testTarget(
-            name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel", "ShipgateFuzz"], exclude: ["Fixtures"]
+            name: "ShipgateLoadingTests", dependencies: ["ShipgateLoading", "ShipgateModel", "ShipgateFuzz", "ShipgateWorkflow"], exclude: ["Fixtures"]
         ),
         .testTarget(name: "ShipgateProcessTests", dependencies: ["ShipgateProcess", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),

@@ -40,9 +40,17 @@ struct PipelineOptions: ParsableArguments {
     }
 
     /// Loads and validates the pipeline; prints every diagnostic to stderr; exits 2 on errors.
-    func load(style: Style, path explicitPath: String? = nil) throws -> Pipeline {
+    func load(style: Style, path explicitPath: String? = nil, preloaded: PipelineLoader.Result? = nil) throws -> Pipeline {
         let path = try explicitPath ?? resolvedFile()
-        let result = PipelineLoader.load(path: path)
+        let result = preloaded ?? PipelineLoader.load(path: path)
+        // A GitHub workflow is not a broken pipeline: say what shipgate does with it (only a
+        // file that failed as a pipeline is looked at again, so pipelines pay nothing).
+        if result.pipeline == nil, WorkflowLoader.isWorkflow(path: path) {
+            FileDescriptorSink.standardError.write(
+                "error: \(path) is a GitHub Actions workflow. shipgate checks workflows (`shipgate validate \(path)`) "
+                    + "but does not plan or run them yet; for now, describe the jobs as a shipgate pipeline (docs/pipeline-format.md).\n")
+            throw ExitWith(code: Exit.invalid)
+        }
         var diagnostics = result.diagnostics
         if result.pipeline == nil, let partial = result.partial {
             // Report graph problems (cycles, unknown needs) in the same pass as the others.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import ShipgateLoading
+import ShipgateModel
 import ShipgatePlanning
 import ShipgateReport
 
@@ -13,11 +15,31 @@ extension Shipgate {
 
         func run() async throws {
             let style = Terminal.stderrStyle
-            let loaded = try pipeline.load(style: style)
+            let path = try pipeline.resolvedFile()
+            let result = PipelineLoader.load(path: path)
+            if result.pipeline == nil, WorkflowLoader.isWorkflow(path: path) { return try validateWorkflow(path, style: style) }
+            let loaded = try pipeline.load(style: style, path: path, preloaded: result)
             let plan = try pipeline.plan(loaded, jobs: [], style: style)
             print(
                 "\(loaded.file): valid (\(plan.jobs.count) job\(plan.jobs.count == 1 ? "" : "s") in \(plan.waves.count) wave\(plan.waves.count == 1 ? "" : "s"))"
             )
+        }
+
+        /// A GitHub workflow: every problem reported with its location, then what it declares.
+        private func validateWorkflow(_ path: String, style: Style) throws {
+            let result = WorkflowLoader.load(path: path)
+            if !result.diagnostics.isEmpty {
+                FileDescriptorSink.standardError.write(DiagnosticPrinter.render(result.diagnostics, style: style))
+            }
+            guard let workflow = result.workflow else {
+                FileDescriptorSink.standardError.write(DiagnosticPrinter.summary(result.diagnostics, file: path) + "\n")
+                throw ExitWith(code: Exit.invalid)
+            }
+            let variants = workflow.jobs.reduce(0) { $0 + ($1.variants?.count ?? 1) }
+            let jobs = "\(workflow.jobs.count) job\(workflow.jobs.count == 1 ? "" : "s")"
+            print(
+                "\(path): valid GitHub Actions workflow (\(jobs)\(variants == workflow.jobs.count ? "" : ", \(variants) with the matrix variants expanded"), "
+                    + "on \(workflow.events.joined(separator: ", "))); shipgate does not run workflows yet")
         }
     }
 }

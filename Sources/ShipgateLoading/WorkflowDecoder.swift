@@ -1,0 +1,320 @@
+import Foundation
+import ShipgateExpressions
+import ShipgateModel
+import ShipgateWorkflow
+
+/// Decodes a GitHub Actions workflow (`.github/workflows/*.yml`) into a `Workflow`, reporting
+/// every problem at once with its location: unknown or misplaced keys, jobs and steps that are
+/// not well formed, `needs` that name no job or form a cycle, duplicate step ids, every `${{ }}`
+/// and `if:` that does not parse or reads an unknown context, and a matrix GitHub would refuse.
+struct WorkflowDecoder {
+    let reader: NodeReader
+
+    static let topKeys = ["name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"]
+    static let jobKeys = [
+        "name", "permissions", "needs", "if", "runs-on", "environment", "concurrency", "outputs", "env", "defaults", "steps", "timeout-minutes",
+        "strategy", "continue-on-error", "container", "services", "uses", "with", "secrets",
+    ]
+    static let stepKeys = ["id", "if", "name", "uses", "run", "shell", "with", "env", "continue-on-error", "timeout-minutes", "working-directory"]
+    static let contexts: Set<String> = ["github", "env", "vars", "secrets", "inputs", "matrix", "strategy", "needs", "steps", "job", "jobs", "runner"]
+
+    /// True when `root` looks like a workflow: an `on` key and jobs with `runs-on` or `uses`.
+    static func isWorkflow(_ root: YAMLNode) -> Bool {
+        guard case .mapping(let top) = root else { return false }
+        let keys = Set(top.pairs.compactMap { $0.key.scalar?.string })
+        guard keys.contains("on"), keys.contains("jobs"), let jobs = top.pairs.first(where: { $0.key.scalar?.string == "jobs" })?.value,
+            case .mapping(let jobMap) = jobs
+        else { return false }
+        return jobMap.pairs.contains { pair in
+            guard case .mapping(let job) = pair.value else { return false }
+            return job.pairs.contains { ["runs-on", "uses"].contains($0.key.scalar?.string ?? "") }
+        }
+    }
+
+    func decode(_ root: YAMLNode) -> Workflow {
+        var workflow = Workflow(name: nil, file: reader.file, events: [], jobs: [])
+        checkExpressions(in: root)
+        guard let top = reader.mapping(root, what: "the workflow", allowed: Self.topKeys) else { return workflow }
+        let fields = Dictionary(top.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        if let name = fields["name"] { workflow.name = reader.scalar(name, what: "`name`") }
+        if let on = fields["on"] { workflow.events = events(on) } else { reader.error("the workflow has no `on` (the events that start it)", at: root) }
+        guard let jobsNode = fields["jobs"] else {
+            reader.error("the workflow has no `jobs`", at: root)
+            return workflow
+        }
+        guard let jobs = reader.mapping(jobsNode, what: "`jobs`") else { return workflow }
+        if jobs.isEmpty { reader.error("`jobs` is empty", at: jobsNode) }
+        for (id, keyNode, node) in jobs {
+            if !Self.isIdentifier(id) {
+                reader.error("job id `\(id)` must start with a letter or `_` and contain only letters, digits, `-` and `_`", at: keyNode)
+            }
+            if let job = decodeJob(id: id, node) { workflow.jobs.append(job) }
+        }
+        checkNeeds(workflow.jobs, jobs: jobs)
+        return workflow
+    }
+
+    private func events(_ node: YAMLNode) -> [String] {
+        switch node {
+        case .scalar(let s): return [s.string]
+        case .sequence(let list): return list.items.compactMap { reader.scalar($0, what: "an event of `on`") }
+        case .mapping: return (reader.mapping(node, what: "`on`") ?? []).map(\.key)
+        }
+    }
+
+    private func decodeJob(id: String, _ node: YAMLNode) -> Workflow.Job? {
+        guard let pairs = reader.mapping(node, what: "job `\(id)`", allowed: Self.jobKeys) else { return nil }
+        let fields = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        var job = Workflow.Job(id: id, name: nil, needs: [], condition: .default, runsOn: nil, uses: nil, variants: nil, steps: [])
+        if let name = fields["name"] { job.name = reader.scalar(name, what: "`name` of job `\(id)`") }
+        if let needs = fields["needs"] {
+            switch needs {
+            case .scalar: job.needs = reader.scalar(needs, what: "`needs`").map { [$0] } ?? []
+            default: job.needs = (reader.sequence(needs, what: "`needs` of job `\(id)`") ?? []).compactMap { reader.scalar($0, what: "an entry of `needs`") }
+            }
+        }
+        if let condition = fields["if"] { job.condition = self.condition(condition, what: "job `\(id)`") }
+        if let uses = fields["uses"] {
+            job.uses = reader.scalar(uses, what: "`uses` of job `\(id)`")
+            for key in ["runs-on", "steps"] where fields[key] != nil {
+                reader.error("job `\(id)` calls a reusable workflow (`uses`) and cannot also have `\(key)`", at: fields[key]!)
+            }
+        } else {
+            if let runsOn = fields["runs-on"] {
+                job.runsOn = labels(runsOn, job: id)
+            } else {
+                reader.error("job `\(id)` has no `runs-on`", at: node, hint: "add e.g. `runs-on: ubuntu-latest`, or `uses:` to call a reusable workflow")
+            }
+            if let steps = fields["steps"] {
+                job.steps = decodeSteps(steps, job: id)
+            } else {
+                reader.error("job `\(id)` has no `steps`", at: node)
+            }
+        }
+        if let strategy = fields["strategy"],
+            let pairs = reader.mapping(strategy, what: "`strategy` of job `\(id)`", allowed: ["matrix", "fail-fast", "max-parallel"])
+        {
+            if let matrix = pairs.first(where: { $0.key == "matrix" })?.value { job.variants = variants(matrix, job: id) }
+        }
+        return job
+    }
+
+    private func labels(_ node: YAMLNode, job: String) -> [String] {
+        switch node {
+        case .scalar(let s): return [s.string]
+        case .sequence(let list): return list.items.compactMap { reader.scalar($0, what: "a label of `runs-on`") }
+        case .mapping:
+            let pairs = reader.mapping(node, what: "`runs-on` of job `\(job)`", allowed: ["group", "labels"]) ?? []
+            return pairs.flatMap { pair -> [String] in
+                switch pair.value {
+                case .sequence(let list): return list.items.compactMap { $0.scalar?.string }
+                default: return pair.value.scalar.map { [$0.string] } ?? []
+                }
+            }
+        }
+    }
+
+    private func decodeSteps(_ node: YAMLNode, job: String) -> [Workflow.Step] {
+        guard let items = reader.sequence(node, what: "`steps` of job `\(job)`") else { return [] }
+        if items.isEmpty { reader.error("job `\(job)` has no steps", at: node) }
+        var steps: [Workflow.Step] = []
+        var ids: [String: YAMLNode] = [:]
+        for item in items {
+            guard let pairs = reader.mapping(item, what: "a step of job `\(job)`", allowed: Self.stepKeys) else { continue }
+            let fields = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            var id: String?
+            if let idNode = fields["id"], let text = reader.scalar(idNode, what: "a step `id`") {
+                if !Self.isIdentifier(text) {
+                    reader.error("step id `\(text)` must start with a letter or `_` and contain only letters, digits, `-` and `_`", at: idNode)
+                }
+                if let first = ids[text] {
+                    reader.error("step id `\(text)` is used twice in job `\(job)`", at: idNode, hint: "first used at \(reader.location(first))")
+                }
+                ids[text] = ids[text] ?? idNode
+                id = text
+            }
+            let action: Workflow.Step.Action
+            switch (fields["run"], fields["uses"]) {
+            case (let run?, nil): action = .run(reader.scalar(run, what: "`run`") ?? "")
+            case (nil, let uses?):
+                action = .uses(reader.scalar(uses, what: "`uses`") ?? "")
+                if fields["shell"] != nil { reader.error("`shell` applies to `run` steps only", at: fields["shell"]!) }
+            case (_?, _?):
+                reader.error("a step has both `run` and `uses`; keep one", at: item)
+                continue
+            case (nil, nil):
+                reader.error("a step has neither `run` nor `uses`", at: item, hint: "add `run: COMMAND` or `uses: owner/action@ref`")
+                continue
+            }
+            let condition = fields["if"].map { self.condition($0, what: "a step of job `\(job)`") } ?? .default
+            steps.append(Workflow.Step(id: id, name: fields["name"].flatMap { $0.scalar?.string }, condition: condition, action: action))
+        }
+        return steps
+    }
+
+    private func condition(_ node: YAMLNode, what: String) -> IfCondition {
+        guard case .scalar(let s) = node else {
+            reader.error("`if` of \(what) must be an expression, got \(NodeReader.kind(node))", at: node)
+            return .default
+        }
+        // Booleans and numbers written as YAML scalars are expressions too (`if: false`).
+        do {
+            let condition = try IfCondition.parse(s.string)
+            checkContexts(condition.expression, at: node)
+            return condition
+        } catch {
+            reader.error("invalid `if` of \(what): \(error.message)", at: located(node, offset: error.offset.map { $0 + (s.string.hasPrefix("${{") ? 0 : 0) }))
+            return .default
+        }
+    }
+
+    /// A matrix written out is expanded now, so GitHub's refusals are reported with its location;
+    /// one produced by an expression is expanded when the run knows its value.
+    private func variants(_ node: YAMLNode, job: String) -> [ShipgateWorkflow.Matrix.Combination]? {
+        if case .scalar(let s) = node, s.string.contains("${{") { return nil }
+        guard case .mapping = node else {
+            reader.error("`matrix` of job `\(job)` must be a mapping or a `${{ }}` expression, got \(NodeReader.kind(node))", at: node)
+            return nil
+        }
+        guard let value = Self.value(node) else { return nil }
+        do { return try ShipgateWorkflow.Matrix.expand(value) } catch {
+            reader.error("job `\(job)`: \(error.message)", at: node)
+            return nil
+        }
+    }
+
+    /// A YAML node as an expression value, with YAML's types for plain scalars (numbers,
+    /// booleans, null: `3.10` is the number 3.1, as on GitHub); nil when it holds `${{ }}`.
+    static func value(_ node: YAMLNode) -> ExpressionValue? {
+        switch node {
+        case .scalar(let s):
+            if s.string.contains("${{") { return nil }
+            guard s.style == .plain else { return .string(s.string) }
+            switch s.string {
+            case "", "~", "null", "Null", "NULL": return .null
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
+            default:
+                let n = ExpressionValue.parseNumber(s.string)
+                let numeric = s.string.first.map { $0.isNumber || $0 == "-" || $0 == "+" || $0 == "." } ?? false
+                return numeric && !n.isNaN ? .number(n) : .string(s.string)
+            }
+        case .sequence(let list):
+            var items: [ExpressionValue] = []
+            for item in list.items {
+                guard let v = value(item) else { return nil }
+                items.append(v)
+            }
+            return .array(ExpressionArray(items))
+        case .mapping(let map):
+            var pairs: [(String, ExpressionValue)] = []
+            for pair in map.pairs {
+                guard let key = pair.key.scalar?.string, let v = value(pair.value) else { return nil }
+                pairs.append((key, v))
+            }
+            return .object(ExpressionObject(pairs))
+        }
+    }
+
+    // MARK: - Expressions everywhere
+
+    private func checkExpressions(in node: YAMLNode) {
+        switch node {
+        case .scalar(let s):
+            guard s.string.contains("${{") else { return }
+            do {
+                let template = try ExpressionTemplate.parse(s.string)
+                for expression in template.expressions { checkContexts(expression, at: node) }
+            } catch {
+                reader.error("invalid expression: \(error.message)", at: located(node, offset: error.offset))
+            }
+        case .sequence(let list): list.items.forEach(checkExpressions)
+        case .mapping(let map):
+            for pair in map.pairs {
+                // `if:` is checked as a condition where it is decoded.
+                if pair.key.scalar?.string == "if" { continue }
+                checkExpressions(in: pair.value)
+            }
+        }
+    }
+
+    private func checkContexts(_ expression: ShipgateExpressions.Expression, at node: YAMLNode) {
+        for name in expression.contexts.sorted() where !Self.contexts.contains(name) {
+            reader.error(
+                "unrecognized named-value `\(name)` in an expression", at: node,
+                hint: Suggest.hint(for: name, in: Self.contexts.sorted()) ?? "contexts are \(Self.contexts.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// Where `offset` (in characters) falls in a scalar: exact on a single-line scalar, the
+    /// scalar's start otherwise.
+    private func located(_ node: YAMLNode, offset: Int?) -> SourceLocation {
+        let base = reader.location(node)
+        guard let offset, case .scalar(let s) = node, !s.string.contains("\n"), s.style != .literal, s.style != .folded else { return base }
+        let quoted = s.style == .singleQuoted || s.style == .doubleQuoted
+        return SourceLocation(file: base.file, line: base.line, column: base.column + offset + (quoted ? 1 : 0))
+    }
+
+    // MARK: - Needs
+
+    private func checkNeeds(_ jobs: [Workflow.Job], jobs nodes: [(key: String, keyNode: YAMLNode, value: YAMLNode)]) {
+        let ids = Set(jobs.map(\.id))
+        let nodeOf = Dictionary(nodes.map { ($0.key, $0.keyNode) }, uniquingKeysWith: { a, _ in a })
+        for job in jobs {
+            for need in job.needs where !ids.contains(need) {
+                reader.error(
+                    "job `\(job.id)` needs `\(need)`, which is not a job of this workflow", at: nodeOf[job.id]!,
+                    hint: Suggest.hint(for: need, in: ids.sorted()))
+            }
+        }
+        // Cycles: depth-first, reporting each cycle once with its path.
+        var state: [String: Int] = [:]  // 1 visiting, 2 done
+        let needs = Dictionary(jobs.map { ($0.id, $0.needs.filter(ids.contains)) }, uniquingKeysWith: { a, _ in a })
+        func visit(_ id: String, _ path: [String]) {
+            if state[id] == 2 { return }
+            if state[id] == 1 {
+                let cycle = path.drop { $0 != id } + [id]
+                reader.error("`needs` form a cycle: \(cycle.joined(separator: " -> "))", at: nodeOf[id]!)
+                return
+            }
+            state[id] = 1
+            for need in needs[id] ?? [] { visit(need, path + [id]) }
+            state[id] = 2
+        }
+        for job in jobs { visit(job.id, []) }
+    }
+
+    static func isIdentifier(_ s: String) -> Bool {
+        guard let first = s.first, first.isLetter || first == "_" else { return false }
+        return s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+    }
+}
+
+/// Loads GitHub workflow files.
+public enum WorkflowLoader {
+    public struct Result: Sendable {
+        public var workflow: Workflow?
+        public var diagnostics: [Diagnostic]
+    }
+
+    /// Whether the file is a GitHub workflow (by its content: `on` and jobs with `runs-on` or
+    /// `uses`), so commands can tell a workflow from a shipgate pipeline.
+    public static func isWorkflow(path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else { return false }
+        let (document, _) = YAMLDocument.parse(bytes: [UInt8](data), file: path)
+        guard let document else { return path.contains("/.github/workflows/") || path.hasPrefix(".github/workflows/") }
+        return WorkflowDecoder.isWorkflow(document.root)
+    }
+
+    public static func load(path: String) -> Result {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return Result(workflow: nil, diagnostics: [.error("cannot read \(path)", at: nil)])
+        }
+        let (document, syntax) = YAMLDocument.parse(bytes: [UInt8](data), file: path)
+        guard let document else { return Result(workflow: nil, diagnostics: syntax) }
+        let reader = NodeReader(file: path)
+        let workflow = WorkflowDecoder(reader: reader).decode(document.root)
+        let diagnostics = reader.diagnostics.sortedByLocation()
+        return Result(workflow: diagnostics.hasErrors ? nil : workflow, diagnostics: diagnostics)
+    }
+}
