@@ -51,7 +51,8 @@ public indirect enum Expression: Sendable, Equatable {
         return names
     }
 
-    func visit(_ body: (Expression) -> Void) {
+    /// Calls `body` on this expression and every expression inside it, outermost first.
+    public func visit(_ body: (Expression) -> Void) {
         body(self)
         switch self {
         case .literal, .context: break

@@ -18,17 +18,12 @@ struct WorkflowDecoder {
     static let stepKeys = ["id", "if", "name", "uses", "run", "shell", "with", "env", "continue-on-error", "timeout-minutes", "working-directory"]
     static let contexts: Set<String> = ["github", "env", "vars", "secrets", "inputs", "matrix", "strategy", "needs", "steps", "job", "jobs", "runner"]
 
-    /// True when `root` looks like a workflow: an `on` key and jobs with `runs-on` or `uses`.
+    /// True when `root` looks like a workflow: top-level `on` and `jobs` (a shipgate pipeline
+    /// has no `on`), so a workflow whose jobs all lack `runs-on` is still checked as one.
     static func isWorkflow(_ root: YAMLNode) -> Bool {
         guard case .mapping(let top) = root else { return false }
         let keys = Set(top.pairs.compactMap { $0.key.scalar?.string })
-        guard keys.contains("on"), keys.contains("jobs"), let jobs = top.pairs.first(where: { $0.key.scalar?.string == "jobs" })?.value,
-            case .mapping(let jobMap) = jobs
-        else { return false }
-        return jobMap.pairs.contains { pair in
-            guard case .mapping(let job) = pair.value else { return false }
-            return job.pairs.contains { ["runs-on", "uses"].contains($0.key.scalar?.string ?? "") }
-        }
+        return keys.contains("on") && keys.contains("jobs")
     }
 
     func decode(_ root: YAMLNode) -> Workflow {
@@ -96,6 +91,7 @@ struct WorkflowDecoder {
         {
             if let matrix = pairs.first(where: { $0.key == "matrix" })?.value { job.variants = variants(matrix, job: id) }
         }
+        checkMatrixKeys(in: node, job: id, variants: job.variants, hasMatrix: fields["strategy"] != nil)
         return job
     }
 
@@ -214,6 +210,44 @@ struct WorkflowDecoder {
             }
             return .object(ExpressionObject(pairs))
         }
+    }
+
+    /// `matrix.NAME` where the job's matrix (known before the run) has no such key is empty on
+    /// GitHub, almost always a typo: a warning. Without any matrix, every `matrix.NAME` is.
+    private func checkMatrixKeys(in node: YAMLNode, job: String, variants: [ShipgateWorkflow.Matrix.Combination]?, hasMatrix: Bool) {
+        guard !hasMatrix || variants != nil else { return }  // from an expression: known at run time
+        let keys = Set((variants ?? []).flatMap { $0.values.map { $0.key.lowercased() } })
+        func scan(_ node: YAMLNode, isCondition: Bool = false) {
+            switch node {
+            case .scalar(let s):
+                guard s.string.contains("matrix") else { return }
+                let expressions: [ShipgateExpressions.Expression]
+                if s.string.contains("${{") {
+                    expressions = (try? ExpressionTemplate.parse(s.string))?.expressions ?? []
+                } else if isCondition {
+                    expressions = (try? ExpressionParser.parse(s.string)).map { [$0] } ?? []
+                } else {
+                    return
+                }
+                var reported = Set<String>()
+                for expression in expressions {
+                    expression.visit { e in
+                        guard case .property(.context(let context), let name) = e, context.lowercased() == "matrix", !keys.contains(name.lowercased()),
+                            reported.insert(name).inserted
+                        else { return }
+                        reader.warning(
+                            hasMatrix
+                                ? "`matrix.\(name)` is not a key of the matrix of job `\(job)`; it is empty"
+                                : "job `\(job)` has no matrix; `matrix.\(name)` is empty",
+                            at: node, hint: Suggest.hint(for: name, in: keys.sorted()))
+                    }
+                }
+            case .sequence(let list): list.items.forEach { scan($0) }
+            case .mapping(let map):
+                for pair in map.pairs where pair.key.scalar?.string != "strategy" { scan(pair.value, isCondition: pair.key.scalar?.string == "if") }
+            }
+        }
+        scan(node)
     }
 
     // MARK: - Expressions everywhere

@@ -151,6 +151,41 @@ final class WorkflowLoaderTests: XCTestCase {
         XCTAssertEqual(variants.first?["debug"]?.text, "false")
     }
 
+    func testAMatrixKeyThatDoesNotExistIsAWarning() throws {
+        let result = try load(
+            """
+            on: push
+            jobs:
+              t:
+                runs-on: ubuntu-latest
+                strategy: { matrix: { python: ["3.12"] } }
+                steps:
+                  - run: echo ${{ matrix.pyhton }} ${{ matrix.python }}
+                    if: matrix.pyhton != ''
+                  - run: echo matrix.words are not expressions
+              plain:
+                runs-on: ubuntu-latest
+                steps: [{ run: "echo ${{ matrix.os }}" }]
+              dynamic:
+                runs-on: ubuntu-latest
+                strategy: { matrix: "${{ fromJSON('{}') }}" }
+                steps: [{ run: "echo ${{ matrix.anything }}" }]
+            """)
+        XCTAssertNotNil(result.workflow, "warnings only")
+        XCTAssertEqual(
+            result.diagnostics.map { "\($0.severity) \($0.location!.line) \($0.message) \($0.hint ?? "")" },
+            [
+                "warning 7 `matrix.pyhton` is not a key of the matrix of job `t`; it is empty did you mean `python`?",
+                "warning 8 `matrix.pyhton` is not a key of the matrix of job `t`; it is empty did you mean `python`?",
+                "warning 12 job `plain` has no matrix; `matrix.os` is empty ",
+            ])
+    }
+
+    func testAWorkflowWithoutRunsOnIsStillCheckedAsAWorkflow() throws {
+        let result = try load("on: push\njobs:\n  t:\n    runs-onn: ubuntu-latest\n    steps: [{ run: 'true' }]\n")
+        XCTAssertEqual(result.diagnostics.map(\.message), ["job `t` has no `runs-on`", "unknown key `runs-onn` in job `t`"])
+    }
+
     func testAShipgatePipelineIsNotAWorkflow() throws {
         let path = dir + "/../../pipeline.yml"
         try "name: p\njobs:\n  a:\n    steps: [{run: 'true'}]\n".write(toFile: path, atomically: true, encoding: .utf8)
