@@ -19,7 +19,7 @@ public struct ExpressionParser {
 
     public static func parse(_ text: String) throws(ExpressionError) -> Expression {
         var parser = ExpressionParser()
-        parser.tokens = try Self.lex(Array(text))
+        parser.tokens = try Self.lex(Array(text.unicodeScalars))
         let expression = try parser.parseOr()
         guard case .end = parser.peek else { throw ExpressionError("unexpected \(parser.describe(parser.peek)) after the expression", offset: parser.offset) }
         return expression
@@ -27,18 +27,22 @@ public struct ExpressionParser {
 
     // MARK: - Lexer
 
-    static func lex(_ chars: [Character]) throws(ExpressionError) -> [(Token, Int)] {
+    /// Offsets are in Unicode scalars (what libyaml counts as columns).
+    static func lex(_ chars: [Unicode.Scalar]) throws(ExpressionError) -> [(Token, Int)] {
+        func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 48 && c.value <= 57 }
+        func isLetter(_ c: Unicode.Scalar) -> Bool { (c.value | 0x20) >= 97 && (c.value | 0x20) <= 122 || (c.value > 127 && c.properties.isAlphabetic) }
+        func isSpace(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" || (c.value > 127 && c.properties.isWhitespace) }
         var tokens: [(Token, Int)] = []
         var i = 0
         while i < chars.count {
             let c = chars[i]
-            if c.isWhitespace {
+            if isSpace(c) {
                 i += 1
                 continue
             }
             let start = i
             if c == "'" {
-                var value = ""
+                var value = String.UnicodeScalarView()
                 i += 1
                 while true {
                     guard i < chars.count else { throw ExpressionError("unterminated string (missing `'`)", offset: start) }
@@ -54,28 +58,30 @@ public struct ExpressionParser {
                     value.append(chars[i])
                     i += 1
                 }
-                tokens.append((.string(value), start))
-            } else if c.isNumber || ((c == "-" || c == "+" || c == ".") && i + 1 < chars.count && chars[i + 1].isNumber && Self.numberMayStart(tokens)) {
+                tokens.append((.string(String(value)), start))
+            } else if isDigit(c) || ((c == "-" || c == "+" || c == ".") && i + 1 < chars.count && isDigit(chars[i + 1]) && Self.numberMayStart(tokens)) {
                 i += 1
                 while i < chars.count
-                    && (chars[i].isLetter || chars[i].isNumber || chars[i] == "." || ((chars[i] == "-" || chars[i] == "+") && "eE".contains(chars[i - 1])))
+                    && (isLetter(chars[i]) || isDigit(chars[i]) || chars[i] == "."
+                        || ((chars[i] == "-" || chars[i] == "+") && (chars[i - 1] == "e" || chars[i - 1] == "E")))
                 {
                     i += 1
                 }
-                let text = String(chars[start..<i])
+                let text = String(String.UnicodeScalarView(chars[start..<i]))
                 let value = ExpressionValue.parseNumber(text)
                 guard !value.isNaN else { throw ExpressionError("invalid number `\(text)`", offset: start) }
                 tokens.append((.number(value), start))
-            } else if c.isLetter || c == "_" {
+            } else if isLetter(c) || c == "_" {
                 i += 1
-                while i < chars.count && (chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == "-") { i += 1 }
-                tokens.append((.name(String(chars[start..<i])), start))
+                while i < chars.count && (isLetter(chars[i]) || isDigit(chars[i]) || chars[i] == "_" || chars[i] == "-") { i += 1 }
+                tokens.append((.name(String(String.UnicodeScalarView(chars[start..<i]))), start))
             } else {
-                let two = i + 1 < chars.count ? String([c, chars[i + 1]]) : ""
+                let next = i + 1 < chars.count ? chars[i + 1] : " "
+                let two = String(String.UnicodeScalarView([c, next]))
                 if ["==", "!=", "<=", ">=", "&&", "||"].contains(two) {
                     tokens.append((.symbol(two), start))
                     i += 2
-                } else if "()[].,!<>*".contains(c) {
+                } else if "()[].,!<>*".unicodeScalars.contains(c) {
                     tokens.append((.symbol(String(c)), start))
                     i += 1
                 } else if c == "\"" {

@@ -16,9 +16,10 @@ public struct ExpressionTemplate: Sendable, Equatable {
     public var isLiteral: Bool { !segments.contains { if case .expression = $0 { true } else { false } } }
 
     public static func parse(_ source: String) throws(ExpressionError) -> ExpressionTemplate {
-        let chars = Array(source)
+        guard source.hasExpressionMarker else { return ExpressionTemplate(segments: [.text(source)]) }
+        let chars = Array(source.unicodeScalars)
         var segments: [Segment] = []
-        var text = ""
+        var text = String.UnicodeScalarView()
         var i = 0
         while i < chars.count {
             guard chars[i] == "$", i + 2 < chars.count, chars[i + 1] == "{", chars[i + 2] == "{" else {
@@ -39,17 +40,17 @@ public struct ExpressionTemplate: Sendable, Equatable {
                 j += 1
             }
             guard let close else { throw ExpressionError("unterminated `${{` (missing `}}`)", offset: i) }
-            let body = String(chars[(i + 3)..<close])
+            let body = String(String.UnicodeScalarView(chars[(i + 3)..<close]))
             let expression: Expression
             do { expression = try ExpressionParser.parse(body) } catch {
                 throw ExpressionError(error.message, offset: i + 3 + (error.offset ?? 0))
             }
-            if !text.isEmpty { segments.append(.text(text)) }
-            text = ""
+            if !text.isEmpty { segments.append(.text(String(text))) }
+            text = String.UnicodeScalarView()
             segments.append(.expression(expression, offset: i))
             i = close + 2
         }
-        if !text.isEmpty || segments.isEmpty { segments.append(.text(text)) }
+        if !text.isEmpty || segments.isEmpty { segments.append(.text(String(text))) }
         return ExpressionTemplate(segments: segments)
     }
 
@@ -91,7 +92,7 @@ public struct IfCondition: Sendable, Equatable {
             expression = e
         } else {
             // `if: ${{ a }} && b` is a string on GitHub (always truthy); a bare condition is an expression.
-            guard !trimmed.contains("${{") else {
+            guard !trimmed.hasExpressionMarker else {
                 return IfCondition(expression: .literal(.string(trimmed)))
             }
             expression = try ExpressionParser.parse(trimmed)
@@ -112,6 +113,21 @@ public struct IfCondition: Sendable, Equatable {
 }
 
 extension String {
+    /// Whether the text contains `${{`, by a byte search (no Foundation bridging).
+    public var hasExpressionMarker: Bool {
+        let bytes = utf8
+        var i = bytes.startIndex
+        while let dollar = bytes[i...].firstIndex(of: 36) {
+            let a = bytes.index(after: dollar)
+            if a != bytes.endIndex, bytes[a] == 123 {
+                let b = bytes.index(after: a)
+                if b != bytes.endIndex, bytes[b] == 123 { return true }
+            }
+            i = a
+        }
+        return false
+    }
+
     var trimmingWhitespace: String {
         guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
         return String(self[first...last])

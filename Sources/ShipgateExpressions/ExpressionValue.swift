@@ -52,6 +52,9 @@ public enum ExpressionValue: Sendable {
         }
     }
 
+    /// The value as `toJSON` writes it (two-space indentation).
+    public var json: String { JSONText.write(self) }
+
     var isPrimitive: Bool {
         switch self {
         case .array, .object: false

@@ -9,6 +9,13 @@ import ShipgateWorkflow
 /// and `if:` that does not parse or reads an unknown context, and a matrix GitHub would refuse.
 struct WorkflowDecoder {
     let reader: NodeReader
+    /// Expressions of every scalar with `${{ }}`, by position, parsed once by `checkExpressions`.
+    private let parsed = ParsedExpressions()
+
+    final class ParsedExpressions {
+        var byMark: [Int: [ShipgateExpressions.Expression]] = [:]
+        static func key(_ mark: YAMLMark) -> Int { mark.line &* 100_003 &+ mark.column }
+    }
 
     static let topKeys = ["name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"]
     static let jobKeys = [
@@ -167,7 +174,7 @@ struct WorkflowDecoder {
     /// A matrix written out is expanded now, so GitHub's refusals are reported with its location;
     /// one produced by an expression is expanded when the run knows its value.
     private func variants(_ node: YAMLNode, job: String) -> [ShipgateWorkflow.Matrix.Combination]? {
-        if case .scalar(let s) = node, s.string.contains("${{") { return nil }
+        if case .scalar(let s) = node, s.string.hasExpressionMarker { return nil }
         guard case .mapping = node else {
             reader.error("`matrix` of job `\(job)` must be a mapping or a `${{ }}` expression, got \(NodeReader.kind(node))", at: node)
             return nil
@@ -184,7 +191,7 @@ struct WorkflowDecoder {
     static func value(_ node: YAMLNode) -> ExpressionValue? {
         switch node {
         case .scalar(let s):
-            if s.string.contains("${{") { return nil }
+            if s.string.hasExpressionMarker { return nil }
             guard s.style == .plain else { return .string(s.string) }
             switch s.string {
             case "", "~", "null", "Null", "NULL": return .null
@@ -220,10 +227,10 @@ struct WorkflowDecoder {
         func scan(_ node: YAMLNode, isCondition: Bool = false) {
             switch node {
             case .scalar(let s):
-                guard s.string.contains("matrix") else { return }
+                guard s.string.contains(literal: "matrix") else { return }
                 let expressions: [ShipgateExpressions.Expression]
-                if s.string.contains("${{") {
-                    expressions = (try? ExpressionTemplate.parse(s.string))?.expressions ?? []
+                if s.string.hasExpressionMarker {
+                    expressions = parsed.byMark[ParsedExpressions.key(s.mark)] ?? []
                 } else if isCondition {
                     expressions = (try? ExpressionParser.parse(s.string)).map { [$0] } ?? []
                 } else {
@@ -255,9 +262,10 @@ struct WorkflowDecoder {
     private func checkExpressions(in node: YAMLNode) {
         switch node {
         case .scalar(let s):
-            guard s.string.contains("${{") else { return }
+            guard s.string.hasExpressionMarker else { return }
             do {
                 let template = try ExpressionTemplate.parse(s.string)
+                parsed.byMark[ParsedExpressions.key(s.mark)] = template.expressions
                 for expression in template.expressions { checkContexts(expression, at: node) }
             } catch {
                 reader.error("invalid expression: \(error.message)", at: located(node, offset: error.offset))
@@ -340,12 +348,36 @@ public enum WorkflowLoader {
         return WorkflowDecoder.isWorkflow(document.root)
     }
 
-    public static func load(path: String) -> Result {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return Result(workflow: nil, diagnostics: [.error("cannot read \(path)", at: nil)])
+    /// A cheap first look: whether a line starts with `on:` (or `"on":`, `'on':`), as every
+    /// workflow's does and no shipgate pipeline's does.
+    public static func mentionsOn(path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path) else { return false }
+        // Byte search for a line starting with one of the spellings.
+        let bytes = [UInt8](data)
+        for spelling in ["on:", "\"on\":", "'on':", "on :"] {
+            let needle = Array(spelling.utf8)
+            var i = 0
+            while i + needle.count <= bytes.count {
+                if (i == 0 || bytes[i - 1] == 10), bytes[i] == needle[0], Array(bytes[i..<(i + needle.count)]) == needle { return true }
+                i += 1
+            }
         }
+        return false
+    }
+
+    public static func load(path: String) -> Result {
+        loadIfWorkflow(path: path, always: true)!
+    }
+
+    /// `load`, parsing the file once, or nil when it is not a workflow (see `isWorkflow`).
+    public static func loadIfWorkflow(path: String, always: Bool = false) -> Result? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return always ? Result(workflow: nil, diagnostics: [.error("cannot read \(path)", at: nil)]) : nil
+        }
+        let underWorkflows = path.contains("/.github/workflows/") || path.hasPrefix(".github/workflows/")
         let (document, syntax) = YAMLDocument.parse(bytes: [UInt8](data), file: path)
-        guard let document else { return Result(workflow: nil, diagnostics: syntax) }
+        guard let document else { return always || underWorkflows ? Result(workflow: nil, diagnostics: syntax) : nil }
+        guard always || WorkflowDecoder.isWorkflow(document.root) else { return nil }
         let reader = NodeReader(file: path)
         let workflow = WorkflowDecoder(reader: reader).decode(document.root)
         let diagnostics = reader.diagnostics.sortedByLocation()

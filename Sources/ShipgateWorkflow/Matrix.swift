@@ -116,9 +116,7 @@ public struct Matrix: Sendable {
         return json(a) == json(b)
     }
 
-    static func json(_ v: ExpressionValue) -> String {
-        (try? ExpressionParser.parse("toJSON(v)").evaluate(in: ExpressionScope(contexts: ExpressionObject([("v", v)]))).text) ?? ""
-    }
+    static func json(_ v: ExpressionValue) -> String { v.json }
 
     static func label(_ v: ExpressionValue) -> String {
         switch v {

@@ -16,8 +16,14 @@ extension Shipgate {
         func run() async throws {
             let style = Terminal.stderrStyle
             let path = try pipeline.resolvedFile()
+            // A workflow is usually obvious from a top-level `on:` line; the decoder decides.
+            if WorkflowLoader.mentionsOn(path: path), let workflow = WorkflowLoader.loadIfWorkflow(path: path) {
+                return try validateWorkflow(path, workflow, style: style)
+            }
             let result = PipelineLoader.load(path: path)
-            if result.pipeline == nil, WorkflowLoader.isWorkflow(path: path) { return try validateWorkflow(path, style: style) }
+            if result.pipeline == nil, WorkflowLoader.isWorkflow(path: path) {
+                return try validateWorkflow(path, WorkflowLoader.load(path: path), style: style)
+            }
             let loaded = try pipeline.load(style: style, path: path, preloaded: result)
             let plan = try pipeline.plan(loaded, jobs: [], style: style)
             print(
@@ -26,8 +32,7 @@ extension Shipgate {
         }
 
         /// A GitHub workflow: every problem reported with its location, then what it declares.
-        private func validateWorkflow(_ path: String, style: Style) throws {
-            let result = WorkflowLoader.load(path: path)
+        private func validateWorkflow(_ path: String, _ result: WorkflowLoader.Result, style: Style) throws {
             if !result.diagnostics.isEmpty {
                 FileDescriptorSink.standardError.write(DiagnosticPrinter.render(result.diagnostics, style: style))
             }
