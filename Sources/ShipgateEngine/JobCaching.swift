@@ -35,7 +35,8 @@ extension JobExecutor {
         }
 
         // The no-op fast path: the entry's files are in the workspace as this job last left them.
-        if job.artifacts == nil, let fresh = cache.fresh.upToDate(job: job.id, key: key, root: options.workspace),
+        if job.artifacts == nil,
+            let fresh = cache.fresh.upToDate(job: job.id, key: key, root: options.workspace, entryPath: cache.local.entryPath(.action, key)),
             cache.local.touchEntry(.action, key)
         {
             var result = JobResult(id: job.id, status: .cached, attempts: 0, reason: nil, outputs: fresh.outputs, continueOnError: job.continueOnError)
@@ -76,7 +77,9 @@ extension JobExecutor {
                 record(decision)
                 cache.saveLast(job: job.id, components, key: key)
                 if entry.artifacts.isEmpty {
-                    cache.fresh.record(job: job.id, key: key, runID: entry.runID, outputs: entry.outputs, files: toRestore.map(\.path), root: options.workspace)
+                    cache.fresh.record(
+                        job: job.id, key: key, runID: entry.runID, outputs: entry.outputs, files: toRestore, root: options.workspace,
+                        entryPath: cache.local.entryPath(.action, key), digest: { try? cache.statCache.digest(root: options.workspace, relative: $0) })
                 }
                 let restored = toRestore.count
                 if restored == 0 {
@@ -151,7 +154,9 @@ extension JobExecutor {
         result.cacheKey = key
         cache.saveLast(job: job.id, components, key: key)
         if root == options.workspace && artifacts.isEmpty {
-            cache.fresh.record(job: job.id, key: key, runID: options.runID, outputs: result.outputs, files: files.map(\.path), root: root)
+            cache.fresh.record(
+                job: job.id, key: key, runID: options.runID, outputs: result.outputs, files: files, root: root,
+                entryPath: cache.local.entryPath(.action, key), digest: { try? cache.statCache.digest(root: root, relative: $0) })
         } else {
             cache.fresh.forget(job: job.id)
         }

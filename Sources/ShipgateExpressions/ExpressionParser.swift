@@ -1,9 +1,12 @@
 /// Parses the text inside `${{ }}` into an `Expression`.
 ///
-/// Contract: total on any input (an error, never a crash), bounded nesting (`maxDepth`), and
+/// Contract: total on any input (an error, never a crash), bounded like GitHub's parser: at
+/// most `maxLength` characters and `maxDepth` levels, where every operator, property or index
+/// link counts as a level (so every tree the evaluator walks is shallow), and
 /// the error names the offending token and its offset.
 public struct ExpressionParser {
-    public static let maxDepth = 100
+    public static let maxDepth = 50
+    public static let maxLength = 21_000
 
     enum Token: Equatable {
         case number(Double)
@@ -18,6 +21,9 @@ public struct ExpressionParser {
     private var depth = 0
 
     public static func parse(_ text: String) throws(ExpressionError) -> Expression {
+        guard text.unicodeScalars.count <= maxLength else {
+            throw ExpressionError("the expression is longer than \(maxLength) characters (GitHub's limit)", offset: maxLength)
+        }
         var parser = ExpressionParser()
         parser.tokens = try Self.lex(Array(text.unicodeScalars))
         let expression = try parser.parseOr()
@@ -156,17 +162,30 @@ public struct ExpressionParser {
 
     private mutating func parseEquality() throws(ExpressionError) -> Expression {
         var left = try parseComparison()
+        var links = 0
+        defer { depth -= links }
         while case .symbol(let s) = peek, s == "==" || s == "!=" {
             position += 1
+            try deeper(&links)
             left = .binary(s == "==" ? .equal : .notEqual, left, try parseComparison())
         }
         return left
     }
 
+    /// One more level of the tree being built (a link of a left-deep chain).
+    private mutating func deeper(_ links: inout Int) throws(ExpressionError) {
+        links += 1
+        depth += 1
+        guard depth <= Self.maxDepth else { throw ExpressionError("the expression nests deeper than \(Self.maxDepth) levels", offset: offset) }
+    }
+
     private mutating func parseComparison() throws(ExpressionError) -> Expression {
         var left = try parseUnary()
+        var links = 0
+        defer { depth -= links }
         while case .symbol(let s) = peek, let op = Expression.BinaryOperator(rawValue: s), [.less, .lessOrEqual, .greater, .greaterOrEqual].contains(op) {
             position += 1
+            try deeper(&links)
             left = .binary(op, left, try parseUnary())
         }
         return left
@@ -179,7 +198,10 @@ public struct ExpressionParser {
 
     private mutating func parsePostfix() throws(ExpressionError) -> Expression {
         var base = try parsePrimary()
+        var links = 0
+        defer { depth -= links }
         while true {
+            if case .symbol(let s) = peek, s == "." || s == "[" { try deeper(&links) }
             if accept(".") {
                 if accept("*") {
                     base = .star(base)

@@ -95,27 +95,37 @@ public enum ExpressionValue: Sendable {
         return value
     }
 
-    /// As JavaScript prints `+n.toFixed(15)`: integers without a fraction, at most 15 decimals.
+    /// As JavaScript prints `+n.toFixed(15)` (how GitHub turns numbers into text): at most 15
+    /// decimals, integers without a fraction.
     public static func format(_ n: Double) -> String {
+        guard n.isFinite, abs(n) < 1e21 else { return javaScript(n) }
+        return javaScript(Double(String(format: "%.15f", n)) ?? n)
+    }
+
+    /// JavaScript's `Number.prototype.toString`: the shortest text that reads back as `n`, in
+    /// decimal notation from 1e-7 (exclusive) up to 1e21 (exclusive), else `1.5e-7` / `1e+21`.
+    public static func javaScript(_ n: Double) -> String {
         if n == 0 { return "0" }
         if n.isNaN { return "NaN" }
         if n.isInfinite { return n > 0 ? "Infinity" : "-Infinity" }
-        if n == n.rounded(), abs(n) < 1e21 {
-            if abs(n) < 9e18 { return String(Int64(n)) }
-            return String(format: "%.0f", n)
+        if n == n.rounded(), abs(n) < 1e21 { return abs(n) < 9e18 ? String(Int64(n)) : String(format: "%.0f", n) }
+        let swift = "\(n)"  // shortest round-trip digits; exponent form as d.ddde±XX
+        guard let e = swift.firstIndex(of: "e"), let exponent = Int(swift[swift.index(after: e)...]) else { return swift }
+        let mantissa = swift[..<e]
+        let negative = mantissa.hasPrefix("-")
+        let digits = mantissa.filter(\.isNumber)
+        let sign = negative ? "-" : ""
+        if exponent < 0 && exponent >= -6 {
+            return sign + "0." + String(repeating: "0", count: -exponent - 1) + digits
         }
-        let rounded = Double(String(format: "%.15f", n)) ?? n
-        if rounded == rounded.rounded(), abs(rounded) < 9e18 { return String(Int64(rounded)) }
-        var text = "\(rounded)"
-        if let e = text.firstIndex(of: "e") {
-            // Swift prints 1e-07; JavaScript 1e-7.
-            let mantissa = text[..<e]
-            var exponent = String(text[text.index(after: e)...])
-            let sign = exponent.hasPrefix("-") ? "-" : "+"
-            exponent = String(exponent.drop { $0 == "-" || $0 == "+" || $0 == "0" })
-            text = mantissa + "e" + sign + (exponent.isEmpty ? "0" : exponent)
+        if exponent > 0 && exponent < 21 {
+            let padded = digits + String(repeating: "0", count: max(0, exponent + 1 - digits.count))
+            let integer = padded.prefix(exponent + 1)
+            let fraction = padded.dropFirst(exponent + 1)
+            return sign + integer + (fraction.isEmpty ? "" : "." + fraction)
         }
-        return text
+        let m = digits.count > 1 ? String(digits.first!) + "." + digits.dropFirst() : digits
+        return sign + m + "e" + (exponent < 0 ? "-" : "+") + String(abs(exponent))
     }
 }
 

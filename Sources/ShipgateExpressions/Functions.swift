@@ -22,6 +22,7 @@ enum Functions {
         switch name.lowercased() {
         case "contains":
             if case .array(let array) = args[0] { return .bool(array.items.contains { Compare.equal($0, args[1]) }) }
+            guard args[0].isPrimitive, args[1].isPrimitive else { return .bool(false) }
             return .bool(fold(args[0].text).contains(fold(args[1].text)) || args[1].text.isEmpty)
         case "startswith":
             guard args[0].isPrimitive, args[1].isPrimitive else { return .bool(false) }
@@ -32,7 +33,7 @@ enum Functions {
         case "format":
             return .string(try format(args[0].text, Array(args.dropFirst())))
         case "join":
-            let separator = args.count > 1 ? args[1].text : ","
+            let separator = args.count > 1 && args[1].isPrimitive ? args[1].text : ","
             if case .array(let array) = args[0] { return .string(array.items.map(\.text).joined(separator: separator)) }
             return .string(args[0].isPrimitive ? args[0].text : "")
         case "tojson":

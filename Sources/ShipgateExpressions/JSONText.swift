@@ -5,7 +5,7 @@ enum JSONText {
         switch value {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
-        case .number(let n): return n.isFinite ? ExpressionValue.format(n) : "null"
+        case .number(let n): return n.isFinite ? ExpressionValue.javaScript(n) : "null"
         case .string(let s): return quote(s)
         case .array(let a):
             if a.items.isEmpty { return "[]" }
@@ -158,10 +158,15 @@ enum JSONText {
                 case "f": out.append("\u{0C}")
                 case "u":
                     var code = try hex4()
-                    if (0xD800..<0xDC00).contains(code), i + 1 < scalars.count, scalars[i] == "\\", scalars[i + 1] == "u" {
+                    if (0xD800..<0xDC00).contains(code), i + 5 < scalars.count, scalars[i] == "\\", scalars[i + 1] == "u" {
+                        let mark = i
                         i += 2
                         let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        if (0xDC00...0xDFFF).contains(low) {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            i = mark  // not a pair: the lone surrogate becomes U+FFFD, the next escape is read on its own
+                        }
                     }
                     out.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                 default: throw error("invalid escape `\\\(e)`")

@@ -57,8 +57,8 @@ public struct CacheAdvisor: Sendable {
                 let key = components.key
                 plan.jobs[index].cacheKey = key
                 var result = Predicted(cacheKey: key)
-                if job.artifacts == nil, let fresh = context.fresh.upToDate(job: job.id, key: key, root: context.workspace),
-                    context.local.hasEntry(.action, key)
+                if job.artifacts == nil,
+                    let fresh = context.fresh.upToDate(job: job.id, key: key, root: context.workspace, entryPath: context.local.entryPath(.action, key))
                 {
                     plan.jobs[index].status = .cached
                     plan.jobs[index].reason = Self.add(plan.jobs[index].reason, "cached: entry from run \(fresh.runID)")

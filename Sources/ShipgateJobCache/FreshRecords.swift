@@ -28,6 +28,10 @@ public final class FreshRecords: @unchecked Sendable {
     public struct Record: Equatable, Sendable {
         public var key: String
         public var runID: String
+        /// The entry file's inode and size when recorded: an entry rewritten since (atomic
+        /// writes give a new inode), truncated or replaced does not match.
+        public var entryInode: UInt64
+        public var entrySize: Int64
         public var outputs: [String: String]
         public var files: [FileStat]
     }
@@ -46,7 +50,9 @@ public final class FreshRecords: @unchecked Sendable {
     private let racyWindowNs: Int64
     private let lock = NSLock()
     private var records: [String: Record] = [:]
-    private var dirty = false
+    /// This run's records and forgets (nil), applied to the file as it is when saving, so a
+    /// concurrent run's changes are not overwritten with what this run loaded.
+    private var changes: [String: Record?] = [:]
 
     /// Loads `path` when it exists; a damaged file is ignored (every job takes the full path).
     public init(path: String?, racyWindow: Double = 2) {
@@ -56,50 +62,77 @@ public final class FreshRecords: @unchecked Sendable {
         records = Self.parse(data)
     }
 
-    /// The record of `job` when it is for `key` and every file under `root` is unchanged.
-    public func upToDate(job: String, key: String, root: String) -> Record? {
+    /// The record of `job` when it is for `key`, the entry at `entryPath` is the one recorded,
+    /// and every file under `root` is unchanged.
+    public func upToDate(job: String, key: String, root: String, entryPath: String) -> Record? {
         guard let record = lock.withLock({ records[job] }), record.key == key else { return nil }
+        var st = stat()
+        guard lstat(entryPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, UInt64(st.st_ino) == record.entryInode, Int64(st.st_size) == record.entrySize
+        else { return nil }
         for file in record.files {
             guard let now = Self.statOf(root: root, path: file.path), now == file else { return nil }
         }
         return record
     }
 
-    /// Remembers that `files` (workspace-relative, under `root`) are the entry `key`'s files as
-    /// they are now; forgets the job when one of them is missing or changed too recently.
-    public func record(job: String, key: String, runID: String, outputs: [String: String], files: [String], root: String) {
+    /// Remembers that `files` (workspace-relative, under `root`) hold the content of entry
+    /// `key` (at `entryPath`) now. Each file is verified, not assumed: its stat data is taken
+    /// before and after its content is checked against the entry (`digest` of a regular file,
+    /// through the stat cache; the target of a link), and must be the same both times, older
+    /// than the racy window. Anything else forgets the job.
+    public func record(
+        job: String, key: String, runID: String, outputs: [String: String], files: [FileEntry], root: String, entryPath: String,
+        digest: (String) -> String?
+    ) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let cutoff = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - racyWindowNs
+        var entry = stat()
+        guard lstat(entryPath, &entry) == 0, (entry.st_mode & S_IFMT) == S_IFREG else { return forget(job: job) }
         var stats: [FileStat] = []
         stats.reserveCapacity(files.count)
-        for path in files {
-            guard let st = Self.statOf(root: root, path: path), max(st.mtime, st.ctime) < cutoff else { return forget(job: job) }
-            stats.append(st)
+        for file in files {
+            guard let before = Self.statOf(root: root, path: file.path), max(before.mtime, before.ctime) < cutoff else { return forget(job: job) }
+            let matches: Bool
+            switch file.kind {
+            case .file:
+                matches = (before.mode & UInt32(S_IFMT)) == UInt32(S_IFREG) && before.mode & 0o7777 == file.mode & 0o7777 && digest(file.path) == file.digest
+            case .symlink:
+                matches = (before.mode & UInt32(S_IFMT)) == UInt32(S_IFLNK) && (try? Digest.linkTarget(root + "/" + file.path)) == file.target
+            }
+            guard matches, Self.statOf(root: root, path: file.path) == before else { return forget(job: job) }
+            stats.append(before)
         }
-        let record = Record(key: key, runID: runID, outputs: outputs, files: stats)
+        let record = Record(
+            key: key, runID: runID, entryInode: UInt64(entry.st_ino), entrySize: Int64(entry.st_size), outputs: outputs, files: stats)
         lock.withLock {
             guard records[job] != record else { return }
             records[job] = record
-            dirty = true
+            changes[job] = record
         }
     }
 
     public func forget(job: String) {
         lock.withLock {
-            if records.removeValue(forKey: job) != nil { dirty = true }
+            if records.removeValue(forKey: job) != nil || changes[job] != nil { changes[job] = .some(nil) }
         }
     }
 
+    /// Applies this run's changes to the file as it is now and writes it atomically; nothing
+    /// when there are none. Two runs saving at once may lose one's changes (a slower next run),
+    /// never make a record true that was not: every use checks the entry and the files.
     public func save() {
         guard let path else { return }
-        let snapshot: [String: Record]? = lock.withLock {
-            guard dirty else { return nil }
-            dirty = false
-            return records
+        let pending: [String: Record?] = lock.withLock {
+            defer { changes = [:] }
+            return changes
         }
-        guard let snapshot else { return }
-        try? AtomicFile.write(Data(Self.format(snapshot).utf8), to: path)
+        guard !pending.isEmpty else { return }
+        var current = FileManager.default.contents(atPath: path).map(Self.parse) ?? [:]
+        for (job, change) in pending {
+            if let change { current[job] = change } else { current.removeValue(forKey: job) }
+        }
+        try? AtomicFile.write(Data(Self.format(current).utf8), to: path)
     }
 
     static func statOf(root: String, path: String) -> FileStat? {
@@ -113,14 +146,14 @@ public final class FreshRecords: @unchecked Sendable {
     // MARK: - File format
 
     // One line per fact, fields separated by tabs, text fields escaped (`\\`, `\t`, `\n`):
-    //   J job key runID        starts a job's record
+    //   J job key runID entryInode entrySize   starts a job's record
     //   F size mtime ctime inode mode path
     //   O name value           one output
     static func format(_ records: [String: Record]) -> String {
         var text = ""
         for job in records.keys.sorted() {
             let r = records[job]!
-            text += "J\t\(escape(job))\t\(r.key)\t\(escape(r.runID))\n"
+            text += "J\t\(escape(job))\t\(r.key)\t\(escape(r.runID))\t\(r.entryInode)\t\(r.entrySize)\n"
             for f in r.files { text += "F\t\(f.size)\t\(f.mtime)\t\(f.ctime)\t\(f.inode)\t\(f.mode)\t\(escape(f.path))\n" }
             for name in r.outputs.keys.sorted() { text += "O\t\(escape(name))\t\(escape(r.outputs[name]!))\n" }
         }
@@ -142,9 +175,16 @@ public final class FreshRecords: @unchecked Sendable {
             let text = { (i: Int) in String(decoding: fields[i], as: UTF8.self) }
             let number = { (i: Int) in Int64(text(i)) }
             switch (fields[0].first, fields[0].count, fields.count) {
-            case (UInt8(ascii: "J"), 1, 4):
+            case (UInt8(ascii: "J"), 1, 6):
                 close()
-                current = (unescape(text(1)[...]), Record(key: text(2), runID: unescape(text(3)[...]), outputs: [:], files: []))
+                guard let inode = UInt64(text(4)), let size = number(5) else {
+                    broken = true
+                    continue
+                }
+                current = (
+                    unescape(text(1)[...]),
+                    Record(key: text(2), runID: unescape(text(3)[...]), entryInode: inode, entrySize: size, outputs: [:], files: [])
+                )
             case (UInt8(ascii: "F"), 1, 7):
                 guard let size = number(1), let mtime = number(2), let ctime = number(3), let inode = UInt64(text(4)), let mode = UInt32(text(5)) else {
                     broken = true

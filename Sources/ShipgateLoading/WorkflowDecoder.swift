@@ -13,8 +13,12 @@ struct WorkflowDecoder {
     private let parsed = ParsedExpressions()
 
     final class ParsedExpressions {
-        var byMark: [Int: [ShipgateExpressions.Expression]] = [:]
-        static func key(_ mark: YAMLMark) -> Int { mark.line &* 100_003 &+ mark.column }
+        struct Key: Hashable {
+            var line: Int
+            var column: Int
+        }
+        var byMark: [Key: [ShipgateExpressions.Expression]] = [:]
+        static func key(_ mark: YAMLMark) -> Key { Key(line: mark.line, column: mark.column) }
     }
 
     static let topKeys = ["name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"]
@@ -163,6 +167,7 @@ struct WorkflowDecoder {
         // Booleans and numbers written as YAML scalars are expressions too (`if: false`).
         do {
             let condition = try IfCondition.parse(s.string)
+            parsed.byMark[ParsedExpressions.key(s.mark)] = [condition.expression]
             checkContexts(condition.expression, at: node)
             return condition
         } catch {
@@ -229,8 +234,8 @@ struct WorkflowDecoder {
             case .scalar(let s):
                 guard s.string.contains(literal: "matrix") else { return }
                 let expressions: [ShipgateExpressions.Expression]
-                if s.string.hasExpressionMarker {
-                    expressions = parsed.byMark[ParsedExpressions.key(s.mark)] ?? []
+                if let known = parsed.byMark[ParsedExpressions.key(s.mark)] {
+                    expressions = known  // every `${{ }}` and every `if:` was parsed once already
                 } else if isCondition {
                     expressions = (try? ExpressionParser.parse(s.string)).map { [$0] } ?? []
                 } else {
@@ -326,9 +331,10 @@ struct WorkflowDecoder {
         for job in jobs { visit(job.id, []) }
     }
 
+    /// GitHub's ids: an ASCII letter or `_`, then ASCII letters, digits, `-` and `_`.
     static func isIdentifier(_ s: String) -> Bool {
-        guard let first = s.first, first.isLetter || first == "_" else { return false }
-        return s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+        guard let first = s.first, first.isASCII, first.isLetter || first == "_" else { return false }
+        return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 }
 

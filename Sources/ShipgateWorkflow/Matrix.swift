@@ -59,6 +59,12 @@ public struct Matrix: Sendable {
         }
         var base: [Combination] = vectors.isEmpty ? [] : [Combination(values: [])]
         for (key, values) in vectors {
+            // `exclude` can only remove combinations: a product this large cannot come back under the limit
+            // in any workflow worth running, and building it would take the machine's memory.
+            let (product, overflow) = base.count.multipliedReportingOverflow(by: values.count)
+            if overflow || product > limit * 64 {
+                throw Problem(message: "the matrix has more than \(limit * 64) combinations before `exclude`; GitHub allows at most \(limit)")
+            }
             var next: [Combination] = []
             next.reserveCapacity(base.count * values.count)
             for combination in base {
@@ -69,7 +75,6 @@ public struct Matrix: Sendable {
                 }
             }
             base = next
-            if base.count > limit * 64 { throw Problem(message: "the matrix has more than \(limit) combinations") }
         }
         base.removeAll { combination in
             exclude.contains { entry in zip(entry.keys, entry.orderedValues).allSatisfy { same(combination[$0.0], $0.1) } }

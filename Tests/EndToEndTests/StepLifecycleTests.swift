@@ -53,7 +53,8 @@ final class StepLifecycleTests: XCTestCase {
     }
 
     /// Polls `condition` until it holds or `seconds` pass; returns whether it held.
-    func poll(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    /// `seconds` is only an upper bound for a loaded machine: it returns as soon as `condition` holds.
+    func poll(_ seconds: Double = 60, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
@@ -72,7 +73,7 @@ final class StepLifecycleTests: XCTestCase {
     }
 
     func exitStatus(_ p: Process) async -> Int32? {
-        guard await poll(30, { !p.isRunning }) else { return nil }
+        guard await poll(60, { !p.isRunning }) else { return nil }
         return p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
     }
 }

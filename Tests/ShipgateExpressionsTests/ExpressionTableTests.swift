@@ -71,6 +71,8 @@ final class ExpressionTableTests: XCTestCase {
             ("success()", "true"), ("always()", "true"), ("failure()", "false"), ("cancelled()", "false"),
             // Numbers as text.
             ("format('{0}', 0.1)", "\"0.1\""), ("format('{0}', 3)", "\"3\""), ("format('{0}', 1e21)", "\"1e+21\""), ("format('{0}', -0)", "\"0\""),
+            ("format('{0}', 0.00001)", "\"0.00001\""), ("format('{0}', 1.5e-7)", "\"1.5e-7\""), ("format('{0}', 0.1 )", "\"0.1\""),
+            ("format('{0}', 1.0000000000000002)", "\"1\""), ("toJSON(0.30000000000000004)", "\"0.30000000000000004\""), ("toJSON(-2.5e-8)", "\"-2.5e-8\""),
         ]
         for (expression, expected) in table {
             guard let result = value(expression) else { continue }
@@ -111,6 +113,20 @@ final class ExpressionTableTests: XCTestCase {
         XCTAssertThrowsError(try ExpressionParser.parse("fromJSON('{bad')").evaluate(in: scope))
         XCTAssertThrowsError(try ExpressionParser.parse(String(repeating: "(", count: 500) + "1" + String(repeating: ")", count: 500)))
         XCTAssertThrowsError(try ExpressionParser.parse(String(repeating: "!", count: 500) + "1"))
+        // Left-deep chains are bounded too (a 20,000-link chain once overflowed the stack).
+        XCTAssertThrowsError(try ExpressionParser.parse("github" + String(repeating: ".a", count: 20_000)))
+        XCTAssertThrowsError(try ExpressionParser.parse("github" + String(repeating: ".a", count: 60)))
+        XCTAssertNoThrow(try ExpressionParser.parse("github" + String(repeating: ".a", count: 40)))
+        XCTAssertThrowsError(try ExpressionParser.parse(Array(repeating: "1", count: 5_000).joined(separator: " == ")))
+        XCTAssertThrowsError(try ExpressionParser.parse(String(repeating: "a", count: 21_001))) { error in
+            XCTAssertEqual((error as? ExpressionError)?.message, "the expression is longer than 21000 characters (GitHub's limit)")
+        }
+        // A high surrogate without its low half is replaced, not a crash.
+        XCTAssertEqual(value(#"fromJSON('"\uD800\u0041"')"#)?.text, "\u{FFFD}A")
+        // contains and join on non-primitive arguments, as GitHub's implementation.
+        XCTAssertEqual(value("contains(obj, 'bj')")?.text, "false")
+        XCTAssertEqual(value("contains('my Array', fromJSON('[]'))")?.text, "false")
+        XCTAssertEqual(value("join(list, fromJSON('[]'))")?.text, "1,2,3")
     }
 
     func testTemplatesKeepAloneValuesAndInterpolateText() throws {

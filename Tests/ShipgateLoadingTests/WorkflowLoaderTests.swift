@@ -163,6 +163,8 @@ final class WorkflowLoaderTests: XCTestCase {
                   - run: echo ${{ matrix.pyhton }} ${{ matrix.python }}
                     if: matrix.pyhton != ''
                   - run: echo matrix.words are not expressions
+                  - run: "true"
+                    if: ${{ matrix.oss == 'a' }}
               plain:
                 runs-on: ubuntu-latest
                 steps: [{ run: "echo ${{ matrix.os }}" }]
@@ -177,7 +179,8 @@ final class WorkflowLoaderTests: XCTestCase {
             [
                 "warning 7 `matrix.pyhton` is not a key of the matrix of job `t`; it is empty did you mean `python`?",
                 "warning 8 `matrix.pyhton` is not a key of the matrix of job `t`; it is empty did you mean `python`?",
-                "warning 12 job `plain` has no matrix; `matrix.os` is empty ",
+                "warning 11 `matrix.oss` is not a key of the matrix of job `t`; it is empty ",
+                "warning 14 job `plain` has no matrix; `matrix.os` is empty ",
             ])
     }
 

@@ -91,6 +91,13 @@ final class MatrixTests: XCTestCase {
             let value = try ExpressionParser.parse("fromJSON(m)").evaluate(in: ExpressionScope(contexts: ExpressionObject([("m", .string(json))])))
             XCTAssertThrowsError(try Matrix.expand(value), json) { error in XCTAssertEqual((error as? Matrix.Problem)?.message, message) }
         }
+        // A product far over the limit is refused before it is built (it once took 6.5 GB).
+        let axis = "[" + (0..<129).map(String.init).joined(separator: ",") + "]"
+        let huge = try ExpressionParser.parse("fromJSON(m)").evaluate(
+            in: ExpressionScope(contexts: ExpressionObject([("m", .string("{\"a\": \(axis), \"b\": \(axis)}"))])))
+        XCTAssertThrowsError(try Matrix.expand(huge)) { error in
+            XCTAssertEqual((error as? Matrix.Problem)?.message, "the matrix has more than 16384 combinations before `exclude`; GitHub allows at most 256")
+        }
         let big = "{" + (0..<9).map { #""k\#($0)": [1, 2]"# }.joined(separator: ", ") + "}"
         let value = try ExpressionParser.parse("fromJSON(m)").evaluate(in: ExpressionScope(contexts: ExpressionObject([("m", .string(big))])))
         XCTAssertThrowsError(try Matrix.expand(value)) { error in
