@@ -40,7 +40,7 @@ let package = Package(
         // Job graph, matrix expansion, interpolation, the ExecutionPlan value.
         .target(
             name: "ShipgatePlanning",
-            dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ShipgateModel", "ShipgateExpressions", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // libgit2, found by pkg-config; only ShipgateGit imports it.
         .systemLibrary(name: "CLibgit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "ShipgateEngine",
             dependencies: [
-                "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "ShipgateJobCache", "ShipgateProcess", "CShipgatePosix",
+                "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "ShipgateJobCache", "ShipgateProcess", "CShipgatePosix", "ShipgateExpressions",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -123,7 +123,8 @@ let package = Package(
         .executableTarget(
             name: "shipgate",
             dependencies: [
-                "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache", "ShipgateJobCache",
+                "ShipgateModel", "ShipgateExpressions", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache",
+                "ShipgateJobCache",
                 "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole", "ShipgateProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,12 +141,12 @@ let package = Package(
         .testTarget(name: "ShipgateWorkflowTests", dependencies: ["ShipgateWorkflow", "ShipgateExpressions"]),
         .testTarget(name: "ShipgateJobCacheTests", dependencies: ["ShipgateJobCache", "ShipgateCache", "ShipgateModel"]),
         .testTarget(name: "ShipgateGitTests", dependencies: ["ShipgateGit", "ShipgateCache", "ShipgateJobCache", "ShipgateEngine", "ShipgateProcess"]),
-        .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel"]),
+        .testTarget(name: "ShipgatePlanningTests", dependencies: ["ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateExpressions"]),
         .testTarget(
             name: "ShipgateEngineTests",
             dependencies: [
                 "ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport", "ShipgateCache", "ShipgateJobCache",
-                "ShipgateProcess", .product(name: "Subprocess", package: "swift-subprocess"),
+                "ShipgateProcess", "ShipgateExpressions", .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
         .testTarget(name: "ShipgateGateTests", dependencies: ["ShipgateGate", "ShipgateModel", "ShipgateState", "ShipgateLoading", "ShipgatePostgres"]),

@@ -34,7 +34,7 @@ extension JobExecutor {
             }
             let name = DependencyEntry.name(key: key, paths: paths.patterns)
             if let entry = cache.local.readEntry(.dependency, name, as: DependencyEntry.self) {
-                restore(entry, paths: paths, job: job, root: root, cache: cache, message: "cache `\(key)`: restored (\(entry.count) files)")
+                restoreEntry(entry, paths: paths, job: job, root: root, cache: cache, message: "cache `\(key)`: restored (\(entry.count) files)")
                 continue
             }
             missed.append(PendingSave(key: key, cache: dc, paths: paths))
@@ -43,7 +43,7 @@ extension JobExecutor {
             var restored = false
             for prefix in restoreKeys {
                 if let best = candidates.filter({ $0.key.hasPrefix(prefix) }).max(by: { $0.createdAt < $1.createdAt }) {
-                    restore(
+                    restoreEntry(
                         best, paths: paths, job: job, root: root, cache: cache,
                         message: "cache `\(key)`: not found; restored `\(best.key)` (restore key `\(prefix)`)")
                     restored = true
@@ -55,7 +55,7 @@ extension JobExecutor {
         return missed
     }
 
-    private func restore(_ entry: DependencyEntry, paths: DependencyPaths, job: PlannedJob, root: String, cache: CacheContext, message: String) {
+    func restoreEntry(_ entry: DependencyEntry, paths: DependencyPaths, job: PlannedJob, root: String, cache: CacheContext, message: String) {
         do {
             try cache.files.restore(entry.files, into: root, links: .verbatim)
             if let home = entry.home, !home.isEmpty {

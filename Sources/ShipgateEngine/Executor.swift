@@ -80,12 +80,23 @@ public struct Executor: Sendable {
             cacheLock?.release()
         }
 
+        // Workflow jobs: what `failure()` looks at (every ancestor), matrix fail-fast and max-parallel.
+        let ancestors = plan.jobs.contains { $0.github != nil } ? Self.ancestors(plan.jobs) : [:]
+        var failedMatrices: [String: String] = [:]  // declared job → the variant that failed
+        var runningVariants: [String: Int] = [:]
+        let byID = Dictionary(plan.jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         await withTaskGroup(of: JobResult.self) { group in
             var running = 0
             var alone: String?
             var busy: [String: String] = [:]  // resource group → the job holding it
             func finish(_ result: JobResult) {
                 if alone == result.id { alone = nil }
+                if let job = byID[result.id], let github = job.github {
+                    if result.startedAt != nil, runningVariants[job.job] != nil { runningVariants[job.job]! -= 1 }
+                    if github.failFast, github.variantCount > 1, result.status == .failed, !result.continueOnError, failedMatrices[job.job] == nil {
+                        failedMatrices[job.job] = result.id
+                    }
+                }
                 busy = busy.filter { $0.value != result.id }
                 results[result.id] = result
                 record.jobs.append(result)
@@ -99,7 +110,11 @@ public struct Executor: Sendable {
                 }
             }
             while true {
-                while running < options.parallelism, let job = scheduler.nextReady(running: running, alone: alone != nil, busy: Set(busy.keys)) {
+                while running < options.parallelism,
+                    let job = scheduler.nextReady(
+                        running: running, alone: alone != nil, busy: Set(busy.keys),
+                        full: Set(runningVariants.filter { id, n in n >= (byID.values.first { $0.job == id }?.github?.maxParallel ?? Int.max) }.keys))
+                {
                     if var earlier = options.previousResults[job.id], earlier.status == .success || earlier.status == .cached {
                         earlier.reason = "done in an earlier attempt of this run; not run again"
                         finish(earlier)
@@ -109,7 +124,31 @@ public struct Executor: Sendable {
                         finish(JobResult(id: job.id, status: .cancelled, reason: "not started: \(reason)", continueOnError: job.continueOnError))
                         continue
                     }
-                    let blocking = job.needs.compactMap { results[$0] }.filter { !$0.satisfiesDependents }
+                    if let github = job.github {
+                        if let failed = failedMatrices[job.job] {
+                            finish(
+                                JobResult(
+                                    id: job.id, status: .cancelled, reason: "not started: `\(failed)` failed (strategy.fail-fast)",
+                                    continueOnError: job.continueOnError))
+                            continue
+                        }
+                        switch WorkflowJobCondition.decide(
+                            job, github: github, results: results, ancestors: ancestors[job.id] ?? [], runtime: options.workflow,
+                            cancelled: cancellation.isCancelled)
+                        {
+                        case .run: break
+                        case .skip(let reason):
+                            var skipped = JobResult(id: job.id, status: .skipped, reason: reason, continueOnError: job.continueOnError)
+                            skipped.skipCause = .needs
+                            finish(skipped)
+                            continue
+                        case .fail(let reason):
+                            finish(JobResult(id: job.id, status: .failed, reason: reason, continueOnError: job.continueOnError))
+                            continue
+                        }
+                        if github.maxParallel != nil { runningVariants[job.job, default: 0] += 1 }
+                    }
+                    let blocking = job.github != nil ? [] : job.needs.compactMap { results[$0] }.filter { !$0.satisfiesDependents }
                     if !blocking.isEmpty {
                         let names = blocking.map(\.id).joined(separator: ", ")
                         let verb = blocking.allSatisfy { $0.status == .failed } ? "failed" : "did not succeed"
@@ -155,6 +194,25 @@ public struct Executor: Sendable {
         return record
     }
 
+    /// Every job each job depends on, directly or not.
+    static func ancestors(_ jobs: [PlannedJob]) -> [String: Set<String>] {
+        let needs = Dictionary(jobs.map { ($0.id, $0.needs) }, uniquingKeysWith: { a, _ in a })
+        var memo: [String: Set<String>] = [:]
+        func visit(_ id: String, _ depth: Int) -> Set<String> {
+            if let known = memo[id] { return known }
+            guard depth < jobs.count else { return [] }
+            var all = Set<String>()
+            for need in needs[id] ?? [] {
+                all.insert(need)
+                all.formUnion(visit(need, depth + 1))
+            }
+            memo[id] = all
+            return all
+        }
+        for job in jobs { _ = visit(job.id, 0) }
+        return memo
+    }
+
     private func save(_ record: RunResult) {
         do { try options.runDirectory.write(record) } catch {
             options.logger.warning("cannot write run record", metadata: ["path": "\(options.runDirectory.recordPath)", "error": "\(error)"])
@@ -190,8 +248,13 @@ struct Scheduler {
     /// resource groups of those running: nothing starts beside a job that runs alone, and while
     /// one is ready, nothing new starts until the running jobs have ended (then it starts
     /// first); a job whose `resource-group` is busy waits, and the next ready job goes ahead.
-    mutating func nextReady(running: Int = 0, alone: Bool = false, busy: Set<String> = []) -> PlannedJob? {
+    mutating func nextReady(running: Int = 0, alone: Bool = false, busy: Set<String> = [], full: Set<String> = []) -> PlannedJob? {
         guard !alone, !ready.isEmpty else { return nil }
+        if !full.isEmpty {
+            // A workflow matrix at its `max-parallel`: its other variants wait.
+            guard let i = ready.firstIndex(where: { !full.contains(jobs[$0].job) && jobs[$0].resourceGroup.map(busy.contains) != true }) else { return nil }
+            return jobs[ready.remove(at: i)]
+        }
         if let i = ready.firstIndex(where: { jobs[$0].runsAlone }) {
             return running > 0 || jobs[ready[i]].resourceGroup.map(busy.contains) == true ? nil : jobs[ready.remove(at: i)]
         }

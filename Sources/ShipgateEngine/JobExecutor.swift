@@ -28,6 +28,9 @@ struct JobExecutor: Sendable {
     var producers: [String: (needs: [String], outputs: [String])] = [:]
     /// Private workspaces left by a killed shipgate are removed once per run, before the first.
     let sweptWorkspaces = OnceFlag()
+    /// Workflow artifacts of this run: name → SHA-256 of its manifest, as uploaded (a download
+    /// checks the stored manifest against it, then each file against the manifest).
+    let artifactManifests = Locked<[String: String]>([:])
 
     /// A step with everything known at job start resolved (needs outputs, `hashFiles`).
     struct PreparedStep {
@@ -170,7 +173,7 @@ struct JobExecutor: Sendable {
         }
         let missedCaches = cache.map { restoreDependencyCaches(job, needed: needed, root: root, cache: $0) } ?? []
 
-        result = await attempts(job, prepared: prepared, root: root, extraEnv: extraEnv, log: log, result: result)
+        result = await attempts(job, prepared: prepared, needed: needed, root: root, extraEnv: extraEnv, log: log, result: result)
         if let ticket, let deploy = job.deploy, let hooks = options.deployments {
             await finishDeploy(
                 job, deploy: deploy, ticket: ticket, hooks: hooks, needed: needed, root: root, extraEnv: extraEnv, log: log, result: &result)
@@ -200,7 +203,8 @@ struct JobExecutor: Sendable {
 
     /// The attempts loop: retries with backoff until success, cancellation or the last attempt.
     private func attempts(
-        _ job: PlannedJob, prepared: [PreparedStep], root: String, extraEnv: [String: String], log: JobLog, result: JobResult
+        _ job: PlannedJob, prepared: [PreparedStep], needed: [String: JobResult], root: String, extraEnv: [String: String], log: JobLog,
+        result: JobResult
     ) async -> JobResult {
         var result = result
         let clock = ContinuousClock()
@@ -214,17 +218,26 @@ struct JobExecutor: Sendable {
             if attempt > 1 { unlink(outputsPath) }
             let deadline = clock.now.advanced(by: job.timeout.duration)
             var pgids: [Int32] = []
-            let failure = await runSteps(
-                job, prepared: prepared, attempt: attempt, deadline: deadline, root: root, extraEnv: extraEnv, log: log,
-                outputsPath: outputsPath, pgids: &pgids, result: &result)
+            let failure: String?
+            if let github = job.github {
+                failure = await runWorkflowSteps(
+                    job, github: github, needed: needed, attempt: attempt, deadline: deadline, root: root, extraEnv: extraEnv, log: log,
+                    outputsPath: outputsPath, pgids: &pgids, result: &result)
+            } else {
+                failure = await runSteps(
+                    job, prepared: prepared, attempt: attempt, deadline: deadline, root: root, extraEnv: extraEnv, log: log,
+                    outputsPath: outputsPath, pgids: &pgids, result: &result)
+            }
             groups?.kill(pgids)  // background processes the steps left behind end with the attempt
             log.flush()  // every attempt's output is on disk when it ends
 
             if failure == nil {
-                let text = (try? String(contentsOfFile: outputsPath, encoding: .utf8)) ?? ""
-                let (outputs, problems) = OutputsFile.parse(text)
-                for p in problems { emitLine(job.id, "warning: $SHIPGATE_OUTPUT \(p)", log) }
-                result.outputs = outputs.mapValues { masker($0) }
+                if job.github == nil {
+                    let text = (try? String(contentsOfFile: outputsPath, encoding: .utf8)) ?? ""
+                    let (outputs, problems) = OutputsFile.parse(text)
+                    for p in problems { emitLine(job.id, "warning: $SHIPGATE_OUTPUT \(p)", log) }
+                    result.outputs = outputs.mapValues { masker($0) }
+                }
                 result.status = .success
                 result.reason = nil
                 break

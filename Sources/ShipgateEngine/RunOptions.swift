@@ -56,6 +56,8 @@ public struct RunOptions: Sendable {
     /// How often a job waiting for a `resource-group` lock another run holds tries again.
     public var lockPollInterval: Duration = .milliseconds(100)
     public var logger: Logger
+    /// For a GitHub workflow: the contexts and variables its jobs start from.
+    public var workflow: WorkflowRuntime?
 
     public init(
         runID: String, workspace: String, runDirectory: RunDirectory, parallelism: Int, failFast: Bool = false,

@@ -66,7 +66,7 @@ struct StepFiles {
     /// following links and without blocking (a FIFO or a link yields nothing), and read only
     /// when it is a regular file, up to `sizeLimit`. Nil when there was nothing; a warning when
     /// it was refused.
-    private static func take(_ path: String) -> (text: String, warning: String?) {
+    static func take(_ path: String) -> (text: String, warning: String?) {
         let taken = path + ".collected"
         guard rename(path, taken) == 0 else { return ("", nil) }
         defer { unlink(taken) }

@@ -44,18 +44,28 @@ public struct ToolchainResolver: Sendable {
     public static let tools = ["python", "node", "go"]
 
     public func resolve(_ tool: String, version wanted: String) throws -> Resolved {
-        let candidates: [(source: String, version: String, path: [String])]
+        typealias Candidates = () -> [(source: String, version: String, path: [String])]
+        // Places in order; a later place is looked at only when the earlier ones have no match
+        // (system interpreters are asked their version, which costs a process each).
+        let places: [Candidates]
         switch tool {
-        case "python": candidates = toolCache("Python") + uvPythons() + versionDirectories(home("/.pyenv/versions"), source: "pyenv") + systemPython(wanted)
-        case "node": candidates = toolCache("node") + versionDirectories(home("/.nvm/versions/node"), source: "nvm", strip: "v") + system("node", ["--version"])
-        case "go": candidates = toolCache("go") + versionDirectories(home("/sdk"), source: "~/sdk", strip: "go") + system("go", ["version"])
+        case "python":
+            places = [{ toolCache("Python") }, { uvPythons() }, { versionDirectories(home("/.pyenv/versions"), source: "pyenv") }, { systemPython(wanted) }]
+        case "node":
+            places = [{ toolCache("node") }, { versionDirectories(home("/.nvm/versions/node"), source: "nvm", strip: "v") }, { system("node", ["--version"]) }]
+        case "go": places = [{ toolCache("go") }, { versionDirectories(home("/sdk"), source: "~/sdk", strip: "go") }, { system("go", ["version"]) }]
         default: throw Failure(description: "unknown toolchain `\(tool)` (known: \(Self.tools.joined(separator: ", ")))")
         }
-        // The first place with a match wins; in it, the newest version.
-        for source in Set(candidates.map(\.source)).sorted(by: { a, b in order(of: a, in: candidates) < order(of: b, in: candidates) }) {
-            let matches = candidates.filter { $0.source == source && Self.matches($0.version, wanted) }
-            if let best = matches.max(by: { Self.less($0.version, $1.version) }) {
-                return Resolved(tool: tool, version: best.version, path: best.path, source: source)
+        var candidates: [(source: String, version: String, path: [String])] = []
+        for place in places {
+            let found = place()
+            candidates += found
+            // The first place with a match wins; in it, the newest version.
+            for source in Set(found.map(\.source)).sorted(by: { a, b in order(of: a, in: found) < order(of: b, in: found) }) {
+                let matches = found.filter { $0.source == source && Self.matches($0.version, wanted) }
+                if let best = matches.max(by: { Self.less($0.version, $1.version) }) {
+                    return Resolved(tool: tool, version: best.version, path: best.path, source: source)
+                }
             }
         }
         let found = Set(candidates.map(\.version)).sorted(by: Self.less)

@@ -85,6 +85,7 @@ public struct IfCondition: Sendable, Equatable {
 
     public static func parse(_ source: String) throws(ExpressionError) -> IfCondition {
         let trimmed = source.trimmingWhitespace
+        if trimmed.isEmpty { return .default }
         let expression: Expression
         if trimmed.hasPrefix("${{") && trimmed.hasSuffix("}}"), case let template = try ExpressionTemplate.parse(trimmed),
             template.segments.count == 1, case .expression(let e, _) = template.segments[0]

@@ -183,3 +183,8 @@ enum JSONText {
         }
     }
 }
+
+extension ExpressionValue {
+    /// Parses JSON text as `fromJSON` does (any JSON value; numbers become doubles).
+    public static func parseJSON(_ text: String) throws(ExpressionError) -> ExpressionValue { try JSONText.read(text) }
+}

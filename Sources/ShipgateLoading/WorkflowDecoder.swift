@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ShipgateExpressions
 import ShipgateModel
@@ -343,6 +344,8 @@ public enum WorkflowLoader {
     public struct Result: Sendable {
         public var workflow: Workflow?
         public var diagnostics: [Diagnostic]
+        /// The workflow as the model the planner and engine run (see `WorkflowLowering`).
+        public var pipeline: Pipeline?
     }
 
     /// Whether the file is a GitHub workflow (by its content: `on` and jobs with `runs-on` or
@@ -371,12 +374,20 @@ public enum WorkflowLoader {
         return false
     }
 
-    public static func load(path: String) -> Result {
-        loadIfWorkflow(path: path, always: true)!
+    public static func load(path: String, actions: (any ActionSource)? = nil) -> Result {
+        loadIfWorkflow(path: path, always: true, actions: actions)!
     }
 
     /// `load`, parsing the file once, or nil when it is not a workflow (see `isWorkflow`).
-    public static func loadIfWorkflow(path: String, always: Bool = false) -> Result? {
+    /// The repository root a workflow file belongs to: the directory above its `.github`,
+    /// else the file's own directory.
+    public static func repositoryRoot(of path: String) -> String {
+        if let range = path.range(of: "/.github/workflows/", options: .backwards) { return String(path[..<range.lowerBound]) }
+        if path.hasPrefix(".github/workflows/") { return "." }
+        return (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+    }
+
+    public static func loadIfWorkflow(path: String, always: Bool = false, actions: (any ActionSource)? = nil) -> Result? {
         guard let data = FileManager.default.contents(atPath: path) else {
             return always ? Result(workflow: nil, diagnostics: [.error("cannot read \(path)", at: nil)]) : nil
         }
@@ -386,7 +397,16 @@ public enum WorkflowLoader {
         guard always || WorkflowDecoder.isWorkflow(document.root) else { return nil }
         let reader = NodeReader(file: path)
         let workflow = WorkflowDecoder(reader: reader).decode(document.root)
+        var pipeline: Pipeline?
+        if !reader.diagnostics.hasErrors {
+            let bytes = [UInt8](data)
+            let loader = CompositeActionLoader(source: actions ?? WorkingTreeActions(root: repositoryRoot(of: path)))
+            pipeline = WorkflowLowering(reader: reader, workflow: workflow, actions: loader).pipeline(
+                document.root, digest: "sha256:" + Hex.string(SHA256.hash(data: bytes)))
+            reader.diagnostics += loader.diagnostics
+        }
         let diagnostics = reader.diagnostics.sortedByLocation()
-        return Result(workflow: diagnostics.hasErrors ? nil : workflow, diagnostics: diagnostics)
+        let ok = !diagnostics.hasErrors
+        return Result(workflow: ok ? workflow : nil, diagnostics: diagnostics, pipeline: ok ? pipeline : nil)
     }
 }

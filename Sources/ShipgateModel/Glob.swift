@@ -165,3 +165,19 @@ public struct PathFilter: Sendable {
         }
     }
 }
+
+extension Glob {
+    /// Whether some path below directory `relative` could match (its segments so far agree).
+    public func mayMatchBelow(_ relative: String) -> Bool {
+        let parts = relative.split(separator: "/")
+        var i = 0
+        for part in parts {
+            guard i < segments.count else { return isLiteral }
+            let segment = segments[i]
+            if segment == "**" { return true }
+            if !Glob(String(segment)).matches(String(part)) { return false }
+            i += 1
+        }
+        return true
+    }
+}

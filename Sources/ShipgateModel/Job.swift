@@ -41,6 +41,8 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     /// `resource-group:`: no two jobs of the same group run at once, in this run or another on
     /// the same state directory.
     public var resourceGroup: Located<String>?
+    /// Set for a job read from a GitHub Actions workflow: what the engine evaluates at run time.
+    public var github: GitHubJob?
 
     public init(
         id: String, location: SourceLocation, stage: String? = nil, needs: [Located<String>]? = nil,
@@ -145,6 +147,8 @@ public struct Step: Hashable, Sendable, Codable {
     /// `detach: true`: what the step leaves running when it succeeds is kept, not killed at
     /// the end of the attempt or of the run.
     public var detach = false
+    /// Set for a step of a GitHub Actions workflow (`run` then holds the script for display).
+    public var github: GitHubStep?
 
     public init(
         name: String? = nil, run: Template, location: SourceLocation, workingDirectory: Template? = nil,
@@ -184,6 +188,9 @@ public struct Matrix: Hashable, Sendable, Codable {
     /// Each entry removes every combination that agrees with all of its pairs.
     public var exclude: [[String: String]]
     public var location: SourceLocation
+    /// The variants, when the front end expanded them itself (a GitHub matrix, with `include`
+    /// rules and typed values); `axes` and `exclude` are then not used.
+    public var variants: [[MatrixValue]]?
 
     public init(axes: [Axis], exclude: [[String: String]] = [], location: SourceLocation) {
         self.axes = axes
@@ -193,6 +200,7 @@ public struct Matrix: Hashable, Sendable, Codable {
 
     /// Every combination (cartesian product, first axis varying slowest) minus the excluded ones.
     public func combinations() -> [[MatrixValue]] {
+        if let variants { return variants }
         var result: [[MatrixValue]] = [[]]
         for axis in axes {
             result = result.flatMap { prefix in axis.values.map { prefix + [MatrixValue(axis: axis.name, value: $0)] } }
@@ -207,9 +215,13 @@ public struct Matrix: Hashable, Sendable, Codable {
 
 public struct MatrixValue: Hashable, Sendable, Codable {
     public var axis: String
+    /// The value as text (what `${{ matrix.AXIS }}` prints and job ids show).
     public var value: String
-    public init(axis: String, value: String) {
+    /// The value as JSON, when it is not a string (a GitHub matrix's numbers, booleans, objects).
+    public var json: String?
+    public init(axis: String, value: String, json: String? = nil) {
         self.axis = axis
         self.value = value
+        self.json = json
     }
 }

@@ -17,6 +17,10 @@ public struct Pipeline: Hashable, Sendable, Codable {
     public var jobs: [JobDefinition]
     /// Deploy targets (`environments:`), in declaration order.
     public var environments: [EnvironmentPolicy] = []
+    /// Shipgate's format, or a GitHub workflow (whose jobs carry `JobDefinition.github`).
+    public var origin: PipelineOrigin = .shipgate
+    /// For a workflow: the events of its `on:` with their filters.
+    public var triggers: [WorkflowTrigger] = []
 
     public init(
         name: String, file: String, digest: String, env: [EnvVar], defaults: Defaults,

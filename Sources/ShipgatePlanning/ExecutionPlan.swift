@@ -16,6 +16,7 @@ public struct ExecutionPlan: Hashable, Sendable, Codable {
         public var name: String
         public var file: String
         public var digest: String
+        public var origin: PipelineOrigin = .shipgate
     }
 
     public init(pipeline: PipelineInfo, waves: [[String]], jobs: [PlannedJob], secrets: [String]) {
@@ -93,6 +94,12 @@ public struct PlannedJob: Hashable, Sendable, Codable, Identifiable {
     /// Start only when no other job runs, and start nothing beside it (a deploy that receives
     /// environment secrets: no process of another job can read them from `/proc`).
     public var runsAlone = false
+    /// A GitHub workflow job: its conditions, outputs and settings, evaluated by the engine.
+    public var github: GitHubJob?
+    /// `name:` of a workflow job with its matrix values (`test (3.12)`), for display.
+    public var displayName: String?
+    /// The variant's index in its job's matrix (`strategy.job-index`).
+    public var variantIndex = 0
 
     public init(
         id: String, job: String, stage: String?, needs: [String], matrix: [MatrixValue], status: Status, reason: String?,
@@ -137,6 +144,8 @@ public struct PlannedStep: Hashable, Sendable, Codable {
     public var timeout: TimeSpan?
     /// `detach: true`: processes the step leaves running are kept when it succeeds.
     public var detach = false
+    /// A GitHub workflow step, evaluated and run by the engine as GitHub's runner does.
+    public var github: GitHubStep?
 
     public init(name: String, script: Template, shell: Shell, workingDirectory: Template?, env: [PlannedEnv], timeout: TimeSpan?) {
         self.name = name

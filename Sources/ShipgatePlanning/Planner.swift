@@ -14,6 +14,8 @@ public enum Planner {
         public var rules: RuleInputs?
         /// `--no-deps`: only the selected jobs, not what they need (another runner ran that).
         public var withoutNeeds = false
+        /// For a GitHub workflow: the event, contexts and runner mapping its jobs are decided on.
+        public var workflow = WorkflowSettings()
         public init(selectedJobs: [String] = [], git: [String: String] = [:], rules: RuleInputs? = nil, withoutNeeds: Bool = false) {
             self.selectedJobs = selectedJobs
             self.git = git
@@ -54,6 +56,7 @@ public enum Planner {
         let pipelineEnv = pipeline.env.map { PlannedEnv(name: $0.name, value: resolveGit($0.value, git)) }
         var jobs: [PlannedJob] = []
         var ruleSkipped = Set<String>()
+        let triggerSkip = pipeline.origin == .githubWorkflow ? TriggerFilter.skip(pipeline.triggers, settings: options.workflow) : nil
         for id in order {
             let node = graph.node(id)!
             let def = node.definition
@@ -73,12 +76,20 @@ public enum Planner {
             planned.resourceGroup = def.resourceGroup.map { matrixValues($0.value) }
             for request in def.toolchain { planned.toolchain[request.tool] = matrixValues(request.version) }
             planned.needsFromStages = def.needs == nil && !node.needs.isEmpty
+            if let github = def.github {
+                let index = (def.matrix?.combinations() ?? [[]]).firstIndex(of: node.matrix) ?? 0
+                applyWorkflow(&planned, github: github, variantIndex: index, triggerSkip: triggerSkip, settings: options.workflow)
+                // A workflow job's `if:` decides at run time what a skipped need means.
+                if planned.status == .skip && !(planned.reason ?? "").hasPrefix("not selected") { ruleSkipped.insert(id) }
+            }
             // `when:` rules; a job skipped by a rule takes its dependents with it.
             if isSelected {
                 // Only explicit `needs` carry a skip; stage order alone does not (a skipped job
                 // is simply not part of the run).
                 let skippedNeed = def.needs == nil ? nil : node.needs.first { ruleSkipped.contains($0) }
-                if let skippedNeed {
+                if def.github != nil {
+                    // Decided when the job is ready (its `if:` may run it after a skipped need).
+                } else if let skippedNeed {
                     planned.status = .skip
                     planned.reason = "needs `\(skippedNeed)`, which is skipped"
                     ruleSkipped.insert(id)
@@ -126,7 +137,7 @@ public enum Planner {
             jobs.append(planned)
         }
         let plan = ExecutionPlan(
-            pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest),
+            pipeline: .init(name: pipeline.name, file: pipeline.file, digest: pipeline.digest, origin: pipeline.origin),
             waves: graph.waves(of: selected.subtracting(ruleSkipped)), jobs: jobs, secrets: pipeline.secrets.map(\.value))
         return (plan, diagnostics)
     }
@@ -148,6 +159,7 @@ public enum Planner {
             env: stepEnv,
             timeout: step.timeout)
         planned.detach = step.detach
+        planned.github = step.github
         return planned
     }
 

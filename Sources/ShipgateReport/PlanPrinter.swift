@@ -49,6 +49,10 @@ public enum PlanPrinter {
         if !job.toolchain.isEmpty { facts.append(job.toolchain.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         if job.runsAlone { facts.append("runs alone") }
         if let d = job.deploy { facts.append("deploys to \(d.environment)") }
+        if let github = job.github {
+            if !github.condition.isEmpty { facts.append("if: \(masker(github.condition))") }
+            if let name = job.displayName, name != job.id { facts.append("name \(masker(name))") }
+        }
         out += style.dim("  " + facts.joined(separator: " · ")) + "\n"
         if let gate = job.gate {
             out +=
@@ -67,6 +71,10 @@ public enum PlanPrinter {
                 ) + "\n"
         }
         for (i, step) in job.steps.enumerated() {
+            if let github = step.github {
+                out += workflowStep(github, name: step.name, index: i, job: job, style: style, masker: masker)
+                continue
+            }
             var lines = masker(step.script.description).split(separator: "\n", omittingEmptySubsequences: false)
             while lines.count > 1, lines.last?.allSatisfy(\.isWhitespace) == true { lines.removeLast() }
             // Unnamed steps are called by their first line: print it once.
@@ -82,6 +90,30 @@ public enum PlanPrinter {
             for line in lines.dropFirst(named ? 0 : 1) {
                 out += "         " + style.dim(named ? "$ " : "  ") + line + "\n"
             }
+        }
+        return out
+    }
+
+    /// A workflow step: its name, `if:`, shell or what a native action does instead, its script.
+    private static func workflowStep(_ step: GitHubStep, name: String, index: Int, job: PlannedJob, style: Style, masker: SecretMasker) -> String {
+        var extra: [String] = []
+        if !step.condition.isEmpty { extra.append("if: \(masker(step.condition))") }
+        if let uses = step.uses {
+            extra.append(NativeAction(uses: uses)?.summary ?? "not run by shipgate")
+        } else {
+            extra.append(step.shell ?? job.github?.defaultShell ?? "bash")
+        }
+        if let dir = step.workingDirectory ?? (step.run != nil ? job.github?.defaultWorkingDirectory : nil) { extra.append("in \(dir)") }
+        if let c = step.continueOnError, c != "false" { extra.append(c == "true" ? "continue-on-error" : "continue-on-error: \(c)") }
+        if let t = step.timeoutMinutes { extra.append("timeout-minutes \(t)") }
+        var out = "      \(index + 1). \(masker(name))" + style.dim(" (\(extra.joined(separator: ", ")))") + "\n"
+        if let uses = step.uses {
+            out += "         " + style.dim("uses: ") + masker(uses) + "\n"
+            for input in step.with { out += "         " + style.dim("  \(input.name): ") + masker(input.text.replacing("\n", with: " ")) + "\n" }
+        } else {
+            var lines = masker(step.run ?? "").split(separator: "\n", omittingEmptySubsequences: false)
+            while lines.count > 1, lines.last?.allSatisfy(\.isWhitespace) == true { lines.removeLast() }
+            for line in lines { out += "         " + style.dim("$ ") + line + "\n" }
         }
         return out
     }
@@ -141,9 +173,19 @@ public enum PlanPrinter {
                 g.add("policyNote", gate.policyNote)
                 o.add("gate", raw: g.text)
             }
+            if let github = job.github {
+                o.add("if", github.condition.isEmpty ? nil : masker(github.condition))
+                o.add("name", job.displayName.map { masker($0) })
+            }
             let steps = job.steps.map { step -> String in
                 var s = JSONObject()
                 s.add("name", masker(step.name))
+                if let github = step.github {
+                    s.add("id", github.id)
+                    s.add("if", github.condition.isEmpty ? nil : masker(github.condition))
+                    s.add("uses", github.uses.map { masker($0) })
+                    s.add("native", github.uses.flatMap(NativeAction.init(uses:)).map(\.rawValue))
+                }
                 s.add("run", masker(step.script.description))
                 s.add("shell", step.shell.rawValue)
                 s.add("workingDirectory", step.workingDirectory?.description)

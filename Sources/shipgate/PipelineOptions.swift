@@ -42,14 +42,14 @@ struct PipelineOptions: ParsableArguments {
     /// Loads and validates the pipeline; prints every diagnostic to stderr; exits 2 on errors.
     func load(style: Style, path explicitPath: String? = nil, preloaded: PipelineLoader.Result? = nil) throws -> Pipeline {
         let path = try explicitPath ?? resolvedFile()
+        // A GitHub workflow goes through its own front end to the same model.
+        let actions = GitActionSource(root: WorkflowLoader.repositoryRoot(of: path))
+        if preloaded == nil, WorkflowLoader.mentionsOn(path: path), let workflow = WorkflowLoader.loadIfWorkflow(path: path, actions: actions) {
+            return try loaded(workflow, path: path, style: style)
+        }
         let result = preloaded ?? PipelineLoader.load(path: path)
-        // A GitHub workflow is not a broken pipeline: say what shipgate does with it (only a
-        // file that failed as a pipeline is looked at again, so pipelines pay nothing).
         if result.pipeline == nil, WorkflowLoader.isWorkflow(path: path) {
-            FileDescriptorSink.standardError.write(
-                "error: \(path) is a GitHub Actions workflow. shipgate checks workflows (`shipgate validate \(path)`) "
-                    + "but does not plan or run them yet; for now, describe the jobs as a shipgate pipeline (docs/pipeline-format.md).\n")
-            throw ExitWith(code: Exit.invalid)
+            return try loaded(WorkflowLoader.load(path: path, actions: actions), path: path, style: style)
         }
         var diagnostics = result.diagnostics
         if result.pipeline == nil, let partial = result.partial {
@@ -69,11 +69,29 @@ struct PipelineOptions: ParsableArguments {
         return pipeline
     }
 
+    /// A workflow's diagnostics printed as a pipeline's are; exits 2 on errors.
+    private func loaded(_ result: WorkflowLoader.Result, path: String, style: Style) throws -> Pipeline {
+        if !result.diagnostics.isEmpty {
+            FileDescriptorSink.standardError.write(DiagnosticPrinter.render(result.diagnostics, style: style))
+            if ProcessInfo.processInfo.environment["GITHUB_ACTIONS"] == "true" {
+                FileDescriptorSink.standardOutput.write(GitHubReporter.annotations(result.diagnostics))
+            }
+        }
+        guard let pipeline = result.pipeline else {
+            FileDescriptorSink.standardError.write(DiagnosticPrinter.summary(result.diagnostics, file: path) + "\n")
+            throw ExitWith(code: Exit.invalid)
+        }
+        return pipeline
+    }
+
     /// Plans with the job selection; graph problems and unknown `--job` names exit 2.
     func plan(
-        _ pipeline: Pipeline, jobs: [String], git: [String: String] = [:], rules: RuleInputs? = nil, withoutNeeds: Bool = false, style: Style
+        _ pipeline: Pipeline, jobs: [String], git: [String: String] = [:], rules: RuleInputs? = nil, withoutNeeds: Bool = false,
+        workflow: WorkflowSettings = WorkflowSettings(), style: Style
     ) throws -> ExecutionPlan {
-        let (plan, diagnostics) = Planner.plan(pipeline, options: .init(selectedJobs: jobs, git: git, rules: rules, withoutNeeds: withoutNeeds))
+        var options = Planner.Options(selectedJobs: jobs, git: git, rules: rules, withoutNeeds: withoutNeeds)
+        options.workflow = workflow
+        let (plan, diagnostics) = Planner.plan(pipeline, options: options)
         if !diagnostics.isEmpty {
             FileDescriptorSink.standardError.write(DiagnosticPrinter.render(diagnostics, style: style))
         }

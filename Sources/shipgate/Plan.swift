@@ -3,6 +3,7 @@ import Foundation
 import ShipgateGit
 import ShipgateJobCache
 import ShipgateModel
+import ShipgatePlanning
 import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport
@@ -45,14 +46,19 @@ extension Shipgate {
         @Option(help: "Who runs this, for `${{ git.actor }}` (default: SHIPGATE_ACTOR, GITHUB_ACTOR, git user.name, OS user).")
         var actor: String?
 
+        @OptionGroup(title: "GitHub workflows") var workflowOptions: WorkflowOptions
+
         func run() async throws {
             let loaded = try pipeline.load(style: Terminal.stderrStyle)
             let environment = ProcessInfo.processInfo.environment
             let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
             let context = RunContext.resolve(workspace: workspace.root, environment: environment, actor: actor)
+            let isWorkflow = loaded.origin == .githubWorkflow
             let rules = try ruleOptions.inputs(
-                needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
-            var plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, style: Terminal.stderrStyle)
+                needed: isWorkflow || loaded.jobs.contains { $0.when != nil }, context: context, workspace: workspace, environment: environment)
+            let settings =
+                isWorkflow ? try workflowOptions.settings(pipeline: loaded, context: context, workspace: workspace.root, rules: rules) : WorkflowSettings()
+            var plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, workflow: settings, style: Terminal.stderrStyle)
             let trusted = TrustedPolicy.load(
                 pipeline: loaded, pipelinePath: loaded.file, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
             // `cache-key-extra` commands run like steps: without environment secrets or credentials.

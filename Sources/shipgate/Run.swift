@@ -35,6 +35,8 @@ extension Shipgate {
         @Flag(help: "Run in a fresh checkout of HEAD's commit (no untracked files, no leftovers); removed afterwards.")
         var isolate = false
 
+        @OptionGroup(title: "GitHub workflows") var workflowOptions: WorkflowOptions
+
         func run() async throws {
             let errStyle = Terminal.stderrStyle
             let environment = ProcessInfo.processInfo.environment
@@ -52,14 +54,25 @@ extension Shipgate {
             let loaded = try pipeline.load(style: errStyle, path: isolated.map { $0.translate(file) })
             let workspace = isolated.map { Workspace(root: $0.root, stateDirectory: home.stateDirectory) } ?? home
             // Rules look at the repository itself (an isolated checkout has no history).
+            let isWorkflow = loaded.origin == .githubWorkflow
             let rules = try ruleOptions.inputs(
-                needed: loaded.jobs.contains { $0.when != nil }, context: context, workspace: home, environment: environment)
+                needed: isWorkflow || loaded.jobs.contains { $0.when != nil }, context: context, workspace: home, environment: environment)
             if noDeps && jobs.isEmpty { throw ValidationError("--no-deps needs --job: which jobs to run without what they need") }
-            let plan = try pipeline.plan(loaded, jobs: jobs, git: context.interpolation, rules: rules, withoutNeeds: noDeps, style: errStyle)
+            let settings = isWorkflow ? try workflowOptions.settings(pipeline: loaded, context: context, workspace: workspace.root, rules: rules) : nil
+            let plan = try pipeline.plan(
+                loaded, jobs: jobs, git: context.interpolation, rules: rules, withoutNeeds: noDeps, workflow: settings ?? WorkflowSettings(), style: errStyle)
+            if isWorkflow, !plan.jobs.contains(where: { $0.status == .run }) {
+                // Nothing would run: say why, once, instead of an empty run.
+                let reasons = Set(plan.jobs.compactMap(\.reason))
+                FileDescriptorSink.standardError.write(
+                    "\(errStyle.red(errStyle.bold("error:"))) no job of \(file) runs here: \(reasons.sorted().joined(separator: "; "))\n"
+                        + "  \(errStyle.cyan("hint:")) `shipgate plan \(file)` shows each job and why\n")
+                throw ExitWith(code: Exit.invalid)
+            }
 
             try await RunSession(
                 execution: execution, pipeline: loaded, plan: plan, pipelineFile: file, home: home, workspace: workspace, context: context,
-                selection: jobs, resumeRun: nil, withoutNeeds: noDeps, onForce: { isolated?.remove() }
+                selection: jobs, resumeRun: nil, withoutNeeds: noDeps, onForce: { isolated?.remove() }, workflow: settings
             ).execute()
         }
 

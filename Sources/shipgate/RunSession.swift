@@ -1,5 +1,6 @@
 import Foundation
 import ShipgateEngine
+import ShipgateExpressions
 import ShipgateGate
 import ShipgateGit
 import ShipgateModel
@@ -26,6 +27,40 @@ struct RunSession {
     /// `--no-deps`: needed jobs ran elsewhere; their results come from `SHIPGATE_NEEDS`.
     var withoutNeeds = false
     var onForce: @Sendable () -> Void = {}
+    /// For a GitHub workflow: what its contexts are built from.
+    var workflow: WorkflowSettings?
+
+    /// The contexts of a workflow run: `github` with this run's id, the event payload written to
+    /// the run directory, and the secrets the workflow reads (from --secrets-file, else
+    /// shipgate's environment; an absent one is empty, with one warning, as on GitHub).
+    private func workflowRuntime(
+        _ settings: WorkflowSettings, runID: String, runDirectory: RunDirectory, fileValues: [String: String], style: Style
+    ) -> WorkflowRuntime {
+        let base = settings.github
+        let github = ExpressionObject(zip(base.keys, base.orderedValues).map { key, value in (key, key == "run_id" ? .string(runID) : value) })
+        let eventPath = runDirectory.root + "/event.json"
+        try? (github["event"]?.json ?? "{}").write(toFile: eventPath, atomically: true, encoding: .utf8)
+        var secrets: [String: String] = [:]
+        var missing: [String] = []
+        for name in plan.secrets {
+            if let value = fileValues[name] ?? LaunchEnvironment.values[name] { secrets[name] = value } else { missing.append(name) }
+        }
+        if let token = fileValues["GITHUB_TOKEN"] ?? LaunchEnvironment.values["GITHUB_TOKEN"] { secrets["GITHUB_TOKEN"] = token }
+        if !missing.isEmpty {
+            FileDescriptorSink.standardError.write(
+                style.yellow(
+                    "warning: secret\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) not set: read as empty, as on GitHub (export it, or pass --secrets-file)"
+                )
+                    + "\n")
+        }
+        var runtime = WorkflowRuntime(
+            github: github, vars: settings.vars, inputs: settings.inputs, secrets: secrets,
+            variables: WorkflowOptions.variables(github, eventPath: eventPath))
+        runtime.selfActions = SelfActions.extract(plan, workspace: workspace.root, into: runDirectory.root + "/actions")
+        let environment = ProcessInfo.processInfo.environment
+        runtime.debug = environment["RUNNER_DEBUG"] == "1" || secrets["ACTIONS_STEP_DEBUG"] == "true"
+        return runtime
+    }
 
     func execute() async throws {
         let style = Terminal.stderrStyle
@@ -49,8 +84,11 @@ struct RunSession {
         let secrets: RunSecrets
         do {
             let fileValues = try execution.secretsFile.map(SecretSource.parseFile) ?? [:]
+            // A workflow's secrets are not in any step's environment: they reach a step only
+            // through `${{ secrets.NAME }}` (see `workflowSecrets`).
             secrets = try RunSecrets.resolve(
-                required: plan.secrets + execution.secretNames, pipeline: pipeline, policy: policy, launch: LaunchEnvironment.values, file: fileValues)
+                required: (workflow == nil ? plan.secrets : []) + execution.secretNames, pipeline: pipeline, policy: policy, launch: LaunchEnvironment.values,
+                file: fileValues)
             LaunchEnvironment.withhold(secrets.withheld)
             // Without the trusted environments, no name is known to be safe for every job.
             if !policy.environmentsKnown, !secrets.pipeline.isEmpty {
@@ -162,6 +200,14 @@ struct RunSession {
         options.git = context.interpolation
         options.partial = !selection.isEmpty
         options.previousResults = resumeRun?.jobs ?? [:]
+        if let workflow {
+            let fileValues = (try? execution.secretsFile.map(SecretSource.parseFile) ?? [:]) ?? [:]
+            options.workflow = workflowRuntime(workflow, runID: runID, runDirectory: runDirectory, fileValues: fileValues, style: style)
+            let names = Set(options.workflow!.secrets.keys)
+            LaunchEnvironment.withhold(names)
+            options.baseEnvironment = options.baseEnvironment.filter { !names.contains($0.key) }
+            options.extraMasked += options.workflow!.secrets.values.filter { !$0.isEmpty }
+        }
         let cache = execution.cacheOptions.context(stateDirectory: home.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
 
         if let store, !pipeline.environments.isEmpty {

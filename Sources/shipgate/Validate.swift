@@ -17,12 +17,13 @@ extension Shipgate {
             let style = Terminal.stderrStyle
             let path = try pipeline.resolvedFile()
             // A workflow is usually obvious from a top-level `on:` line; the decoder decides.
-            if WorkflowLoader.mentionsOn(path: path), let workflow = WorkflowLoader.loadIfWorkflow(path: path) {
+            let actions = GitActionSource(root: WorkflowLoader.repositoryRoot(of: path))
+            if WorkflowLoader.mentionsOn(path: path), let workflow = WorkflowLoader.loadIfWorkflow(path: path, actions: actions) {
                 return try validateWorkflow(path, workflow, style: style)
             }
             let result = PipelineLoader.load(path: path)
             if result.pipeline == nil, WorkflowLoader.isWorkflow(path: path) {
-                return try validateWorkflow(path, WorkflowLoader.load(path: path), style: style)
+                return try validateWorkflow(path, WorkflowLoader.load(path: path, actions: actions), style: style)
             }
             let loaded = try pipeline.load(style: style, path: path, preloaded: result)
             let plan = try pipeline.plan(loaded, jobs: [], style: style)
@@ -42,9 +43,19 @@ extension Shipgate {
             }
             let variants = workflow.jobs.reduce(0) { $0 + ($1.variants?.count ?? 1) }
             let jobs = "\(workflow.jobs.count) job\(workflow.jobs.count == 1 ? "" : "s")"
+            var runs = ""
+            if let pipeline = result.pipeline {
+                // Which variants this host runs natively, on the workflow's own terms (triggers aside).
+                var options = Planner.Options()
+                options.workflow = WorkflowSettings(ignoreTriggers: true)
+                if let plan = Planner.plan(pipeline, options: options).0 {
+                    let refused = plan.jobs.filter { $0.reason?.hasPrefix("refused") == true }.count
+                    runs = refused == 0 ? "; all run here" : "; \(plan.jobs.count - refused) run here, \(refused) refused (`shipgate plan \(path)` says why)"
+                }
+            }
             print(
                 "\(path): valid GitHub Actions workflow (\(jobs)\(variants == workflow.jobs.count ? "" : ", \(variants) with the matrix variants expanded"), "
-                    + "on \(workflow.events.joined(separator: ", "))); shipgate does not run workflows yet")
+                    + "on \(workflow.events.joined(separator: ", ")))\(runs)")
         }
     }
 }

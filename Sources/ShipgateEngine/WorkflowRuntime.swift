@@ -1,0 +1,134 @@
+import ShipgateExpressions
+import ShipgateModel
+import ShipgatePlanning
+
+/// What the jobs of a GitHub workflow start from: the contexts GitHub gives every job and the
+/// default variables every step sees. Built by the CLI from the git context and the options
+/// (`--event`, `--input`, `--var`, secrets); the engine adds each job's and step's own
+/// (`github.job`, `GITHUB_JOB`, `GITHUB_ACTION`, `RUNNER_TEMP`, the file-command paths).
+public struct WorkflowRuntime: Sendable {
+    public var github: ExpressionObject
+    public var vars: [String: String]
+    public var inputs: [String: ExpressionValue]
+    /// The `secrets` context: only what was given (an absent secret reads as the empty string).
+    public var secrets: [String: String]
+    /// `CI`, `GITHUB_*`, `RUNNER_OS`, …: set in every step's environment.
+    public var variables: [String: String]
+    /// `RUNNER_DEBUG` / `ACTIONS_STEP_DEBUG`: `::debug::` lines are shown.
+    public var debug = false
+    /// `$/` composite actions: repository-relative directory → the committed copy extracted
+    /// for this run.
+    public var selfActions: [String: String] = [:]
+
+    public init(github: ExpressionObject, vars: [String: String], inputs: [String: ExpressionValue], secrets: [String: String], variables: [String: String]) {
+        self.github = github
+        self.vars = vars
+        self.inputs = inputs
+        self.secrets = secrets
+        self.variables = variables
+    }
+
+    /// `needs.<id>.result` for a finished job.
+    static func result(_ r: JobResult) -> String {
+        switch r.status {
+        case .success, .cached: "success"
+        case .failed: r.continueOnError ? "success" : "failure"
+        case .skipped: "skipped"
+        case .cancelled: "cancelled"
+        case .blocked: "failure"
+        }
+    }
+
+    /// The `needs` context of a job: each need's `result` and `outputs`.
+    static func needs(_ job: PlannedJob, results: [String: JobResult]) -> ExpressionValue {
+        .object(
+            ExpressionObject(
+                needIDs(job).map { declared, variants in
+                    let found = ranHere(variants.compactMap { results[$0] })
+                    // A matrix need: failure if any variant failed; outputs of the last that set them.
+                    let statuses = found.map(result)
+                    let result =
+                        statuses.isEmpty
+                        ? "success"
+                        : statuses.contains("failure")
+                            ? "failure" : statuses.contains("cancelled") ? "cancelled" : statuses.allSatisfy { $0 == "skipped" } ? "skipped" : "success"
+                    var outputs: [String: String] = [:]
+                    for r in found { for (k, v) in r.outputs where !v.isEmpty || outputs[k] == nil { outputs[k] = v } }
+                    return (declared, .object(ExpressionObject([("result", .string(result)), ("outputs", WorkflowValues.object(outputs))])))
+                }))
+    }
+
+    /// Results of a need's variants without those this host refused (`runs-on: windows-latest`),
+    /// unless none ran here: a matrix over several systems still gates its dependents on the
+    /// variants that ran, instead of skipping them all.
+    static func ranHere(_ results: [JobResult]) -> [JobResult] {
+        let ran = results.filter { !isRefused($0) }
+        return ran.isEmpty ? results : ran
+    }
+
+    static func isRefused(_ r: JobResult) -> Bool { r.status == .skipped && (r.reason?.hasPrefix("refused") ?? false) }
+
+    /// The job's needs grouped by declared job (`test` for `test (python=3.12)`), in order.
+    static func needIDs(_ job: PlannedJob) -> [(String, [String])] {
+        var order: [String] = []
+        var byJob: [String: [String]] = [:]
+        for id in job.needs {
+            let declared = id.firstIndex(of: " ").map { String(id[..<$0]) } ?? id
+            if byJob[declared] == nil { order.append(declared) }
+            byJob[declared, default: []].append(id)
+        }
+        return order.map { ($0, byJob[$0]!) }
+    }
+}
+
+/// Whether a workflow job whose needs have finished starts, by its `if:` (default
+/// `success()`): `success()` holds when every need succeeded, `failure()` when an ancestor
+/// failed, `cancelled()` when the run was cancelled; a false condition skips the job.
+enum WorkflowJobCondition {
+    enum Decision: Equatable {
+        case run
+        case skip(String)
+        case fail(String)
+    }
+
+    static func decide(
+        _ job: PlannedJob, github: GitHubJob, results: [String: JobResult], ancestors: Set<String>, runtime: WorkflowRuntime?, cancelled: Bool
+    ) -> Decision {
+        let direct = WorkflowRuntime.needIDs(job).flatMap { _, variants in WorkflowRuntime.ranHere(variants.compactMap { results[$0] }) }
+        let succeeded = direct.allSatisfy { WorkflowRuntime.result($0) == "success" }
+        let failed = ancestors.contains { id in results[id].map { WorkflowRuntime.result($0) == "failure" } ?? false }
+        let condition: IfCondition
+        do { condition = try IfCondition.parse(github.condition) } catch {
+            return .fail("`if: \(github.condition)`: \(error.message)")
+        }
+        let contexts = ExpressionObject([
+            ("github", .object(runtime?.github ?? ExpressionObject([]))), ("needs", WorkflowRuntime.needs(job, results: results)),
+            ("vars", WorkflowValues.object(runtime?.vars ?? [:])),
+            ("inputs", .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+        ])
+        let scope = ExpressionScope(contexts: contexts) { status in
+            switch status {
+            case .always: true
+            case .success: succeeded && !cancelled
+            case .failure: failed
+            case .cancelled: cancelled
+            }
+        }
+        do {
+            if try condition.holds(in: scope) { return .run }
+        } catch {
+            return .fail("`if: \(github.condition)`: \(error.message)")
+        }
+        let statusFunctions = ["success(", "failure(", "always(", "cancelled("]
+        if cancelled, !statusFunctions.contains(where: { github.condition.contains(literal: $0) }) { return .skip("the run was cancelled") }
+        if !succeeded, !statusFunctions.contains(where: { github.condition.contains(literal: $0) }) {
+            // The implied `success()` decided it, not the condition as written.
+            let blocking = direct.filter { WorkflowRuntime.result($0) != "success" }.map(\.id)
+            let refused = blocking.filter { id in results[id].map(WorkflowRuntime.isRefused) ?? false }
+            return .skip(
+                refused.count == blocking.count
+                    ? "needs \(blocking.joined(separator: ", ")), which this host does not run" : "needs did not succeed: \(blocking.joined(separator: ", "))")
+        }
+        return .skip("`if: \(github.condition)` is false")
+    }
+}

@@ -1,0 +1,575 @@
+import Foundation
+import ShipgateExpressions
+import ShipgateModel
+import ShipgatePlanning
+import ShipgateProcess
+
+/// Runs the steps of a GitHub workflow job as GitHub's runner does.
+///
+/// Contract, per step in order:
+/// 1. `if:` (default `success()`) is evaluated with the job's status so far: `success()` holds
+///    until a step fails (a failure under `continue-on-error` does not count), `failure()` after,
+///    `cancelled()` once the run is cancelled, `always()` always. A false condition skips the
+///    step (`outcome` and `conclusion` `skipped`).
+/// 2. Its `env` is evaluated, then `run` / `with`, `working-directory`, `timeout-minutes` and
+///    `continue-on-error`, with the `env` context of workflow < job < `$GITHUB_ENV` < step.
+/// 3. A `run` script is written to `$RUNNER_TEMP` and started with its shell (GitHub's
+///    templates: `bash -e {0}` by default, `bash --noprofile --norc -eo pipefail {0}` for an
+///    explicit `bash`, `sh -e {0}`, `python {0}`, or a custom one with `{0}`); a native action
+///    (`NativeAction`) runs in-process.
+/// 4. `$GITHUB_OUTPUT`, `$GITHUB_ENV`, `$GITHUB_PATH` and `$GITHUB_STEP_SUMMARY` are read
+///    (multiline `NAME<<DELIM` forms included); workflow commands in the output are applied.
+/// 5. `steps.<id>` gets `outputs`, `outcome` and `conclusion`.
+/// Afterwards the post steps of native actions run in reverse order (a cache is saved when the
+/// job succeeded), and the job's `outputs:` are evaluated; an output holding a secret is
+/// dropped with a warning, as on GitHub.
+extension JobExecutor {
+    /// Mutable state of one workflow job's attempt (shared by the job's steps and the steps of
+    /// the composite actions they call: `$GITHUB_ENV` and `$GITHUB_PATH` apply job-wide).
+    struct WorkflowJobState {
+        var env: [(String, String)] = []  // workflow + job env, evaluated
+        var fileEnv: [String: String] = [:]  // $GITHUB_ENV
+        var path: [String] = []  // $GITHUB_PATH, first = first on PATH
+        var posts: [PostStep] = []
+        var summary = ""
+        var actionNames: [String: Int] = [:]
+
+        func envContext(_ stepEnv: [(String, String)] = []) -> [String: String] {
+            var out: [String: String] = [:]
+            for (k, v) in env { out[k] = v }
+            for (k, v) in fileEnv { out[k] = v }
+            for (k, v) in stepEnv { out[k] = v }
+            return out
+        }
+    }
+
+    /// The steps being run: the job's, or a composite action's (its own `steps`, `inputs`,
+    /// status and `github.action_path`).
+    struct StepFrame {
+        var steps: [(id: String, value: ExpressionValue)] = []
+        var failed = false
+        var firstFailure: String?
+        /// A composite action's `inputs` context and directory; nil for the job's own steps.
+        var inputs: ExpressionValue?
+        var actionPath: String?
+        /// The env of the step that called the composite action (its steps inherit it).
+        var inherited: [(String, String)] = []
+        /// `2.` for the steps of a composite action called by step 2, `` for the job's.
+        var prefix = ""
+        var depth = 0
+    }
+
+    /// What every step of a job shares.
+    struct WorkflowJobContext {
+        let job: PlannedJob
+        let github: GitHubJob
+        let attempt: Int
+        let deadline: ContinuousClock.Instant
+        let workspace: String
+        let temp: String
+        let extraEnv: [String: String]
+        let log: JobLog
+        let contexts: [String: ExpressionValue]
+    }
+
+    /// Work a native action leaves for the end of the job (actions/cache saving).
+    struct PostStep: Sendable {
+        var name: String
+        var onlyOnSuccess: Bool
+        var run: @Sendable () -> String?
+    }
+
+    func runWorkflowSteps(
+        _ job: PlannedJob, github: GitHubJob, needed: [String: JobResult], attempt: Int, deadline: ContinuousClock.Instant, root workspace: String,
+        extraEnv: [String: String], log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
+    ) async -> String? {
+        let runtime = options.workflow
+        let temp = outputsPath + ".temp"
+        try? FileManager.default.removeItem(atPath: temp)
+        try? FileManager.default.createDirectory(atPath: temp + "/_runner_file_commands", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: temp) }
+        masker.learn((runtime?.secrets ?? [:]).values.filter { !$0.isEmpty })
+
+        var state = WorkflowJobState()
+        var frame = StepFrame()
+        let needs = WorkflowRuntime.needs(job, results: needed)
+        let baseContexts = workflowContexts(job, github: github, workspace: workspace, temp: temp, needs: needs)
+        // Workflow env, then job env, each evaluated where it stands.
+        for list in [github.workflowEnv, github.env] {
+            for entry in list {
+                let scope = scope(baseContexts, state: state, frame: frame, stepEnv: [])
+                do { state.env.append((entry.name, try ExpressionTemplate.parse(entry.text).text(in: scope))) } catch {
+                    return "`env.\(entry.name)` at \(entry.location): \(error.message)"
+                }
+            }
+        }
+        let context = WorkflowJobContext(
+            job: job, github: github, attempt: attempt, deadline: deadline, workspace: workspace, temp: temp, extraEnv: extraEnv, log: log,
+            contexts: baseContexts)
+        let steps = job.steps.compactMap { planned in planned.github.map { ($0, planned.name) } }
+        await runStepList(steps, frame: &frame, context: context, state: &state, pgids: &pgids, result: &result)
+        for post in state.posts.reversed() where !post.onlyOnSuccess || !frame.failed {
+            log.mark("-- post: \(post.name) --")
+            if let failure = post.run() {
+                emitLine(job.id, "warning: \(post.name): \(masker(failure))", log)
+            }
+        }
+        if !state.summary.isEmpty {
+            let path = options.runDirectory.root + "/summaries/" + ((outputsPath as NSString).lastPathComponent) + ".md"
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if (try? masker(state.summary).write(toFile: path, atomically: true, encoding: .utf8)) != nil {
+                notice(job.id, .info, "step summary: \(path)")
+            }
+        }
+        // Job outputs, from the final state.
+        var jobOutputs: [String: String] = [:]
+        let finalScope = scope(baseContexts, state: state, frame: frame, stepEnv: [])
+        for output in github.outputs {
+            do {
+                let value = try ExpressionTemplate.parse(output.text).text(in: finalScope)
+                if masker(value) != value {
+                    notice(job.id, .warning, "output `\(output.name)` is not set: it may contain a secret (as on GitHub)")
+                    continue
+                }
+                jobOutputs[output.name] = value
+            } catch {
+                notice(job.id, .warning, "output `\(output.name)`: \(error.message)")
+            }
+        }
+        result.outputs = jobOutputs
+        if let reason = cancellation.reason { return frame.failed || frame.firstFailure == nil ? "cancelled: \(reason)" : frame.firstFailure }
+        return frame.failed ? (frame.firstFailure ?? "a step failed") : nil
+    }
+
+    /// Runs steps in order in `frame` (the contract above, points 1 to 5).
+    private func runStepList(
+        _ steps: [(GitHubStep, String)], frame: inout StepFrame, context: WorkflowJobContext, state: inout WorkflowJobState, pgids: inout [Int32],
+        result: inout JobResult
+    ) async {
+        let job = context.job
+        let log = context.log
+        let runtime = options.workflow
+        for (index, (step, declaredName)) in steps.enumerated() {
+            let label = "step \(frame.prefix)\(index + 1)/\(steps.count)"
+            let actionID = actionName(step, state: &state)
+            var contexts = context.contexts
+            var githubValues: [String: ExpressionValue] = ["job": .string(job.job), "action": .string(actionID), "workspace": .string(context.workspace)]
+            if let path = frame.actionPath { githubValues["action_path"] = .string(path) }
+            contexts["github"] = .object(overriding(runtime?.github, githubValues))
+            let cancelled = cancellation.isCancelled
+            let failedSoFar = frame.failed
+            let conditionScope = ExpressionScope(contexts: objects(contexts, state: state, frame: frame, stepEnv: frame.inherited)) { status in
+                switch status {
+                case .always: true
+                case .success: !failedSoFar && !cancelled
+                case .failure: failedSoFar
+                case .cancelled: cancelled
+                }
+            }
+            let runs: Bool
+            do { runs = try IfCondition.parse(step.condition).holds(in: conditionScope) } catch {
+                let reason = "step `\(declaredName)`: `if: \(step.condition)`: \(error.message)"
+                emitLine(job.id, "error: \(reason)", log)
+                record(step, outcome: "failure", conclusion: "failure", outputs: [:], frame: &frame)
+                frame.failed = true
+                frame.firstFailure = frame.firstFailure ?? reason
+                continue
+            }
+            if !runs {
+                log.mark("-- \(label): \(masker(declaredName)): skipped --")
+                observer.handle(
+                    .output(job: job.id, line: "skipped \(masker(declaredName))" + (step.condition.isEmpty ? "" : " (if: \(masker(step.condition)))")))
+                record(step, outcome: "skipped", conclusion: "skipped", outputs: [:], frame: &frame)
+                continue
+            }
+            // The step's own env, then everything else, in the scope of that env.
+            var stepEnv = frame.inherited
+            var problem: String?
+            for entry in step.env {
+                do {
+                    stepEnv.append(
+                        (entry.name, try ExpressionTemplate.parse(entry.text).text(in: scope(contexts, state: state, frame: frame, stepEnv: stepEnv))))
+                } catch {
+                    problem = "`env.\(entry.name)` at \(entry.location): \(error.message)"
+                }
+            }
+            let stepScope = scope(contexts, state: state, frame: frame, stepEnv: stepEnv)
+            func text(_ t: String?) throws(ExpressionError) -> String? {
+                guard let t else { return nil }
+                return try ExpressionTemplate.parse(t).text(in: stepScope)
+            }
+            // A `name:` is a template; GitHub's default name shows the script as written.
+            let name = step.name.map { (try? text($0)) ?? $0 } ?? declaredName
+            var continueOnError = false
+            var stepTimeout: TimeSpan?
+            var script: String?
+            var inputs: [String: String] = [:]
+            var directory = context.workspace
+            do {
+                if let c = step.continueOnError { continueOnError = try ExpressionTemplate.parse(c).evaluate(in: stepScope).isTruthy }
+                if let t = try text(step.timeoutMinutes), let minutes = Double(t), minutes > 0 { stepTimeout = TimeSpan(milliseconds: Int64(minutes * 60_000)) }
+                script = try text(step.run)
+                for entry in step.with { inputs[entry.name] = try ExpressionTemplate.parse(entry.text).text(in: stepScope) }
+                let defaultDirectory = step.run != nil && frame.depth == 0 ? context.github.defaultWorkingDirectory : nil
+                if let relative = try text(step.workingDirectory ?? defaultDirectory) {
+                    directory = relative.hasPrefix("/") ? relative : (context.workspace as NSString).appendingPathComponent(relative)
+                }
+            } catch {
+                problem = problem ?? error.message
+            }
+
+            if frame.depth == 0 {
+                observer.handle(.stepStarted(job: job.id, step: masker(name), index: index + 1, count: steps.count, attempt: context.attempt))
+            } else {
+                observer.handle(.output(job: job.id, line: "\(label): \(masker(name))"))
+            }
+            log.mark("-- \(label): \(masker(name)) --")
+            let clock = ContinuousClock()
+            let stepStart = clock.now
+            var outcome: (failure: String?, outputs: [String: String], exitCode: Int32?)
+            if let problem {
+                outcome = ("step `\(name)`: \(problem)", [:], nil)
+                emitLine(job.id, "error: \(masker(problem))", log)
+            } else if let script {
+                outcome = await runScript(
+                    script, step: step, name: name, context: context, frame: frame, actionID: actionID, stepEnv: stepEnv, directory: directory,
+                    timeout: stepTimeout, state: &state, pgids: &pgids)
+            } else if let composite = step.composite {
+                outcome = await runComposite(
+                    composite, name: name, inputs: inputs, stepEnv: stepEnv, callerScope: stepScope, prefix: "\(frame.prefix)\(index + 1).",
+                    depth: frame.depth + 1,
+                    context: context, state: &state, pgids: &pgids, result: &result)
+            } else if let uses = step.uses, let action = NativeAction(uses: uses) {
+                var native = NativeActionContext(
+                    job: job, workspace: context.workspace, temp: context.temp, inputs: inputs, env: state.envContext(stepEnv), log: log, executor: self)
+                outcome = (runNative(action, uses: uses, context: &native, state: &state), native.outputs, nil)
+            } else {
+                outcome = ("step `\(name)`: `uses: \(step.uses ?? "")` is not run by shipgate", [:], nil)
+            }
+            let elapsed = TimeSpan(milliseconds: (clock.now - stepStart).milliseconds)
+            result.exitCode = outcome.exitCode ?? (outcome.failure == nil ? 0 : 1)
+            if frame.depth == 0 {
+                observer.handle(.stepFinished(job: job.id, step: masker(name), exitCode: result.exitCode ?? 0, duration: elapsed))
+            }
+            let outputs = outcome.outputs.mapValues { masker($0) }
+            if let failure = outcome.failure {
+                log.mark("-- \(label) failed\(continueOnError ? " (continue-on-error)" : ""): \(masker(failure)) in \(elapsed) --")
+                record(step, outcome: "failure", conclusion: continueOnError ? "success" : "failure", outputs: outputs, frame: &frame)
+                if continueOnError {
+                    emitLine(job.id, "warning: \(masker(failure)) (continue-on-error)", log)
+                } else {
+                    frame.failed = true
+                    frame.firstFailure = frame.firstFailure ?? failure
+                }
+            } else {
+                log.mark("-- \(label) finished in \(elapsed) --")
+                record(step, outcome: "success", conclusion: "success", outputs: outputs, frame: &frame)
+            }
+        }
+    }
+
+    /// A local composite action: its inputs (given, else defaults), its steps in a frame of
+    /// their own, then its outputs from that frame's `steps`.
+    private func runComposite(
+        _ action: CompositeAction, name: String, inputs given: [String: String], stepEnv: [(String, String)], callerScope: ExpressionScope, prefix: String,
+        depth: Int, context: WorkflowJobContext, state: inout WorkflowJobState, pgids: inout [Int32], result: inout JobResult
+    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
+        var values: [(String, ExpressionValue)] = []
+        let declared = Set(action.inputs.map(\.name))
+        for key in given.keys.sorted() where !declared.contains(key) {
+            emitLine(
+                context.job.id, "warning: unexpected input `\(key)` for \(action.path) (it declares: \(action.inputs.map(\.name).joined(separator: ", ")))",
+                context.log)
+        }
+        for input in action.inputs {
+            if let value = given[input.name] {
+                values.append((input.name, .string(value)))
+            } else if let text = input.defaultText {
+                do { values.append((input.name, .string(try ExpressionTemplate.parse(text).text(in: callerScope)))) } catch {
+                    return ("\(action.path): default of input `\(input.name)`: \(error.message)", [:], nil)
+                }
+            } else {
+                if input.required { emitLine(context.job.id, "warning: input `\(input.name)` of \(action.path) is required and not given", context.log) }
+                values.append((input.name, .string("")))
+            }
+        }
+        let directory = action.resolvedDirectory(workspace: context.workspace, selfActions: options.workflow?.selfActions ?? [:])
+        var frame = StepFrame(inputs: .object(ExpressionObject(values)), actionPath: directory, inherited: stepEnv, prefix: prefix, depth: depth)
+        await runStepList(
+            action.steps.map { ($0, $0.name ?? WorkflowStepNames.defaultName($0)) }, frame: &frame, context: context, state: &state, pgids: &pgids,
+            result: &result)
+        var outputs: [String: String] = [:]
+        let outputScope = scope(context.contexts, state: state, frame: frame, stepEnv: stepEnv)
+        for output in action.outputs {
+            do { outputs[output.name] = try ExpressionTemplate.parse(output.text).text(in: outputScope) } catch {
+                emitLine(context.job.id, "warning: output `\(output.name)` of \(action.path): \(error.message)", context.log)
+            }
+        }
+        if frame.failed { return ("\(action.path) (step `\(name)`): \(frame.firstFailure ?? "a step failed")", outputs, nil) }
+        return (nil, outputs, 0)
+    }
+
+    /// GitHub's id for a step in `github.action`: its `id`, else `__run` (`__run_2`, …) or
+    /// `__owner_repo` for an action.
+    private func actionName(_ step: GitHubStep, state: inout WorkflowJobState) -> String {
+        if let id = step.id { return id }
+        var base = "__run"
+        if let uses = step.uses {
+            base = "__" + (uses.split(separator: "@").first ?? "").replacing("/", with: "_").replacing("-", with: "_")
+        }
+        let n = state.actionNames[base, default: 0] + 1
+        state.actionNames[base] = n
+        return n == 1 ? base : "\(base)_\(n)"
+    }
+
+    private func record(_ step: GitHubStep, outcome: String, conclusion: String, outputs: [String: String], frame: inout StepFrame) {
+        guard let id = step.id else { return }
+        let value = ExpressionValue.object(
+            ExpressionObject([("outputs", WorkflowValues.object(outputs)), ("outcome", .string(outcome)), ("conclusion", .string(conclusion))]))
+        frame.steps.removeAll { $0.id == id }
+        frame.steps.append((id, value))
+    }
+
+    /// The contexts that do not change between the steps of a job.
+    private func workflowContexts(_ job: PlannedJob, github: GitHubJob, workspace: String, temp: String, needs: ExpressionValue) -> [String:
+        ExpressionValue]
+    {
+        let runtime = options.workflow
+        return [
+            "github": .object(overriding(runtime?.github, ["job": .string(job.job), "workspace": .string(workspace)])),
+            "vars": WorkflowValues.object(runtime?.vars ?? [:]),
+            "secrets": WorkflowValues.object(runtime?.secrets ?? [:]),
+            "inputs": .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
+            "matrix": WorkflowValues.matrix(job.matrix),
+            "strategy": WorkflowValues.strategy(github, index: job.variantIndex),
+            "needs": needs,
+            "runner": .object(
+                ExpressionObject([
+                    ("os", .string(WorkflowSettings.currentOS)), ("arch", .string(WorkflowSettings.currentArch)), ("name", .string("shipgate")),
+                    ("temp", .string(temp)), ("tool_cache", .string(toolCache)), ("environment", .string("self-hosted")),
+                    ("debug", .string(runtime?.debug == true ? "1" : "")), ("workspace", .string((workspace as NSString).deletingLastPathComponent)),
+                ])),
+        ]
+    }
+
+    private func scope(_ contexts: [String: ExpressionValue], state: WorkflowJobState, frame: StepFrame, stepEnv: [(String, String)]) -> ExpressionScope {
+        let root = options.workspace
+        return ExpressionScope(contexts: objects(contexts, state: state, frame: frame, stepEnv: stepEnv), status: nil) { patterns in
+            try WorkflowHashFiles.hash(patterns, root: root)
+        }
+    }
+
+    private func objects(_ contexts: [String: ExpressionValue], state: WorkflowJobState, frame: StepFrame, stepEnv: [(String, String)]) -> ExpressionObject {
+        var all = contexts
+        all["env"] = WorkflowValues.object(state.envContext(stepEnv))
+        all["steps"] = .object(ExpressionObject(frame.steps.map { ($0.id, $0.value) }))
+        all["job"] = .object(
+            ExpressionObject([("status", .string(cancellation.isCancelled ? "cancelled" : frame.failed ? "failure" : "success"))]))
+        if let inputs = frame.inputs { all["inputs"] = inputs }
+        return ExpressionObject(all.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    private func overriding(_ base: ExpressionObject?, _ values: [String: ExpressionValue]) -> ExpressionObject {
+        let base = base ?? ExpressionObject([])
+        var pairs = zip(base.keys, base.orderedValues).filter { values[$0.0.lowercased()] == nil }.map { ($0.0, $0.1) }
+        pairs += values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return ExpressionObject(pairs)
+    }
+
+    var toolCache: String {
+        options.baseEnvironment["SHIPGATE_TOOLCACHE"] ?? options.baseEnvironment["RUNNER_TOOL_CACHE"] ?? "/opt/hostedtoolcache"
+    }
+
+    // MARK: - run steps
+
+    /// The argv of a `run` step's shell, and the script file's extension.
+    static func shellCommand(_ shell: String?, hasBash: Bool) -> (argv: [String], ext: String)? {
+        switch shell {
+        case nil: return hasBash ? (["bash", "-e", "{0}"], "sh") : (["sh", "-e", "{0}"], "sh")
+        case "bash": return (["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"], "sh")
+        case "sh": return (["sh", "-e", "{0}"], "sh")
+        case "python": return (["python", "{0}"], "py")
+        case "pwsh": return (["pwsh", "-command", ". '{0}'"], "ps1")
+        case "cmd", "powershell": return nil
+        case let custom?:
+            let parts = custom.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard parts.contains(where: { $0.contains("{0}") }) else { return nil }
+            let ext = parts.first.map { ($0 as NSString).lastPathComponent }.map { $0.hasPrefix("python") ? "py" : $0 == "pwsh" ? "ps1" : "sh" } ?? "sh"
+            return (parts, ext)
+        }
+    }
+
+    private func runScript(
+        _ script: String, step: GitHubStep, name: String, context: WorkflowJobContext, frame: StepFrame, actionID: String, stepEnv: [(String, String)],
+        directory: String, timeout stepTimeout: TimeSpan?, state: inout WorkflowJobState, pgids: inout [Int32]
+    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
+        let job = context.job
+        let workspace = context.workspace
+        let temp = context.temp
+        let log = context.log
+        let deadline = context.deadline
+        let shellName = step.shell ?? (frame.depth == 0 ? context.github.defaultShell : nil)
+        let hasBash = WorkflowHashFiles.onPath("bash", path: options.baseEnvironment["PATH"])
+        guard let shell = Self.shellCommand(shellName, hasBash: hasBash) else {
+            return ("step `\(name)`: shell `\(shellName ?? "")` cannot run here (Windows shells, or a custom shell without `{0}`)", [:], nil)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return ("step `\(name)`: working directory `\(directory)` does not exist", [:], nil)
+        }
+        let id = UUID().uuidString
+        let scriptPath = "\(temp)/\(id).\(shell.ext)"
+        guard FileManager.default.createFile(atPath: scriptPath, contents: Data(script.utf8)) else {
+            return ("step `\(name)`: cannot write its script to \(scriptPath)", [:], nil)
+        }
+        let files = WorkflowFileCommands(directory: temp + "/_runner_file_commands", id: id)
+        files.create()
+        defer { files.remove() }
+
+        var env = options.baseEnvironment
+        for (k, v) in options.workflow?.variables ?? [:] { env[k] = v }
+        for (k, v) in state.envContext(stepEnv) { env[k] = v }
+        for (k, v) in context.extraEnv { env[k] = v }
+        if let path = frame.actionPath { env["GITHUB_ACTION_PATH"] = path }
+        if !state.path.isEmpty { env["PATH"] = (state.path + [env["PATH"] ?? "/usr/bin:/bin"]).joined(separator: ":") }
+        env["GITHUB_WORKSPACE"] = workspace
+        env["GITHUB_JOB"] = job.job
+        env["GITHUB_ACTION"] = actionID
+        env["RUNNER_TEMP"] = temp
+        env["RUNNER_TOOL_CACHE"] = toolCache
+        files.apply(&env)
+        if env["CI"] == nil { env["CI"] = "true" }
+        for name in ["GIT_EDITOR", "VISUAL", "EDITOR"] where stepEnv.first(where: { $0.0 == name }) == nil { env[name] = "false" }
+        let argv = shell.argv.map { $0.replacing("{0}", with: scriptPath) }
+
+        let clock = ContinuousClock()
+        let remaining = deadline - clock.now
+        let jobLimited = stepTimeout.map { $0.duration >= remaining } ?? true
+        let timeout = TimeSpan(milliseconds: max(0, (jobLimited ? remaining : stepTimeout!.duration).milliseconds))
+        let commands = Locked(WorkflowCommandState())
+        commands.withLock { $0.debug = options.workflow?.debug ?? false }
+        let jobID = job.id
+        let observer = self.observer
+        let masker = self.masker
+        let notices = Locked<[(String, String)]>([])
+        let outcome = await runner.run(
+            ProcessRequest(
+                argv: namespaces.wrap(argv, job: job.id), environment: ProcessEnvironment(base: environmentBase, overrides: env), workingDirectory: directory,
+                timeout: timeout, killGrace: options.killGrace, idleTimeout: job.idleTimeout),
+            cancellation: cancellation
+        ) { line in
+            let shown = commands.withLock { state -> WorkflowCommandState.Shown in
+                let before = state.masks.count
+                let shown = state.consume(line.text)
+                if state.masks.count > before { masker.learn(state.masks[before...]) }
+                return shown
+            }
+            switch shown {
+            case .hidden: return
+            case .line(let text):
+                let masked = masker(text)
+                log.write(masked)
+                observer.handle(.output(job: jobID, line: masked))
+            case .annotation(let level, let text):
+                let masked = masker(text)
+                log.write("\(level): \(masked)")
+                // Errors and warnings become notices (shown once, and in the summary).
+                if level == "notice" { observer.handle(.output(job: jobID, line: "notice: \(masked)")) }
+                notices.withLock { $0.append((level, masked)) }
+            }
+        }
+        if let pid = outcome.pid { pgids.append(pid) }
+        for (level, text) in notices.value where level != "notice" { notice(job.id, .warning, "\(level): \(text) (step `\(name)`)") }
+        let commandState = commands.value
+        for warning in commandState.warnings { emitLine(job.id, "warning: \(warning)", log) }
+
+        let collected = files.collect()
+        for warning in collected.warnings { emitLine(job.id, "warning: \(masker(warning))", log) }
+        for (k, v) in collected.env where !WorkflowFileCommands.reserved(k) { state.fileEnv[k] = v }
+        for dir in collected.path {
+            state.path.removeAll { $0 == dir }
+            state.path.insert(dir, at: 0)
+        }
+        state.summary += collected.summary
+        var outputs = commandState.outputs
+        for (k, v) in collected.outputs { outputs[k] = v }
+
+        switch outcome.termination {
+        case .exited(0): return (nil, outputs, 0)
+        case .exited(let code): return ("step `\(name)` exited with code \(code)", outputs, code)
+        case .signaled(let s): return ("step `\(name)` was killed by signal \(s)", outputs, nil)
+        case .timedOut:
+            return (jobLimited ? "job timed out after \(job.timeout) (step `\(name)`)" : "step `\(name)` timed out after \(stepTimeout!)", outputs, nil)
+        case .idleTimedOut: return ("step `\(name)` printed nothing for \(job.idleTimeout!) (idle-timeout)", outputs, nil)
+        case .cancelled: return ("cancelled: \(cancellation.reason ?? "interrupted")", outputs, nil)
+        case .failedToStart(let why): return ("step `\(name)` could not start: \(why)", outputs, nil)
+        }
+    }
+}
+
+/// The files behind `$GITHUB_OUTPUT`, `$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_STEP_SUMMARY` and
+/// `$GITHUB_STATE` for one step: created empty before it starts (as the runner does), read
+/// with the same safety rules as `$SHIPGATE_ENV` (renamed first, no links, at most 1 MiB).
+struct WorkflowFileCommands {
+    let directory: String
+    let id: String
+
+    var output: String { "\(directory)/set_output_\(id)" }
+    var env: String { "\(directory)/set_env_\(id)" }
+    var path: String { "\(directory)/add_path_\(id)" }
+    var summary: String { "\(directory)/step_summary_\(id)" }
+    var state: String { "\(directory)/save_state_\(id)" }
+
+    func create() {
+        for p in [output, env, path, summary, state] { FileManager.default.createFile(atPath: p, contents: nil) }
+    }
+
+    func remove() {
+        for p in [output, env, path, summary, state] { unlink(p) }
+    }
+
+    func apply(_ environment: inout [String: String]) {
+        environment["GITHUB_OUTPUT"] = output
+        environment["GITHUB_ENV"] = env
+        environment["GITHUB_PATH"] = path
+        environment["GITHUB_STEP_SUMMARY"] = summary
+        environment["GITHUB_STATE"] = state
+    }
+
+    /// Variables a step may not set through `$GITHUB_ENV` (the runner refuses `NODE_OPTIONS`;
+    /// shipgate also keeps its own and the file-command paths).
+    static func reserved(_ name: String) -> Bool {
+        name == "NODE_OPTIONS" || name.hasPrefix("SHIPGATE_")
+            || ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"].contains(name)
+    }
+
+    struct Collected {
+        var outputs: [String: String] = [:]
+        var env: [String: String] = [:]
+        var path: [String] = []
+        var summary = ""
+        var warnings: [String] = []
+    }
+
+    func collect() -> Collected {
+        var c = Collected()
+        let (outText, outWarning) = StepFiles.take(output)
+        if let outWarning { c.warnings.append("$GITHUB_OUTPUT \(outWarning)") }
+        let (outputs, outProblems) = OutputsFile.parse(outText)
+        c.outputs = outputs
+        c.warnings += outProblems.map { "$GITHUB_OUTPUT \($0)" }
+        let (envText, envWarning) = StepFiles.take(env)
+        if let envWarning { c.warnings.append("$GITHUB_ENV \(envWarning)") }
+        let (values, envProblems) = OutputsFile.parse(envText, noun: "variable", isKey: StepFiles.isName)
+        c.env = values
+        c.warnings += envProblems.map { "$GITHUB_ENV \($0)" }
+        for name in values.keys.sorted() where Self.reserved(name) { c.warnings.append("$GITHUB_ENV: `\(name)` cannot be set this way; ignored") }
+        let (pathText, pathWarning) = StepFiles.take(path)
+        if let pathWarning { c.warnings.append("$GITHUB_PATH \(pathWarning)") }
+        c.path = pathText.split(whereSeparator: \.isNewline).map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
+        let (summaryText, summaryWarning) = StepFiles.take(summary)
+        if let summaryWarning { c.warnings.append("$GITHUB_STEP_SUMMARY \(summaryWarning)") }
+        c.summary = summaryText
+        return c
+    }
+}
