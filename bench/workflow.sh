@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# bench/workflow.sh — checking a large GitHub Actions workflow: `shipgate validate` against
-# actionlint (the usual workflow linter) on the same generated file, median wall time of REPEAT.
+# bench/workflow.sh — checking and planning a large GitHub Actions workflow: `shipgate validate`
+# against actionlint (the usual workflow linter) on the same generated file, and `shipgate plan`
+# of it (every variant's runner, name and steps decided), median wall time of REPEAT.
+# Running workflows (overhead against the same commands in one shell script): bench/workflow-run.sh.
 #
 # usage: bench/workflow.sh        env: JOBS=300 STEPS=8 REPEAT=5 SHIPGATE=path (default .build/release/shipgate)
 set -euo pipefail
@@ -62,10 +64,13 @@ time_runs() {
 cd "$TMP"
 "$SHIPGATE" validate .github/workflows/big.yml >/dev/null || { echo "error: shipgate rejected the generated workflow" >&2; "$SHIPGATE" validate .github/workflows/big.yml | tail -5 >&2; exit 1; }
 SG=$(time_runs "$SHIPGATE" validate .github/workflows/big.yml)
+PLAN=$(time_runs "$SHIPGATE" plan .github/workflows/big.yml --ignore-triggers)
+VARIANTS=$("$SHIPGATE" plan .github/workflows/big.yml --ignore-triggers --json | grep -c '"id":')
 BASE=$(time_runs "$SHIPGATE" --version)
 echo
 echo "checking a generated workflow: $JOBS jobs, $STEPS steps each, $LINES lines (median wall of $REPEAT, ms)"
 printf '  %-28s %6d ms  (process start-up alone: %d ms)\n' "shipgate validate" "$SG" "$BASE"
+printf '  %-28s %6d ms  (%d job variants planned)\n' "shipgate plan" "$PLAN" "$VARIANTS"
 if [[ -n $ACTIONLINT ]]; then
   AL=$(time_runs "$ACTIONLINT" .github/workflows/big.yml)
   awk -v sg="$SG" -v al="$AL" 'BEGIN { printf "  %-28s %6d ms  shipgate/actionlint %.2fx\n", "actionlint", al, sg / al }'

@@ -89,3 +89,11 @@ extension Digest {
         return hex(hasher.finalize())
     }
 }
+
+/// SHA-256 over bytes given piece by piece (a copy hashed as it is written).
+public struct SHA256Stream {
+    private var hasher = SHA256()
+    public init() {}
+    public mutating func update(_ bytes: some Collection<UInt8>) { hasher.update(data: Array(bytes)) }
+    public func finalize() -> String { Digest.hex(hasher.finalize()) }
+}

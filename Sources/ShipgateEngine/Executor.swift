@@ -83,6 +83,7 @@ public struct Executor: Sendable {
         // Workflow jobs: what `failure()` looks at (every ancestor), matrix fail-fast and max-parallel.
         let ancestors = plan.jobs.contains { $0.github != nil } ? Self.ancestors(plan.jobs) : [:]
         var failedMatrices: [String: String] = [:]  // declared job → the variant that failed
+        var variantTokens: [String: [String: CancellationToken]] = [:]  // declared job → running variant → its token
         var runningVariants: [String: Int] = [:]
         let byID = Dictionary(plan.jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         await withTaskGroup(of: JobResult.self) { group in
@@ -93,8 +94,13 @@ public struct Executor: Sendable {
                 if alone == result.id { alone = nil }
                 if let job = byID[result.id], let github = job.github {
                     if result.startedAt != nil, runningVariants[job.job] != nil { runningVariants[job.job]! -= 1 }
+                    variantTokens[job.job]?[result.id] = nil
                     if github.failFast, github.variantCount > 1, result.status == .failed, !result.continueOnError, failedMatrices[job.job] == nil {
                         failedMatrices[job.job] = result.id
+                        // GitHub cancels the matrix's running variants too.
+                        for (_, token) in variantTokens[job.job] ?? [:] {
+                            token.cancel(reason: "`\(result.id)` failed (strategy.fail-fast)", interrupt: false)
+                        }
                     }
                 }
                 busy = busy.filter { $0.value != result.id }
@@ -168,7 +174,16 @@ public struct Executor: Sendable {
                     // Only a deploy's gate reads the other results (`requires`). Handing every job a
                     // snapshot would make each later write copy the whole dictionary.
                     let snapshot = job.deploy == nil ? [:] : results
-                    group.addTask { await jobExecutor.run(job, needed: needed, results: snapshot) }
+                    var executor = jobExecutor
+                    if let github = job.github, github.failFast, github.variantCount > 1 {
+                        let token = CancellationToken()
+                        cancellation.onCancel(observer: ObjectIdentifier(token)) { [cancellation] in
+                            token.cancel(reason: cancellation.reason ?? "cancelled", interrupt: cancellation.isInterrupt)
+                        }
+                        variantTokens[job.job, default: [:]][job.id] = token
+                        executor.cancellation = token
+                    }
+                    group.addTask { [executor] in await executor.run(job, needed: needed, results: snapshot) }
                 }
                 guard running > 0, let result = await group.next() else { break }
                 running -= 1
@@ -250,15 +265,13 @@ struct Scheduler {
     /// first); a job whose `resource-group` is busy waits, and the next ready job goes ahead.
     mutating func nextReady(running: Int = 0, alone: Bool = false, busy: Set<String> = [], full: Set<String> = []) -> PlannedJob? {
         guard !alone, !ready.isEmpty else { return nil }
-        if !full.isEmpty {
-            // A workflow matrix at its `max-parallel`: its other variants wait.
-            guard let i = ready.firstIndex(where: { !full.contains(jobs[$0].job) && jobs[$0].resourceGroup.map(busy.contains) != true }) else { return nil }
-            return jobs[ready.remove(at: i)]
+        // A workflow matrix at its `max-parallel` (`full`): its other variants wait.
+        let jobs = self.jobs
+        let waiting = { (i: Int) in full.contains(jobs[i].job) || jobs[i].resourceGroup.map(busy.contains) == true }
+        if let i = ready.firstIndex(where: { jobs[$0].runsAlone && !full.contains(jobs[$0].job) }) {
+            return running > 0 || waiting(ready[i]) ? nil : jobs[ready.remove(at: i)]
         }
-        if let i = ready.firstIndex(where: { jobs[$0].runsAlone }) {
-            return running > 0 || jobs[ready[i]].resourceGroup.map(busy.contains) == true ? nil : jobs[ready.remove(at: i)]
-        }
-        guard let i = ready.firstIndex(where: { jobs[$0].resourceGroup.map(busy.contains) != true }) else { return nil }
+        guard let i = ready.firstIndex(where: { !waiting($0) }) else { return nil }
         return jobs[ready.remove(at: i)]
     }
 

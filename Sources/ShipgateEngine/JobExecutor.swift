@@ -14,7 +14,9 @@ struct JobExecutor: Sendable {
     let environmentBase: ProcessEnvironment.Base
     let runner: any ProcessRunner
     let observer: any RunObserver
-    let cancellation: CancellationToken
+    /// The run's token; for a variant of a workflow matrix with `fail-fast`, one of its own that
+    /// the run's cancels too (a failed sibling cancels it alone).
+    var cancellation: CancellationToken
     let masker: SecretMasker
     let cache: CacheContext?
     let remoteWarnings = OnceFlag()

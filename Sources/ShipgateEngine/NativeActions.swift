@@ -94,7 +94,8 @@ extension JobExecutor {
     ) -> String? {
         var spec = context.input(versionInput)?.split(whereSeparator: \.isNewline).last.map(String.init)
         if spec == nil {
-            let file = context.input(fileInput) ?? (tool == "python" ? ".python-version" : tool == "node" ? ".nvmrc" : nil)
+            // setup-python reads `.python-version` by default; setup-node and setup-go only the file named.
+            let file = context.input(fileInput) ?? (tool == "python" ? ".python-version" : nil)
             if let file {
                 let path = file.hasPrefix("/") ? file : context.workspace + "/" + file
                 if let text = try? String(contentsOfFile: path, encoding: .utf8) {
@@ -161,7 +162,8 @@ extension JobExecutor {
         if ["latest", "lts/*", "node", "lts", "stable", "oldstable", "*", "x"].contains(s) || s.hasPrefix("lts/") {
             return tool == "python" ? ["3"] : tool == "node" ? ["24", "22", "20", "18"] : ["1"]
         }
-        if s.hasPrefix("pypy") || s.hasPrefix("graalpy") { return [] }
+        // PyPy and GraalPy are not resolved; an upper bound (`<3.12`) is not either.
+        if s.hasPrefix("pypy") || s.hasPrefix("graalpy") || s.hasPrefix("<") || s.contains(",") { return [] }
         while let c = s.first, "v^~=><".contains(c) || c == " " { s.removeFirst() }
         if s.hasPrefix("go") { s.removeFirst(2) }
         let parts = s.split(separator: ".").prefix { $0.allSatisfy(\.isNumber) }
@@ -246,6 +248,12 @@ extension JobExecutor {
 
     var artifactsDirectory: String { options.runDirectory.root + "/artifacts" }
 
+    /// The state directory relative to `root`, when it is inside: what walks of the workspace skip.
+    func stateSkip(_ root: String) -> Set<String> {
+        let state = options.stateDirectory
+        return state.hasPrefix(root + "/") ? [String(state.dropFirst(root.count + 1))] : []
+    }
+
     private func uploadArtifact(_ context: inout NativeActionContext) -> String? {
         let name = context.input("name") ?? "artifact"
         guard Self.isArtifactName(name) else {
@@ -282,7 +290,9 @@ extension JobExecutor {
             if body == root { return bang + "**" }
             return bang + (body.hasPrefix(root + "/") ? String(body.dropFirst(root == "/" ? 1 : root.count + 1)) : body)
         }
-        let files = WorkflowHashFiles.match(relativePatterns, root: root == "/" ? "" : root, includeHidden: context.flag("include-hidden-files"))
+        let files = WorkflowHashFiles.match(
+            relativePatterns, root: root, includeHidden: context.flag("include-hidden-files"), hiddenBelow: context.workspace,
+            skip: stateSkip(context.workspace))
         if files.isEmpty {
             switch context.input("if-no-files-found") ?? "warn" {
             case "error": return "actions/upload-artifact: no files were found with the provided path: \(patterns.joined(separator: ", "))"
@@ -310,10 +320,10 @@ extension JobExecutor {
                 let rel = String(file.dropFirst(root == "/" ? 1 : root.count + 1))
                 let target = dir + "/files/" + rel
                 try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                let digest = try Digest.file(file)
-                try fm.copyItem(atPath: file, toPath: target)
-                manifest += "\(digest.digest)\t\(digest.size)\t\(rel)\n"
-                total += digest.size
+                // The content of the file (a link's target, as upload-artifact stores it), hashed as it is written.
+                let (digest, size) = try ArtifactFiles.copy(from: file, to: target)
+                manifest += "\(digest)\t\(size)\t\(rel)\n"
+                total += size
             }
             try manifest.write(toFile: dir + "/manifest.tsv", atomically: true, encoding: .utf8)
         } catch {
@@ -363,16 +373,18 @@ extension JobExecutor {
             }
             for line in manifest.split(separator: "\n") {
                 let fields = line.split(separator: "\t", maxSplits: 2).map(String.init)
-                guard fields.count == 3 else { continue }
+                guard fields.count == 3, !fields[2].hasPrefix("/"), !fields[2].split(separator: "/").contains("..") else { continue }
                 let source = dir + "/files/" + fields[2]
                 let target = into + "/" + fields[2]
                 do {
-                    guard try Digest.file(source).digest == fields[0] else {
+                    try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    // Only a regular file of the store is read (never through a link), and the
+                    // copy is checked against the manifest as it is written.
+                    let (digest, _) = try ArtifactFiles.copy(from: source, to: target, followLinks: false)
+                    guard digest == fields[0] else {
+                        unlink(target)
                         return "actions/download-artifact: `\(name)/\(fields[2])` does not match its digest: the artifact changed after upload"
                     }
-                    try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                    if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
-                    try fm.copyItem(atPath: source, toPath: target)
                     count += 1
                 } catch {
                     return "actions/download-artifact `\(name)`: \(error)"
@@ -384,7 +396,50 @@ extension JobExecutor {
         return nil
     }
 
+    /// upload-artifact's rule (no `" : < > | * ? \ /`, no line breaks), and no `.` or `..`,
+    /// which would name the store's own directories.
     static func isArtifactName(_ name: String) -> Bool {
-        !name.isEmpty && !name.contains { "\":<>|*?\\/\r\n".contains($0) }
+        !name.isEmpty && name != "." && name != ".." && !name.contains { $0.isNewline || "\":<>|*?\\/".contains($0) }
+    }
+}
+
+/// Copies for the artifact store: the bytes of a regular file, SHA-256 computed over what was
+/// written, the destination replaced without following a link planted at its path.
+enum ArtifactFiles {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Copies `source` (through a link when `followLinks`; a link is refused otherwise) to
+    /// `target`; returns the digest and size of the bytes copied.
+    static func copy(from source: String, to target: String, followLinks: Bool = true) throws -> (digest: String, size: Int64) {
+        let input = open(source, O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW))
+        guard input >= 0 else { throw Failure(description: "\(source): \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        var st = stat()
+        guard fstat(input, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw Failure(description: "\(source) is not a regular file") }
+        unlink(target)
+        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0o777)
+        guard output >= 0 else { throw Failure(description: "\(target): \(String(cString: strerror(errno)))") }
+        defer { close(output) }
+        var hasher = SHA256Stream()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var total: Int64 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw Failure(description: "\(source): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            var offset = 0
+            while offset < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, n - offset) }
+                if w < 0 && errno == EINTR { continue }
+                guard w > 0 else { throw Failure(description: "\(target): \(String(cString: strerror(errno)))") }
+                offset += w
+            }
+            hasher.update(buffer[0..<n])
+            total += Int64(n)
+        }
+        return (hasher.finalize(), total)
     }
 }

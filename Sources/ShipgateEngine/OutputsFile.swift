@@ -10,7 +10,8 @@ public enum OutputsFile {
     static func parse(_ text: String, noun: String, isKey: (String) -> Bool) -> (outputs: [String: String], problems: [String]) {
         var outputs: [String: String] = [:]
         var problems: [String] = []
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
+        // `\r\n` is one Character in Swift: split on both, or a CRLF file would be one line.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })[...]
         var lineNumber = 0
         while let raw = lines.popFirst() {
             lineNumber += 1

@@ -41,7 +41,7 @@ struct WorkflowCommand: Equatable {
     }
 
     static func unescape(_ s: Substring, property: Bool) -> String {
-        guard s.contains("%") else { return String(s) }
+        guard s.utf8.contains(37) else { return String(s) }  // `%`
         var out = String(s)
         let table = property ? [("%3A", ":"), ("%2C", ","), ("%0D", "\r"), ("%0A", "\n"), ("%25", "%")] : [("%0D", "\r"), ("%0A", "\n"), ("%25", "%")]
         for (from, to) in table { out = out.replacing(from, with: to) }

@@ -11,8 +11,12 @@ enum WorkflowHashFiles {
         var description: String
     }
 
-    /// Absolute paths of the regular files under `root` the patterns match.
-    static func match(_ patterns: [String], root: String, includeHidden: Bool = true) -> [String] {
+    /// Absolute paths of the regular files under `root` the patterns match. `skip` names
+    /// directories (relative to `root`) never entered: shipgate's state directory, whose run
+    /// records, artifact copies and temporary files are no part of the repository. Without
+    /// `includeHidden`, a file is left out when a component of its path below `hiddenBelow`
+    /// (default `root`) starts with `.` (upload-artifact's rule).
+    static func match(_ patterns: [String], root: String, includeHidden: Bool = true, hiddenBelow: String? = nil, skip: Set<String> = []) -> [String] {
         var includes: [Glob] = []
         var excludes: [Glob] = []
         for raw in patterns {
@@ -20,14 +24,22 @@ enum WorkflowHashFiles {
             if p.isEmpty || p.hasPrefix("#") { continue }
             let exclude = p.hasPrefix("!")
             if exclude { p.removeFirst() }
-            if p.hasPrefix(root + "/") { p = String(p.dropFirst(root.count + 1)) }
+            if root != "/", p.hasPrefix(root + "/") { p = String(p.dropFirst(root.count + 1)) }
+            if root == "/", p.hasPrefix("/") { p.removeFirst() }
             if p == "." || p == "./" { p = "**" }
             (exclude ? { excludes.append(Glob(p)) } : { includes.append(Glob(p)) })()
         }
         guard !includes.isEmpty else { return [] }
         var out: [String] = []
+        let base = root == "/" ? "" : root
+        // Components above `root` that are below `hiddenBelow` count too (`path: .venv/`).
+        var hiddenAbove = false
+        if !includeHidden, let below = hiddenBelow, root.hasPrefix(below + "/") {
+            hiddenAbove = root.dropFirst(below.count + 1).split(separator: "/").contains { $0.hasPrefix(".") }
+        }
+        if hiddenAbove { return [] }
         func walk(_ relative: String) {
-            let dir = relative.isEmpty ? root : root + "/" + relative
+            let dir = relative.isEmpty ? (root == "/" ? "/" : root) : base + "/" + relative
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
             for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                 if !includeHidden && name.hasPrefix(".") { continue }
@@ -44,7 +56,7 @@ enum WorkflowHashFiles {
                 }
                 if mode == S_IFDIR {
                     // Enter only directories some pattern can still match below.
-                    if includes.contains(where: { $0.mayMatchBelow(rel) }) { walk(rel) }
+                    if !skip.contains(rel), includes.contains(where: { $0.mayMatchBelow(rel) }) { walk(rel) }
                 } else if mode == S_IFREG, includes.contains(where: { $0.matches(rel) }), !excludes.contains(where: { $0.matches(rel) }) {
                     out.append(full)
                 }
@@ -56,8 +68,8 @@ enum WorkflowHashFiles {
 
     /// GitHub's `hashFiles`: SHA-256 over the SHA-256 of each matched file, in walk order; the
     /// empty string when nothing matches.
-    static func hash(_ patterns: [String], root: String) throws -> String {
-        let files = match(patterns, root: root)
+    static func hash(_ patterns: [String], root: String, skip: Set<String> = []) throws -> String {
+        let files = match(patterns, root: root, skip: skip)
         guard !files.isEmpty else { return "" }
         var digests: [UInt8] = []
         for file in files {

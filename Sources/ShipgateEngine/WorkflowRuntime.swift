@@ -19,6 +19,11 @@ public struct WorkflowRuntime: Sendable {
     /// `$/` composite actions: repository-relative directory → the committed copy extracted
     /// for this run.
     public var selfActions: [String: String] = [:]
+    /// Each extracted file's SHA-256 (directory → relative path → digest).
+    public var selfActionDigests: [String: [String: String]] = [:]
+    /// The environment names the secrets were read from (`npm_token` for `secrets.NPM_TOKEN`):
+    /// withheld from every step's environment with the secrets' own names.
+    public var withheld: Set<String> = []
 
     public init(github: ExpressionObject, vars: [String: String], inputs: [String: ExpressionValue], secrets: [String: String], variables: [String: String]) {
         self.github = github
@@ -91,11 +96,47 @@ enum WorkflowJobCondition {
         case fail(String)
     }
 
+    /// Adds the reusable-workflow rules: a job of a called workflow first needs the caller's
+    /// `if:` to hold over the caller's needs, then its own over its needs inside the called
+    /// workflow; the job standing for a call runs (to collect) unless every called job was skipped.
     static func decide(
         _ job: PlannedJob, github: GitHubJob, results: [String: JobResult], ancestors: Set<String>, runtime: WorkflowRuntime?, cancelled: Bool
     ) -> Decision {
+        if let collected = github.collects {
+            let found = collected.flatMap { id in results.filter { $0.key == id || $0.key.hasPrefix(id + " (") }.map(\.value) }
+            if !found.isEmpty, found.allSatisfy({ $0.status == .skipped }) { return .skip("every job of `\(job.job)`'s called workflow was skipped") }
+            return .run
+        }
+        guard let call = github.call else {
+            return decideOwn(job, github: github, results: results, ancestors: ancestors, runtime: runtime, cancelled: cancelled)
+        }
+        var outer = job
+        outer.needs = job.needs.filter { call.needs.contains(declaredID($0)) }
+        var callerJob = GitHubJob()
+        callerJob.condition = call.condition
+        if case let decision = decideOwn(outer, github: callerJob, results: results, ancestors: ancestors, runtime: runtime, cancelled: cancelled),
+            decision != .run
+        {
+            if case .skip(let why) = decision { return .skip("the calling job `\(call.caller)`: \(why)") }
+            return decision
+        }
+        var inner = job
+        inner.needs = job.needs.filter { !call.needs.contains(declaredID($0)) }
+        return decideOwn(inner, github: github, results: results, ancestors: ancestors, runtime: runtime, cancelled: cancelled)
+    }
+
+    static func declaredID(_ id: String) -> String { id.firstIndex(of: " ").map { String(id[..<$0]) } ?? id }
+
+    private static func decideOwn(
+        _ job: PlannedJob, github: GitHubJob, results: [String: JobResult], ancestors: Set<String>, runtime: WorkflowRuntime?, cancelled: Bool
+    ) -> Decision {
         let direct = WorkflowRuntime.needIDs(job).flatMap { _, variants in WorkflowRuntime.ranHere(variants.compactMap { results[$0] }) }
-        let succeeded = direct.allSatisfy { WorkflowRuntime.result($0) == "success" }
+        // "A failure or skip applies to all jobs in the dependency chain from the point of failure
+        // or skip onwards": `success()` looks at every ancestor, not only the direct needs.
+        var upstream = job
+        upstream.needs = ancestors.sorted()
+        let chain = WorkflowRuntime.needIDs(upstream).flatMap { _, variants in WorkflowRuntime.ranHere(variants.compactMap { results[$0] }) }
+        let succeeded = (direct + chain).allSatisfy { WorkflowRuntime.result($0) == "success" }
         let failed = ancestors.contains { id in results[id].map { WorkflowRuntime.result($0) == "failure" } ?? false }
         let condition: IfCondition
         do { condition = try IfCondition.parse(github.condition) } catch {
@@ -123,7 +164,11 @@ enum WorkflowJobCondition {
         if cancelled, !statusFunctions.contains(where: { github.condition.contains(literal: $0) }) { return .skip("the run was cancelled") }
         if !succeeded, !statusFunctions.contains(where: { github.condition.contains(literal: $0) }) {
             // The implied `success()` decided it, not the condition as written.
-            let blocking = direct.filter { WorkflowRuntime.result($0) != "success" }.map(\.id)
+            var blocking = direct.filter { WorkflowRuntime.result($0) != "success" }.map(\.id)
+            if blocking.isEmpty {
+                // Only further up the chain: name where it stopped.
+                blocking = chain.filter { WorkflowRuntime.result($0) != "success" }.map(\.id)
+            }
             let refused = blocking.filter { id in results[id].map(WorkflowRuntime.isRefused) ?? false }
             return .skip(
                 refused.count == blocking.count

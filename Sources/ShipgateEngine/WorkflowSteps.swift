@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateCache
 import ShipgateExpressions
 import ShipgateModel
 import ShipgatePlanning
@@ -67,6 +68,8 @@ extension JobExecutor {
         let deadline: ContinuousClock.Instant
         let workspace: String
         let temp: String
+        /// Where step scripts and file-command files go (see `scratchDirectory`).
+        let scratch: String
         let extraEnv: [String: String]
         let log: JobLog
         let contexts: [String: ExpressionValue]
@@ -84,16 +87,34 @@ extension JobExecutor {
         extraEnv: [String: String], log: JobLog, outputsPath: String, pgids: inout [Int32], result: inout JobResult
     ) async -> String? {
         let runtime = options.workflow
-        let temp = outputsPath + ".temp"
+        // $RUNNER_TEMP is outside the workspace (GitHub's is too): what steps leave there (and the
+        // scripts, with their expressions filled in) is never part of an artifact or a hashFiles.
+        let jobName = (outputsPath as NSString).lastPathComponent
+        guard let temp = Self.privateDirectory(under: options.baseEnvironment["TMPDIR"] ?? "/tmp", name: "\(options.runID)-\(jobName)") else {
+            return "cannot create a private temporary directory for the job under \(options.baseEnvironment["TMPDIR"] ?? "/tmp")"
+        }
         try? FileManager.default.removeItem(atPath: temp)
-        try? FileManager.default.createDirectory(atPath: temp + "/_runner_file_commands", withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: temp) }
+        let scratch = Self.privateDirectory(under: "/dev/shm", name: "\(options.runID)-\(jobName)") ?? temp + "/_runner_file_commands"
+        try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         masker.learn((runtime?.secrets ?? [:]).values.filter { !$0.isEmpty })
 
         var state = WorkflowJobState()
         var frame = StepFrame()
         let needs = WorkflowRuntime.needs(job, results: needed)
-        let baseContexts = workflowContexts(job, github: github, workspace: workspace, temp: temp, needs: needs)
+        var baseContexts = workflowContexts(job, github: github, workspace: workspace, temp: temp, needs: needs)
+        if let collected = github.collects {
+            return collect(job, github: github, collected: collected, needed: needed, contexts: baseContexts, result: &result)
+        }
+        if let call = github.call {
+            do {
+                let (inputs, secrets) = try callContexts(call, job: job, needed: needed, contexts: baseContexts)
+                baseContexts["inputs"] = inputs
+                baseContexts["secrets"] = secrets
+            } catch { return "called by `\(call.caller)`: \(error)" }
+        }
         // Workflow env, then job env, each evaluated where it stands.
         for list in [github.workflowEnv, github.env] {
             for entry in list {
@@ -104,7 +125,7 @@ extension JobExecutor {
             }
         }
         let context = WorkflowJobContext(
-            job: job, github: github, attempt: attempt, deadline: deadline, workspace: workspace, temp: temp, extraEnv: extraEnv, log: log,
+            job: job, github: github, attempt: attempt, deadline: deadline, workspace: workspace, temp: temp, scratch: scratch, extraEnv: extraEnv, log: log,
             contexts: baseContexts)
         let steps = job.steps.compactMap { planned in planned.github.map { ($0, planned.name) } }
         await runStepList(steps, frame: &frame, context: context, state: &state, pgids: &pgids, result: &result)
@@ -137,8 +158,91 @@ extension JobExecutor {
             }
         }
         result.outputs = jobOutputs
-        if let reason = cancellation.reason { return frame.failed || frame.firstFailure == nil ? "cancelled: \(reason)" : frame.firstFailure }
-        return frame.failed ? (frame.firstFailure ?? "a step failed") : nil
+        guard frame.failed else { return nil }
+        // A step stopped by the cancellation: the job was cancelled, not failed by its own steps.
+        if let reason = cancellation.reason { return "cancelled: \(reason)" }
+        return frame.firstFailure ?? "a step failed"
+    }
+
+    struct CallProblem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The `inputs` and `secrets` of a job of a called workflow: the caller's `with:` and
+    /// `secrets:` evaluated in the caller's contexts (its needs, the run's inputs and secrets),
+    /// typed by the called workflow's declarations, with their defaults.
+    func callContexts(_ call: WorkflowCall, job: PlannedJob, needed: [String: JobResult], contexts: [String: ExpressionValue]) throws -> (
+        ExpressionValue, ExpressionValue
+    ) {
+        var outer = job
+        outer.needs = job.needs.filter { call.needs.contains(WorkflowJobCondition.declaredID($0)) }
+        var callerContexts = contexts
+        callerContexts["needs"] = WorkflowRuntime.needs(outer, results: needed)
+        callerContexts["matrix"] = .object(ExpressionObject([]))
+        callerContexts["env"] = .object(ExpressionObject([]))
+        let scope = ExpressionScope(contexts: ExpressionObject(callerContexts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        var inputs: [(String, ExpressionValue)] = []
+        for spec in call.inputs {
+            var value: ExpressionValue
+            if let given = call.with.first(where: { $0.name == spec.name }) {
+                do { value = try ExpressionTemplate.parse(given.text).evaluate(in: scope) } catch {
+                    throw CallProblem(description: "input `\(spec.name)` at \(given.location): \(error.message)")
+                }
+            } else if let json = spec.defaultJSON {
+                value = (try? ExpressionValue.parseJSON(json)) ?? .string(json)
+            } else if spec.required {
+                throw CallProblem(description: "the called workflow requires the input `\(spec.name)`")
+            } else {
+                value = spec.type == "boolean" ? .bool(false) : spec.type == "number" ? .number(0) : .string("")
+            }
+            switch spec.type {
+            case "boolean":
+                if case .string(let s) = value { value = .bool(s.lowercased() == "true") } else if case .bool = value {} else { value = .bool(value.isTruthy) }
+            case "number": value = .number(value.number)
+            default: if case .string = value {} else { value = .string(value.text) }
+            }
+            inputs.append((spec.name, value))
+        }
+        let all = options.workflow?.secrets ?? [:]
+        var secrets: [String: String] = [:]
+        if call.inheritSecrets {
+            secrets = all
+        } else {
+            for entry in call.secrets {
+                do { secrets[entry.name] = try ExpressionTemplate.parse(entry.text).text(in: scope) } catch {
+                    throw CallProblem(description: "secret `\(entry.name)` at \(entry.location): \(error.message)")
+                }
+            }
+            if let token = all["GITHUB_TOKEN"] { secrets["GITHUB_TOKEN"] = token }
+        }
+        return (.object(ExpressionObject(inputs)), WorkflowValues.object(secrets))
+    }
+
+    /// The job standing for a reusable workflow call: fails when a called job failed; its
+    /// outputs are `on.workflow_call.outputs`, read from the called jobs (`jobs.<id>`).
+    private func collect(
+        _ job: PlannedJob, github: GitHubJob, collected: [String], needed: [String: JobResult], contexts: [String: ExpressionValue], result: inout JobResult
+    ) -> String? {
+        var called = job
+        called.needs = needed.keys.sorted().filter { id in collected.contains(WorkflowJobCondition.declaredID(id)) }
+        let prefix = job.job + "/"
+        guard case .object(let needs) = WorkflowRuntime.needs(called, results: needed) else { return nil }
+        let jobs = ExpressionObject(zip(needs.keys, needs.orderedValues).map { (String($0.0.dropFirst(prefix.count)), $0.1) })
+        var all = contexts
+        all["jobs"] = .object(jobs)
+        let scope = ExpressionScope(contexts: ExpressionObject(all.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        var outputs: [String: String] = [:]
+        for output in github.outputs {
+            do { outputs[output.name] = try ExpressionTemplate.parse(output.text).text(in: scope) } catch {
+                notice(job.id, .warning, "output `\(output.name)` at \(output.location): \(error.message)")
+            }
+        }
+        result.outputs = outputs.filter { masker($0.value) == $0.value }
+        func outcome(_ v: ExpressionValue) -> String { if case .object(let o) = v { o["result"]?.text ?? "" } else { "" } }
+        let failed = zip(jobs.keys, jobs.orderedValues).filter { outcome($0.1) == "failure" }.map(\.0)
+        if !failed.isEmpty { return "the called workflow failed: \(failed.joined(separator: ", "))" }
+        let cancelled = zip(jobs.keys, jobs.orderedValues).filter { outcome($0.1) == "cancelled" }.map(\.0)
+        return cancelled.isEmpty ? nil : "the called workflow was cancelled: \(cancelled.joined(separator: ", "))"
     }
 
     /// Runs steps in order in `frame` (the contract above, points 1 to 5).
@@ -158,14 +262,17 @@ extension JobExecutor {
             contexts["github"] = .object(overriding(runtime?.github, githubValues))
             let cancelled = cancellation.isCancelled
             let failedSoFar = frame.failed
-            let conditionScope = ExpressionScope(contexts: objects(contexts, state: state, frame: frame, stepEnv: frame.inherited)) { status in
-                switch status {
-                case .always: true
-                case .success: !failedSoFar && !cancelled
-                case .failure: failedSoFar
-                case .cancelled: cancelled
-                }
-            }
+            let hashFiles = scope(contexts, state: state, frame: frame, stepEnv: frame.inherited).hashFiles
+            let conditionScope = ExpressionScope(
+                contexts: objects(contexts, state: state, frame: frame, stepEnv: frame.inherited),
+                status: { status in
+                    switch status {
+                    case .always: true
+                    case .success: !failedSoFar && !cancelled
+                    case .failure: failedSoFar
+                    case .cancelled: cancelled
+                    }
+                }, hashFiles: hashFiles)
             let runs: Bool
             do { runs = try IfCondition.parse(step.condition).holds(in: conditionScope) } catch {
                 let reason = "step `\(declaredName)`: `if: \(step.condition)`: \(error.message)"
@@ -251,7 +358,9 @@ extension JobExecutor {
             if frame.depth == 0 {
                 observer.handle(.stepFinished(job: job.id, step: masker(name), exitCode: result.exitCode ?? 0, duration: elapsed))
             }
-            let outputs = outcome.outputs.mapValues { masker($0) }
+            // Kept as they are: `steps.<id>.outputs` hold the real values (a job output that
+            // holds a secret is dropped when the job ends); only what is shown is masked.
+            let outputs = outcome.outputs
             if let failure = outcome.failure {
                 log.mark("-- \(label) failed\(continueOnError ? " (continue-on-error)" : ""): \(masker(failure)) in \(elapsed) --")
                 record(step, outcome: "failure", conclusion: continueOnError ? "success" : "failure", outputs: outputs, frame: &frame)
@@ -294,6 +403,16 @@ extension JobExecutor {
             }
         }
         let directory = action.resolvedDirectory(workspace: context.workspace, selfActions: options.workflow?.selfActions ?? [:])
+        if action.fromCommit, let expected = options.workflow?.selfActionDigests[action.directory] {
+            // The committed copy must still be what was extracted: an earlier job could have changed it.
+            let found = WorkflowHashFiles.match(["**"], root: directory)
+            let actual = Dictionary(
+                found.map { (String($0.dropFirst(directory.count + 1)), (try? Digest.file($0).digest) ?? "") }, uniquingKeysWith: { a, _ in a })
+            if actual != expected {
+                let changed = Set(actual.keys).union(expected.keys).filter { actual[$0] != expected[$0] }.sorted()
+                return ("\(action.path): its committed copy changed during the run (\(changed.prefix(3).joined(separator: ", "))); refusing it", [:], nil)
+            }
+        }
         var frame = StepFrame(inputs: .object(ExpressionObject(values)), actionPath: directory, inherited: stepEnv, prefix: prefix, depth: depth)
         await runStepList(
             action.steps.map { ($0, $0.name ?? WorkflowStepNames.defaultName($0)) }, frame: &frame, context: context, state: &state, pgids: &pgids,
@@ -309,13 +428,29 @@ extension JobExecutor {
         return (nil, outputs, 0)
     }
 
+    /// `<parent>/shipgate-<uid>/<name>`, in a directory private to the user (0700, owned by
+    /// them, not a link), or nil when `parent` cannot hold one. Step scripts and file-command
+    /// files go under `/dev/shm` when it can: six small files are created and removed per step,
+    /// and on ext4 that churn (its search past recently deleted inodes) cost more than the
+    /// step's own process; else under `$RUNNER_TEMP`. Both are removed when the job ends.
+    static func privateDirectory(under parent: String, name: String) -> String? {
+        var st = stat()
+        guard stat(parent, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, access(parent, W_OK | X_OK) == 0 else { return nil }
+        let base = "\(parent)/shipgate-\(getuid())"
+        if mkdir(base, 0o700) != 0 && errno != EEXIST { return nil }
+        // Refuse a directory another user made, or a link planted in its place.
+        guard lstat(base, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == getuid() else { return nil }
+        chmod(base, 0o700)
+        return "\(base)/\(name)"
+    }
+
     /// GitHub's id for a step in `github.action`: its `id`, else `__run` (`__run_2`, …) or
     /// `__owner_repo` for an action.
     private func actionName(_ step: GitHubStep, state: inout WorkflowJobState) -> String {
         if let id = step.id { return id }
         var base = "__run"
         if let uses = step.uses {
-            base = "__" + (uses.split(separator: "@").first ?? "").replacing("/", with: "_").replacing("-", with: "_")
+            base = "__" + (uses.split(separator: "@").first ?? "").replacing("/", with: "_")
         }
         let n = state.actionNames[base, default: 0] + 1
         state.actionNames[base] = n
@@ -354,8 +489,9 @@ extension JobExecutor {
 
     private func scope(_ contexts: [String: ExpressionValue], state: WorkflowJobState, frame: StepFrame, stepEnv: [(String, String)]) -> ExpressionScope {
         let root = options.workspace
+        let skip = stateSkip(root)
         return ExpressionScope(contexts: objects(contexts, state: state, frame: frame, stepEnv: stepEnv), status: nil) { patterns in
-            try WorkflowHashFiles.hash(patterns, root: root)
+            try WorkflowHashFiles.hash(patterns, root: root, skip: skip)
         }
     }
 
@@ -418,11 +554,12 @@ extension JobExecutor {
             return ("step `\(name)`: working directory `\(directory)` does not exist", [:], nil)
         }
         let id = UUID().uuidString
-        let scriptPath = "\(temp)/\(id).\(shell.ext)"
-        guard FileManager.default.createFile(atPath: scriptPath, contents: Data(script.utf8)) else {
+        let scriptPath = "\(context.scratch)/\(id).\(shell.ext)"
+        guard FileManager.default.createFile(atPath: scriptPath, contents: Data(script.utf8), attributes: [.posixPermissions: 0o600]) else {
             return ("step `\(name)`: cannot write its script to \(scriptPath)", [:], nil)
         }
-        let files = WorkflowFileCommands(directory: temp + "/_runner_file_commands", id: id)
+        defer { unlink(scriptPath) }  // it holds the expressions' values (secrets among them)
+        let files = WorkflowFileCommands(directory: context.scratch, id: id)
         files.create()
         defer { files.remove() }
 
@@ -536,11 +673,12 @@ struct WorkflowFileCommands {
         environment["GITHUB_STATE"] = state
     }
 
-    /// Variables a step may not set through `$GITHUB_ENV` (the runner refuses `NODE_OPTIONS`;
-    /// shipgate also keeps its own and the file-command paths).
+    /// Variables a step may not set through `$GITHUB_ENV`: `NODE_OPTIONS` (the runner refuses
+    /// it), the default variables (`GITHUB_*`, `RUNNER_*`: "you can't overwrite" them, GitHub
+    /// says), `CI`, and shipgate's own.
     static func reserved(_ name: String) -> Bool {
-        name == "NODE_OPTIONS" || name.hasPrefix("SHIPGATE_")
-            || ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"].contains(name)
+        let upper = name.uppercased()
+        return upper == "NODE_OPTIONS" || upper == "CI" || upper.hasPrefix("GITHUB_") || upper.hasPrefix("RUNNER_") || upper.hasPrefix("SHIPGATE_")
     }
 
     struct Collected {

@@ -170,7 +170,21 @@ public final class ExpressionObject: Sendable {
     /// Case folding as GitHub compares names and strings: ordinal upper case, except that the
     /// dotless ı is kept (it must not become I).
     static func fold(_ s: String) -> String {
-        guard s.contains("ı") else { return s.uppercased() }
+        // ASCII (almost every name): upper-cased byte by byte, no Unicode tables.
+        var ascii = true
+        var upper = false
+        for b in s.utf8 {
+            if b >= 0x80 {
+                ascii = false
+                break
+            }
+            if b >= 0x61 && b <= 0x7A { upper = true }
+        }
+        if ascii {
+            guard upper else { return s }
+            return String(decoding: s.utf8.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
+        }
+        guard s.unicodeScalars.contains("ı") else { return s.uppercased() }
         return s.split(separator: "ı", omittingEmptySubsequences: false).map { $0.uppercased() }.joined(separator: "ı")
     }
 }

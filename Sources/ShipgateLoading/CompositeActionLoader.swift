@@ -29,7 +29,7 @@ public struct WorkingTreeActions: ActionSource {
 /// (JavaScript, Docker), makes the job refused, with the reason; problems inside an action
 /// file are errors located in that file.
 final class CompositeActionLoader {
-    let source: ActionSource
+    let source: any ActionSource
     /// Diagnostics of the action files, merged into the workflow's.
     var diagnostics: [Diagnostic] = []
     /// Actions already read, by `uses`, so a job's many uses of one action read it once.

@@ -378,7 +378,6 @@ public enum WorkflowLoader {
         loadIfWorkflow(path: path, always: true, actions: actions)!
     }
 
-    /// `load`, parsing the file once, or nil when it is not a workflow (see `isWorkflow`).
     /// The repository root a workflow file belongs to: the directory above its `.github`,
     /// else the file's own directory.
     public static func repositoryRoot(of path: String) -> String {
@@ -387,6 +386,9 @@ public enum WorkflowLoader {
         return (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
     }
 
+    /// `load`, parsing the file once, or nil when it is not a workflow (see `isWorkflow`).
+    /// `actions` reads the repository's own actions and called workflows (default: the working
+    /// tree above the file's `.github`).
     public static func loadIfWorkflow(path: String, always: Bool = false, actions: (any ActionSource)? = nil) -> Result? {
         guard let data = FileManager.default.contents(atPath: path) else {
             return always ? Result(workflow: nil, diagnostics: [.error("cannot read \(path)", at: nil)]) : nil

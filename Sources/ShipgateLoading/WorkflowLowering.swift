@@ -14,6 +14,8 @@ struct WorkflowLowering {
     let reader: NodeReader
     let workflow: Workflow
     let actions: CompositeActionLoader
+    /// 0 for the workflow run; 1 for a workflow it calls (which may not call others yet).
+    var depth = 0
 
     func pipeline(_ root: YAMLNode, digest: String) -> Pipeline {
         let top = pairs(root)
@@ -31,7 +33,12 @@ struct WorkflowLowering {
         guard let jobsNode = top["jobs"], case .mapping(let jobs) = jobsNode else { return pipeline }
         for pair in jobs.pairs {
             guard let id = pair.key.scalar?.string, let job = declared[id] else { continue }
-            pipeline.jobs.append(lowerJob(job, keyNode: pair.key, node: pair.value, workflowEnv: workflowEnv, defaults: workflowDefaults))
+            let lowered = lowerJob(job, keyNode: pair.key, node: pair.value, workflowEnv: workflowEnv, defaults: workflowDefaults)
+            if let uses = job.uses, lowered.github?.refusal == nil, let called = call(uses, caller: lowered, node: pair.value, pipeline: &pipeline) {
+                pipeline.jobs += called
+            } else {
+                pipeline.jobs.append(lowered)
+            }
         }
         return pipeline
     }
@@ -76,9 +83,35 @@ struct WorkflowLowering {
             }
         }
         if let uses = job.uses {
-            github.refusal =
-                github.refusal
-                ?? "\(reader.location(fields["uses"]!)): calls the reusable workflow `\(uses)`; shipgate does not run reusable workflows yet: run the called workflow's file itself"
+            if github.refusal != nil {
+                // The matrix already says why.
+            } else if depth > 0 {
+                github.refusal =
+                    "\(reader.location(fields["uses"]!)): a called workflow calls another (`\(uses)`); shipgate runs one level of reusable workflows"
+            } else if case .local = NativeAction.kind(of: uses) {
+                if matrix != nil {
+                    github.refusal =
+                        "\(reader.location(fields["strategy"]!)): a matrix of reusable workflow calls is not run yet; call the workflow once per value"
+                }
+            } else {
+                github.refusal =
+                    "\(reader.location(fields["uses"]!)): calls the reusable workflow `\(uses)` of another repository, which shipgate does not fetch yet; "
+                    + "run that workflow's file in its own repository"
+            }
+            if github.refusal == nil {
+                var call = WorkflowCall(caller: job.id, uses: uses)
+                call.with = fields["with"].map { named($0, what: "`with` of job `\(job.id)`") } ?? []
+                if let secrets = fields["secrets"] {
+                    if secrets.scalar?.string == "inherit" {
+                        call.inheritSecrets = true
+                    } else {
+                        call.secrets = named(secrets, what: "`secrets` of job `\(job.id)`")
+                    }
+                }
+                call.condition = github.condition
+                call.needs = job.needs
+                github.call = call
+            }
         } else if let container = fields["container"] {
             github.refusal =
                 "\(reader.location(container)): runs in the container `\(container.scalar?.string ?? pairs(container)["image"].map(text) ?? "…")`; "
@@ -110,9 +143,82 @@ struct WorkflowLowering {
         var definition = JobDefinition(
             id: job.id, location: reader.location(keyNode), needs: job.needs.map { Located($0, at: reader.location(keyNode)) }, matrix: matrix,
             steps: steps)
-        if github.continueOnError?.lowercased() == "true" { definition.continueOnError = true }
         definition.github = github
         return definition
+    }
+
+    /// The jobs of the workflow a job calls (`uses: ./.github/workflows/x.yml` or `$/…`), as
+    /// `caller/job`, and the job standing for the call (id `caller`, collecting their results
+    /// and `on.workflow_call.outputs`). Nil, with the caller's refusal set, when the called file
+    /// cannot be run (missing, invalid, not `workflow_call`).
+    private func call(_ uses: String, caller: JobDefinition, node: YAMLNode, pipeline: inout Pipeline) -> [JobDefinition]? {
+        var refused = caller
+        func refuse(_ why: String) -> [JobDefinition] {
+            refused.github?.refusal = "\(reader.location(pairs(node)["uses"] ?? node)): `uses: \(uses)`: \(why)"
+            return [refused]
+        }
+        guard let call = caller.github?.call else { return nil }
+        guard let (path, committed) = CompositeActionLoader.directory(of: uses) else { return refuse("leaves the repository") }
+        guard let bytes = actions.source.read(path, committed: committed) else {
+            return refuse("no such file\(committed ? " at the running commit (commit it first)" : "")")
+        }
+        let (document, syntax) = YAMLDocument.parse(bytes: bytes, file: path)
+        reader.diagnostics += syntax
+        guard let document else { return refuse("\(path) cannot be read as YAML") }
+        let calledReader = NodeReader(file: path)
+        let calledWorkflow = WorkflowDecoder(reader: calledReader).decode(document.root)
+        defer { reader.diagnostics += calledReader.diagnostics }
+        guard !calledReader.diagnostics.hasErrors else { return refuse("\(path) is not a valid workflow (see its errors)") }
+        var nested = WorkflowLowering(reader: calledReader, workflow: calledWorkflow, actions: actions)
+        nested.depth = depth + 1
+        let called = nested.pipeline(document.root, digest: "")
+        guard let trigger = called.triggers.first(where: { $0.event == "workflow_call" }) else {
+            return refuse("\(path) has no `on: workflow_call`, so it cannot be called")
+        }
+        var call2 = call
+        call2.inputs = trigger.inputs
+        let given = Set(call.with.map(\.name))
+        for input in trigger.inputs where input.required && input.defaultJSON == nil && !given.contains(input.name) {
+            reader.error("job `\(caller.id)` does not pass the input `\(input.name)` that \(path) requires", at: pairs(node)["uses"] ?? node)
+        }
+        for name in given.subtracting(trigger.inputs.map(\.name)).sorted() {
+            reader.error("\(path) has no input `\(name)` (it declares: \(trigger.inputs.map(\.name).joined(separator: ", ")))", at: pairs(node)["with"] ?? node)
+        }
+        if call.inheritSecrets {
+            let known = Set(pipeline.secrets.map(\.value))
+            pipeline.secrets += called.secrets.filter { !known.contains($0.value) }
+        }
+        var jobs: [JobDefinition] = []
+        let prefix = caller.id + "/"
+        for var job in called.jobs {
+            job.id = prefix + job.id
+            job.needs = (job.needs ?? []).map { Located(prefix + $0.value, at: $0.location) } + (caller.needs ?? [])
+            job.github?.call = call2
+            jobs.append(job)
+        }
+        // The job standing for the call: what `needs.<caller>` sees.
+        var standIn = caller
+        standIn.steps = []
+        standIn.needs = called.jobs.map { Located(prefix + $0.id, at: caller.location) }
+        var github = caller.github ?? GitHubJob()
+        github.call = nil
+        github.condition = "always()"
+        github.collects = called.jobs.map { prefix + $0.id }
+        github.outputs = callOutputs(document.root, reader: calledReader)
+        standIn.github = github
+        jobs.append(standIn)
+        return jobs
+    }
+
+    /// `on.workflow_call.outputs.<name>.value` of a called workflow.
+    private func callOutputs(_ root: YAMLNode, reader: NodeReader) -> [NamedText] {
+        guard let on = pairs(root)["on"], let call = pairs(on)["workflow_call"], let outputs = pairs(call)["outputs"], case .mapping(let map) = outputs else {
+            return []
+        }
+        return map.pairs.compactMap { pair in
+            guard let name = pair.key.scalar?.string, let value = pairs(pair.value)["value"], case .scalar(let s) = value else { return nil }
+            return NamedText(name: name, text: s.string, location: reader.location(value))
+        }
     }
 
     private func lowerStep(_ node: YAMLNode, index: Int, job: String) -> Step {
@@ -278,11 +384,12 @@ struct WorkflowLowering {
                 }
                 for e in expressions {
                     e.visit { sub in
-                        if case .property(.context(let context), let name) = sub, context.lowercased() == "secrets", name != "GITHUB_TOKEN",
-                            found[name] == nil
-                        {
-                            found[name] = reader.location(node)
-                        }
+                        // `secrets.NAME` and `secrets['NAME']`; names are case-insensitive (GitHub
+                        // stores them upper-case).
+                        var name: String?
+                        if case .property(.context(let context), let n) = sub, context.lowercased() == "secrets" { name = n }
+                        if case .index(.context(let context), .literal(.string(let n))) = sub, context.lowercased() == "secrets" { name = n }
+                        if let name = name?.uppercased(), name != "GITHUB_TOKEN", found[name] == nil { found[name] = reader.location(node) }
                     }
                 }
             case .sequence(let list): list.items.forEach { scan($0, isCondition: false) }

@@ -34,8 +34,38 @@ public struct GitHubJob: Hashable, Sendable, Codable {
     /// action shipgate does not run yet, a reusable workflow call); nil: it can, unless `runs-on`
     /// asks for another system (decided by the planner, per variant).
     public var refusal: String?
+    /// Set for a job of a called (reusable) workflow: how the calling job called it.
+    public var call: WorkflowCall?
+    /// Set for the job that stands for a reusable workflow call (its id is the calling job's):
+    /// the jobs of the called workflow (`caller/job` ids) whose results and outputs make its
+    /// own; `outputs` are then `on.workflow_call.outputs` (`${{ jobs.JOB.outputs.NAME }}`).
+    public var collects: [String]?
 
     public init() {}
+}
+
+/// How a job of a reusable workflow was called (`jobs.<caller>.uses: ./.github/workflows/x.yml`).
+///
+/// Contract (docs.github.com, "Reusing workflows"): every job of the called workflow waits
+/// for the caller's `needs` and runs only when the caller's `if:` holds over them; its `inputs`
+/// are the caller's `with:` (evaluated in the caller's contexts, typed by the called workflow's
+/// `on.workflow_call.inputs`, defaults filled in); its `secrets` are the caller's `secrets:`
+/// mapping, or all of the caller's with `secrets: inherit`. The caller's `env` does not pass on.
+public struct WorkflowCall: Hashable, Sendable, Codable {
+    public var caller: String
+    public var uses: String
+    public var with: [NamedText] = []
+    public var secrets: [NamedText] = []
+    public var inheritSecrets = false
+    public var inputs: [WorkflowInput] = []
+    public var condition: String = ""
+    /// The caller's `needs` (declared job ids).
+    public var needs: [String] = []
+
+    public init(caller: String, uses: String) {
+        self.caller = caller
+        self.uses = uses
+    }
 }
 
 /// A step of a workflow job: what GitHub runs, as written.

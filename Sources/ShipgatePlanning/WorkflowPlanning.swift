@@ -6,7 +6,8 @@ import ShipgateModel
 /// Contract (GitHub's semantics, on this host):
 /// - The workflow runs only when its `on:` has the run's event and that event's filters pass
 ///   (`branches`/`tags` and their `-ignore` forms on the pushed ref, `paths`/`paths-ignore` on
-///   the changed files; a filter that cannot be checked here lets the workflow run, with a note);
+///   the changed files, not for tag pushes; a filter that cannot be checked here, without a git
+///   context or a base, lets the workflow run);
 ///   `ignoreTriggers` runs it anyway.
 /// - A variant runs on this host when every `runs-on` label (matrix values evaluated) is one
 ///   this host serves: `ubuntu-*` and `linux` on Linux, the architecture labels (`x64`, `arm64`)
@@ -133,6 +134,8 @@ extension Planner {
             skip(&planned, "refused: " + refusal)
             return
         }
+        // The job standing for a reusable workflow call runs nothing itself.
+        guard github.collects == nil else { return }
         var labels: [String] = []
         for label in github.runsOn {
             switch evaluate(label) {
@@ -144,6 +147,25 @@ extension Planner {
             }
         }
         if let refusal = RunnerMatch.refusal(labels: labels, settings: settings) { skip(&planned, "refused: \(planned.location): " + refusal) }
+    }
+
+    /// Why this host refuses a variant of a workflow job (its own refusal, or its `runs-on`),
+    /// or nil: what `validate` counts, without planning the whole workflow.
+    public static func refusal(_ def: JobDefinition, variant: [MatrixValue], index: Int, settings: WorkflowSettings) -> String? {
+        guard let github = def.github else { return nil }
+        if let refusal = github.refusal { return refusal }
+        guard github.collects == nil else { return nil }
+        let scope = ExpressionScope(
+            contexts: ExpressionObject([
+                ("matrix", WorkflowValues.matrix(variant)), ("strategy", WorkflowValues.strategy(github, index: index)), ("github", .object(settings.github)),
+                ("vars", WorkflowValues.object(settings.vars)),
+            ]))
+        var labels: [String] = []
+        for label in github.runsOn {
+            guard let value = try? ExpressionTemplate.parse(label).evaluate(in: scope) else { return "`runs-on: \(label)` cannot be decided before the run" }
+            if case .array(let list) = value { labels += list.items.map(\.text) } else { labels.append(value.text) }
+        }
+        return RunnerMatch.refusal(labels: labels, settings: settings)
     }
 
     private static func skip(_ planned: inout PlannedJob, _ reason: String) {
@@ -211,7 +233,8 @@ public enum TriggerFilter {
             if hasTagFilter && !hasBranchFilter && isPush { return "not triggered: `on.push` filters tags only and `\(branch)` is a branch" }
             if let why = filter(branch, include: trigger.branches, ignore: trigger.branchesIgnore, what: "branch") { return why }
         }
-        if trigger.paths != nil || trigger.pathsIgnore != nil, let changed = rules?.changedPaths {
+        // "Path filters are not evaluated for pushes to tags."
+        if tag == nil, trigger.paths != nil || trigger.pathsIgnore != nil, let changed = rules?.changedPaths {
             let matching = changed.filter { path in
                 (trigger.paths.map { matches(path, $0, isPath: true) } ?? true) && !(trigger.pathsIgnore.map { matches(path, $0, isPath: true) } ?? false)
             }

@@ -50,7 +50,14 @@ public enum PlanPrinter {
         if job.runsAlone { facts.append("runs alone") }
         if let d = job.deploy { facts.append("deploys to \(d.environment)") }
         if let github = job.github {
-            if !github.condition.isEmpty { facts.append("if: \(masker(github.condition))") }
+            if let call = github.call {
+                facts.append("called by \(call.caller) (\(call.uses))")
+                if !call.condition.isEmpty { facts.append("if (\(call.caller)): \(masker(call.condition))") }
+            }
+            if let collected = github.collects {
+                facts.append("stands for the call: \(collected.count) job\(collected.count == 1 ? "" : "s"), and their outputs")
+            }
+            if !github.condition.isEmpty && github.collects == nil { facts.append("if: \(masker(github.condition))") }
             if let name = job.displayName, name != job.id { facts.append("name \(masker(name))") }
         }
         out += style.dim("  " + facts.joined(separator: " · ")) + "\n"

@@ -42,10 +42,23 @@ struct RunSession {
         try? (github["event"]?.json ?? "{}").write(toFile: eventPath, atomically: true, encoding: .utf8)
         var secrets: [String: String] = [:]
         var missing: [String] = []
-        for name in plan.secrets {
-            if let value = fileValues[name] ?? LaunchEnvironment.values[name] { secrets[name] = value } else { missing.append(name) }
+        var withheld = Set<String>()
+        // Names are case-insensitive: `secrets.npm_token` reads NPM_TOKEN (or npm_token).
+        func lookup(_ name: String) -> (name: String, value: String)? {
+            for source in [fileValues, LaunchEnvironment.values] {
+                if let value = source[name] { return (name, value) }
+                if let match = source.first(where: { $0.key.uppercased() == name.uppercased() }) { return (match.key, match.value) }
+            }
+            return nil
         }
-        if let token = fileValues["GITHUB_TOKEN"] ?? LaunchEnvironment.values["GITHUB_TOKEN"] { secrets["GITHUB_TOKEN"] = token }
+        for name in plan.secrets + ["GITHUB_TOKEN"] {
+            if let (found, value) = lookup(name) {
+                secrets[name] = value
+                withheld.insert(found)
+            } else if name != "GITHUB_TOKEN" {
+                missing.append(name)
+            }
+        }
         if !missing.isEmpty {
             FileDescriptorSink.standardError.write(
                 style.yellow(
@@ -56,7 +69,8 @@ struct RunSession {
         var runtime = WorkflowRuntime(
             github: github, vars: settings.vars, inputs: settings.inputs, secrets: secrets,
             variables: WorkflowOptions.variables(github, eventPath: eventPath))
-        runtime.selfActions = SelfActions.extract(plan, workspace: workspace.root, into: runDirectory.root + "/actions")
+        (runtime.selfActions, runtime.selfActionDigests) = SelfActions.extract(plan, workspace: workspace.root, into: runDirectory.root + "/actions")
+        runtime.withheld = withheld
         let environment = ProcessInfo.processInfo.environment
         runtime.debug = environment["RUNNER_DEBUG"] == "1" || secrets["ACTIONS_STEP_DEBUG"] == "true"
         return runtime
@@ -85,7 +99,7 @@ struct RunSession {
         do {
             let fileValues = try execution.secretsFile.map(SecretSource.parseFile) ?? [:]
             // A workflow's secrets are not in any step's environment: they reach a step only
-            // through `${{ secrets.NAME }}` (see `workflowSecrets`).
+            // through `${{ secrets.NAME }}` (see `workflowRuntime`).
             secrets = try RunSecrets.resolve(
                 required: (workflow == nil ? plan.secrets : []) + execution.secretNames, pipeline: pipeline, policy: policy, launch: LaunchEnvironment.values,
                 file: fileValues)
@@ -203,7 +217,7 @@ struct RunSession {
         if let workflow {
             let fileValues = (try? execution.secretsFile.map(SecretSource.parseFile) ?? [:]) ?? [:]
             options.workflow = workflowRuntime(workflow, runID: runID, runDirectory: runDirectory, fileValues: fileValues, style: style)
-            let names = Set(options.workflow!.secrets.keys)
+            let names = Set(options.workflow!.secrets.keys).union(options.workflow!.withheld)
             LaunchEnvironment.withhold(names)
             options.baseEnvironment = options.baseEnvironment.filter { !names.contains($0.key) }
             options.extraMasked += options.workflow!.secrets.values.filter { !$0.isEmpty }

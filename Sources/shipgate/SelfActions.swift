@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateCache
 import ShipgateGit
 import ShipgateLoading
 import ShipgateModel
@@ -19,9 +20,11 @@ struct GitActionSource: ActionSource {
 
 enum SelfActions {
     /// Extracts the committed copy of every `$/` composite action the plan's steps use into
-    /// `directory`, for `GITHUB_ACTION_PATH`; returns repository directory → extracted path.
-    /// Files starting with `#!` are made executable (the object database's modes are not kept).
-    static func extract(_ plan: ExecutionPlan, workspace: String, into directory: String) -> [String: String] {
+    /// `directory`, for `GITHUB_ACTION_PATH`; returns repository directory → extracted path, and
+    /// each file's SHA-256 (the engine checks the copy against them before each use, so a job
+    /// cannot change what a later job runs). Files starting with `#!` are made executable (the
+    /// object database's modes are not kept).
+    static func extract(_ plan: ExecutionPlan, workspace: String, into directory: String) -> (paths: [String: String], digests: [String: [String: String]]) {
         var wanted = Set<String>()
         func visit(_ step: GitHubStep) {
             guard let composite = step.composite else { return }
@@ -29,8 +32,9 @@ enum SelfActions {
             composite.steps.forEach(visit)
         }
         for job in plan.jobs where job.status == .run { for step in job.steps { step.github.map(visit) } }
-        guard !wanted.isEmpty, let repository = try? Repository.discover(at: workspace), let head = repository.commitID("HEAD") else { return [:] }
+        guard !wanted.isEmpty, let repository = try? Repository.discover(at: workspace), let head = repository.commitID("HEAD") else { return ([:], [:]) }
         var out: [String: String] = [:]
+        var digests: [String: [String: String]] = [:]
         for dir in wanted.sorted() {
             let target = directory + "/" + (dir.isEmpty ? "_root" : dir)
             let prefix = dir.isEmpty ? "" : dir + "/"
@@ -40,9 +44,10 @@ enum SelfActions {
                 try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 FileManager.default.createFile(
                     atPath: file, contents: Data(bytes), attributes: [.posixPermissions: bytes.starts(with: [35, 33]) ? 0o755 : 0o644])
+                digests[dir, default: [:]][String(path.dropFirst(prefix.count))] = Digest.sha256(bytes)
             }
             out[dir] = target
         }
-        return out
+        return (out, digests)
     }
 }

@@ -46,12 +46,16 @@ extension Shipgate {
             var runs = ""
             if let pipeline = result.pipeline {
                 // Which variants this host runs natively, on the workflow's own terms (triggers aside).
-                var options = Planner.Options()
-                options.workflow = WorkflowSettings(ignoreTriggers: true)
-                if let plan = Planner.plan(pipeline, options: options).0 {
-                    let refused = plan.jobs.filter { $0.reason?.hasPrefix("refused") == true }.count
-                    runs = refused == 0 ? "; all run here" : "; \(plan.jobs.count - refused) run here, \(refused) refused (`shipgate plan \(path)` says why)"
+                let settings = WorkflowSettings(ignoreTriggers: true)
+                var total = 0
+                var refused = 0
+                for def in pipeline.jobs {
+                    for (index, variant) in (def.matrix?.combinations() ?? [[]]).enumerated() {
+                        total += 1
+                        if Planner.refusal(def, variant: variant, index: index, settings: settings) != nil { refused += 1 }
+                    }
                 }
+                runs = refused == 0 ? "; all run here" : "; \(total - refused) run here, \(refused) refused (`shipgate plan \(path)` says why)"
             }
             print(
                 "\(path): valid GitHub Actions workflow (\(jobs)\(variants == workflow.jobs.count ? "" : ", \(variants) with the matrix variants expanded"), "

@@ -34,6 +34,22 @@ struct WorkflowOptions: ParsableArguments {
     @Flag(help: "Run the workflow even when its `on:` does not trigger on the event or its filters do not match.")
     var ignoreTriggers = false
 
+    @Option(help: "The pushed ref: refs/heads/BRANCH or refs/tags/TAG (default: the current branch; a detached HEAD's tag).")
+    var ref: String?
+
+    /// The ref the event is about: `--ref`, else the branch checked out, else (detached) a tag
+    /// of HEAD. A tagged commit on a branch is a branch push unless `--ref refs/tags/…` says.
+    func pushedRef(_ context: RunContext) -> (ref: String, name: String, isTag: Bool)? {
+        if let ref {
+            if ref.hasPrefix("refs/tags/") { return (ref, String(ref.dropFirst(10)), true) }
+            let name = ref.hasPrefix("refs/heads/") ? String(ref.dropFirst(11)) : ref
+            return ("refs/heads/" + name, name, false)
+        }
+        if let branch = context.git?.branch { return ("refs/heads/" + branch, branch, false) }
+        if let tag = context.git?.tags.first { return ("refs/tags/" + tag, tag, true) }
+        return nil
+    }
+
     /// `NAME=VALUE` pairs; exits 2 on a malformed one.
     private func pairs(_ list: [String], option: String) throws -> [(String, String)] {
         try list.map { item in
@@ -73,11 +89,20 @@ struct WorkflowOptions: ParsableArguments {
                 guard target == "host" else { throw ValidationError("--runner \(label)=\(target): only `host` is supported (LABEL=host)") }
                 return label
             })
+        if let ref, ref.hasPrefix("refs/"), !ref.hasPrefix("refs/heads/"), !ref.hasPrefix("refs/tags/") {
+            throw ValidationError("--ref \(ref): expected refs/heads/BRANCH, refs/tags/TAG or a branch name")
+        }
+        let pushed = pushedRef(context)
         let github = try Self.github(
-            event: event, eventFile: eventFile, context: context, workspace: workspace, pipeline: pipeline, inputs: inputs, rules: rules, runID: runID)
+            event: event, eventFile: eventFile, context: context, workspace: workspace, pipeline: pipeline, inputs: inputs, rules: rules, runID: runID,
+            pushed: pushed)
+        // Trigger filters decide on the pushed ref, not on every tag of HEAD.
+        var triggerRules = rules
+        triggerRules?.branch = pushed?.isTag == false ? pushed?.name : nil
+        triggerRules?.tags = pushed?.isTag == true ? [pushed!.name] : []
         return WorkflowSettings(
             event: event, github: github, vars: vars, inputs: inputs, runnerLabels: labels, matrixFilter: try pairs(matrix, option: "matrix").map { ($0, $1) },
-            ignoreTriggers: ignoreTriggers, rules: rules)
+            ignoreTriggers: ignoreTriggers, rules: triggerRules)
     }
 
     /// The repository as GitHub names it: `GITHUB_REPOSITORY`, else `owner/name` from the
@@ -98,14 +123,15 @@ struct WorkflowOptions: ParsableArguments {
 
     static func github(
         event: String, eventFile: String?, context: RunContext, workspace: String, pipeline: Pipeline, inputs: [String: ExpressionValue], rules: RuleInputs?,
-        runID: String
+        runID: String, pushed: (ref: String, name: String, isTag: Bool)?
     ) throws -> ExpressionObject {
         let environment = ProcessInfo.processInfo.environment
         let repository = repository(workspace: workspace, environment: environment)
         let git = context.git
-        let tag = git?.tags.first
-        let ref = tag.map { "refs/tags/\($0)" } ?? git?.branch.map { "refs/heads/\($0)" } ?? ""
-        let refName = tag ?? git?.branch ?? ""
+        let pushed = pushed
+        let tag: String? = pushed?.isTag == true ? pushed!.name : nil
+        let ref = pushed?.ref ?? ""
+        let refName = pushed?.name ?? ""
         let owner = String(repository.split(separator: "/").first ?? "")
         let sha = git?.commit ?? ""
         var payload: ExpressionValue
@@ -144,7 +170,10 @@ struct WorkflowOptions: ParsableArguments {
                     ),
                 ]
             case "workflow_dispatch", "workflow_call":
-                fields += [("ref", .string(ref)), ("inputs", .object(ExpressionObject(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })))]
+                // `github.event.inputs` holds text; the `inputs` context keeps booleans and numbers.
+                fields += [
+                    ("ref", .string(ref)), ("inputs", .object(ExpressionObject(inputs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value.text)) }))),
+                ]
             default: break
             }
             payload = .object(ExpressionObject(fields))

@@ -55,6 +55,12 @@ final class WorkflowCommandTests: XCTestCase {
         XCTAssertTrue(out.stdout.contains("1.2.3-x"), out.stdout)
         let needs = try String(contentsOfFile: repo.root + "/needs.json", encoding: .utf8)
         XCTAssertTrue(needs.contains("\"version\": \"1.2.3\""), needs)
+        XCTAssertTrue(out.stdout.contains("hashFiles in if works"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("$GITHUB_ENV: `GITHUB_SHA` cannot be set this way"), out.stdout)
+        // shipgate's own state (run records, copies of artifacts) is never part of hashFiles.
+        let again = try await run(repo, ".github/workflows/ci.yml")
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(try record(repo).jobs["produce"]?.outputs["all"], r.jobs["produce"]?.outputs["all"])
     }
 
     func testConditionsStatusFunctionsAndSkips() async throws {
@@ -70,6 +76,8 @@ final class WorkflowCommandTests: XCTestCase {
         XCTAssertEqual(r.jobs["on-failure"]?.status, "success")
         XCTAssertEqual(r.jobs["transitive"]?.status, "success", "failure() holds when an ancestor failed")
         XCTAssertEqual(r.jobs["always"]?.status, "success")
+        XCTAssertEqual(r.jobs["after-recovery"]?.status, "skipped", "a failure applies to the whole chain below it")
+        XCTAssertEqual(r.jobs["after-recovery"]?.reason, "needs did not succeed: steps")
         XCTAssertEqual(r.jobs["tolerated-job"]?.status, "failed")
         XCTAssertEqual(r.jobs["after-tolerated"]?.status, "success", "continue-on-error on a job does not block what needs it")
         XCTAssertEqual(r.jobs["never"]?.reason, "`if: github.event_name == 'pull_request'` is false")
@@ -103,12 +111,17 @@ final class WorkflowCommandTests: XCTestCase {
         XCTAssertEqual(r.jobs["fast (n=1)"]?.status, "failed")
         XCTAssertEqual(r.jobs["fast (n=2)"]?.status, "cancelled")
         XCTAssertEqual(r.jobs["fast (n=2)"]?.reason, "not started: `fast (n=1)` failed (strategy.fail-fast)")
+        // fail-fast also stops the variants already running.
+        let parallel = try await CLI.run(["run", ".github/workflows/ci.yml", "--job", "fast", "--jobs", "3", "--output", "plain"], in: repo.root)
+        XCTAssertEqual(parallel.status, 1)
+        let pr = try record(repo)
+        for n in [2, 3] { XCTAssertEqual(pr.jobs["fast (n=\(n))"]?.status, "cancelled", pr.jobs["fast (n=\(n))"]?.reason ?? "") }
         // --matrix picks variants.
-        let picked = try await run(repo, ".github/workflows/ci.yml", ["--matrix", "n=2", "--job", "fast"])
-        XCTAssertEqual(picked.status, 0, picked.stdout + picked.stderr)
+        let picked = try await run(repo, ".github/workflows/ci.yml", ["--matrix", "n=1", "--job", "fast"])
+        XCTAssertEqual(picked.status, 1, picked.stdout + picked.stderr)
         let p = try record(repo)
-        XCTAssertEqual(p.jobs["fast (n=2)"]?.status, "success")
-        XCTAssertNil(p.jobs["fast (n=1)"])
+        XCTAssertEqual(p.jobs["fast (n=1)"]?.status, "failed")
+        XCTAssertNil(p.jobs["fast (n=2)"])
     }
 
     func testShellsWorkingDirectoriesAndDefaults() async throws {
@@ -157,6 +170,7 @@ final class WorkflowCommandTests: XCTestCase {
         XCTAssertEqual(tampered.status, 1, tampered.stdout + tampered.stderr)
         let t = try record(repo)
         XCTAssertTrue(t.jobs["down"]?.reason.contains("changed after upload") ?? false, t.jobs["down"]?.reason ?? "")
+        XCTAssertEqual(t.jobs["edges"]?.status, "success", "a link is stored as its content; `..` is not an artifact name: \(t.jobs["edges"]?.reason ?? "")")
     }
 
     func testRefusalsAreLocatedAndTheRestRuns() async throws {
@@ -173,7 +187,7 @@ final class WorkflowCommandTests: XCTestCase {
             "remote-action: refused: .github/workflows/ci.yml:25:9: step 2 (`uses: docker/setup-buildx-action@v3`): actions from other repositories",
             "docker-action: refused: .github/workflows/ci.yml:29:9: step 1 (`uses: docker://alpine:3.20`): Docker container actions need Docker",
             "missing-local: refused: .github/workflows/ci.yml:33:9: step 1 (`uses: ./.github/actions/does-not-exist`)",
-            "reusable: refused: .github/workflows/ci.yml:35:11: calls the reusable workflow",
+            "reusable: refused: .github/workflows/ci.yml:35:11: `uses: ./.github/workflows/other.yml`: no such file",
             "custom-label: refused: .github/workflows/ci.yml:36:3: `runs-on: gpu` is not a label this host serves",
         ]
         for line in expected { XCTAssertTrue(plan.stdout.contains(line), "\(line)\n\(plan.stdout)") }
@@ -201,7 +215,9 @@ final class WorkflowCommandTests: XCTestCase {
         XCTAssertEqual(unknown.status, 2, unknown.stderr)
         XCTAssertTrue(unknown.stderr.contains("the workflow declares no such input"), unknown.stderr)
         _ = try await CLI.shell("git -c user.name=T -c user.email=t@example.com tag v1.0.0", in: repo.root)
-        let tagged = try await run(repo, file)
+        let onBranch = try await run(repo, file)
+        XCTAssertEqual(onBranch.status, 2, "a tagged commit on a branch is a branch push")
+        let tagged = try await run(repo, file, ["--ref", "refs/tags/v1.0.0"])
         XCTAssertEqual(tagged.status, 0, tagged.stdout + tagged.stderr)
         XCTAssertTrue(tagged.stdout.contains("event=push level= dry= ref=v1.0.0"), tagged.stdout)
         let ignored = try await run(repo, file, ["--event", "schedule", "--ignore-triggers"])
@@ -241,6 +257,35 @@ final class WorkflowCommandTests: XCTestCase {
             XCTAssertTrue(
                 gr.jobs["build"]?.reason.contains("actions/setup-go 1.22: no go 1.22 is installed; install Go 1.22") ?? false, gr.jobs["build"]?.reason ?? "")
         }
+    }
+
+    func testLocalReusableWorkflows() async throws {
+        let repo = try await repo("reusable")
+        defer { repo.remove() }
+        let plan = try await CLI.run(["plan", ".github/workflows/ci.yml"], in: repo.root)
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        XCTAssertTrue(plan.stdout.contains("run deploy/build  needs prepare · timeout 6h · called by deploy (./.github/workflows/deploy.yml)"), plan.stdout)
+        // Secret names are case-insensitive: `secrets.DEPLOY_TOKEN` reads deploy_token.
+        let out = try await CLI.run(
+            ["run", ".github/workflows/ci.yml", "--jobs", "1", "--output", "plain"], in: repo.root, environment: ["deploy_token": "s3cr3t-value"])
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        let r = try record(repo)
+        for id in ["prepare", "deploy/build", "deploy/release", "deploy", "report"] { XCTAssertEqual(r.jobs[id]?.status, "success", id) }
+        XCTAssertEqual(r.jobs["deploy"]?.outputs["url"], "https://staging.example.com")
+        XCTAssertEqual(r.jobs["skipped-call/build"]?.reason, "the calling job `skipped-call`: `if: github.event_name == 'release'` is false")
+        XCTAssertEqual(r.jobs["skipped-call"]?.status, "skipped")
+        XCTAssertTrue(out.stdout.contains("token ***"), out.stdout)
+        XCTAssertFalse(out.stdout.contains("s3cr3t-value"))
+        // Without the secret, the called job sees it empty (as on GitHub) and says so once.
+        let missing = try await run(repo, ".github/workflows/ci.yml")
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("secret DEPLOY_TOKEN not set: read as empty"), missing.stderr)
+        // A caller that passes an input the called workflow does not declare is an error, located.
+        try "on: push\njobs:\n  d:\n    uses: ./.github/workflows/deploy.yml\n    with: { environment: x, colour: red }\n".write(
+            toFile: repo.root + "/.github/workflows/bad.yml", atomically: true, encoding: .utf8)
+        let bad = try await CLI.run(["validate", ".github/workflows/bad.yml"], in: repo.root)
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains(".github/workflows/bad.yml:5:11: error: .github/workflows/deploy.yml has no input `colour`"), bad.stderr)
     }
 
     func testInvalidWorkflowIsReportedWithItsLocation() async throws {

@@ -137,3 +137,25 @@ final class WorkflowRuntimeTests: XCTestCase {
         XCTAssertEqual(t["result"]?.text, "failure")
     }
 }
+
+extension WorkflowRuntimeTests {
+    /// A `\r\n` line end is one Character in Swift; the file commands split on it too, so a
+    /// CRLF file cannot smuggle its next line into a value.
+    func testFileCommandsSplitCRLFLines() {
+        let (values, problems) = OutputsFile.parse("A=one\r\nB=two\r\nM<<EOF\r\nx\r\ny\r\nEOF\r\n")
+        XCTAssertEqual(values, ["A": "one", "B": "two", "M": "x\ny"])
+        XCTAssertEqual(problems, [])
+    }
+
+    func testReservedEnvironmentNames() {
+        for name in ["GITHUB_SHA", "github_output", "RUNNER_TEMP", "NODE_OPTIONS", "CI", "SHIPGATE_RUN_ID"] {
+            XCTAssertTrue(WorkflowFileCommands.reserved(name), name)
+        }
+        for name in ["PATH_EXTRA", "MY_GITHUB_THING", "FOO"] { XCTAssertFalse(WorkflowFileCommands.reserved(name), name) }
+    }
+
+    func testArtifactNames() {
+        for name in ["dist", "python-package-distributions", "a.b", "..x"] { XCTAssertTrue(JobExecutor.isArtifactName(name), name) }
+        for name in ["", ".", "..", "a/b", "a:b", "a\nb", "a*"] { XCTAssertFalse(JobExecutor.isArtifactName(name), name) }
+    }
+}
