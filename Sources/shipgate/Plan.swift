@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShipgateGit
 import ShipgateJobCache
+import ShipgateLoading
 import ShipgateModel
 import ShipgatePlanning
 import ShipgateProcess
@@ -49,7 +50,24 @@ extension Shipgate {
         @OptionGroup(title: "GitHub workflows") var workflowOptions: WorkflowOptions
 
         func run() async throws {
-            let loaded = try pipeline.load(style: Terminal.stderrStyle)
+            let file = try pipeline.resolvedFile()
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue else {
+                return try await planFile(file)
+            }
+            // A directory (`.github/workflows/`): the plan of each workflow in it, in name order.
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: file)) ?? []).filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
+            for name in names {
+                let path = (file as NSString).appendingPathComponent(name)
+                guard WorkflowLoader.isWorkflow(path: path) else { continue }
+                if !json { print(Terminal.stdoutStyle.bold("==> \(path)")) }
+                try await planFile(path)
+                if !json { print() }
+            }
+        }
+
+        private func planFile(_ file: String) async throws {
+            let loaded = try pipeline.load(style: Terminal.stderrStyle, path: file)
             let environment = ProcessInfo.processInfo.environment
             let workspace = Workspace(pipelineFile: loaded.file, stateDirectory: stateDir)
             let context = RunContext.resolve(workspace: workspace.root, environment: environment, actor: actor)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ShipgateEngine
 import ShipgateGit
+import ShipgateLoading
 import ShipgateModel
 import ShipgatePlanning
 import ShipgateReport
@@ -38,9 +39,69 @@ extension Shipgate {
         @OptionGroup(title: "GitHub workflows") var workflowOptions: WorkflowOptions
 
         func run() async throws {
+            let file = try pipeline.resolvedFile()
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+                return try await runWorkflows(in: file)
+            }
+            try await runFile(file, selection: jobs)
+        }
+
+        /// Nothing of a workflow runs for this event (in a directory run: it is passed over).
+        struct NotTriggered: Error {
+            var reasons: [String]
+        }
+
+        /// `shipgate run .github/workflows/`: every workflow of the directory the event triggers,
+        /// one run each, in name order. `--job` applies to the workflows that have such a job.
+        /// Exits with the worst status (a failed run: 1); Ctrl-C stops at once.
+        private func runWorkflows(in directory: String) async throws {
+            let style = Terminal.stderrStyle
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }
+                .sorted()
+            var passed: [String] = []
+            var ran = 0
+            var worst: Int32 = 0
+            for name in names {
+                let path = (directory as NSString).appendingPathComponent(name)
+                guard WorkflowLoader.isWorkflow(path: path) else {
+                    passed.append("\(name): not a workflow")
+                    continue
+                }
+                var selection = jobs
+                if !jobs.isEmpty {
+                    let declared = Set((WorkflowLoader.load(path: path).pipeline?.jobs ?? []).map(\.id))
+                    selection = jobs.filter { declared.contains($0) || declared.contains(String($0.prefix { $0 != " " })) }
+                    if selection.isEmpty {
+                        passed.append("\(name): no job \(jobs.joined(separator: ", "))")
+                        continue
+                    }
+                }
+                FileDescriptorSink.standardError.write(style.bold("==> \(path)") + "\n")
+                do {
+                    try await runFile(path, selection: selection, inDirectory: true)
+                    ran += 1
+                } catch let skipped as NotTriggered {
+                    passed.append("\(name): \(skipped.reasons.joined(separator: "; "))")
+                } catch let exit as ExitWith {
+                    ran += 1
+                    if exit.code == Exit.interrupted { throw exit }
+                    worst = worst == 0 || exit.code == Exit.jobFailed ? exit.code : worst
+                }
+            }
+            for note in passed { FileDescriptorSink.standardError.write(style.dim("passed over: \(note)") + "\n") }
+            guard ran > 0 else {
+                FileDescriptorSink.standardError.write(
+                    "\(style.red(style.bold("error:"))) no workflow in \(directory) runs for `\(workflowOptions.event)`\n  \(style.cyan("hint:")) pick the event with --event, or run anyway with --ignore-triggers\n"
+                )
+                throw ExitWith(code: Exit.invalid)
+            }
+            if worst != 0 { throw ExitWith(code: worst) }
+        }
+
+        private func runFile(_ file: String, selection jobs: [String], inDirectory: Bool = false) async throws {
             let errStyle = Terminal.stderrStyle
             let environment = ProcessInfo.processInfo.environment
-            let file = try pipeline.resolvedFile()
             let home = Workspace(pipelineFile: file, stateDirectory: execution.stateDir)
             // The run context describes the repository as it is; an isolated run uses its commit.
             var context = RunContext.resolve(workspace: home.root, environment: environment, actor: actor)
@@ -51,7 +112,7 @@ extension Shipgate {
                 if git.version.hasSuffix("-dirty") { git.version.removeLast("-dirty".count) }
                 context.git = git
             }
-            let loaded = try pipeline.load(style: errStyle, path: isolated.map { $0.translate(file) })
+            let loaded = try pipeline.load(style: errStyle, path: isolated.map { $0.translate(file) } ?? file)
             let workspace = isolated.map { Workspace(root: $0.root, stateDirectory: home.stateDirectory) } ?? home
             // Rules look at the repository itself (an isolated checkout has no history).
             let isWorkflow = loaded.origin == .githubWorkflow
@@ -64,6 +125,7 @@ extension Shipgate {
             if isWorkflow, !plan.jobs.contains(where: { $0.status == .run }) {
                 // Nothing would run: say why, once, instead of an empty run.
                 let reasons = Set(plan.jobs.compactMap(\.reason))
+                if inDirectory { throw NotTriggered(reasons: reasons.sorted()) }
                 FileDescriptorSink.standardError.write(
                     "\(errStyle.red(errStyle.bold("error:"))) no job of \(file) runs here: \(reasons.sorted().joined(separator: "; "))\n"
                         + "  \(errStyle.cyan("hint:")) `shipgate plan \(file)` shows each job and why\n")

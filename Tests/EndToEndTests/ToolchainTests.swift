@@ -34,12 +34,16 @@ final class ToolchainTests: XCTestCase {
         let env = ["SHIPGATE_TOOLCHAIN_CACHE_TEST": "1", "SHIPGATE_TOOLCACHE": cache]
         let out = try await repo.shipgate(["run", "pipelines/deploy.yml", "--output", "plain"], env: env)
         XCTAssertEqual(out.status, 1, out.stdout)
-        XCTAssertTrue(out.stdout.contains("[test (python=3.12)] Python 3.12.4\n[test (python=3.12)] Python 3.12.4"), out.stdout)
+        // The variants run in parallel: their lines interleave, so each job's are compared alone.
+        func lines(_ job: String) -> [String] {
+            out.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("[\(job)] Python ") }
+        }
+        XCTAssertEqual(lines("test (python=3.12)"), ["[test (python=3.12)] Python 3.12.4", "[test (python=3.12)] Python 3.12.4"], out.stdout)
         // 3.11 is not in the tool cache: a real one (uv, pyenv or the system's) is found, and is
         // what `python3` and `python` run.
         let found = try XCTUnwrap(out.stdout.range(of: #"toolchain: python 3\.11(\.[0-9]+)?"#, options: .regularExpression).map { out.stdout[$0] })
         let version = found.dropFirst("toolchain: python ".count)
-        XCTAssertTrue(out.stdout.contains("[test (python=3.11)] Python \(version)\n[test (python=3.11)] Python \(version)"), out.stdout)
+        XCTAssertEqual(lines("test (python=3.11)"), Array(repeating: "[test (python=3.11)] Python \(version)", count: 2), out.stdout)
         XCTAssertTrue(out.stdout.contains("toolchain: python 3.12.4 (tool cache)"), out.stdout)
         XCTAssertTrue(out.stdout.contains("no python 3.99 is installed"), out.stdout)
         XCTAssertTrue(out.stdout.contains("uv python install 3.99"), out.stdout)

@@ -220,6 +220,10 @@ final class WorkflowCommandTests: XCTestCase {
         let tagged = try await run(repo, file, ["--ref", "refs/tags/v1.0.0"])
         XCTAssertEqual(tagged.status, 0, tagged.stdout + tagged.stderr)
         XCTAssertTrue(tagged.stdout.contains("event=push level= dry= ref=v1.0.0"), tagged.stdout)
+        let directory = try await run(repo, ".github/workflows")
+        XCTAssertEqual(directory.status, 2)
+        XCTAssertTrue(directory.stderr.contains("passed over: release.yml: not triggered: branch `main` matches none of release/*"), directory.stderr)
+        XCTAssertTrue(directory.stderr.contains("no workflow in .github/workflows runs for `push`"), directory.stderr)
         let ignored = try await run(repo, file, ["--event", "schedule", "--ignore-triggers"])
         XCTAssertEqual(ignored.status, 0, ignored.stdout + ignored.stderr)
     }
@@ -237,6 +241,10 @@ final class WorkflowCommandTests: XCTestCase {
         XCTAssertEqual(r.jobs["build"]?.outputs["wheel"], "pylib-0.1.tar.gz")
         XCTAssertEqual(r.jobs["publish"]?.status, "skipped")
         XCTAssertTrue(lib.stdout.contains("Ran 1 test"), lib.stdout)
+        // A directory: every workflow the event triggers.
+        let all = try await CLI.run(["run", ".github/workflows/", "--jobs", "1", "--output", "plain"], in: library.root)
+        XCTAssertEqual(all.status, 0, all.stdout + all.stderr)
+        XCTAssertTrue(all.stderr.contains("==> .github/workflows/ci.yml"), all.stderr)
 
         let django = try await repo("django-app")
         defer { django.remove() }
