@@ -210,8 +210,12 @@ public struct Executor: Sendable {
     }
 
     /// Every job each job depends on, directly or not.
+    /// The job standing for a reusable workflow call is a barrier: what needs it sees the call's
+    /// result, not the called jobs behind it (a called job skipped by its own `if:` does not hold
+    /// back the caller's dependents).
     static func ancestors(_ jobs: [PlannedJob]) -> [String: Set<String>] {
         let needs = Dictionary(jobs.map { ($0.id, $0.needs) }, uniquingKeysWith: { a, _ in a })
+        let standIns = Set(jobs.filter { $0.github?.collects != nil }.map(\.id))
         var memo: [String: Set<String>] = [:]
         func visit(_ id: String, _ depth: Int) -> Set<String> {
             if let known = memo[id] { return known }
@@ -219,7 +223,8 @@ public struct Executor: Sendable {
             var all = Set<String>()
             for need in needs[id] ?? [] {
                 all.insert(need)
-                all.formUnion(visit(need, depth + 1))
+                let above = visit(need, depth + 1)
+                all.formUnion(standIns.contains(need) ? above.filter { !$0.hasPrefix(need + "/") } : above)
             }
             memo[id] = all
             return all

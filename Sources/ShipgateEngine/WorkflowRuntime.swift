@@ -45,10 +45,13 @@ public struct WorkflowRuntime: Sendable {
     }
 
     /// The `needs` context of a job: each need's `result` and `outputs`.
-    static func needs(_ job: PlannedJob, results: [String: JobResult]) -> ExpressionValue {
+    /// `strip`: the `caller/` prefix of a called workflow's jobs, so that inside it
+    /// `needs.build` names `caller/build`.
+    static func needs(_ job: PlannedJob, results: [String: JobResult], strip: String? = nil) -> ExpressionValue {
         .object(
             ExpressionObject(
-                needIDs(job).map { declared, variants in
+                needIDs(job).map { id, variants in
+                    let declared = strip.map { id.hasPrefix($0) ? String(id.dropFirst($0.count)) : id } ?? id
                     let found = ranHere(variants.compactMap { results[$0] })
                     // A matrix need: failure if any variant failed; outputs of the last that set them.
                     let statuses = found.map(result)
@@ -110,25 +113,105 @@ enum WorkflowJobCondition {
         guard let call = github.call else {
             return decideOwn(job, github: github, results: results, ancestors: ancestors, runtime: runtime, cancelled: cancelled)
         }
-        var outer = job
-        outer.needs = job.needs.filter { call.needs.contains(declaredID($0)) }
+        // The caller's `if:` over the caller's needs and what is above them; then the job's own
+        // over its needs inside the called workflow, with the call's `inputs`.
+        let prefix = call.caller + "/"
         var callerJob = GitHubJob()
         callerJob.condition = call.condition
-        if case let decision = decideOwn(outer, github: callerJob, results: results, ancestors: ancestors, runtime: runtime, cancelled: cancelled),
-            decision != .run
-        {
-            if case .skip(let why) = decision { return .skip("the calling job `\(call.caller)`: \(why)") }
-            return decision
+        let outer = decideOwn(
+            outerJob(job, call), github: callerJob, results: results, ancestors: ancestors.filter { !$0.hasPrefix(prefix) }, runtime: runtime,
+            cancelled: cancelled)
+        if outer != .run {
+            if case .skip(let why) = outer { return .skip("the calling job `\(call.caller)`: \(why)") }
+            return outer
+        }
+        var called = runtime
+        do {
+            called?.inputs = try callValues(call, job: job, results: results, runtime: runtime).inputs
+        } catch {
+            return .fail("called by `\(call.caller)`: \(error)")
         }
         var inner = job
         inner.needs = job.needs.filter { !call.needs.contains(declaredID($0)) }
-        return decideOwn(inner, github: github, results: results, ancestors: ancestors, runtime: runtime, cancelled: cancelled)
+        return decideOwn(
+            inner, github: github, results: results, ancestors: ancestors.filter { $0.hasPrefix(prefix) }, runtime: called, cancelled: cancelled,
+            strip: prefix)
+    }
+
+    /// The job as its caller stands: its needs are the caller's.
+    static func outerJob(_ job: PlannedJob, _ call: WorkflowCall) -> PlannedJob {
+        var outer = job
+        outer.needs = job.needs.filter { call.needs.contains(declaredID($0)) }
+        return outer
+    }
+
+    struct CallProblem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The `inputs` and `secrets` of a job of a called workflow: the caller's `with:` and
+    /// `secrets:` evaluated in the caller's contexts (its needs, the run's inputs, vars and
+    /// secrets), typed by the called workflow's declarations, defaults (templates too) filled in.
+    static func callValues(_ call: WorkflowCall, job: PlannedJob, results: [String: JobResult], runtime: WorkflowRuntime?) throws -> (
+        inputs: [String: ExpressionValue], secrets: [String: String]
+    ) {
+        let scope = ExpressionScope(
+            contexts: ExpressionObject([
+                ("github", .object(runtime?.github ?? ExpressionObject([]))), ("vars", WorkflowValues.object(runtime?.vars ?? [:])),
+                ("inputs", .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+                ("secrets", WorkflowValues.object(runtime?.secrets ?? [:])), ("needs", WorkflowRuntime.needs(outerJob(job, call), results: results)),
+                ("matrix", .object(ExpressionObject([]))), ("env", .object(ExpressionObject([]))),
+            ]))
+        var inputs: [String: ExpressionValue] = [:]
+        for spec in call.inputs {
+            var value: ExpressionValue
+            if let given = call.with.first(where: { $0.name == spec.name }) {
+                do { value = try ExpressionTemplate.parse(given.text).evaluate(in: scope) } catch {
+                    throw CallProblem(description: "input `\(spec.name)` at \(given.location): \(error.message)")
+                }
+            } else if let json = spec.defaultJSON {
+                value = (try? ExpressionValue.parseJSON(json)) ?? .string(json)
+                // A default may be an expression (`default: ${{ github.ref }}`).
+                if case .string(let text) = value, text.hasExpressionMarker {
+                    do { value = try ExpressionTemplate.parse(text).evaluate(in: scope) } catch {
+                        throw CallProblem(description: "default of input `\(spec.name)`: \(error.message)")
+                    }
+                }
+            } else if spec.required {
+                throw CallProblem(description: "the called workflow requires the input `\(spec.name)`")
+            } else {
+                value = spec.type == "boolean" ? .bool(false) : spec.type == "number" ? .number(0) : .string("")
+            }
+            switch spec.type {
+            case "boolean":
+                if case .string(let s) = value { value = .bool(s.lowercased() == "true") } else if case .bool = value {} else { value = .bool(value.isTruthy) }
+            case "number":
+                guard value.number.isFinite else { throw CallProblem(description: "input `\(spec.name)` is `\(value.text)`, not a number") }
+                value = .number(value.number)
+            default: if case .string = value {} else { value = .string(value.text) }
+            }
+            inputs[spec.name] = value
+        }
+        let all = runtime?.secrets ?? [:]
+        var secrets: [String: String] = [:]
+        if call.inheritSecrets {
+            secrets = all
+        } else {
+            for entry in call.secrets {
+                do { secrets[entry.name] = try ExpressionTemplate.parse(entry.text).text(in: scope) } catch {
+                    throw CallProblem(description: "secret `\(entry.name)` at \(entry.location): \(error.message)")
+                }
+            }
+            if let token = all["GITHUB_TOKEN"] { secrets["GITHUB_TOKEN"] = token }
+        }
+        return (inputs, secrets)
     }
 
     static func declaredID(_ id: String) -> String { id.firstIndex(of: " ").map { String(id[..<$0]) } ?? id }
 
     private static func decideOwn(
-        _ job: PlannedJob, github: GitHubJob, results: [String: JobResult], ancestors: Set<String>, runtime: WorkflowRuntime?, cancelled: Bool
+        _ job: PlannedJob, github: GitHubJob, results: [String: JobResult], ancestors: Set<String>, runtime: WorkflowRuntime?, cancelled: Bool,
+        strip: String? = nil
     ) -> Decision {
         let direct = WorkflowRuntime.needIDs(job).flatMap { _, variants in WorkflowRuntime.ranHere(variants.compactMap { results[$0] }) }
         // "A failure or skip applies to all jobs in the dependency chain from the point of failure
@@ -143,7 +226,7 @@ enum WorkflowJobCondition {
             return .fail("`if: \(github.condition)`: \(error.message)")
         }
         let contexts = ExpressionObject([
-            ("github", .object(runtime?.github ?? ExpressionObject([]))), ("needs", WorkflowRuntime.needs(job, results: results)),
+            ("github", .object(runtime?.github ?? ExpressionObject([]))), ("needs", WorkflowRuntime.needs(job, results: results, strip: strip)),
             ("vars", WorkflowValues.object(runtime?.vars ?? [:])),
             ("inputs", .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
         ])

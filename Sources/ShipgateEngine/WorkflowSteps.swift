@@ -58,6 +58,8 @@ extension JobExecutor {
         /// `2.` for the steps of a composite action called by step 2, `` for the job's.
         var prefix = ""
         var depth = 0
+        /// For a `$/` action: checks its extracted copy, nil when it is intact.
+        var verify: (@Sendable () -> String?)?
     }
 
     /// What every step of a job shares.
@@ -110,10 +112,15 @@ extension JobExecutor {
         }
         if let call = github.call {
             do {
-                let (inputs, secrets) = try callContexts(call, job: job, needed: needed, contexts: baseContexts)
-                baseContexts["inputs"] = inputs
-                baseContexts["secrets"] = secrets
+                let (inputs, secrets) = try WorkflowJobCondition.callValues(call, job: job, results: needed, runtime: runtime)
+                baseContexts["inputs"] = .object(ExpressionObject(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+                baseContexts["secrets"] = WorkflowValues.object(secrets)
+                masker.learn(secrets.values.filter { !$0.isEmpty })  // whatever the caller maps in is a secret here
             } catch { return "called by `\(call.caller)`: \(error)" }
+            // Inside the called workflow, `needs` are its own jobs, by their own names.
+            var inner = job
+            inner.needs = job.needs.filter { !call.needs.contains(WorkflowJobCondition.declaredID($0)) }
+            baseContexts["needs"] = WorkflowRuntime.needs(inner, results: needed, strip: call.caller + "/")
         }
         // Workflow env, then job env, each evaluated where it stands.
         for list in [github.workflowEnv, github.env] {
@@ -164,60 +171,6 @@ extension JobExecutor {
         return frame.firstFailure ?? "a step failed"
     }
 
-    struct CallProblem: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// The `inputs` and `secrets` of a job of a called workflow: the caller's `with:` and
-    /// `secrets:` evaluated in the caller's contexts (its needs, the run's inputs and secrets),
-    /// typed by the called workflow's declarations, with their defaults.
-    func callContexts(_ call: WorkflowCall, job: PlannedJob, needed: [String: JobResult], contexts: [String: ExpressionValue]) throws -> (
-        ExpressionValue, ExpressionValue
-    ) {
-        var outer = job
-        outer.needs = job.needs.filter { call.needs.contains(WorkflowJobCondition.declaredID($0)) }
-        var callerContexts = contexts
-        callerContexts["needs"] = WorkflowRuntime.needs(outer, results: needed)
-        callerContexts["matrix"] = .object(ExpressionObject([]))
-        callerContexts["env"] = .object(ExpressionObject([]))
-        let scope = ExpressionScope(contexts: ExpressionObject(callerContexts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
-        var inputs: [(String, ExpressionValue)] = []
-        for spec in call.inputs {
-            var value: ExpressionValue
-            if let given = call.with.first(where: { $0.name == spec.name }) {
-                do { value = try ExpressionTemplate.parse(given.text).evaluate(in: scope) } catch {
-                    throw CallProblem(description: "input `\(spec.name)` at \(given.location): \(error.message)")
-                }
-            } else if let json = spec.defaultJSON {
-                value = (try? ExpressionValue.parseJSON(json)) ?? .string(json)
-            } else if spec.required {
-                throw CallProblem(description: "the called workflow requires the input `\(spec.name)`")
-            } else {
-                value = spec.type == "boolean" ? .bool(false) : spec.type == "number" ? .number(0) : .string("")
-            }
-            switch spec.type {
-            case "boolean":
-                if case .string(let s) = value { value = .bool(s.lowercased() == "true") } else if case .bool = value {} else { value = .bool(value.isTruthy) }
-            case "number": value = .number(value.number)
-            default: if case .string = value {} else { value = .string(value.text) }
-            }
-            inputs.append((spec.name, value))
-        }
-        let all = options.workflow?.secrets ?? [:]
-        var secrets: [String: String] = [:]
-        if call.inheritSecrets {
-            secrets = all
-        } else {
-            for entry in call.secrets {
-                do { secrets[entry.name] = try ExpressionTemplate.parse(entry.text).text(in: scope) } catch {
-                    throw CallProblem(description: "secret `\(entry.name)` at \(entry.location): \(error.message)")
-                }
-            }
-            if let token = all["GITHUB_TOKEN"] { secrets["GITHUB_TOKEN"] = token }
-        }
-        return (.object(ExpressionObject(inputs)), WorkflowValues.object(secrets))
-    }
-
     /// The job standing for a reusable workflow call: fails when a called job failed; its
     /// outputs are `on.workflow_call.outputs`, read from the called jobs (`jobs.<id>`).
     private func collect(
@@ -257,7 +210,9 @@ extension JobExecutor {
             let label = "step \(frame.prefix)\(index + 1)/\(steps.count)"
             let actionID = actionName(step, state: &state)
             var contexts = context.contexts
-            var githubValues: [String: ExpressionValue] = ["job": .string(job.job), "action": .string(actionID), "workspace": .string(context.workspace)]
+            var githubValues: [String: ExpressionValue] = [
+                "job": .string(Self.githubJob(job)), "action": .string(actionID), "workspace": .string(context.workspace),
+            ]
             if let path = frame.actionPath { githubValues["action_path"] = .string(path) }
             contexts["github"] = .object(overriding(runtime?.github, githubValues))
             let cancelled = cancellation.isCancelled
@@ -334,6 +289,7 @@ extension JobExecutor {
             let clock = ContinuousClock()
             let stepStart = clock.now
             var outcome: (failure: String?, outputs: [String: String], exitCode: Int32?)
+            if problem == nil, let verify = frame.verify { problem = verify() }
             if let problem {
                 outcome = ("step `\(name)`: \(problem)", [:], nil)
                 emitLine(job.id, "error: \(masker(problem))", log)
@@ -403,17 +359,23 @@ extension JobExecutor {
             }
         }
         let directory = action.resolvedDirectory(workspace: context.workspace, selfActions: options.workflow?.selfActions ?? [:])
+        var verify: (@Sendable () -> String?)?
         if action.fromCommit, let expected = options.workflow?.selfActionDigests[action.directory] {
-            // The committed copy must still be what was extracted: an earlier job could have changed it.
-            let found = WorkflowHashFiles.match(["**"], root: directory)
-            let actual = Dictionary(
-                found.map { (String($0.dropFirst(directory.count + 1)), (try? Digest.file($0).digest) ?? "") }, uniquingKeysWith: { a, _ in a })
-            if actual != expected {
+            // The committed copy must still be what was extracted, before each of its steps: another
+            // job (earlier, or running beside this one) could have changed it.
+            let path = action.path
+            verify = {
+                let found = WorkflowHashFiles.match(["**"], root: directory)
+                let actual = Dictionary(
+                    found.map { (String($0.dropFirst(directory.count + 1)), (try? Digest.file($0).digest) ?? "") }, uniquingKeysWith: { a, _ in a })
+                guard actual != expected else { return nil }
                 let changed = Set(actual.keys).union(expected.keys).filter { actual[$0] != expected[$0] }.sorted()
-                return ("\(action.path): its committed copy changed during the run (\(changed.prefix(3).joined(separator: ", "))); refusing it", [:], nil)
+                return "\(path): its committed copy changed during the run (\(changed.prefix(3).joined(separator: ", "))); refusing it"
             }
+            if let problem = verify?() { return (problem, [:], nil) }
         }
         var frame = StepFrame(inputs: .object(ExpressionObject(values)), actionPath: directory, inherited: stepEnv, prefix: prefix, depth: depth)
+        frame.verify = verify
         await runStepList(
             action.steps.map { ($0, $0.name ?? WorkflowStepNames.defaultName($0)) }, frame: &frame, context: context, state: &state, pgids: &pgids,
             result: &result)
@@ -444,6 +406,13 @@ extension JobExecutor {
         return "\(base)/\(name)"
     }
 
+    /// `github.job` / `GITHUB_JOB`: the job's id as its workflow names it (`build`, not the
+    /// `caller/build` shipgate gives a called workflow's job).
+    static func githubJob(_ job: PlannedJob) -> String {
+        guard let call = job.github?.call, job.job.hasPrefix(call.caller + "/") else { return job.job }
+        return String(job.job.dropFirst(call.caller.count + 1))
+    }
+
     /// GitHub's id for a step in `github.action`: its `id`, else `__run` (`__run_2`, …) or
     /// `__owner_repo` for an action.
     private func actionName(_ step: GitHubStep, state: inout WorkflowJobState) -> String {
@@ -471,7 +440,7 @@ extension JobExecutor {
     {
         let runtime = options.workflow
         return [
-            "github": .object(overriding(runtime?.github, ["job": .string(job.job), "workspace": .string(workspace)])),
+            "github": .object(overriding(runtime?.github, ["job": .string(Self.githubJob(job)), "workspace": .string(workspace)])),
             "vars": WorkflowValues.object(runtime?.vars ?? [:]),
             "secrets": WorkflowValues.object(runtime?.secrets ?? [:]),
             "inputs": .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
@@ -570,7 +539,7 @@ extension JobExecutor {
         if let path = frame.actionPath { env["GITHUB_ACTION_PATH"] = path }
         if !state.path.isEmpty { env["PATH"] = (state.path + [env["PATH"] ?? "/usr/bin:/bin"]).joined(separator: ":") }
         env["GITHUB_WORKSPACE"] = workspace
-        env["GITHUB_JOB"] = job.job
+        env["GITHUB_JOB"] = Self.githubJob(job)
         env["GITHUB_ACTION"] = actionID
         env["RUNNER_TEMP"] = temp
         env["RUNNER_TOOL_CACHE"] = toolCache
@@ -677,8 +646,8 @@ struct WorkflowFileCommands {
     /// it), the default variables (`GITHUB_*`, `RUNNER_*`: "you can't overwrite" them, GitHub
     /// says), `CI`, and shipgate's own.
     static func reserved(_ name: String) -> Bool {
-        let upper = name.uppercased()
-        return upper == "NODE_OPTIONS" || upper == "CI" || upper.hasPrefix("GITHUB_") || upper.hasPrefix("RUNNER_") || upper.hasPrefix("SHIPGATE_")
+        // Names are case-sensitive on Linux: `github_lower` is the step's own.
+        name == "NODE_OPTIONS" || name == "CI" || name.hasPrefix("GITHUB_") || name.hasPrefix("RUNNER_") || name.hasPrefix("SHIPGATE_")
     }
 
     struct Collected {

@@ -159,6 +159,7 @@ struct WorkflowLowering {
         }
         guard let call = caller.github?.call else { return nil }
         guard let (path, committed) = CompositeActionLoader.directory(of: uses) else { return refuse("leaves the repository") }
+        guard path.hasPrefix(".github/workflows/") else { return refuse("a reusable workflow must be in .github/workflows/ (as GitHub requires)") }
         guard let bytes = actions.source.read(path, committed: committed) else {
             return refuse("no such file\(committed ? " at the running commit (commit it first)" : "")")
         }
@@ -182,7 +183,19 @@ struct WorkflowLowering {
             reader.error("job `\(caller.id)` does not pass the input `\(input.name)` that \(path) requires", at: pairs(node)["uses"] ?? node)
         }
         for name in given.subtracting(trigger.inputs.map(\.name)).sorted() {
-            reader.error("\(path) has no input `\(name)` (it declares: \(trigger.inputs.map(\.name).joined(separator: ", ")))", at: pairs(node)["with"] ?? node)
+            let declared = trigger.inputs.isEmpty ? "it declares no inputs" : "it declares: \(trigger.inputs.map(\.name).joined(separator: ", "))"
+            reader.error("\(path) has no input `\(name)` (\(declared))", at: pairs(node)["with"] ?? node)
+        }
+        // Secrets: a required one must be passed (or inherited), and only declared ones may be.
+        if !call.inheritSecrets {
+            let passed = Set(call.secrets.map(\.name))
+            for secret in trigger.secrets where secret.required && !passed.contains(secret.name) {
+                reader.error("job `\(caller.id)` does not pass the secret `\(secret.name)` that \(path) requires", at: pairs(node)["uses"] ?? node)
+            }
+            for name in passed.subtracting(trigger.secrets.map(\.name)).sorted() {
+                let declared = trigger.secrets.isEmpty ? "it declares no secrets" : "it declares: \(trigger.secrets.map(\.name).joined(separator: ", "))"
+                reader.error("\(path) has no secret `\(name)` (\(declared))", at: pairs(node)["secrets"] ?? node)
+            }
         }
         if call.inheritSecrets {
             let known = Set(pipeline.secrets.map(\.value))
@@ -354,7 +367,9 @@ struct WorkflowLowering {
                         guard let name = input.key.scalar?.string else { continue }
                         let spec = pairs(input.value)
                         let type = spec["type"].map(text) ?? "string"
-                        let defaultJSON = spec["default"].flatMap { WorkflowDecoder.value($0) }.map { value -> String in
+                        // A default with `${{ }}` is kept as its text, evaluated when the input is read.
+                        let defaultValue = spec["default"].flatMap { node in WorkflowDecoder.value(node) ?? node.scalar.map { .string($0.string) } }
+                        let defaultJSON = defaultValue.map { value -> String in
                             // A boolean input's default may be written as a string.
                             if type == "boolean", case .string(let s) = value { return s.lowercased() == "true" ? "true" : "false" }
                             if type == "number", case .string(let s) = value { return ExpressionValue.number(ExpressionValue.parseNumber(s)).json }
@@ -362,6 +377,13 @@ struct WorkflowLowering {
                         }
                         trigger.inputs.append(
                             WorkflowInput(name: name, type: type, required: spec["required"].map(text)?.lowercased() == "true", defaultJSON: defaultJSON))
+                    }
+                }
+                if let secrets = f["secrets"], case .mapping(let m) = secrets {
+                    for secret in m.pairs {
+                        guard let name = secret.key.scalar?.string else { continue }
+                        let required = pairs(secret.value)["required"].map(text)?.lowercased() == "true"
+                        trigger.secrets.append(WorkflowInput(name: name, type: "secret", required: required, defaultJSON: nil))
                     }
                 }
                 return trigger

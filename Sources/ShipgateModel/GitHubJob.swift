@@ -179,6 +179,8 @@ public struct WorkflowTrigger: Hashable, Sendable, Codable {
     public var pathsIgnore: [String]?
     /// `workflow_dispatch` / `workflow_call` inputs: name → default (as text), nil: no default.
     public var inputs: [WorkflowInput] = []
+    /// `workflow_call` secrets (type `secret`; `required` as declared).
+    public var secrets: [WorkflowInput] = []
     public var location: SourceLocation
 
     public init(event: String, location: SourceLocation) {

@@ -94,8 +94,9 @@ extension Planner {
     ) {
         planned.github = github
         planned.variantIndex = variantIndex
+        let inputs = github.call.map { callInputs($0, settings: settings) } ?? settings.inputs
         let contexts = ExpressionObject([
-            ("github", .object(settings.github)), ("inputs", .object(ExpressionObject(settings.inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+            ("github", .object(settings.github)), ("inputs", .object(ExpressionObject(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
             ("vars", WorkflowValues.object(settings.vars)), ("matrix", WorkflowValues.matrix(planned.matrix)),
             ("strategy", WorkflowValues.strategy(github, index: variantIndex)),
         ])
@@ -166,6 +167,30 @@ extension Planner {
             if case .array(let list) = value { labels += list.items.map(\.text) } else { labels.append(value.text) }
         }
         return RunnerMatch.refusal(labels: labels, settings: settings)
+    }
+
+    /// A called workflow's `inputs` as far as they are known before the run: each `with:` value
+    /// that reads only `github`, `inputs` and `vars`, else its default (a value from `needs` is
+    /// known when the job starts; the engine evaluates them all again then).
+    static func callInputs(_ call: WorkflowCall, settings: WorkflowSettings) -> [String: ExpressionValue] {
+        let scope = ExpressionScope(
+            contexts: ExpressionObject([
+                ("github", .object(settings.github)), ("vars", WorkflowValues.object(settings.vars)),
+                ("inputs", .object(ExpressionObject(settings.inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+            ]))
+        var out: [String: ExpressionValue] = [:]
+        for spec in call.inputs {
+            var value = ExpressionValue.null
+            if let given = call.with.first(where: { $0.name == spec.name }), let v = try? ExpressionTemplate.parse(given.text).evaluate(in: scope) {
+                value = v
+            } else if let json = spec.defaultJSON, let v = try? ExpressionValue.parseJSON(json) {
+                value = v
+                if case .string(let text) = v, text.hasExpressionMarker { value = (try? ExpressionTemplate.parse(text).evaluate(in: scope)) ?? .null }
+            }
+            if spec.type == "boolean", case .string(let s) = value { value = .bool(s.lowercased() == "true") }
+            out[spec.name] = value
+        }
+        return out
     }
 
     private static func skip(_ planned: inout PlannedJob, _ reason: String) {

@@ -49,7 +49,7 @@ extension Shipgate {
                 let settings = WorkflowSettings(ignoreTriggers: true)
                 var total = 0
                 var refused = 0
-                for def in pipeline.jobs {
+                for def in pipeline.jobs where def.github?.collects == nil {
                     for (index, variant) in (def.matrix?.combinations() ?? [[]]).enumerated() {
                         total += 1
                         if Planner.refusal(def, variant: variant, index: index, settings: settings) != nil { refused += 1 }

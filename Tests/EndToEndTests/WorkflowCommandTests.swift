@@ -278,7 +278,12 @@ final class WorkflowCommandTests: XCTestCase {
             ["run", ".github/workflows/ci.yml", "--jobs", "1", "--output", "plain"], in: repo.root, environment: ["deploy_token": "s3cr3t-value"])
         XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
         let r = try record(repo)
-        for id in ["prepare", "deploy/build", "deploy/release", "deploy", "report"] { XCTAssertEqual(r.jobs[id]?.status, "success", id) }
+        for id in ["prepare", "deploy/build", "deploy/release", "deploy/announce", "deploy", "report"] {
+            XCTAssertEqual(r.jobs[id]?.status, "success", "\(id): \(r.jobs[id]?.reason ?? "")")
+        }
+        // A called job skipped by its own `if:` does not hold back what needs the caller.
+        XCTAssertEqual(r.jobs["deploy/publish"]?.status, "skipped")
+        XCTAssertTrue(out.stdout.contains("dry run of staging"), out.stdout)
         XCTAssertEqual(r.jobs["deploy"]?.outputs["url"], "https://staging.example.com")
         XCTAssertEqual(r.jobs["skipped-call/build"]?.reason, "the calling job `skipped-call`: `if: github.event_name == 'release'` is false")
         XCTAssertEqual(r.jobs["skipped-call"]?.status, "skipped")

@@ -148,10 +148,10 @@ extension WorkflowRuntimeTests {
     }
 
     func testReservedEnvironmentNames() {
-        for name in ["GITHUB_SHA", "github_output", "RUNNER_TEMP", "NODE_OPTIONS", "CI", "SHIPGATE_RUN_ID"] {
+        for name in ["GITHUB_SHA", "GITHUB_OUTPUT", "RUNNER_TEMP", "NODE_OPTIONS", "CI", "SHIPGATE_RUN_ID"] {
             XCTAssertTrue(WorkflowFileCommands.reserved(name), name)
         }
-        for name in ["PATH_EXTRA", "MY_GITHUB_THING", "FOO"] { XCTAssertFalse(WorkflowFileCommands.reserved(name), name) }
+        for name in ["PATH_EXTRA", "MY_GITHUB_THING", "FOO", "github_lower"] { XCTAssertFalse(WorkflowFileCommands.reserved(name), name) }
     }
 
     func testArtifactNames() {
