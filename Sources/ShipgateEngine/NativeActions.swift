@@ -413,12 +413,21 @@ enum ArtifactFiles {
     /// Copies `source` (through a link when `followLinks`; a link is refused otherwise) to
     /// `target`; returns the digest and size of the bytes copied.
     static func copy(from source: String, to target: String, followLinks: Bool = true) throws -> (digest: String, size: Int64) {
-        let input = open(source, O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW))
+        // Non-blocking: a FIFO swapped in after the walk must not hang the job (checked below).
+        let input = open(source, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW))
         guard input >= 0 else { throw Failure(description: "\(source): \(String(cString: strerror(errno)))") }
         defer { close(input) }
         var st = stat()
         guard fstat(input, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw Failure(description: "\(source) is not a regular file") }
-        unlink(target)
+        // What is at the destination is replaced only when it is a regular file or a link (the
+        // link itself, never its target); a device, a FIFO or a directory is refused, so a
+        // download into `/dev` cannot replace `/dev/null`.
+        var existing = stat()
+        if lstat(target, &existing) == 0 {
+            let kind = existing.st_mode & S_IFMT
+            guard kind == S_IFREG || kind == S_IFLNK else { throw Failure(description: "\(target) exists and is not a regular file; not replaced") }
+            unlink(target)
+        }
         let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0o777)
         guard output >= 0 else { throw Failure(description: "\(target): \(String(cString: strerror(errno)))") }
         defer { close(output) }
