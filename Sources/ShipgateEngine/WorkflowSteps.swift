@@ -546,7 +546,11 @@ extension JobExecutor {
         files.apply(&env)
         if env["CI"] == nil { env["CI"] = "true" }
         for name in ["GIT_EDITOR", "VISUAL", "EDITOR"] where stepEnv.first(where: { $0.0 == name }) == nil { env[name] = "false" }
-        let argv = shell.argv.map { $0.replacing("{0}", with: scriptPath) }
+        var argv = shell.argv.map { $0.replacing("{0}", with: scriptPath) }
+        // `shell: python` runs `python`; where the system has only `python3` (Debian), that one.
+        if argv.first == "python", !WorkflowHashFiles.onPath("python", path: env["PATH"]), WorkflowHashFiles.onPath("python3", path: env["PATH"]) {
+            argv[0] = "python3"
+        }
 
         let clock = ContinuousClock()
         let remaining = deadline - clock.now

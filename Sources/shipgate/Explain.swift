@@ -53,7 +53,10 @@ extension Shipgate {
                         "run \((dir as NSString).lastPathComponent) has no job `\(job)`" + (known.isEmpty ? "" : "; its jobs: \(known.joined(separator: ", "))")
                     )
                 }
-                print("\(job) ran without the job cache: it has no `inputs` (or the cache was unavailable).")
+                let outcome = result.map { r in r.status.rawValue + (r.reason.map { ": \($0)" } ?? "") } ?? "ran"
+                print(
+                    "\(job) ran without the job cache (\(outcome)): it has no `inputs` (or the cache was unavailable). "
+                        + "Jobs of GitHub workflows never have one: their steps run every time, and `actions/cache` keeps their dependencies.")
                 return
             }
             switch decision.status {

@@ -49,7 +49,12 @@ final class WorkflowCommandTests: XCTestCase {
         // GitHub's hashFiles: SHA-256 over the files' SHA-256 digests, in path order.
         let a = try await CLI.shell("sha256sum data/a.txt | cut -c1-64", in: repo.root)
         let b = try await CLI.shell("sha256sum data/b.txt | cut -c1-64", in: repo.root)
-        let expected = try await CLI.shell("printf '\(a)\(b)' | xxd -r -p | sha256sum | cut -c1-64", in: repo.root)
+        // The two digests as bytes, in a file, hashed again (no xxd: coreutils only).
+        var bytes: [UInt8] = []
+        let hex = Array((a + b).utf8)
+        for i in stride(from: 0, to: hex.count, by: 2) { bytes.append(UInt8(String(decoding: hex[i..<(i + 2)], as: UTF8.self), radix: 16)!) }
+        try Data(bytes).write(to: URL(fileURLWithPath: repo.root + "/.digests"))
+        let expected = try await CLI.shell("sha256sum .digests | cut -c1-64", in: repo.root)
         XCTAssertEqual(r.jobs["produce"]?.outputs["hash"], expected)
         XCTAssertTrue(out.stdout.contains("tool-on-path"), out.stdout)
         XCTAssertTrue(out.stdout.contains("1.2.3-x"), out.stdout)
