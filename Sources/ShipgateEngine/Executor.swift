@@ -94,7 +94,9 @@ public struct Executor: Sendable {
                 if alone == result.id { alone = nil }
                 if let job = byID[result.id], let github = job.github {
                     if result.startedAt != nil, runningVariants[job.job] != nil { runningVariants[job.job]! -= 1 }
-                    variantTokens[job.job]?[result.id] = nil
+                    if let token = variantTokens[job.job]?.removeValue(forKey: result.id) {
+                        cancellation.removeObserver(ObjectIdentifier(token))
+                    }
                     if github.failFast, github.variantCount > 1, result.status == .failed, !result.continueOnError, failedMatrices[job.job] == nil {
                         failedMatrices[job.job] = result.id
                         // GitHub cancels the matrix's running variants too.

@@ -43,6 +43,11 @@ public final class CancellationToken: Sendable {
         if now { handler() }
     }
 
+    /// Forgets the handler `observer` registered (it will not be called).
+    public func removeObserver(_ observer: ObjectIdentifier) {
+        state.withLock { _ = $0.observers.removeValue(forKey: observer) }
+    }
+
     /// Sleeps up to `duration`, returning early (false) when cancelled. True when the full time passed.
     public func sleep(_ duration: Duration) async -> Bool {
         let clock = ContinuousClock()
