@@ -60,6 +60,9 @@ extension JobExecutor {
         var depth = 0
         /// For a `$/` action: checks its extracted copy, nil when it is intact.
         var verify: (@Sendable () -> String?)?
+        /// A step was skipped because the run (or the matrix, fail-fast) was cancelled: the job
+        /// ends `cancelled`, not `success`, even when no step failed.
+        var stoppedByCancellation = false
     }
 
     /// What every step of a job shares.
@@ -165,6 +168,7 @@ extension JobExecutor {
             }
         }
         result.outputs = jobOutputs
+        if frame.stoppedByCancellation, let reason = cancellation.reason { return "cancelled: \(reason)" }
         guard frame.failed else { return nil }
         // A step stopped by the cancellation: the job was cancelled, not failed by its own steps.
         if let reason = cancellation.reason { return "cancelled: \(reason)" }
@@ -238,6 +242,7 @@ extension JobExecutor {
                 continue
             }
             if !runs {
+                if cancelled { frame.stoppedByCancellation = true }
                 log.mark("-- \(label): \(masker(declaredName)): skipped --")
                 observer.handle(
                     .output(job: job.id, line: "skipped \(masker(declaredName))" + (step.condition.isEmpty ? "" : " (if: \(masker(step.condition)))")))
@@ -387,6 +392,7 @@ extension JobExecutor {
             }
         }
         if frame.failed { return ("\(action.path) (step `\(name)`): \(frame.firstFailure ?? "a step failed")", outputs, nil) }
+        if frame.stoppedByCancellation, let reason = cancellation.reason { return ("cancelled: \(reason)", outputs, nil) }
         return (nil, outputs, 0)
     }
 
