@@ -264,7 +264,7 @@ extension JobExecutor {
         let home = options.baseEnvironment["HOME"] ?? ""
         let expanded = patterns.map { p -> String in
             let (bang, body) = p.hasPrefix("!") ? ("!", String(p.dropFirst())) : ("", p)
-            let abs = body.hasPrefix("~/") ? home + body.dropFirst(1) : body.hasPrefix("/") ? body : context.workspace + "/" + body
+            let abs = Self.absolute(body, home: home, workspace: context.workspace)
             return bang + URL(fileURLWithPath: abs).standardizedFileURL.path
         }
         // The artifact's root: the least common ancestor of the search paths (their parts
@@ -345,7 +345,7 @@ extension JobExecutor {
         let available = ((try? fm.contentsOfDirectory(atPath: artifactsDirectory)) ?? []).sorted()
         let home = options.baseEnvironment["HOME"] ?? ""
         let rawPath = context.input("path") ?? context.workspace
-        let destination = rawPath.hasPrefix("~/") ? home + rawPath.dropFirst(1) : rawPath.hasPrefix("/") ? rawPath : context.workspace + "/" + rawPath
+        let destination = Self.absolute(rawPath, home: home, workspace: context.workspace)
         var selected: [(name: String, into: String)] = []
         if let name = context.input("name") {
             guard available.contains(name) else {
@@ -398,6 +398,12 @@ extension JobExecutor {
 
     /// upload-artifact's rule (no `" : < > | * ? \ /`, no line breaks), and no `.` or `..`,
     /// which would name the store's own directories.
+    /// A path as the artifact actions read it: `~/…` under `$HOME`, absolute as is, else under
+    /// the workspace.
+    static func absolute(_ path: String, home: String, workspace: String) -> String {
+        path.hasPrefix("~/") ? home + path.dropFirst(1) : path.hasPrefix("/") ? path : workspace + "/" + path
+    }
+
     static func isArtifactName(_ name: String) -> Bool {
         !name.isEmpty && name != "." && name != ".." && !name.contains { $0.isNewline || "\":<>|*?\\/".contains($0) }
     }

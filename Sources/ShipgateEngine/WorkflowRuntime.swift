@@ -158,7 +158,7 @@ enum WorkflowJobCondition {
         let scope = ExpressionScope(
             contexts: ExpressionObject([
                 ("github", .object(runtime?.github ?? ExpressionObject([]))), ("vars", WorkflowValues.object(runtime?.vars ?? [:])),
-                ("inputs", .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+                ("inputs", .object(ExpressionObject(runtime?.inputs ?? [:]))),
                 ("secrets", WorkflowValues.object(runtime?.secrets ?? [:])), ("needs", WorkflowRuntime.needs(outerJob(job, call), results: results)),
                 ("matrix", .object(ExpressionObject([]))), ("env", .object(ExpressionObject([]))),
             ]))
@@ -228,7 +228,7 @@ enum WorkflowJobCondition {
         let contexts = ExpressionObject([
             ("github", .object(runtime?.github ?? ExpressionObject([]))), ("needs", WorkflowRuntime.needs(job, results: results, strip: strip)),
             ("vars", WorkflowValues.object(runtime?.vars ?? [:])),
-            ("inputs", .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+            ("inputs", .object(ExpressionObject(runtime?.inputs ?? [:]))),
         ])
         let scope = ExpressionScope(contexts: contexts) { status in
             switch status {

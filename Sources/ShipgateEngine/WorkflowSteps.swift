@@ -116,7 +116,7 @@ extension JobExecutor {
         if let call = github.call {
             do {
                 let (inputs, secrets) = try WorkflowJobCondition.callValues(call, job: job, results: needed, runtime: runtime)
-                baseContexts["inputs"] = .object(ExpressionObject(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+                baseContexts["inputs"] = .object(ExpressionObject(inputs))
                 baseContexts["secrets"] = WorkflowValues.object(secrets)
                 masker.learn(secrets.values.filter { !$0.isEmpty })  // whatever the caller maps in is a secret here
             } catch { return "called by `\(call.caller)`: \(error)" }
@@ -187,7 +187,7 @@ extension JobExecutor {
         let jobs = ExpressionObject(zip(needs.keys, needs.orderedValues).map { (String($0.0.dropFirst(prefix.count)), $0.1) })
         var all = contexts
         all["jobs"] = .object(jobs)
-        let scope = ExpressionScope(contexts: ExpressionObject(all.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        let scope = ExpressionScope(contexts: ExpressionObject(all))
         var outputs: [String: String] = [:]
         for output in github.outputs {
             do { outputs[output.name] = try ExpressionTemplate.parse(output.text).text(in: scope) } catch {
@@ -449,7 +449,7 @@ extension JobExecutor {
             "github": .object(overriding(runtime?.github, ["job": .string(Self.githubJob(job)), "workspace": .string(workspace)])),
             "vars": WorkflowValues.object(runtime?.vars ?? [:]),
             "secrets": WorkflowValues.object(runtime?.secrets ?? [:]),
-            "inputs": .object(ExpressionObject((runtime?.inputs ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
+            "inputs": .object(ExpressionObject(runtime?.inputs ?? [:])),
             "matrix": WorkflowValues.matrix(job.matrix),
             "strategy": WorkflowValues.strategy(github, index: job.variantIndex),
             "needs": needs,
@@ -477,7 +477,7 @@ extension JobExecutor {
         all["job"] = .object(
             ExpressionObject([("status", .string(cancellation.isCancelled ? "cancelled" : frame.failed ? "failure" : "success"))]))
         if let inputs = frame.inputs { all["inputs"] = inputs }
-        return ExpressionObject(all.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        return ExpressionObject(all)
     }
 
     private func overriding(_ base: ExpressionObject?, _ values: [String: ExpressionValue]) -> ExpressionObject {
@@ -489,204 +489,5 @@ extension JobExecutor {
 
     var toolCache: String {
         options.baseEnvironment["SHIPGATE_TOOLCACHE"] ?? options.baseEnvironment["RUNNER_TOOL_CACHE"] ?? "/opt/hostedtoolcache"
-    }
-
-    // MARK: - run steps
-
-    /// The argv of a `run` step's shell, and the script file's extension.
-    static func shellCommand(_ shell: String?, hasBash: Bool) -> (argv: [String], ext: String)? {
-        switch shell {
-        case nil: return hasBash ? (["bash", "-e", "{0}"], "sh") : (["sh", "-e", "{0}"], "sh")
-        case "bash": return (["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"], "sh")
-        case "sh": return (["sh", "-e", "{0}"], "sh")
-        case "python": return (["python", "{0}"], "py")
-        case "pwsh": return (["pwsh", "-command", ". '{0}'"], "ps1")
-        case "cmd", "powershell": return nil
-        case let custom?:
-            let parts = custom.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard parts.contains(where: { $0.contains("{0}") }) else { return nil }
-            let ext = parts.first.map { ($0 as NSString).lastPathComponent }.map { $0.hasPrefix("python") ? "py" : $0 == "pwsh" ? "ps1" : "sh" } ?? "sh"
-            return (parts, ext)
-        }
-    }
-
-    private func runScript(
-        _ script: String, step: GitHubStep, name: String, context: WorkflowJobContext, frame: StepFrame, actionID: String, stepEnv: [(String, String)],
-        directory: String, timeout stepTimeout: TimeSpan?, state: inout WorkflowJobState, pgids: inout [Int32]
-    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
-        let job = context.job
-        let workspace = context.workspace
-        let temp = context.temp
-        let log = context.log
-        let deadline = context.deadline
-        let shellName = step.shell ?? (frame.depth == 0 ? context.github.defaultShell : nil)
-        let hasBash = WorkflowHashFiles.onPath("bash", path: options.baseEnvironment["PATH"])
-        guard let shell = Self.shellCommand(shellName, hasBash: hasBash) else {
-            return ("step `\(name)`: shell `\(shellName ?? "")` cannot run here (Windows shells, or a custom shell without `{0}`)", [:], nil)
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return ("step `\(name)`: working directory `\(directory)` does not exist", [:], nil)
-        }
-        let id = UUID().uuidString
-        let scriptPath = "\(context.scratch)/\(id).\(shell.ext)"
-        guard FileManager.default.createFile(atPath: scriptPath, contents: Data(script.utf8), attributes: [.posixPermissions: 0o600]) else {
-            return ("step `\(name)`: cannot write its script to \(scriptPath)", [:], nil)
-        }
-        defer { unlink(scriptPath) }  // it holds the expressions' values (secrets among them)
-        let files = WorkflowFileCommands(directory: context.scratch, id: id)
-        files.create()
-        defer { files.remove() }
-
-        var env = options.baseEnvironment
-        for (k, v) in options.workflow?.variables ?? [:] { env[k] = v }
-        for (k, v) in state.envContext(stepEnv) { env[k] = v }
-        for (k, v) in context.extraEnv { env[k] = v }
-        if let path = frame.actionPath { env["GITHUB_ACTION_PATH"] = path }
-        if !state.path.isEmpty { env["PATH"] = (state.path + [env["PATH"] ?? "/usr/bin:/bin"]).joined(separator: ":") }
-        env["GITHUB_WORKSPACE"] = workspace
-        env["GITHUB_JOB"] = Self.githubJob(job)
-        env["GITHUB_ACTION"] = actionID
-        env["RUNNER_TEMP"] = temp
-        env["RUNNER_TOOL_CACHE"] = toolCache
-        files.apply(&env)
-        if env["CI"] == nil { env["CI"] = "true" }
-        for name in ["GIT_EDITOR", "VISUAL", "EDITOR"] where stepEnv.first(where: { $0.0 == name }) == nil { env[name] = "false" }
-        var argv = shell.argv.map { $0.replacing("{0}", with: scriptPath) }
-        // `shell: python` runs `python`; where the system has only `python3` (Debian), that one.
-        if argv.first == "python", !WorkflowHashFiles.onPath("python", path: env["PATH"]), WorkflowHashFiles.onPath("python3", path: env["PATH"]) {
-            argv[0] = "python3"
-        }
-
-        let clock = ContinuousClock()
-        let remaining = deadline - clock.now
-        let jobLimited = stepTimeout.map { $0.duration >= remaining } ?? true
-        let timeout = TimeSpan(milliseconds: max(0, (jobLimited ? remaining : stepTimeout!.duration).milliseconds))
-        let commands = Locked(WorkflowCommandState())
-        commands.withLock { $0.debug = options.workflow?.debug ?? false }
-        let jobID = job.id
-        let observer = self.observer
-        let masker = self.masker
-        let notices = Locked<[(String, String)]>([])
-        let outcome = await runner.run(
-            ProcessRequest(
-                argv: namespaces.wrap(argv, job: job.id), environment: ProcessEnvironment(base: environmentBase, overrides: env), workingDirectory: directory,
-                timeout: timeout, killGrace: options.killGrace, idleTimeout: job.idleTimeout),
-            cancellation: cancellation
-        ) { line in
-            let shown = commands.withLock { state -> WorkflowCommandState.Shown in
-                let before = state.masks.count
-                let shown = state.consume(line.text)
-                if state.masks.count > before { masker.learn(state.masks[before...]) }
-                return shown
-            }
-            switch shown {
-            case .hidden: return
-            case .line(let text):
-                let masked = masker(text)
-                log.write(masked)
-                observer.handle(.output(job: jobID, line: masked))
-            case .annotation(let level, let text):
-                let masked = masker(text)
-                log.write("\(level): \(masked)")
-                // Errors and warnings become notices (shown once, and in the summary).
-                if level == "notice" { observer.handle(.output(job: jobID, line: "notice: \(masked)")) }
-                notices.withLock { $0.append((level, masked)) }
-            }
-        }
-        if let pid = outcome.pid { pgids.append(pid) }
-        for (level, text) in notices.value where level != "notice" { notice(job.id, .warning, "\(level): \(text) (step `\(name)`)") }
-        let commandState = commands.value
-        for warning in commandState.warnings { emitLine(job.id, "warning: \(warning)", log) }
-
-        let collected = files.collect()
-        for warning in collected.warnings { emitLine(job.id, "warning: \(masker(warning))", log) }
-        for (k, v) in collected.env where !WorkflowFileCommands.reserved(k) { state.fileEnv[k] = v }
-        for dir in collected.path {
-            state.path.removeAll { $0 == dir }
-            state.path.insert(dir, at: 0)
-        }
-        state.summary += collected.summary
-        var outputs = commandState.outputs
-        for (k, v) in collected.outputs { outputs[k] = v }
-
-        switch outcome.termination {
-        case .exited(0): return (nil, outputs, 0)
-        case .exited(let code): return ("step `\(name)` exited with code \(code)", outputs, code)
-        case .signaled(let s): return ("step `\(name)` was killed by signal \(s)", outputs, nil)
-        case .timedOut:
-            return (jobLimited ? "job timed out after \(job.timeout) (step `\(name)`)" : "step `\(name)` timed out after \(stepTimeout!)", outputs, nil)
-        case .idleTimedOut: return ("step `\(name)` printed nothing for \(job.idleTimeout!) (idle-timeout)", outputs, nil)
-        case .cancelled: return ("cancelled: \(cancellation.reason ?? "interrupted")", outputs, nil)
-        case .failedToStart(let why): return ("step `\(name)` could not start: \(why)", outputs, nil)
-        }
-    }
-}
-
-/// The files behind `$GITHUB_OUTPUT`, `$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_STEP_SUMMARY` and
-/// `$GITHUB_STATE` for one step: created empty before it starts (as the runner does), read
-/// with the same safety rules as `$SHIPGATE_ENV` (renamed first, no links, at most 1 MiB).
-struct WorkflowFileCommands {
-    let directory: String
-    let id: String
-
-    var output: String { "\(directory)/set_output_\(id)" }
-    var env: String { "\(directory)/set_env_\(id)" }
-    var path: String { "\(directory)/add_path_\(id)" }
-    var summary: String { "\(directory)/step_summary_\(id)" }
-    var state: String { "\(directory)/save_state_\(id)" }
-
-    func create() {
-        for p in [output, env, path, summary, state] { FileManager.default.createFile(atPath: p, contents: nil) }
-    }
-
-    func remove() {
-        for p in [output, env, path, summary, state] { unlink(p) }
-    }
-
-    func apply(_ environment: inout [String: String]) {
-        environment["GITHUB_OUTPUT"] = output
-        environment["GITHUB_ENV"] = env
-        environment["GITHUB_PATH"] = path
-        environment["GITHUB_STEP_SUMMARY"] = summary
-        environment["GITHUB_STATE"] = state
-    }
-
-    /// Variables a step may not set through `$GITHUB_ENV`: `NODE_OPTIONS` (the runner refuses
-    /// it), the default variables (`GITHUB_*`, `RUNNER_*`: "you can't overwrite" them, GitHub
-    /// says), `CI`, and shipgate's own.
-    static func reserved(_ name: String) -> Bool {
-        // Names are case-sensitive on Linux: `github_lower` is the step's own.
-        name == "NODE_OPTIONS" || name == "CI" || name.hasPrefix("GITHUB_") || name.hasPrefix("RUNNER_") || name.hasPrefix("SHIPGATE_")
-    }
-
-    struct Collected {
-        var outputs: [String: String] = [:]
-        var env: [String: String] = [:]
-        var path: [String] = []
-        var summary = ""
-        var warnings: [String] = []
-    }
-
-    func collect() -> Collected {
-        var c = Collected()
-        let (outText, outWarning) = StepFiles.take(output)
-        if let outWarning { c.warnings.append("$GITHUB_OUTPUT \(outWarning)") }
-        let (outputs, outProblems) = OutputsFile.parse(outText)
-        c.outputs = outputs
-        c.warnings += outProblems.map { "$GITHUB_OUTPUT \($0)" }
-        let (envText, envWarning) = StepFiles.take(env)
-        if let envWarning { c.warnings.append("$GITHUB_ENV \(envWarning)") }
-        let (values, envProblems) = OutputsFile.parse(envText, noun: "variable", isKey: StepFiles.isName)
-        c.env = values
-        c.warnings += envProblems.map { "$GITHUB_ENV \($0)" }
-        for name in values.keys.sorted() where Self.reserved(name) { c.warnings.append("$GITHUB_ENV: `\(name)` cannot be set this way; ignored") }
-        let (pathText, pathWarning) = StepFiles.take(path)
-        if let pathWarning { c.warnings.append("$GITHUB_PATH \(pathWarning)") }
-        c.path = pathText.split(whereSeparator: \.isNewline).map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
-        let (summaryText, summaryWarning) = StepFiles.take(summary)
-        if let summaryWarning { c.warnings.append("$GITHUB_STEP_SUMMARY \(summaryWarning)") }
-        c.summary = summaryText
-        return c
     }
 }

@@ -96,7 +96,7 @@ extension Planner {
         planned.variantIndex = variantIndex
         let inputs = github.call.map { callInputs($0, settings: settings) } ?? settings.inputs
         let contexts = ExpressionObject([
-            ("github", .object(settings.github)), ("inputs", .object(ExpressionObject(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+            ("github", .object(settings.github)), ("inputs", .object(ExpressionObject(inputs))),
             ("vars", WorkflowValues.object(settings.vars)), ("matrix", WorkflowValues.matrix(planned.matrix)),
             ("strategy", WorkflowValues.strategy(github, index: variantIndex)),
         ])
@@ -176,7 +176,7 @@ extension Planner {
         let scope = ExpressionScope(
             contexts: ExpressionObject([
                 ("github", .object(settings.github)), ("vars", WorkflowValues.object(settings.vars)),
-                ("inputs", .object(ExpressionObject(settings.inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))),
+                ("inputs", .object(ExpressionObject(settings.inputs))),
             ]))
         var out: [String: ExpressionValue] = [:]
         for spec in call.inputs {

@@ -96,8 +96,9 @@ struct RunSession {
         // Secrets (SecretPolicy): pipeline secrets go to every job; environment secrets only to
         // their environment's admitted deploys; from here on no child inherits any of them.
         let secrets: RunSecrets
+        var fileValues: [String: String] = [:]  // --secrets-file, read once
         do {
-            let fileValues = try execution.secretsFile.map(SecretSource.parseFile) ?? [:]
+            fileValues = try execution.secretsFile.map(SecretSource.parseFile) ?? [:]
             // A workflow's secrets are not in any step's environment: they reach a step only
             // through `${{ secrets.NAME }}` (see `workflowRuntime`).
             secrets = try RunSecrets.resolve(
@@ -215,7 +216,6 @@ struct RunSession {
         options.partial = !selection.isEmpty
         options.previousResults = resumeRun?.jobs ?? [:]
         if let workflow {
-            let fileValues = (try? execution.secretsFile.map(SecretSource.parseFile) ?? [:]) ?? [:]
             options.workflow = workflowRuntime(workflow, runID: runID, runDirectory: runDirectory, fileValues: fileValues, style: style)
             let names = Set(options.workflow!.secrets.keys).union(options.workflow!.withheld)
             LaunchEnvironment.withhold(names)
