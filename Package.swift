@@ -115,6 +115,16 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The cache service `@actions/cache` talks to during a workflow run (Hummingbird on 127.0.0.1).
+        .target(
+            name: "ShipgateActionsCache",
+            dependencies: [
+                "ShipgateCache",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Turns engine events into terminal, JSON-lines and JUnit output.
         .target(
             name: "ShipgateReport",
@@ -126,6 +136,7 @@ let package = Package(
                 "ShipgateModel", "ShipgateExpressions", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache",
                 "ShipgateJobCache",
                 "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole", "ShipgateProcess",
+                "ShipgateActionsCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -137,6 +148,7 @@ let package = Package(
         ),
         .testTarget(name: "ShipgateProcessTests", dependencies: ["ShipgateProcess", "ShipgateModel"]),
         .testTarget(name: "ShipgateCacheTests", dependencies: ["ShipgateCache", "ShipgateModel"]),
+        .testTarget(name: "ShipgateActionsCacheTests", dependencies: ["ShipgateActionsCache", "ShipgateCache"]),
         .testTarget(name: "ShipgateExpressionsTests", dependencies: ["ShipgateExpressions"]),
         .testTarget(name: "ShipgateWorkflowTests", dependencies: ["ShipgateWorkflow", "ShipgateExpressions"]),
         .testTarget(name: "ShipgateJobCacheTests", dependencies: ["ShipgateJobCache", "ShipgateCache", "ShipgateModel"]),

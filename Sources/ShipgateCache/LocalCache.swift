@@ -10,7 +10,8 @@ import Foundation
 /// The on-disk cache: content-addressed blobs and small JSON entries that point at them.
 ///
 /// Layout under `root` (`.shipgate/cache`): `cas/ab/<sha256>` blobs (read-only), `ac/<key>.json`
-/// job entries, `deps/<sha256 of key>.json` dependency-cache entries, `tmp/` for writes in
+/// job entries, `deps/<sha256 of key>.json` dependency-cache entries, `gha/` entries of
+/// `@actions/cache`, `tmp/` for writes in
 /// progress, `lock`.
 ///
 /// Contract: every write is a temp file renamed into place, so readers see a whole file or
@@ -22,7 +23,7 @@ public final class LocalCache: @unchecked Sendable {
 
     public init(root: String) throws {
         self.root = root
-        for dir in ["cas", "ac", "deps", "tmp"] {
+        for dir in ["cas", "ac", "deps", "gha", "tmp"] {
             do {
                 try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
             } catch {
@@ -112,6 +113,8 @@ public final class LocalCache: @unchecked Sendable {
     public enum Kind: String, Sendable {
         case action = "ac"
         case dependency = "deps"
+        /// Entries of `@actions/cache` (the cache service of a workflow run).
+        case actionsCache = "gha"
     }
 
     public func entryPath(_ kind: Kind, _ name: String) -> String { "\(root)/\(kind.rawValue)/\(name).json" }

@@ -48,6 +48,9 @@ public struct Executor: Sendable {
         record.git = options.git.isEmpty ? nil : options.git
         record.partial = options.partial ? true : nil
         record.noCache = options.noCache ? true : nil
+        if let actions = options.workflow?.actions, !actions.isEmpty {
+            record.actions = actions.compactMapValues { if case .action(let a) = $0 { a.remote?.commit } else { nil } }
+        }
         do { try options.runDirectory.create() } catch {
             options.logger.error("cannot create run directory", metadata: ["path": "\(options.runDirectory.root)", "error": "\(error)"])
         }

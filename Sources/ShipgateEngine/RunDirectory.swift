@@ -90,6 +90,11 @@ public struct RunDirectory: Sendable {
             for (k, v) in git.sorted(by: { $0.key < $1.key }) { g.add(k, v) }
             o.add("git", raw: g.text)
         }
+        if let actions = record.actions, !actions.isEmpty {
+            var a = JSONObject()
+            for (k, v) in actions.sorted(by: { $0.key < $1.key }) { a.add(k, v) }
+            o.add("actions", raw: a.text)
+        }
         let jobs = record.jobs.map(\.jsonLine).joined(separator: ",\n    ")
         let body = o.text.dropFirst().dropLast()  // the fields without their braces
         let data = Data("{\n  \(body),\n  \"jobs\": [\n    \(jobs)\n  ]\n}\n".utf8)

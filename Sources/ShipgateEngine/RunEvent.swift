@@ -139,6 +139,9 @@ public struct RunResult: Sendable, Codable, Hashable {
     public var partial: Bool?
     /// True when the run was started with `--no-cache`: `resume` keeps it.
     public var noCache: Bool?
+    /// A workflow's actions of other repositories as this run resolved them:
+    /// `owner/repo[/path]@ref` → the commit it ran.
+    public var actions: [String: String]?
 
     public init(
         runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64,

@@ -43,10 +43,17 @@ public struct ToolchainResolver: Sendable {
 
     public static let tools = ["python", "node", "go"]
 
-    public func resolve(_ tool: String, version wanted: String) throws -> Resolved {
-        typealias Candidates = () -> [(source: String, version: String, path: [String])]
-        // Places in order; a later place is looked at only when the earlier ones have no match
-        // (system interpreters are asked their version, which costs a process each).
+    /// Every installation of `tool` the resolver knows, in the order of its places (each
+    /// asked once).
+    public func installed(_ tool: String) throws -> [Resolved] {
+        try places(tool, wanted: "").flatMap { place in place().map { Resolved(tool: tool, version: $0.version, path: $0.path, source: $0.source) } }
+    }
+
+    private typealias Candidates = () -> [(source: String, version: String, path: [String])]
+
+    /// Places in order; a later place is looked at only when the earlier ones have no match
+    /// (system interpreters are asked their version, which costs a process each).
+    private func places(_ tool: String, wanted: String) throws -> [Candidates] {
         let places: [Candidates]
         switch tool {
         case "python":
@@ -56,6 +63,11 @@ public struct ToolchainResolver: Sendable {
         case "go": places = [{ toolCache("go") }, { versionDirectories(home("/sdk"), source: "~/sdk", strip: "go") }, { system("go", ["version"]) }]
         default: throw Failure(description: "unknown toolchain `\(tool)` (known: \(Self.tools.joined(separator: ", ")))")
         }
+        return places
+    }
+
+    public func resolve(_ tool: String, version wanted: String) throws -> Resolved {
+        let places = try places(tool, wanted: wanted)
         var candidates: [(source: String, version: String, path: [String])] = []
         for place in places {
             let found = place()

@@ -42,6 +42,8 @@ struct WorkflowFileCommands {
         var env: [String: String] = [:]
         var path: [String] = []
         var summary = ""
+        /// `$GITHUB_STATE`: values for the same action's later stages (`STATE_<name>`).
+        var state: [String: String] = [:]
         var warnings: [String] = []
     }
 
@@ -64,6 +66,11 @@ struct WorkflowFileCommands {
         let (summaryText, summaryWarning) = StepFiles.take(summary)
         if let summaryWarning { c.warnings.append("$GITHUB_STEP_SUMMARY \(summaryWarning)") }
         c.summary = summaryText
+        let (stateText, stateWarning) = StepFiles.take(state)
+        if let stateWarning { c.warnings.append("$GITHUB_STATE \(stateWarning)") }
+        let (saved, stateProblems) = OutputsFile.parse(stateText)
+        c.state = saved
+        c.warnings += stateProblems.map { "$GITHUB_STATE \($0)" }
         return c
     }
 }

@@ -21,6 +21,16 @@ public struct WorkflowRuntime: Sendable {
     public var selfActions: [String: String] = [:]
     /// Each extracted file's SHA-256 (directory → relative path → digest).
     public var selfActionDigests: [String: [String: String]] = [:]
+    /// Actions of other repositories the run fetched, by `uses` as written.
+    public var actions: [String: FetchedAction] = [:]
+    /// Each fetched action's files' SHA-256 (action directory → relative path → digest), checked
+    /// before each use as for `selfActionDigests`.
+    public var actionDigests: [String: [String: String]] = [:]
+    /// The Node.js for JavaScript actions, by the major version they ask for (20 for node20).
+    public var node: [Int: NodeChoice] = [:]
+    /// The cache service for `@actions/cache` (`ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL`, …),
+    /// set in every JavaScript action's environment.
+    public var serviceVariables: [String: String] = [:]
     /// The environment names the secrets were read from (`npm_token` for `secrets.NPM_TOKEN`):
     /// withheld from every step's environment with the secrets' own names.
     public var withheld: Set<String> = []
@@ -31,6 +41,32 @@ public struct WorkflowRuntime: Sendable {
         self.inputs = inputs
         self.secrets = secrets
         self.variables = variables
+    }
+
+    /// An action of another repository as the run found it: read, or why it cannot run.
+    public enum FetchedAction: Sendable {
+        case action(CompositeAction)
+        /// It cannot run here (a Docker action, an invalid action file): the job is refused.
+        case refused(String)
+        /// It could not be fetched (offline, unknown ref, unreachable): the job fails when it
+        /// sets up, as on GitHub, before any step.
+        case unavailable(String)
+    }
+
+    /// The `node` a JavaScript action runs with: its path and version, or why there is none.
+    public struct NodeChoice: Sendable {
+        public var path: String?
+        public var version: String
+        /// Said once per step when the version is older than the action asks for.
+        public var warning: String?
+        public var problem: String?
+
+        public init(path: String?, version: String, warning: String? = nil, problem: String? = nil) {
+            self.path = path
+            self.version = version
+            self.warning = warning
+            self.problem = problem
+        }
     }
 
     /// `needs.<id>.result` for a finished job.

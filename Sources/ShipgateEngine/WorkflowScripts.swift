@@ -30,11 +30,6 @@ extension JobExecutor {
         _ script: String, step: GitHubStep, name: String, context: WorkflowJobContext, frame: StepFrame, actionID: String, stepEnv: [(String, String)],
         directory: String, timeout stepTimeout: TimeSpan?, state: inout WorkflowJobState, pgids: inout [Int32]
     ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
-        let job = context.job
-        let workspace = context.workspace
-        let temp = context.temp
-        let log = context.log
-        let deadline = context.deadline
         let shellName = step.shell ?? (frame.depth == 0 ? context.github.defaultShell : nil)
         let hasBash = WorkflowHashFiles.onPath("bash", path: options.baseEnvironment["PATH"])
         guard let shell = Self.shellCommand(shellName, hasBash: hasBash) else {
@@ -44,12 +39,37 @@ extension JobExecutor {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             return ("step `\(name)`: working directory `\(directory)` does not exist", [:], nil)
         }
-        let id = UUID().uuidString
-        let scriptPath = "\(context.scratch)/\(id).\(shell.ext)"
+        let scriptPath = "\(context.scratch)/\(UUID().uuidString).\(shell.ext)"
         guard FileManager.default.createFile(atPath: scriptPath, contents: Data(script.utf8), attributes: [.posixPermissions: 0o600]) else {
             return ("step `\(name)`: cannot write its script to \(scriptPath)", [:], nil)
         }
         defer { unlink(scriptPath) }  // it holds the expressions' values (secrets among them)
+        var argv = shell.argv.map { $0.replacing("{0}", with: scriptPath) }
+        // `shell: python` runs `python`; where the system has only `python3` (Debian), that one.
+        let path = (state.path + [options.baseEnvironment["PATH"] ?? "/usr/bin:/bin"]).joined(separator: ":")
+        if argv.first == "python", !WorkflowHashFiles.onPath("python", path: path), WorkflowHashFiles.onPath("python3", path: path) {
+            argv[0] = "python3"
+        }
+        let outcome = await runStepProcess(
+            argv, name: name, context: context, frame: frame, actionID: actionID, stepEnv: stepEnv, directory: directory, timeout: stepTimeout, state: &state,
+            pgids: &pgids)
+        return (outcome.failure, outcome.outputs, outcome.exitCode)
+    }
+
+    /// Runs one process of a step (a `run` script's shell, a JavaScript action's `node`) with
+    /// the step's environment (`extra` last), its file commands and workflow commands; applies
+    /// `$GITHUB_ENV` and `$GITHUB_PATH` to the job and returns the step's outputs and the
+    /// values it saved with `$GITHUB_STATE`.
+    func runStepProcess(
+        _ argv: [String], name: String, context: WorkflowJobContext, frame: StepFrame, actionID: String, stepEnv: [(String, String)], directory: String,
+        timeout stepTimeout: TimeSpan?, extra: [String: String] = [:], state: inout WorkflowJobState, pgids: inout [Int32]
+    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?, saved: [String: String]) {
+        let job = context.job
+        let workspace = context.workspace
+        let temp = context.temp
+        let log = context.log
+        let deadline = context.deadline
+        let id = UUID().uuidString
         let files = WorkflowFileCommands(directory: context.scratch, id: id)
         files.create()
         defer { files.remove() }
@@ -68,12 +88,7 @@ extension JobExecutor {
         files.apply(&env)
         if env["CI"] == nil { env["CI"] = "true" }
         for name in ["GIT_EDITOR", "VISUAL", "EDITOR"] where stepEnv.first(where: { $0.0 == name }) == nil { env[name] = "false" }
-        var argv = shell.argv.map { $0.replacing("{0}", with: scriptPath) }
-        // `shell: python` runs `python`; where the system has only `python3` (Debian), that one.
-        if argv.first == "python", !WorkflowHashFiles.onPath("python", path: env["PATH"]), WorkflowHashFiles.onPath("python3", path: env["PATH"]) {
-            argv[0] = "python3"
-        }
-
+        for (k, v) in extra { env[k] = v }
         let clock = ContinuousClock()
         let remaining = deadline - clock.now
         let jobLimited = stepTimeout.map { $0.duration >= remaining } ?? true
@@ -126,15 +141,16 @@ extension JobExecutor {
         var outputs = commandState.outputs
         for (k, v) in collected.outputs { outputs[k] = v }
 
+        let saved = collected.state
         switch outcome.termination {
-        case .exited(0): return (nil, outputs, 0)
-        case .exited(let code): return ("step `\(name)` exited with code \(code)", outputs, code)
-        case .signaled(let s): return ("step `\(name)` was killed by signal \(s)", outputs, nil)
+        case .exited(0): return (nil, outputs, 0, saved)
+        case .exited(let code): return ("step `\(name)` exited with code \(code)", outputs, code, saved)
+        case .signaled(let s): return ("step `\(name)` was killed by signal \(s)", outputs, nil, saved)
         case .timedOut:
-            return (jobLimited ? "job timed out after \(job.timeout) (step `\(name)`)" : "step `\(name)` timed out after \(stepTimeout!)", outputs, nil)
-        case .idleTimedOut: return ("step `\(name)` printed nothing for \(job.idleTimeout!) (idle-timeout)", outputs, nil)
-        case .cancelled: return ("cancelled: \(cancellation.reason ?? "interrupted")", outputs, nil)
-        case .failedToStart(let why): return ("step `\(name)` could not start: \(why)", outputs, nil)
+            return (jobLimited ? "job timed out after \(job.timeout) (step `\(name)`)" : "step `\(name)` timed out after \(stepTimeout!)", outputs, nil, saved)
+        case .idleTimedOut: return ("step `\(name)` printed nothing for \(job.idleTimeout!) (idle-timeout)", outputs, nil, saved)
+        case .cancelled: return ("cancelled: \(cancellation.reason ?? "interrupted")", outputs, nil, saved)
+        case .failedToStart(let why): return ("step `\(name)` could not start: \(why)", outputs, nil, saved)
         }
     }
 }

@@ -34,6 +34,10 @@ extension JobExecutor {
         var posts: [PostStep] = []
         var summary = ""
         var actionNames: [String: Int] = [:]
+        /// `job.services`: each started service's `id`, `network` and `ports`.
+        var services: ExpressionValue = .object(ExpressionObject([]))
+        /// `$GITHUB_STATE` values of each JavaScript action's step, by the step's place (`3`, `2.1`).
+        var saved: [String: [String: String]] = [:]
 
         func envContext(_ stepEnv: [(String, String)] = []) -> [String: String] {
             var out: [String: String] = [:]
@@ -85,6 +89,8 @@ extension JobExecutor {
         var name: String
         var onlyOnSuccess: Bool
         var run: @Sendable () -> String?
+        /// A JavaScript action's `post` (then `run` is not used).
+        var javascript: JavaScriptCall? = nil
     }
 
     func runWorkflowSteps(
@@ -138,13 +144,34 @@ extension JobExecutor {
             job: job, github: github, attempt: attempt, deadline: deadline, workspace: workspace, temp: temp, scratch: scratch, extraEnv: extraEnv, log: log,
             contexts: baseContexts)
         let steps = job.steps.compactMap { planned in planned.github.map { ($0, planned.name) } }
+        if let why = unavailableAction(steps.map(\.0)) {
+            emitLine(job.id, "error: set up job: \(masker(why))", log)
+            return "set up job: \(why)"
+        }
+        var services: [RunningService] = []
+        if !github.services.isEmpty {
+            let started = await startServices(github, context: context, scope: jobScope(context, state: state, frame: frame), pgids: &pgids)
+            if let failure = started.failure {
+                emitLine(job.id, "error: set up job: \(masker(failure))", log)
+                return "set up job: \(failure)"
+            }
+            services = started.running
+            state.services = started.value
+        }
+        await runPreSteps(steps, frame: &frame, context: context, state: &state, pgids: &pgids)
         await runStepList(steps, frame: &frame, context: context, state: &state, pgids: &pgids, result: &result)
-        for post in state.posts.reversed() where !post.onlyOnSuccess || !frame.failed {
+        for post in state.posts.reversed() {
+            if let call = post.javascript {
+                await runJavaScriptPost(call, context: context, frame: &frame, state: &state, pgids: &pgids)
+                continue
+            }
+            guard !post.onlyOnSuccess || !frame.failed else { continue }
             log.mark("-- post: \(post.name) --")
             if let failure = post.run() {
                 emitLine(job.id, "warning: \(post.name): \(masker(failure))", log)
             }
         }
+        await stopServices(services, context: context, pgids: &pgids)
         if !state.summary.isEmpty {
             let path = options.runDirectory.root + "/summaries/" + ((outputsPath as NSString).lastPathComponent) + ".md"
             try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -302,11 +329,14 @@ extension JobExecutor {
                 outcome = await runScript(
                     script, step: step, name: name, context: context, frame: frame, actionID: actionID, stepEnv: stepEnv, directory: directory,
                     timeout: stepTimeout, state: &state, pgids: &pgids)
-            } else if let composite = step.composite {
+            } else if let action = resolvedAction(step) {
                 outcome = await runComposite(
-                    composite, name: name, inputs: inputs, stepEnv: stepEnv, callerScope: stepScope, prefix: "\(frame.prefix)\(index + 1).",
-                    depth: frame.depth + 1,
+                    action, name: name, inputs: inputs, stepEnv: stepEnv, callerScope: stepScope, prefix: "\(frame.prefix)\(index + 1).",
+                    depth: frame.depth + 1, actionID: actionID, timeout: stepTimeout,
                     context: context, state: &state, pgids: &pgids, result: &result)
+            } else if let uses = step.uses, let why = runtime?.actions[uses].flatMap(Self.problem) {
+                outcome = ("step `\(name)`: \(why)", [:], nil)
+                emitLine(job.id, "error: \(masker(why))", log)
             } else if let uses = step.uses, let action = NativeAction(uses: uses) {
                 var native = NativeActionContext(
                     job: job, workspace: context.workspace, temp: context.temp, inputs: inputs, env: state.envContext(stepEnv), log: log, executor: self)
@@ -342,43 +372,29 @@ extension JobExecutor {
     /// their own, then its outputs from that frame's `steps`.
     private func runComposite(
         _ action: CompositeAction, name: String, inputs given: [String: String], stepEnv: [(String, String)], callerScope: ExpressionScope, prefix: String,
-        depth: Int, context: WorkflowJobContext, state: inout WorkflowJobState, pgids: inout [Int32], result: inout JobResult
+        depth: Int, actionID: String, timeout: TimeSpan?, context: WorkflowJobContext, state: inout WorkflowJobState, pgids: inout [Int32],
+        result: inout JobResult
     ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
-        var values: [(String, ExpressionValue)] = []
-        let declared = Set(action.inputs.map(\.name))
-        for key in given.keys.sorted() where !declared.contains(key) {
-            emitLine(
-                context.job.id, "warning: unexpected input `\(key)` for \(action.path) (it declares: \(action.inputs.map(\.name).joined(separator: ", ")))",
-                context.log)
-        }
-        for input in action.inputs {
-            if let value = given[input.name] {
-                values.append((input.name, .string(value)))
-            } else if let text = input.defaultText {
-                do { values.append((input.name, .string(try ExpressionTemplate.parse(text).text(in: callerScope)))) } catch {
-                    return ("\(action.path): default of input `\(input.name)`: \(error.message)", [:], nil)
-                }
-            } else {
-                if input.required { emitLine(context.job.id, "warning: input `\(input.name)` of \(action.path) is required and not given", context.log) }
-                values.append((input.name, .string("")))
-            }
+        let inputs: [String: String]
+        do { inputs = try actionInputs(action, given: given, scope: callerScope, context: context) } catch {
+            return ("\(action.path): an input's default: \(error.message)", [:], nil)
         }
         let directory = action.resolvedDirectory(workspace: context.workspace, selfActions: options.workflow?.selfActions ?? [:])
-        var verify: (@Sendable () -> String?)?
-        if action.fromCommit, let expected = options.workflow?.selfActionDigests[action.directory] {
-            // The committed copy must still be what was extracted, before each of its steps: another
-            // job (earlier, or running beside this one) could have changed it.
-            let path = action.path
-            verify = {
-                let found = WorkflowHashFiles.match(["**"], root: directory)
-                let actual = Dictionary(
-                    found.map { (String($0.dropFirst(directory.count + 1)), (try? Digest.file($0).digest) ?? "") }, uniquingKeysWith: { a, _ in a })
-                guard actual != expected else { return nil }
-                let changed = Set(actual.keys).union(expected.keys).filter { actual[$0] != expected[$0] }.sorted()
-                return "\(path): its committed copy changed during the run (\(changed.prefix(3).joined(separator: ", "))); refusing it"
-            }
-            if let problem = verify?() { return (problem, [:], nil) }
+        let verify = actionVerifier(action, workspace: context.workspace)
+        if let script = action.javascript {
+            let call = JavaScriptCall(
+                action: action, script: script, name: name, actionID: actionID, stateKey: String(prefix.dropLast()), inputs: inputs, stepEnv: stepEnv,
+                verify: verify)
+            var frame = StepFrame(actionPath: directory, inherited: stepEnv, prefix: prefix, depth: depth)
+            frame.verify = verify
+            let launches = verify?() == nil && options.workflow?.node[script.nodeMajor]?.path != nil
+            let outcome = await runJavaScript(call, stage: .main, context: context, frame: frame, timeout: timeout, state: &state, pgids: &pgids)
+            // The post stage is owed once the main was started, whatever its outcome.
+            if script.post != nil && launches { state.posts.append(PostStep(name: "Post \(name)", onlyOnSuccess: false, run: { nil }, javascript: call)) }
+            return outcome
         }
+        if let problem = verify?() { return (problem, [:], nil) }
+        let values = action.inputs.map { ($0.name, ExpressionValue.string(inputs[$0.name] ?? "")) }
         var frame = StepFrame(inputs: .object(ExpressionObject(values)), actionPath: directory, inherited: stepEnv, prefix: prefix, depth: depth)
         frame.verify = verify
         await runStepList(
@@ -462,7 +478,30 @@ extension JobExecutor {
         ]
     }
 
-    private func scope(_ contexts: [String: ExpressionValue], state: WorkflowJobState, frame: StepFrame, stepEnv: [(String, String)]) -> ExpressionScope {
+    static func problem(_ fetched: WorkflowRuntime.FetchedAction) -> String? {
+        switch fetched {
+        case .action: nil
+        case .refused(let why), .unavailable(let why): why
+        }
+    }
+
+    /// The job-level scope (no step env) with the status functions of the job so far.
+    func jobScope(_ context: WorkflowJobContext, state: WorkflowJobState, frame: StepFrame) -> ExpressionScope {
+        let failed = frame.failed
+        let cancelled = cancellation.isCancelled
+        var base = scope(context.contexts, state: state, frame: frame, stepEnv: [])
+        base.status = { status in
+            switch status {
+            case .always: true
+            case .success: !failed && !cancelled
+            case .failure: failed
+            case .cancelled: cancelled
+            }
+        }
+        return base
+    }
+
+    func scope(_ contexts: [String: ExpressionValue], state: WorkflowJobState, frame: StepFrame, stepEnv: [(String, String)]) -> ExpressionScope {
         let root = options.workspace
         let skip = stateSkip(root)
         return ExpressionScope(contexts: objects(contexts, state: state, frame: frame, stepEnv: stepEnv), status: nil) { patterns in
@@ -470,12 +509,14 @@ extension JobExecutor {
         }
     }
 
-    private func objects(_ contexts: [String: ExpressionValue], state: WorkflowJobState, frame: StepFrame, stepEnv: [(String, String)]) -> ExpressionObject {
+    func objects(_ contexts: [String: ExpressionValue], state: WorkflowJobState, frame: StepFrame, stepEnv: [(String, String)]) -> ExpressionObject {
         var all = contexts
         all["env"] = WorkflowValues.object(state.envContext(stepEnv))
         all["steps"] = .object(ExpressionObject(frame.steps.map { ($0.id, $0.value) }))
         all["job"] = .object(
-            ExpressionObject([("status", .string(cancellation.isCancelled ? "cancelled" : frame.failed ? "failure" : "success"))]))
+            ExpressionObject([
+                ("status", .string(cancellation.isCancelled ? "cancelled" : frame.failed ? "failure" : "success")), ("services", state.services),
+            ]))
         if let inputs = frame.inputs { all["inputs"] = inputs }
         return ExpressionObject(all)
     }

@@ -34,11 +34,14 @@ public struct CachePruner {
             var digests: Set<String>
         }
         var live: [Live] = []
-        for kind in [LocalCache.Kind.action, .dependency] {
+        struct BlobEntry: Decodable { var blob: String }
+        for kind in [LocalCache.Kind.action, .dependency, .actionsCache] {
             for e in cache.entries(kind) {
                 let digests: Set<String>
                 if kind == .action {
                     digests = cache.peekEntry(kind, e.name, as: ActionEntry.self)?.digests ?? []
+                } else if kind == .actionsCache {
+                    digests = cache.peekEntry(kind, e.name, as: BlobEntry.self).map { [$0.blob] } ?? []
                 } else {
                     digests = cache.peekEntry(kind, e.name, as: DependencyEntry.self)?.digests ?? []
                 }

@@ -86,7 +86,12 @@ final class CompositeActionLoader {
                 "`uses: \(uses)`: no action.yml in \(directory.isEmpty ? "the repository root" : directory)"
                     + (committed ? " at the running commit (commit it first)" : ""))
         }
-        let path = prefix + name
+        return parse(bytes, path: prefix + name, uses: uses, directory: directory, committed: committed, stack: stack + [directory])
+    }
+
+    /// Reads an action file's bytes (`path` names it in diagnostics). `stack`: the directories
+    /// of the actions that led here, this one last (for cycles and depth).
+    func parse(_ bytes: [UInt8], path: String, uses: String, directory: String, committed: Bool, stack: [String]) -> Outcome {
         let (document, syntax) = YAMLDocument.parse(bytes: bytes, file: path)
         diagnostics += syntax
         guard let document else { return .refused("\(path) cannot be read as YAML") }
@@ -99,10 +104,25 @@ final class CompositeActionLoader {
             reader.error("the action has no `runs`", at: document.root)
             return .refused("\(path) has no `runs`")
         }
-        let using = runFields.first { $0.key == "using" }.flatMap { reader.scalar($0.value, what: "`runs.using`") } ?? ""
-        guard using == "composite" else {
-            let kind = using.hasPrefix("node") ? "a JavaScript action (`using: \(using)`)" : using == "docker" ? "a Docker action" : "`using: \(using)`"
-            return .refused("\(path) is \(kind), which shipgate does not run yet; only composite actions run natively")
+        let runValues = Dictionary(runFields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let using = runValues["using"].flatMap { reader.scalar($0, what: "`runs.using`") } ?? ""
+        var javascript: JavaScriptAction?
+        if using.hasPrefix("node"), Int(using.dropFirst(4)) != nil {
+            guard let main = runValues["main"]?.scalar?.string, !main.isEmpty else {
+                reader.error("a JavaScript action needs `runs.main`", at: runs)
+                return .refused("\(path) has no `runs.main`")
+            }
+            javascript = JavaScriptAction(
+                using: using, main: main, pre: runValues["pre"]?.scalar?.string, preIf: runValues["pre-if"]?.scalar?.string,
+                post: runValues["post"]?.scalar?.string, postIf: runValues["post-if"]?.scalar?.string)
+            for (key, node) in [("pre-if", runValues["pre-if"]), ("post-if", runValues["post-if"])] {
+                guard let s = node?.scalar?.string else { continue }
+                do { _ = try IfCondition.parse(s) } catch { reader.error("invalid expression in `\(key)`: \(error.message)", at: node!) }
+            }
+        } else if using != "composite" {
+            let kind = using == "docker" ? "a Docker action" : "`using: \(using)`"
+            return .refused(
+                "\(path) is \(kind), which shipgate does not run (it runs composite and JavaScript actions on the host, without containers)")
         }
         var inputs: [CompositeAction.Input] = []
         if let node = fields["inputs"] {
@@ -120,6 +140,7 @@ final class CompositeActionLoader {
             for (key, _, value) in reader.mapping(node, what: "`outputs`") ?? [] {
                 let spec = reader.mapping(value, what: "output `\(key)`") ?? []
                 guard let v = spec.first(where: { $0.key == "value" })?.value else {
+                    if javascript != nil { continue }  // set by the script, not by a template
                     reader.error("output `\(key)` of a composite action needs `value`", at: value)
                     continue
                 }
@@ -127,7 +148,7 @@ final class CompositeActionLoader {
             }
         }
         var steps: [GitHubStep] = []
-        let stepsNode = runFields.first { $0.key == "steps" }?.value
+        let stepsNode = javascript == nil ? runValues["steps"] : nil
         if let stepsNode, let items = reader.sequence(stepsNode, what: "`runs.steps`") {
             for item in items {
                 guard let pairs = reader.mapping(item, what: "a step of the action", allowed: Self.stepKeys) else { continue }
@@ -160,10 +181,11 @@ final class CompositeActionLoader {
                     switch NativeAction.kind(of: uses) {
                     case .native: break
                     case .local:
-                        switch load(uses, stack: stack + [directory]) {
+                        switch load(uses, stack: stack) {
                         case .action(let nested): step.composite = nested
                         case .refused(let why): return .refused("\(path): \(why)")
                         }
+                    case .repository: break  // fetched and read by the run
                     default:
                         return .refused("\(path) uses `\(uses)`: " + (WorkflowLowering.refusal(uses: uses) ?? "not run"))
                     }
@@ -172,12 +194,13 @@ final class CompositeActionLoader {
                 }
                 steps.append(step)
             }
-        } else {
+        } else if javascript == nil {
             reader.error("a composite action needs `runs.steps`", at: runs)
         }
         let actionName = fields["name"]?.scalar?.string ?? directory
-        return .action(
-            CompositeAction(path: uses, directory: directory, fromCommit: committed, name: actionName, inputs: inputs, outputs: outputs, steps: steps))
+        var action = CompositeAction(path: uses, directory: directory, fromCommit: committed, name: actionName, inputs: inputs, outputs: outputs, steps: steps)
+        action.javascript = javascript
+        return .action(action)
     }
 
     private static func named(_ node: YAMLNode?, reader: NodeReader) -> [NamedText] {
@@ -188,6 +211,29 @@ final class CompositeActionLoader {
                 return nil
             }
             return NamedText(name: key, text: s.string, location: reader.location(value))
+        }
+    }
+}
+
+/// Reads the action of another repository that a run fetched: `action.yml` (else
+/// `action.yaml`) in `directory`, with the loader's rules; its steps' `./` actions are the
+/// workflow repository's (`workspace`), as on GitHub. A problem in the file refuses the action,
+/// with its location.
+public enum RemoteActionReader {
+    public static func read(directory: String, uses: String, workspace: any ActionSource, stack: [String] = []) -> (action: CompositeAction?, refusal: String?)
+    {
+        guard
+            let (name, data) = ["action.yml", "action.yaml"].lazy.compactMap({ n in FileManager.default.contents(atPath: directory + "/" + n).map { (n, $0) } })
+                .first
+        else { return (nil, "`\(uses)` has no action.yml (nor action.yaml) at the fetched commit") }
+        let loader = CompositeActionLoader(source: workspace)
+        let outcome = loader.parse([UInt8](data), path: "\(uses): \(name)", uses: uses, directory: "", committed: false, stack: stack + [uses])
+        if let error = loader.diagnostics.first(where: { $0.severity == .error }) {
+            return (nil, (error.location.map { "\($0): " } ?? "") + error.message)
+        }
+        switch outcome {
+        case .action(let action): return (action, nil)
+        case .refused(let why): return (nil, why)
         }
     }
 }

@@ -117,8 +117,7 @@ struct WorkflowLowering {
                 "\(reader.location(container)): runs in the container `\(container.scalar?.string ?? pairs(container)["image"].map(text) ?? "…")`; "
                 + "shipgate runs jobs on the host, without containers: remove `container:` to run the steps here"
         } else if let services = fields["services"] {
-            github.refusal =
-                "\(reader.location(services)): needs `services:` (service containers), which shipgate does not start yet: start them yourself and remove `services:`"
+            github.services = lowerServices(services)
         }
 
         var steps: [Step] = []
@@ -260,12 +259,38 @@ struct WorkflowLowering {
         case .native, .local: return nil
         case .docker:
             return "Docker container actions need Docker, which shipgate does not use; replace the step with a `run:` command"
-        case .repository:
-            let native = NativeAction.allCases.map(\.rawValue).joined(separator: ", ")
-            return "actions from other repositories are not run yet (shipgate runs \(native) natively); replace the step with a `run:` command"
+        case .repository(let uses):
+            // Fetched by the run (`ActionRepositories`) and read then; only the form is checked here.
+            return RemoteAction.parse(uses) == nil ? "`uses: \(uses)` is not `owner/repo[/path]@ref`" : nil
         case .malformed:
             return "`uses` must be `owner/repo@ref`, `owner/repo/path@ref`, `./path` or `docker://image`"
         }
+    }
+
+    /// `services:`: each `id: {image, env, ports, options}` (or `id: image`); `credentials` and
+    /// `volumes` are container matters and are ignored with a warning.
+    private func lowerServices(_ node: YAMLNode) -> [WorkflowService] {
+        guard case .mapping(let map) = node else { return [] }
+        var out: [WorkflowService] = []
+        for pair in map.pairs {
+            guard let id = pair.key.scalar?.string else { continue }
+            let location = reader.location(pair.value)
+            if let image = pair.value.scalar?.string {
+                out.append(WorkflowService(id: id, image: image, env: [], ports: [], options: nil, location: location))
+                continue
+            }
+            let f = pairs(pair.value)
+            for key in ["volumes", "credentials"] where f[key] != nil {
+                reader.warning("service `\(id)`: `\(key)` is ignored: shipgate starts services as local processes, not containers", at: f[key]!)
+            }
+            var ports: [String] = []
+            if let p = f["ports"], case .sequence(let list) = p { ports = list.items.compactMap { $0.scalar?.string } }
+            out.append(
+                WorkflowService(
+                    id: id, image: f["image"].map(text) ?? "", env: f["env"].map { named($0, what: "`env` of service `\(id)`") } ?? [], ports: ports,
+                    options: f["options"].map(text), location: location))
+        }
+        return out
     }
 
     // MARK: - Values

@@ -34,6 +34,8 @@ public struct GitHubJob: Hashable, Sendable, Codable {
     /// action shipgate does not run yet, a reusable workflow call); nil: it can, unless `runs-on`
     /// asks for another system (decided by the planner, per variant).
     public var refusal: String?
+    /// `services:`, started as local processes for each run of the job.
+    public var services: [WorkflowService] = []
     /// Set for a job of a called (reusable) workflow: how the calling job called it.
     public var call: WorkflowCall?
     /// Set for the job that stands for a reusable workflow call (its id is the calling job's):
@@ -86,14 +88,17 @@ public struct GitHubStep: Hashable, Sendable, Codable {
     public var workingDirectory: String?
     public var continueOnError: String?
     public var timeoutMinutes: String?
-    /// For `uses: ./path` or `uses: $/path`: the local composite action, read by the loader.
+    /// For `uses: ./path` or `uses: $/path`: the local action (composite or JavaScript), read
+    /// by the loader. Actions of other repositories are read when a run fetches them
+    /// (`WorkflowRuntime.actions`).
     public var composite: CompositeAction?
 
     public init() {}
 }
 
-/// A composite action of the workflow's own repository (`action.yml` with
-/// `runs.using: composite`), read and checked by the loader.
+/// An action read from its `action.yml`: a composite one (`runs.using: composite`, its
+/// `steps`), or a JavaScript one (`javascript`, no steps); of the workflow's own repository
+/// (read by the loader) or of another (`remote`, read when the run fetched it).
 public struct CompositeAction: Hashable, Sendable, Codable {
     public struct Input: Hashable, Sendable, Codable {
         public var name: String
@@ -119,6 +124,10 @@ public struct CompositeAction: Hashable, Sendable, Codable {
     /// `outputs.<name>.value` templates.
     public var outputs: [NamedText]
     public var steps: [GitHubStep]
+    /// `runs.using: node20|node24|…`: the scripts to run instead of steps.
+    public var javascript: JavaScriptAction?
+    /// Set for an action of another repository: where it came from and where its files are.
+    public var remote: RemoteAction?
 
     public init(path: String, directory: String, fromCommit: Bool, name: String, inputs: [Input], outputs: [NamedText], steps: [GitHubStep]) {
         self.path = path
@@ -133,8 +142,88 @@ public struct CompositeAction: Hashable, Sendable, Codable {
     /// Where its files are for this run: the workspace's copy, or (`$/`) the committed copy the
     /// run extracted (`selfActions`: directory → extracted path).
     public func resolvedDirectory(workspace: String, selfActions: [String: String]) -> String {
+        if let remote { return remote.directory }
         if fromCommit, let extracted = selfActions[directory] { return extracted }
         return directory.isEmpty || directory == "." ? workspace : workspace + "/" + directory
+    }
+}
+
+/// `runs:` of a JavaScript action (docs.github.com, "Metadata syntax", `runs` for JavaScript
+/// actions): `main`, and the optional `pre` / `post` with their conditions (`pre-if` and
+/// `post-if`, both `always()` when absent), paths relative to the action's directory.
+public struct JavaScriptAction: Hashable, Sendable, Codable {
+    /// `node20`, `node24`, … (older ones, `node12`/`node16`, run with Node 20 as GitHub does).
+    public var using: String
+    public var main: String
+    public var pre: String?
+    public var preIf: String?
+    public var post: String?
+    public var postIf: String?
+
+    public init(using: String, main: String, pre: String? = nil, preIf: String? = nil, post: String? = nil, postIf: String? = nil) {
+        self.using = using
+        self.main = main
+        self.pre = pre
+        self.preIf = preIf
+        self.post = post
+        self.postIf = postIf
+    }
+
+    /// The Node.js major version the action asks for (20 for `node20`), at least 20.
+    public var nodeMajor: Int { max(20, Int(using.dropFirst(4)) ?? 20) }
+}
+
+/// An action of another repository as a run resolved it: `uses: owner/repo/path@ref` at a
+/// commit, its files extracted for the run.
+public struct RemoteAction: Hashable, Sendable, Codable {
+    /// `owner/repo`.
+    public var repository: String
+    /// The action's directory inside the repository (`` for the root).
+    public var subpath: String
+    public var ref: String
+    public var commit: String
+    /// The extracted action directory (the repository's tree + `subpath`).
+    public var directory: String
+
+    public init(repository: String, subpath: String, ref: String, commit: String, directory: String) {
+        self.repository = repository
+        self.subpath = subpath
+        self.ref = ref
+        self.commit = commit
+        self.directory = directory
+    }
+
+    /// `uses:` split into repository, subpath and ref, or nil when it does not have that form.
+    public static func parse(_ uses: String) -> (repository: String, subpath: String, ref: String)? {
+        guard let at = uses.lastIndex(of: "@") else { return nil }
+        let ref = String(uses[uses.index(after: at)...])
+        let parts = uses[..<at].split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 2, !ref.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { return nil }
+        let allowed = { (s: String) in s.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != 92 } }
+        guard parts.allSatisfy(allowed), allowed(ref) else { return nil }
+        return (parts[0] + "/" + parts[1], parts.dropFirst(2).joined(separator: "/"), ref)
+    }
+}
+
+/// The actions of other repositories that steps use (the steps of local composite actions
+/// included): what a run fetches and executes, known before it runs. Native actions are not
+/// fetched and are left out.
+public enum FetchedActions {
+    public static func uses(in steps: [GitHubStep]) -> [String] {
+        var out: [String] = []
+        func visit(_ step: GitHubStep) {
+            if let composite = step.composite { composite.steps.forEach(visit) }
+            guard let uses = step.uses, case .repository = NativeAction.kind(of: uses), !out.contains(uses) else { return }
+            out.append(uses)
+        }
+        steps.forEach(visit)
+        return out
+    }
+
+    /// `uses` pinned to a full commit SHA (the only ref that cannot move).
+    public static func isPinned(_ uses: String) -> Bool {
+        guard let ref = RemoteAction.parse(uses)?.ref else { return false }
+        return ref.utf8.count == 40 && ref.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
     }
 }
 

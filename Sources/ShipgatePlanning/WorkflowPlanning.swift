@@ -31,6 +31,9 @@ public struct WorkflowSettings: Sendable {
     public var ignoreTriggers: Bool
     /// What trigger filters decide on: the pushed branch and tag, the changed paths.
     public var rules: RuleInputs?
+    /// `--require-pinned`: a job using an action of another repository by a tag or branch
+    /// (not a full commit SHA) is refused.
+    public var requirePinned = false
 
     public init(
         event: String = "push", github: ExpressionObject = ExpressionObject([]), vars: [String: String] = [:], inputs: [String: ExpressionValue] = [:],
@@ -135,6 +138,23 @@ extension Planner {
             skip(&planned, "refused: " + refusal)
             return
         }
+        if settings.requirePinned, let unpinned = FetchedActions.uses(in: planned.steps.compactMap(\.github)).first(where: { !FetchedActions.isPinned($0) }) {
+            skip(
+                &planned,
+                "refused: \(planned.location): `uses: \(unpinned)` is not pinned to a commit SHA (--require-pinned): pin it as `uses: \(unpinned.split(separator: "@").first ?? "")@<40-hex commit> # \(unpinned.split(separator: "@").last ?? "")`"
+            )
+            return
+        }
+        for service in github.services {
+            guard case .success(let image) = evaluate(service.image) else {
+                skip(&planned, "refused: \(service.location): the image of service `\(service.id)` cannot be decided before the run")
+                return
+            }
+            if let why = ServiceImage.refusal(image: image.text, id: service.id) {
+                skip(&planned, "refused: \(service.location): " + why)
+                return
+            }
+        }
         // The job standing for a reusable workflow call runs nothing itself.
         guard github.collects == nil else { return }
         var labels: [String] = []
@@ -161,6 +181,10 @@ extension Planner {
                 ("matrix", WorkflowValues.matrix(variant)), ("strategy", WorkflowValues.strategy(github, index: index)), ("github", .object(settings.github)),
                 ("vars", WorkflowValues.object(settings.vars)),
             ]))
+        for service in github.services {
+            let image = (try? ExpressionTemplate.parse(service.image).evaluate(in: scope))?.text ?? service.image
+            if let why = ServiceImage.refusal(image: image, id: service.id) { return "\(service.location): " + why }
+        }
         var labels: [String] = []
         for label in github.runsOn {
             guard let value = try? ExpressionTemplate.parse(label).evaluate(in: scope) else { return "`runs-on: \(label)` cannot be decided before the run" }

@@ -7,7 +7,23 @@ import ShipgatePlanning
 /// Scripts are shown after interpolation; `${{ needs.… }}` parts stay visible because they
 /// are only known at run time. Everything passes through the masker.
 public enum PlanPrinter {
-    public static func text(_ plan: ExecutionPlan, style: Style, masker: SecretMasker = .none) -> String {
+    /// An action of another repository the plan's running jobs fetch and execute.
+    public struct FetchedActionNote: Sendable {
+        public var uses: String
+        public var pinned: Bool
+        /// The commit the action cache resolves the ref to now, nil: not cached (fetched by the run).
+        public var cachedCommit: String?
+        public var source: String
+
+        public init(uses: String, pinned: Bool, cachedCommit: String?, source: String) {
+            self.uses = uses
+            self.pinned = pinned
+            self.cachedCommit = cachedCommit
+            self.source = source
+        }
+    }
+
+    public static func text(_ plan: ExecutionPlan, style: Style, masker: SecretMasker = .none, actions: [FetchedActionNote] = []) -> String {
         var out = style.bold("Plan for \(plan.pipeline.name)") + style.dim(" (\(plan.pipeline.file), \(plan.pipeline.digest.prefix(19))…)") + "\n"
         let runCount = plan.jobs.filter { $0.status == .run }.count
         let cachedCount = plan.jobs.filter { $0.status == .cached }.count
@@ -29,6 +45,18 @@ public enum PlanPrinter {
         if !skipped.isEmpty {
             out += "\n" + style.bold("Skipped") + "\n"
             for job in skipped { out += "  \(style.dim("-")) \(job.id): \(job.reason ?? "")\n" }
+        }
+        if !actions.isEmpty {
+            // An action is code from another repository: every one the run executes is named.
+            out += "\n" + style.bold("Actions fetched and executed") + style.dim(" (from \(actions[0].source))") + "\n"
+            for a in actions {
+                let pin =
+                    a.pinned
+                    ? "pinned to a commit"
+                    : style.yellow("not pinned") + style.dim(" (a tag or branch can move; pin it to a SHA, or refuse it with --require-pinned)")
+                let cache = a.cachedCommit.map { "cached at \($0.prefix(12))" } ?? "not cached: fetched when the run starts"
+                out += "  \(style.dim("-")) \(a.uses): " + pin + style.dim("; \(cache)") + "\n"
+            }
         }
         return out
     }
@@ -106,7 +134,15 @@ public enum PlanPrinter {
         var extra: [String] = []
         if !step.condition.isEmpty { extra.append("if: \(masker(step.condition))") }
         if let uses = step.uses {
-            extra.append(NativeAction(uses: uses)?.summary ?? "not run by shipgate")
+            if let native = NativeAction(uses: uses) {
+                extra.append(native.summary)
+            } else if let local = step.composite {
+                extra.append(local.javascript.map { "JavaScript action (`\($0.using)`) of this repository" } ?? "composite action of this repository")
+            } else if case .repository = NativeAction.kind(of: uses) {
+                extra.append(FetchedActions.isPinned(uses) ? "fetched: pinned to a commit" : "fetched: not pinned")
+            } else {
+                extra.append("not run by shipgate")
+            }
         } else {
             extra.append(step.shell ?? job.github?.defaultShell ?? "bash")
         }
@@ -125,8 +161,21 @@ public enum PlanPrinter {
         return out
     }
 
+    private static func actionsJSON(_ actions: [FetchedActionNote]) -> String {
+        guard !actions.isEmpty else { return "" }
+        let items = actions.map { a -> String in
+            var o = JSONObject()
+            o.add("uses", a.uses)
+            o.add("pinned", a.pinned)
+            o.add("cachedCommit", a.cachedCommit)
+            o.add("source", a.source)
+            return o.text
+        }
+        return "\n  \"actions\": [" + items.joined(separator: ",") + "],"
+    }
+
     /// The `plan --json` document (schemaVersion 1), keys in documented order, one job per line.
-    public static func json(_ plan: ExecutionPlan, masker: SecretMasker = .none) -> String {
+    public static func json(_ plan: ExecutionPlan, masker: SecretMasker = .none, actions: [FetchedActionNote] = []) -> String {
         var p = JSONObject()
         p.add("name", plan.pipeline.name)
         p.add("file", plan.pipeline.file)
@@ -192,6 +241,9 @@ public enum PlanPrinter {
                     s.add("if", github.condition.isEmpty ? nil : masker(github.condition))
                     s.add("uses", github.uses.map { masker($0) })
                     s.add("native", github.uses.flatMap(NativeAction.init(uses:)).map(\.rawValue))
+                    if let uses = github.uses, github.composite == nil, case .repository = NativeAction.kind(of: uses), NativeAction(uses: uses) == nil {
+                        s.add("fetched", true)
+                    }
                 }
                 s.add("run", masker(step.script.description))
                 s.add("shell", step.shell.rawValue)
@@ -207,7 +259,7 @@ public enum PlanPrinter {
             {
               "schemaVersion": \(plan.schemaVersion),
               "pipeline": \(p.text),
-              "waves": [\(plan.waves.map(JSONObject.array).joined(separator: ","))],
+              "waves": [\(plan.waves.map(JSONObject.array).joined(separator: ","))],\(actionsJSON(actions))
               "jobs": [
             \(jobs.joined(separator: ",\n"))
               ]

@@ -28,6 +28,7 @@ extension Shipgate {
                 print("cache: \(dirs.state)/cache")
                 print("  job entries:        \(actions.count)")
                 print("  dependency caches:  \(deps.count)")
+                print("  @actions/cache:     \(cache.entries(.actionsCache).count)")
                 print("  blobs:              \(blobs.count) (\(Self.size(bytes)))")
                 var hits = 0, misses = 0
                 for id in dirs.runIDs.suffix(runs) {

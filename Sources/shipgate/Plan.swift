@@ -109,7 +109,26 @@ extension Shipgate {
             }
             // Secret values present in the environment are masked, should a script contain one literally.
             let masker = SecretMasker(values: (plan.secrets + Array(withheld)).compactMap { LaunchEnvironment.values[$0] })
-            print(json ? PlanPrinter.json(plan, masker: masker) : PlanPrinter.text(plan, style: Terminal.stdoutStyle, masker: masker), terminator: "")
+            var actions: [PlanPrinter.FetchedActionNote] = []
+            if isWorkflow {
+                // Read-only: the action cache is looked at, never fetched into.
+                let repositories = workflowOptions.actionRepositories()
+                var seen = Set<String>()
+                for job in plan.jobs where job.status == .run {
+                    for uses in FetchedActions.uses(in: job.steps.compactMap(\.github)) where seen.insert(uses).inserted {
+                        let parsed = RemoteAction.parse(uses)
+                        actions.append(
+                            PlanPrinter.FetchedActionNote(
+                                uses: uses, pinned: FetchedActions.isPinned(uses),
+                                cachedCommit: parsed.flatMap { repositories.cachedCommit(repository: $0.repository, ref: $0.ref) }, source: repositories.baseURL
+                            ))
+                    }
+                }
+            }
+            print(
+                json
+                    ? PlanPrinter.json(plan, masker: masker, actions: actions)
+                    : PlanPrinter.text(plan, style: Terminal.stdoutStyle, masker: masker, actions: actions), terminator: "")
         }
     }
 }

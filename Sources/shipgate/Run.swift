@@ -134,7 +134,8 @@ extension Shipgate {
 
             try await RunSession(
                 execution: execution, pipeline: loaded, plan: plan, pipelineFile: file, home: home, workspace: workspace, context: context,
-                selection: jobs, resumeRun: nil, withoutNeeds: noDeps, onForce: { isolated?.remove() }, workflow: settings
+                selection: jobs, resumeRun: nil, withoutNeeds: noDeps, onForce: { isolated?.remove() }, workflow: settings,
+                actionRepositories: settings == nil ? nil : workflowOptions.actionRepositories()
             ).execute()
         }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ShipgateActionsCache
 import ShipgateEngine
 import ShipgateExpressions
 import ShipgateGate
@@ -29,6 +30,8 @@ struct RunSession {
     var onForce: @Sendable () -> Void = {}
     /// For a GitHub workflow: what its contexts are built from.
     var workflow: WorkflowSettings?
+    /// For a GitHub workflow: where its actions of other repositories come from.
+    var actionRepositories: ActionRepositories?
 
     /// The contexts of a workflow run: `github` with this run's id, the event payload written to
     /// the run directory, and the secrets the workflow reads (from --secrets-file, else
@@ -77,6 +80,7 @@ struct RunSession {
     }
 
     func execute() async throws {
+        var plan = self.plan
         let style = Terminal.stderrStyle
         let environment = ProcessInfo.processInfo.environment
 
@@ -193,6 +197,13 @@ struct RunSession {
         if execution.resolvedMode(environment: environment) == .github {
             FileDescriptorSink.standardOutput.write(GitHubReporter.maskCommands(secrets.maskedValues))
         }
+        // Actions of other repositories: fetched and read before any job starts.
+        var fetched = RemoteActions.Prepared()
+        if workflow != nil, let repositories = actionRepositories {
+            fetched = RemoteActions.prepare(&plan, workspace: workspace.root, into: runDirectory.root + "/actions/_fetched", repositories: repositories)
+            for line in fetched.lines { FileDescriptorSink.standardError.write(style.dim(line) + "\n") }
+            for warning in fetched.warnings { FileDescriptorSink.standardError.write(style.yellow("warning: \(warning)") + "\n") }
+        }
         let summaryPlan = plan
         let reporter = execution.makeReporter(environment: environment) { [store, runID] _ in
             GitHubSummary.sections(store: store, runID: runID, plan: summaryPlan)
@@ -217,12 +228,31 @@ struct RunSession {
         options.previousResults = resumeRun?.jobs ?? [:]
         if let workflow {
             options.workflow = workflowRuntime(workflow, runID: runID, runDirectory: runDirectory, fileValues: fileValues, style: style)
+            options.workflow!.actions = fetched.actions
+            options.workflow!.actionDigests = fetched.digests
+            if !fetched.nodeMajors.isEmpty {
+                options.workflow!.node = NodeRuntimes.choose(
+                    for: fetched.nodeMajors, environment: options.baseEnvironment, shims: runDirectory.root + "/toolchains")
+            }
             let names = Set(options.workflow!.secrets.keys).union(options.workflow!.withheld)
             LaunchEnvironment.withhold(names)
             options.baseEnvironment = options.baseEnvironment.filter { !names.contains($0.key) }
             options.extraMasked += options.workflow!.secrets.values.filter { !$0.isEmpty }
         }
         let cache = execution.cacheOptions.context(stateDirectory: home.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
+        // JavaScript actions get the cache service `@actions/cache` talks to, backed by this cache.
+        var actionsCache: ActionsCacheServer?
+        if options.workflow != nil, !fetched.nodeMajors.isEmpty, let local = cache?.local {
+            do {
+                let server = ActionsCacheServer(
+                    store: try ActionsCacheStore(cache: local), scope: options.workflow!.github["repository"]?.text ?? "local")
+                options.workflow!.serviceVariables = try await server.start()
+                actionsCache = server
+            } catch {
+                reporter.handle(
+                    .notice(job: nil, level: .warning, message: "the actions cache service did not start (\(error)): @actions/cache will not cache"))
+            }
+        }
 
         if let store, !pipeline.environments.isEmpty {
             if deploys {
@@ -278,7 +308,7 @@ struct RunSession {
 
         // Deploys that receive environment secrets run alone, after what earlier jobs left
         // running is stopped: no other process of the run can read their /proc/PID/environ.
-        var plan = plan
+        // (plan is this function's own copy)
         for i in plan.jobs.indices {
             guard let environment = plan.jobs[i].deploy?.environment else { continue }
             let declared = policy.untrusted.contains(environment) ? pipeline.environment(environment) : policy.environments[environment]
@@ -292,6 +322,7 @@ struct RunSession {
         }
         let executor = Executor(plan: plan, options: options, runner: HostProcessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
         let result = await executor.run()
+        await actionsCache?.stop()
         recorder?.flush()
         if let dir = execution.exportArtifacts, let cache {
             do { try ArtifactTransfer.exportArtifacts(of: result.jobs, runDirectory: runDirectory, cache: cache, into: dir) } catch {

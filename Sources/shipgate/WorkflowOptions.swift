@@ -37,6 +37,26 @@ struct WorkflowOptions: ParsableArguments {
     @Option(help: "The pushed ref: refs/heads/BRANCH or refs/tags/TAG (default: the current branch; a detached HEAD's tag).")
     var ref: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Where actions of other repositories are fetched from: URL/owner/repo (default $SHIPGATE_ACTIONS_URL, else https://github.com).",
+            discussion: "A mirror, or a file:// directory holding owner/repo bare repositories, works the same."))
+    var actionsURL: String?
+
+    @Flag(help: "Use only actions already in the action cache; never fetch.")
+    var offline = false
+
+    @Flag(help: "Refuse jobs that use an action of another repository by a tag or branch instead of a full commit SHA.")
+    var requirePinned = false
+
+    /// The action cache and where it fetches from (`--actions-url`, `SHIPGATE_ACTIONS_URL`).
+    func actionRepositories(environment: [String: String] = ProcessInfo.processInfo.environment) -> ActionRepositories {
+        let cacheHome = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache")
+        let root = environment["SHIPGATE_ACTIONS_CACHE"] ?? cacheHome + "/shipgate/actions"
+        let url = actionsURL ?? environment["SHIPGATE_ACTIONS_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? ActionRepositories.defaultURL
+        return ActionRepositories(root: root, baseURL: url, offline: offline)
+    }
+
     /// The ref the event is about: `--ref`, else the branch checked out, else (detached) a tag
     /// of HEAD. A tagged commit on a branch is a branch push unless `--ref refs/tags/…` says.
     func pushedRef(_ context: RunContext) -> (ref: String, name: String, isTag: Bool)? {
@@ -100,9 +120,11 @@ struct WorkflowOptions: ParsableArguments {
         var triggerRules = rules
         triggerRules?.branch = pushed?.isTag == false ? pushed?.name : nil
         triggerRules?.tags = pushed?.isTag == true ? [pushed!.name] : []
-        return WorkflowSettings(
+        var settings = WorkflowSettings(
             event: event, github: github, vars: vars, inputs: inputs, runnerLabels: labels, matrixFilter: try pairs(matrix, option: "matrix").map { ($0, $1) },
             ignoreTriggers: ignoreTriggers, rules: triggerRules)
+        settings.requirePinned = requirePinned
+        return settings
     }
 
     /// The repository as GitHub names it: `GITHUB_REPOSITORY`, else `owner/name` from the

@@ -188,8 +188,8 @@ final class WorkflowCommandTests: XCTestCase {
         let expected = [
             "windows: refused: .github/workflows/ci.yml:5:3: `runs-on: windows-latest` asks for Windows",
             "container: refused: .github/workflows/ci.yml:11:16: runs in the container `node:20`",
-            "services: refused: .github/workflows/ci.yml:17:7: needs `services:`",
-            "remote-action: refused: .github/workflows/ci.yml:25:9: step 2 (`uses: docker/setup-buildx-action@v3`): actions from other repositories",
+            "services: refused: .github/workflows/ci.yml:18:9: service `search` uses the image `elasticsearch:8.13.0`, which has no local equivalent",
+            "local-docker: refused: .github/workflows/ci.yml:25:9: step 2 (`uses: ./.github/actions/in-docker`): .github/actions/in-docker/action.yml is a Docker action",
             "docker-action: refused: .github/workflows/ci.yml:29:9: step 1 (`uses: docker://alpine:3.20`): Docker container actions need Docker",
             "missing-local: refused: .github/workflows/ci.yml:33:9: step 1 (`uses: ./.github/actions/does-not-exist`)",
             "reusable: refused: .github/workflows/ci.yml:35:11: `uses: ./.github/workflows/other.yml`: no such file",
@@ -257,7 +257,12 @@ final class WorkflowCommandTests: XCTestCase {
         XCTAssertEqual(d.status, 0, d.stdout + d.stderr)
         let dr = try record(django)
         XCTAssertEqual(dr.jobs["check"]?.status, "success")
-        XCTAssertTrue(dr.jobs["build (python-version=3.11)"]?.reason.contains("needs `services:`") ?? false)
+        // PostgreSQL as a service on the port the workflow maps (5432:5432), one variant after the other.
+        for v in ["3.11", "3.12"] {
+            XCTAssertEqual(dr.jobs["build (python-version=\(v))"]?.status, "success", dr.jobs["build (python-version=\(v))"]?.reason ?? "")
+        }
+        XCTAssertTrue(d.stdout.contains("connected to 5432"), d.stdout)
+        XCTAssertTrue(d.stdout.contains("] 42"), d.stdout)
 
         let go = try await repo("go-cli")
         defer { go.remove() }

@@ -103,8 +103,7 @@ final class WorkflowLoweringTests: XCTestCase {
         let pipeline = try XCTUnwrap(result.pipeline, result.diagnostics.map(\.description).joined(separator: "\n"))
         let file = root + "/.github/workflows/ci.yml"
         XCTAssertEqual(pipeline.job("c")?.github?.refusal?.hasPrefix("\(file):5:16: runs in the container `python:3.12`"), true)
-        XCTAssertEqual(
-            pipeline.job("r")?.github?.refusal?.hasPrefix("\(file):11:9: step 2 (`uses: astral-sh/setup-uv@v3`): actions from other repositories"), true)
+        XCTAssertNil(pipeline.job("r")?.github?.refusal, "an action of another repository is fetched by the run")
         XCTAssertEqual(pipeline.job("m")?.github?.refusal?.contains("known only when the run starts"), true)
         XCTAssertNil(pipeline.job("k")?.github?.refusal, "a matrix from a constant expression is expanded before the run")
         XCTAssertEqual(pipeline.job("k")?.matrix?.combinations().count, 2)
@@ -140,7 +139,7 @@ final class WorkflowLoweringTests: XCTestCase {
 
     func testCompositeActionProblems() throws {
         try write(".github/actions/noshell/action.yml", "runs:\n  using: composite\n  steps:\n    - run: echo hi\n")
-        try write(".github/actions/js/action.yml", "runs:\n  using: node20\n  main: index.js\n")
+        try write(".github/actions/docker/action.yml", "runs:\n  using: docker\n  image: Dockerfile\n")
         try write(".github/actions/loop/action.yml", "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop\n")
         let noShell = try load("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./.github/actions/noshell\n")
         XCTAssertTrue(
@@ -149,7 +148,7 @@ final class WorkflowLoweringTests: XCTestCase {
             },
             noShell.diagnostics.map(\.description).joined(separator: "\n"))
         for (dir, expected) in [
-            ("js", "is a JavaScript action (`using: node20`), which shipgate does not run yet"), ("loop", "use each other in a cycle"),
+            ("docker", "is a Docker action, which shipgate does not run"), ("loop", "use each other in a cycle"),
             ("missing", "no action.yml in .github/actions/missing"), ("../../../outside", "leaves the repository"),
         ] {
             let result = try load("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./.github/actions/\(dir)\n")
@@ -173,5 +172,94 @@ final class WorkflowLoweringTests: XCTestCase {
         XCTAssertEqual(steps[0].github?.composite?.steps.first?.run, "echo committed")
         XCTAssertEqual(steps[0].github?.composite?.fromCommit, true)
         XCTAssertEqual(steps[1].github?.composite?.steps.first?.run, "echo working")
+    }
+
+    func testServicesJavaScriptActionsAndActionsOfOtherRepositories() throws {
+        try write(
+            ".github/actions/js/action.yml",
+            """
+            name: local js
+            inputs: { who: { default: "${{ github.actor }}" } }
+            outputs: { said: { description: set by the script } }
+            runs: { using: node20, main: dist/main.js, post: dist/post.js, post-if: failure() }
+            """)
+        try write(".github/actions/no-main/action.yml", "runs: { using: node24 }\n")
+        let result = try load(
+            """
+            on: push
+            jobs:
+              svc:
+                runs-on: ubuntu-latest
+                services:
+                  db:
+                    image: postgres:${{ matrix.pg }}
+                    env: { POSTGRES_PASSWORD: pw }
+                    ports: ["5432:5432", "8080"]
+                    options: --health-cmd pg_isready
+                    volumes: [/data]
+                  cache: redis
+                strategy: { matrix: { pg: [15, 16] } }
+                steps:
+                  - uses: ./.github/actions/js
+                  - uses: astral-sh/setup-uv@v6
+                  - uses: acme/tools/sub/dir@0123456789abcdef0123456789abcdef01234567
+            """)
+        let pipeline = try XCTUnwrap(result.pipeline, result.diagnostics.map(\.description).joined(separator: "\n"))
+        let svc = try XCTUnwrap(pipeline.job("svc")?.github)
+        XCTAssertNil(svc.refusal, "services and actions of other repositories run now")
+        XCTAssertEqual(svc.services.map(\.id), ["db", "cache"])
+        XCTAssertEqual(svc.services[0].image, "postgres:${{ matrix.pg }}")
+        XCTAssertEqual(svc.services[0].ports, ["5432:5432", "8080"])
+        XCTAssertEqual(svc.services[0].env.first?.text, "pw")
+        XCTAssertEqual(svc.services[0].options, "--health-cmd pg_isready")
+        XCTAssertEqual(svc.services[1].image, "redis")
+        XCTAssertTrue(result.diagnostics.contains { $0.severity == .warning && $0.message.contains("`volumes` is ignored") })
+        let js = try XCTUnwrap(pipeline.job("svc")?.steps.first?.github?.composite?.javascript)
+        XCTAssertEqual(js, JavaScriptAction(using: "node20", main: "dist/main.js", post: "dist/post.js", postIf: "failure()"))
+        XCTAssertEqual(
+            FetchedActions.uses(in: pipeline.job("svc")!.steps.compactMap(\.github)),
+            [
+                "astral-sh/setup-uv@v6", "acme/tools/sub/dir@0123456789abcdef0123456789abcdef01234567",
+            ])
+        let broken = try load("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./.github/actions/no-main\n")
+        XCTAssertTrue(
+            broken.diagnostics.contains { $0.description.contains(".github/actions/no-main/action.yml:1:7: error: a JavaScript action needs `runs.main`") },
+            broken.diagnostics.map(\.description).joined(separator: "\n"))
+    }
+
+    func testActionReferencesAndServiceImages() {
+        XCTAssertEqual(RemoteAction.parse("actions/cache/restore@v4").map { [$0.repository, $0.subpath, $0.ref] }, ["actions/cache", "restore", "v4"])
+        XCTAssertEqual(RemoteAction.parse("o/r@feature/x").map { [$0.repository, $0.subpath, $0.ref] }, ["o/r", "", "feature/x"])
+        for bad in ["o@v1", "o/r", "o/r@", "o/../r@v1", "o//r@v1", "o/r@v 1", "o/r\\x@v1"] { XCTAssertNil(RemoteAction.parse(bad), bad) }
+        XCTAssertTrue(FetchedActions.isPinned("o/r@0123456789abcdef0123456789abcdef01234567"))
+        XCTAssertFalse(FetchedActions.isPinned("o/r@v4"))
+        XCTAssertFalse(FetchedActions.isPinned("o/r@0123456789abcdef0123456789abcdef0123456"), "39 digits")
+        XCTAssertEqual(ServiceImage(image: "postgres:16-alpine"), .postgres)
+        XCTAssertEqual(ServiceImage(image: "docker.io/library/redis@sha256:abc"), .redis)
+        XCTAssertEqual(ServiceImage(image: "ghcr.io/x/memcached:1.6"), .memcached)
+        XCTAssertEqual(ServiceImage.split("registry:5000/team/postgres:15.4").tag, "15.4")
+        XCTAssertNil(ServiceImage(image: "mysql:8"))
+        XCTAssertTrue(
+            ServiceImage.refusal(image: "mysql:8", id: "db")?.contains("service `db` uses the image `mysql:8`, which has no local equivalent") ?? false)
+        XCTAssertNil(ServiceImage.refusal(image: "", id: "none"), "an empty image starts no service")
+    }
+
+    func testAFetchedActionFileIsCheckedLikeALocalOne() throws {
+        let dir = root + "/fetched"
+        try write("fetched/action.yml", "name: x\nruns:\n  using: composite\n  steps:\n    - run: echo hi\n")
+        let (action, refusal) = RemoteActionReader.read(directory: dir, uses: "o/r@v1", workspace: WorkingTreeActions(root: root))
+        XCTAssertNil(action)
+        XCTAssertTrue(refusal?.contains("o/r@v1: action.yml:5:7: a `run` step of a composite action must name its `shell`") ?? false, refusal ?? "")
+        try write("fetched/action.yml", "runs: { using: docker, image: Dockerfile }\n")
+        XCTAssertTrue(
+            RemoteActionReader.read(directory: dir, uses: "o/r@v1", workspace: WorkingTreeActions(root: root)).refusal?.contains("is a Docker action") ?? false)
+        try FileManager.default.removeItem(atPath: dir + "/action.yml")
+        XCTAssertEqual(
+            RemoteActionReader.read(directory: dir, uses: "o/r@v1", workspace: WorkingTreeActions(root: root)).refusal,
+            "`o/r@v1` has no action.yml (nor action.yaml) at the fetched commit")
+        try write("fetched/action.yaml", "runs: { using: node24, main: index.js, pre: setup.js, pre-if: runner.os == 'Linux' }\n")
+        let js = RemoteActionReader.read(directory: dir, uses: "o/r@v1", workspace: WorkingTreeActions(root: root)).action?.javascript
+        XCTAssertEqual(js?.nodeMajor, 24)
+        XCTAssertEqual(js?.preIf, "runner.os == 'Linux'")
     }
 }

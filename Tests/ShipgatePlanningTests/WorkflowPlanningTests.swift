@@ -71,4 +71,19 @@ final class WorkflowPlanningTests: XCTestCase {
         XCTAssertNil(RunnerMatch.refusal(labels: ["windows-latest"], settings: mapped))
         XCTAssertNotNil(RunnerMatch.refusal(labels: [], settings: linux))
     }
+
+    func testServicesAndPinsDecidedBeforeTheRun() throws {
+        var github = GitHubJob()
+        github.runsOn = ["ubuntu-latest"]
+        github.services = [
+            WorkflowService(
+                id: "db", image: "${{ matrix.image }}", env: [], ports: [], options: nil, location: SourceLocation(file: "w.yml", line: 9, column: 7))
+        ]
+        var job = JobDefinition(id: "t", location: SourceLocation(file: "w.yml", line: 3, column: 3), needs: [], matrix: nil, steps: [])
+        job.github = github
+        let ok = Planner.refusal(job, variant: [MatrixValue(axis: "image", value: "postgres:16")], index: 0, settings: WorkflowSettings())
+        XCTAssertNil(ok)
+        let refused = Planner.refusal(job, variant: [MatrixValue(axis: "image", value: "mongo:7")], index: 0, settings: WorkflowSettings())
+        XCTAssertTrue(refused?.hasPrefix("w.yml:9:7: service `db` uses the image `mongo:7`, which has no local equivalent") ?? false, refused ?? "")
+    }
 }

@@ -1,0 +1,244 @@
+import Foundation
+import ShipgateCache
+import ShipgateExpressions
+import ShipgateModel
+import ShipgatePlanning
+
+/// JavaScript actions (`runs.using: node20|node24`) as GitHub's runner runs them on a host.
+///
+/// Contract (docs.github.com, "Metadata syntax for GitHub Actions", `runs` for JavaScript
+/// actions; actions/runner's NodeScriptActionHandler):
+/// - `pre` runs before the job's first step, for each step of the job (not of a composite
+///   action) whose action has one and whose `pre-if` (default `always()`) holds, in step order;
+///   `main` runs as the step; `post` runs at the job's end, in reverse order of the mains that
+///   ran (also after a failure), when its `post-if` (default `always()`) holds. A failing `pre`
+///   or `post` fails the job.
+/// - Each stage is `node <action dir>/<script>` in `$GITHUB_WORKSPACE`, with the step's
+///   environment, `INPUT_<NAME>` for every input given in `with:` and every default
+///   (upper-cased, spaces as `_`), `GITHUB_ACTION_PATH`, `GITHUB_ACTION_REPOSITORY`,
+///   `GITHUB_ACTION_REF`, the file commands, `STATE_<name>` for what an earlier stage of the
+///   same step saved with `$GITHUB_STATE`, and the cache service's variables.
+/// - `node` is the one the run chose for the action's major version (`WorkflowRuntime.node`);
+///   without one the step fails with what to install.
+extension JobExecutor {
+    enum JavaScriptStage: String {
+        case pre, main, post
+    }
+
+    /// What a stage needs of the step that runs the action.
+    struct JavaScriptCall: Sendable {
+        var action: CompositeAction
+        var script: JavaScriptAction
+        var name: String
+        var actionID: String
+        /// The key of the step's saved state (its place in the job: `3`, `2.1`).
+        var stateKey: String
+        var inputs: [String: String]
+        var stepEnv: [(String, String)]
+        var verify: (@Sendable () -> String?)?
+    }
+
+    /// `INPUT_<NAME>` as the runner names it.
+    static func inputVariable(_ name: String) -> String { "INPUT_" + name.replacing(" ", with: "_").uppercased() }
+
+    func runJavaScript(
+        _ call: JavaScriptCall, stage: JavaScriptStage, context: WorkflowJobContext, frame: StepFrame, timeout: TimeSpan?, state: inout WorkflowJobState,
+        pgids: inout [Int32]
+    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
+        let label = stage == .main ? call.name : "\(stage.rawValue == "pre" ? "Pre" : "Post") \(call.name)"
+        let script: String? =
+            switch stage {
+            case .pre: call.script.pre
+            case .main: call.script.main
+            case .post: call.script.post
+            }
+        guard let script else { return (nil, [:], 0) }
+        let wanted = call.script.nodeMajor
+        guard let node = options.workflow?.node[wanted], let binary = node.path else {
+            let why = options.workflow?.node[wanted]?.problem ?? "no Node.js \(wanted) or newer was found"
+            return ("step `\(label)`: \(call.action.path) is a JavaScript action (`using: \(call.script.using)`): \(why)", [:], nil)
+        }
+        if let warning = node.warning { emitLine(context.job.id, "warning: \(call.action.path): \(warning)", context.log) }
+        if let verify = call.verify, let problem = verify() { return ("step `\(label)`: \(problem)", [:], nil) }
+        let directory = call.action.resolvedDirectory(workspace: context.workspace, selfActions: options.workflow?.selfActions ?? [:])
+        let entry = (directory as NSString).appendingPathComponent(script)
+        guard entry.hasPrefix(directory + "/"), FileManager.default.fileExists(atPath: entry) else {
+            return ("step `\(label)`: \(call.action.path): `runs.\(stage.rawValue)` names \(script), which is not in the action", [:], nil)
+        }
+        var extra: [String: String] = [:]
+        for (key, value) in call.inputs { extra[Self.inputVariable(key)] = value }
+        for (key, value) in state.saved[call.stateKey] ?? [:] { extra["STATE_" + key] = value }
+        for (key, value) in options.workflow?.serviceVariables ?? [:] { extra[key] = value }
+        extra["GITHUB_ACTION_PATH"] = directory
+        if let remote = call.action.remote {
+            extra["GITHUB_ACTION_REPOSITORY"] = remote.repository
+            extra["GITHUB_ACTION_REF"] = remote.ref
+        }
+        var jsFrame = frame
+        jsFrame.actionPath = directory
+        let outcome = await runStepProcess(
+            [binary, entry], name: label, context: context, frame: jsFrame, actionID: call.actionID, stepEnv: call.stepEnv, directory: context.workspace,
+            timeout: timeout, extra: extra, state: &state, pgids: &pgids)
+        if !outcome.saved.isEmpty { state.saved[call.stateKey, default: [:]].merge(outcome.saved) { _, new in new } }
+        return (outcome.failure, outcome.outputs, outcome.exitCode)
+    }
+
+    /// Runs the `pre` of every step of the job whose JavaScript action has one (see the
+    /// contract); a failure fails the job before its first step.
+    func runPreSteps(
+        _ steps: [(GitHubStep, String)], frame: inout StepFrame, context: WorkflowJobContext, state: inout WorkflowJobState, pgids: inout [Int32]
+    ) async {
+        for (index, (step, declaredName)) in steps.enumerated() {
+            guard let action = resolvedAction(step), let script = action.javascript, script.pre != nil else { continue }
+            let scope = jobScope(context, state: state, frame: frame)
+            let condition = script.preIf ?? "always()"
+            do {
+                guard try IfCondition.parse(condition).holds(in: scope) else {
+                    context.log.mark("-- Pre \(declaredName): skipped (pre-if: \(condition)) --")
+                    continue
+                }
+            } catch {
+                frame.failed = true
+                frame.firstFailure = frame.firstFailure ?? "`pre-if` of \(action.path): \(error.message)"
+                continue
+            }
+            var inputs: [String: String] = [:]
+            do {
+                inputs = try actionInputs(action, step: step, scope: scope, context: context)
+            } catch {
+                frame.failed = true
+                frame.firstFailure = frame.firstFailure ?? "step `\(declaredName)`: \(error.message)"
+                continue
+            }
+            let name = step.name ?? declaredName
+            let call = JavaScriptCall(
+                action: action, script: script, name: name, actionID: step.id ?? "__" + action.path.replacing("/", with: "_"), stateKey: "\(index + 1)",
+                inputs: inputs, stepEnv: [], verify: actionVerifier(action, workspace: context.workspace))
+            context.log.mark("-- Pre \(masker(name)) --")
+            observer.handle(.output(job: context.job.id, line: "Pre \(masker(name))"))
+            let outcome = await runJavaScript(call, stage: .pre, context: context, frame: frame, timeout: nil, state: &state, pgids: &pgids)
+            if let failure = outcome.failure {
+                emitLine(context.job.id, "error: \(masker(failure))", context.log)
+                frame.failed = true
+                frame.firstFailure = frame.firstFailure ?? failure
+            }
+        }
+    }
+
+    /// The post stage left by a main that ran: runs when its `post-if` holds at the job's end.
+    func runJavaScriptPost(_ call: JavaScriptCall, context: WorkflowJobContext, frame: inout StepFrame, state: inout WorkflowJobState, pgids: inout [Int32])
+        async
+    {
+        let scope = jobScope(context, state: state, frame: frame)
+        let condition = call.script.postIf ?? "always()"
+        do {
+            guard try IfCondition.parse(condition).holds(in: scope) else {
+                context.log.mark("-- Post \(masker(call.name)): skipped (post-if: \(condition)) --")
+                return
+            }
+        } catch {
+            frame.failed = true
+            frame.firstFailure = frame.firstFailure ?? "`post-if` of \(call.action.path): \(error.message)"
+            return
+        }
+        context.log.mark("-- Post \(masker(call.name)) --")
+        observer.handle(.output(job: context.job.id, line: "Post \(masker(call.name))"))
+        let outcome = await runJavaScript(call, stage: .post, context: context, frame: frame, timeout: nil, state: &state, pgids: &pgids)
+        if let failure = outcome.failure {
+            emitLine(context.job.id, "error: \(masker(failure))", context.log)
+            frame.failed = true
+            frame.firstFailure = frame.firstFailure ?? failure
+        }
+    }
+
+    /// The first action the steps need (through fetched composite actions) that could not be
+    /// fetched: the job fails with it as it sets up.
+    func unavailableAction(_ steps: [GitHubStep], depth: Int = 0) -> String? {
+        guard depth < 12 else { return nil }
+        for uses in FetchedActions.uses(in: steps) {
+            switch options.workflow?.actions[uses] {
+            case .unavailable(let why)?: return why
+            case .action(let action)?: if let why = unavailableAction(action.steps, depth: depth + 1) { return why }
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// The action a step runs from a directory: the local one the loader read, or the fetched
+    /// one of another repository; nil for `run`, native and refused actions.
+    func resolvedAction(_ step: GitHubStep) -> CompositeAction? {
+        if let local = step.composite { return local }
+        guard let uses = step.uses, NativeAction(uses: uses) == nil, case .action(let action)? = options.workflow?.actions[uses] else { return nil }
+        return action
+    }
+
+    /// Inputs of an action for its step: `with:` (evaluated), then the declared defaults
+    /// (templates, evaluated in the step's scope); an input not given and without default is
+    /// the empty string. Unexpected inputs are kept (the runner warns and passes them on).
+    func actionInputs(_ action: CompositeAction, step: GitHubStep, scope: ExpressionScope, context: WorkflowJobContext) throws(ExpressionError) -> [String:
+        String]
+    {
+        var given: [String: String] = [:]
+        for entry in step.with { given[entry.name] = try ExpressionTemplate.parse(entry.text).text(in: scope) }
+        return try actionInputs(action, given: given, scope: scope, context: context, warn: false)
+    }
+
+    /// `warn`: say which inputs are unexpected or missing (once, for the main stage).
+    func actionInputs(_ action: CompositeAction, given: [String: String], scope: ExpressionScope, context: WorkflowJobContext, warn: Bool = true)
+        throws(ExpressionError) -> [String: String]
+    {
+        var values = given
+        let declared = Set(action.inputs.map { $0.name.lowercased() })
+        for key in given.keys.sorted() where warn && !declared.contains(key.lowercased()) {
+            emitLine(
+                context.job.id, "warning: unexpected input `\(key)` for \(action.path) (it declares: \(action.inputs.map(\.name).joined(separator: ", ")))",
+                context.log)
+        }
+        for input in action.inputs where !given.keys.contains(where: { $0.lowercased() == input.name.lowercased() }) {
+            if let text = input.defaultText {
+                values[input.name] = try ExpressionTemplate.parse(text).text(in: scope)
+            } else {
+                if input.required && warn {
+                    emitLine(context.job.id, "warning: input `\(input.name)` of \(action.path) is required and not given", context.log)
+                }
+                values[input.name] = ""
+            }
+        }
+        return values
+    }
+
+    /// Checks, before each use, that an action's extracted files are still those the run
+    /// extracted (`$/` actions and actions of other repositories); nil for a working-tree one.
+    func actionVerifier(_ action: CompositeAction, workspace: String) -> (@Sendable () -> String?)? {
+        let directory = action.resolvedDirectory(workspace: workspace, selfActions: options.workflow?.selfActions ?? [:])
+        let expected: [String: String]?
+        let what: String
+        if action.remote != nil {
+            expected = options.workflow?.actionDigests[directory]
+            what = "its fetched copy"
+        } else if action.fromCommit {
+            expected = options.workflow?.selfActionDigests[action.directory]
+            what = "its committed copy"
+        } else {
+            return nil
+        }
+        guard let expected else { return nil }
+        let path = action.path
+        return {
+            let actual = ActionFiles.digests(directory)
+            guard actual != expected else { return nil }
+            let changed = Set(actual.keys).union(expected.keys).filter { actual[$0] != expected[$0] }.sorted()
+            return "\(path): \(what) changed during the run (\(changed.prefix(3).joined(separator: ", "))); refusing it"
+        }
+    }
+}
+
+/// The files of an extracted action, for the check before each use.
+public enum ActionFiles {
+    /// Every file under `directory` (hidden ones too) → its SHA-256, by relative path.
+    public static func digests(_ directory: String) -> [String: String] {
+        let found = WorkflowHashFiles.match(["**"], root: directory)
+        return Dictionary(found.map { (String($0.dropFirst(directory.count + 1)), (try? Digest.file($0).digest) ?? "") }, uniquingKeysWith: { a, _ in a })
+    }
+}

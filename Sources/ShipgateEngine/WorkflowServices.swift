@@ -1,0 +1,354 @@
+import Foundation
+import ShipgateExpressions
+import ShipgateModel
+import ShipgatePlanning
+import ShipgateProcess
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A job's `services:` as local processes (docs.github.com, "About service containers";
+/// the images' documented environment).
+///
+/// Contract:
+/// - Before the job's first step (and its `pre` steps), each service whose image is not empty
+///   is started from the host's packages (`ServiceImage`): a fresh data directory, listening
+///   on localhost only, on the host port its `ports:` entry maps the image's port to
+///   (`5432:5432`), else on a free port. `job.services.<id>.ports['<container port>']` is that
+///   port; `job.services.<id>.id` is the service's process id.
+/// - The image's environment is honoured: `POSTGRES_USER` (default `postgres`),
+///   `POSTGRES_PASSWORD` (required unless `POSTGRES_HOST_AUTH_METHOD=trust`, as the image
+///   does), `POSTGRES_DB` (default the user).
+/// - The job starts once each service answers (its protocol's own check), then its
+///   `--health-cmd`, when given, passes (`--health-retries` tries, `--health-interval` apart,
+///   at most 10 s between), run on the host with `PGHOST`/`PGPORT`/`PGUSER`/`PGPASSWORD`/
+///   `PGDATABASE`, `REDIS_HOST`/`REDIS_PORT` set; a health command that names the image's
+///   default port implicitly is run only when the service listens on it.
+/// - When the job ends (whatever happened), each service is stopped and its data removed;
+///   its process group is also in the job's groups, so a crash of shipgate kills it too (the
+///   orphan reaper).
+extension JobExecutor {
+    struct RunningService {
+        var id: String
+        var kind: ServiceImage
+        var directory: String
+        var port: Int
+        var pid: String
+    }
+
+    /// A free TCP port on 127.0.0.1 (bound and released: another process could take it first,
+    /// which the service's start then reports).
+    static func freePort() -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { return nil }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        guard named == 0 else { return nil }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether nothing listens on `port` of 127.0.0.1 (a bind succeeds).
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// `--health-cmd X --health-interval 10s --health-retries 5` of `options:` (docker's flags,
+    /// with shell-like quoting).
+    static func healthOptions(_ options: String?) -> (command: String?, interval: Double, retries: Int) {
+        var words: [String] = []
+        var current = ""
+        var quote: Character?
+        var inWord = false
+        for c in options ?? "" {
+            if let q = quote {
+                if c == q { quote = nil } else { current.append(c) }
+            } else if c == "\"" || c == "'" {
+                quote = c
+                inWord = true
+            } else if c == " " || c == "\t" || c == "\n" {
+                if inWord { words.append(current) }
+                current = ""
+                inWord = false
+            } else {
+                current.append(c)
+                inWord = true
+            }
+        }
+        if inWord { words.append(current) }
+        var values: [String: String] = [:]
+        var i = 0
+        while i < words.count {
+            let word = words[i]
+            if let eq = word.firstIndex(of: "="), word.hasPrefix("--") {
+                values[String(word[..<eq])] = String(word[word.index(after: eq)...])
+            } else if word.hasPrefix("--"), i + 1 < words.count {
+                values[word] = words[i + 1]
+                i += 1
+            }
+            i += 1
+        }
+        func seconds(_ text: String?) -> Double? {
+            guard var t = text?.lowercased(), !t.isEmpty else { return nil }
+            var scale = 1.0
+            if t.hasSuffix("ms") {
+                scale = 0.001
+                t.removeLast(2)
+            } else if t.hasSuffix("s") {
+                t.removeLast()
+            } else if t.hasSuffix("m") {
+                scale = 60
+                t.removeLast()
+            }
+            return Double(t).map { $0 * scale }
+        }
+        return (values["--health-cmd"], min(10, seconds(values["--health-interval"]) ?? 1), max(1, Int(values["--health-retries"] ?? "") ?? 10))
+    }
+
+    /// The host port a service listens on: the one `ports:` maps the image's port to, else free.
+    static func hostPort(_ ports: [String], containerPort: Int) -> Int? {
+        for entry in ports {
+            let spec = entry.split(separator: "/").first.map(String.init) ?? entry
+            let parts = spec.split(separator: ":").map(String.init)
+            guard let container = parts.last.flatMap({ Int($0) }), container == containerPort else { continue }
+            if parts.count >= 2, let host = Int(parts[parts.count - 2]), host > 0 { return host }
+        }
+        return nil
+    }
+
+    /// Starts the job's services; on a failure, those already started are stopped.
+    func startServices(
+        _ github: GitHubJob, context: WorkflowJobContext, scope: ExpressionScope, pgids: inout [Int32]
+    ) async -> (running: [RunningService], value: ExpressionValue, failure: String?) {
+        var running: [RunningService] = []
+        var values: [(String, ExpressionValue)] = []
+        for service in github.services {
+            do {
+                let image = try ExpressionTemplate.parse(service.image).text(in: scope)
+                if image.isEmpty { continue }  // GitHub starts no service for an empty image
+                guard let kind = ServiceImage(image: image) else {
+                    throw ExpressionError(ServiceImage.refusal(image: image, id: service.id) ?? "unknown image")
+                }
+                var env: [String: String] = [:]
+                for entry in service.env { env[entry.name] = try ExpressionTemplate.parse(entry.text).text(in: scope) }
+                let ports = try service.ports.map { try ExpressionTemplate.parse($0).text(in: scope) }
+                let started = try await startService(
+                    service.id, kind: kind, image: image, env: env, ports: ports, dockerOptions: service.options, context: context, pgids: &pgids)
+                running.append(started)
+                var portValues: [(String, ExpressionValue)] = [(String(kind.defaultPort), .string(String(started.port)))]
+                for entry in ports {
+                    let container = entry.split(separator: "/").first.flatMap { $0.split(separator: ":").last }.map(String.init) ?? entry
+                    if container != String(kind.defaultPort) { portValues.append((container, .string(String(started.port)))) }
+                }
+                values.append(
+                    (
+                        service.id,
+                        .object(
+                            ExpressionObject([
+                                ("id", .string(started.pid)), ("network", .string("host")), ("ports", .object(ExpressionObject(portValues))),
+                            ]))
+                    ))
+            } catch {
+                await stopServices(running, context: context, pgids: &pgids)
+                return ([], .null, "service `\(service.id)` (\(service.location)): \((error as? ExpressionError)?.message ?? "\(error)")")
+            }
+        }
+        return (running, .object(ExpressionObject(values)), nil)
+    }
+
+    private func startService(
+        _ id: String, kind: ServiceImage, image: String, env given: [String: String], ports: [String], dockerOptions: String?,
+        context: WorkflowJobContext, pgids: inout [Int32]
+    ) async throws(ExpressionError) -> RunningService {
+        let mapped = Self.hostPort(ports, containerPort: kind.defaultPort)
+        if let mapped, !Self.isFree(mapped) {
+            throw ExpressionError(
+                "port \(mapped) (`ports:` maps \(kind.defaultPort) to it) is in use on this host, by another job's service or a server here: map it as `- \(kind.defaultPort)` and read `job.services.\(id).ports[\(kind.defaultPort)]`, or run such jobs one at a time (--jobs 1)"
+            )
+        }
+        guard let port = mapped ?? Self.freePort() else { throw ExpressionError("no free port on 127.0.0.1") }
+        var env = options.baseEnvironment
+        for (k, v) in given { env[k] = v }
+        env["SG_PORT"] = String(port)
+        env["SG_KIND"] = kind.rawValue
+        env["SG_ID"] = id
+        let health = Self.healthOptions(dockerOptions)
+        env["SG_HEALTH"] = health.command ?? ""
+        env["SG_HEALTH_INTERVAL"] = String(health.interval)
+        env["SG_HEALTH_RETRIES"] = String(health.retries)
+        env["SG_DEFAULT_PORT"] = String(kind.defaultPort)
+        if kind == .postgres {
+            let user = given["POSTGRES_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgres"
+            let method = given["POSTGRES_HOST_AUTH_METHOD"] ?? ""
+            if (given["POSTGRES_PASSWORD"] ?? "").isEmpty && method != "trust" {
+                throw ExpressionError(
+                    "the postgres image needs POSTGRES_PASSWORD (\"Database is uninitialized and superuser password is not specified\"), or POSTGRES_HOST_AUTH_METHOD=trust"
+                )
+            }
+            env["SG_PG_USER"] = user
+            env["SG_PG_DB"] = given["POSTGRES_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? user
+            env["SG_PG_AUTH"] = method.isEmpty ? "scram-sha-256" : method
+            let (_, tag) = ServiceImage.split(image)
+            env["SG_PG_WANTED"] = tag.flatMap { $0.split(separator: ".").first.flatMap { Int($0.prefix { $0.isNumber }) } }.map(String.init) ?? ""
+        }
+        let log = context.log
+        let jobID = context.job.id
+        let observer = self.observer
+        let masker = self.masker
+        log.mark("-- service \(id): \(image) on 127.0.0.1:\(port) --")
+        observer.handle(.output(job: jobID, line: "service \(id): starting \(image) on 127.0.0.1:\(port)"))
+        let readyLine = Locked<[String]?>(nil)
+        let remaining = context.deadline - ContinuousClock().now
+        let outcome = await runner.run(
+            ProcessRequest(
+                argv: namespaces.wrap(["bash", "-c", Self.serviceStartScript], job: jobID),
+                environment: ProcessEnvironment(base: environmentBase, overrides: env),
+                workingDirectory: context.workspace, timeout: TimeSpan(milliseconds: max(0, min(remaining.milliseconds, 300_000))),
+                killGrace: self.options.killGrace),
+            cancellation: cancellation
+        ) { line in
+            // The script's last line on success: `ready <directory> <pid>`.
+            if line.text.hasPrefix("ready ") {
+                readyLine.withLock { $0 = line.text.split(separator: " ").map(String.init) }
+                return
+            }
+            let text = masker(line.text)
+            log.write("service \(id): \(text)")
+            observer.handle(.output(job: jobID, line: "service \(id): \(text)"))
+        }
+        if let pid = outcome.pid { pgids.append(pid) }
+        let ready = readyLine.value ?? []
+        guard outcome.succeeded, ready.count >= 3 else {
+            switch outcome.termination {
+            case .exited(127): throw ExpressionError("\(kind.package) is not installed here: install it (apt install \(kind.package))")
+            case .timedOut: throw ExpressionError("did not become ready in time")
+            default: throw ExpressionError("did not start (see the lines above and \(log.path))")
+            }
+        }
+        return RunningService(id: id, kind: kind, directory: ready[1], port: port, pid: ready[2])
+    }
+
+    /// Stops the services (each given a few seconds, then its group is killed with the job's).
+    func stopServices(_ services: [RunningService], context: WorkflowJobContext, pgids: inout [Int32]) async {
+        for service in services.reversed() {
+            var env = options.baseEnvironment
+            env["SG_DIR"] = service.directory
+            env["SG_PID"] = service.pid
+            env["SG_KIND"] = service.kind.rawValue
+            let log = context.log
+            let id = service.id
+            let outcome = await runner.run(
+                ProcessRequest(
+                    argv: namespaces.wrap(["bash", "-c", Self.serviceStopScript], job: context.job.id),
+                    environment: ProcessEnvironment(base: environmentBase, overrides: env), workingDirectory: "/", timeout: TimeSpan(milliseconds: 15_000),
+                    killGrace: options.killGrace),
+                cancellation: CancellationToken()
+            ) { line in log.write("service \(id): \(line.text)") }
+            if let pid = outcome.pid { pgids.append(pid) }
+            log.mark("-- service \(id) stopped --")
+        }
+    }
+
+    /// Prepares the data directory, starts the server in the background (in this script's
+    /// process group), waits for it, runs the health command; prints `ready DIR PID` last.
+    static let serviceStartScript = #"""
+        set -u
+        fail() { echo "$*" >&2; [ -n "${dir:-}" ] && [ -f "$dir/server.log" ] && tail -n 20 "$dir/server.log" >&2; exit "${2:-1}"; }
+        base=${TMPDIR:-/tmp}; [ "$(id -u)" = 0 ] && base=/tmp  # the postgres user must reach it
+        dir=$(mktemp -d "$base/shipgate-service-XXXXXX") || fail "cannot create a data directory"
+        chmod 700 "$dir"
+        port=$SG_PORT
+        case "$SG_KIND" in
+        postgres)
+          pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+          [ -n "$pgbin" ] || pgbin=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
+          [ -x "$pgbin/initdb" ] || { echo "postgresql is not installed here: install it (apt install postgresql)"; exit 127; }
+          have=$("$pgbin/postgres" --version | sed -E 's/[^0-9]*([0-9]+).*/\1/')
+          if [ -n "$SG_PG_WANTED" ] && [ "$SG_PG_WANTED" != "$have" ]; then echo "warning: the image asks for PostgreSQL $SG_PG_WANTED; this host has $have"; fi
+          runas=()
+          if [ "$(id -u)" = 0 ]; then id postgres >/dev/null 2>&1 || fail "running as root needs the postgres user to run PostgreSQL"; runas=(setpriv --reuid=postgres --regid=postgres --init-groups --); chown postgres "$dir"; fi
+          umask 077
+          printf '%s\n' "${POSTGRES_PASSWORD:-}" > "$dir/pw"
+          [ "$(id -u)" = 0 ] && chown postgres "$dir/pw"
+          "${runas[@]}" "$pgbin/initdb" -D "$dir/data" -U "$SG_PG_USER" --auth-local=trust --auth-host="$SG_PG_AUTH" --pwfile="$dir/pw" -E UTF8 --no-sync > "$dir/server.log" 2>&1 || fail "initdb failed"
+          rm -f "$dir/pw"
+          "${runas[@]}" "$pgbin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=localhost -c dynamic_shared_memory_type=mmap -c fsync=off >> "$dir/server.log" 2>&1 < /dev/null &
+          pid=$!
+          check() { "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port"; }
+          ;;
+        redis)
+          command -v redis-server >/dev/null || { echo "redis-server is not installed here: install it (apt install redis-server)"; exit 127; }
+          redis-server --port "$port" --bind 127.0.0.1 -::1 --save "" --appendonly no --dir "$dir" --daemonize no > "$dir/server.log" 2>&1 < /dev/null &
+          pid=$!
+          check() { exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1; printf 'PING\r\n' >&3; read -r -t 1 reply <&3; exec 3<&-; [ "${reply%$'\r'}" = "+PONG" ]; }
+          ;;
+        memcached)
+          command -v memcached >/dev/null || { echo "memcached is not installed here: install it (apt install memcached)"; exit 127; }
+          user=(); [ "$(id -u)" = 0 ] && user=(-u nobody)
+          memcached -l 127.0.0.1 -p "$port" -U 0 "${user[@]}" > "$dir/server.log" 2>&1 < /dev/null &
+          pid=$!
+          check() { exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1; printf 'version\r\n' >&3; read -r -t 1 reply <&3; exec 3<&-; [ "${reply#VERSION}" != "$reply" ]; }
+          ;;
+        esac
+        ok=
+        for _ in $(seq 1 600); do
+          kill -0 "$pid" 2>/dev/null || fail "the server exited"
+          if check 2>/dev/null; then ok=1; break; fi
+          sleep 0.05
+        done
+        [ -n "$ok" ] || fail "the server did not answer on 127.0.0.1:$port"
+        if [ "$SG_KIND" = postgres ] && [ "$SG_PG_DB" != "$SG_PG_USER" ]; then
+          "$pgbin/createdb" -h "$dir" -p "$port" -U "$SG_PG_USER" "$SG_PG_DB" || fail "cannot create the database $SG_PG_DB"
+        fi
+        if [ -n "$SG_HEALTH" ]; then
+          [ "$SG_KIND" = postgres ] && PATH=$pgbin:$PATH  # pg_isready and psql, as in the image
+          export PGHOST=127.0.0.1 PGPORT=$port PGUSER=${SG_PG_USER:-postgres} PGPASSWORD=${POSTGRES_PASSWORD:-} PGDATABASE=${SG_PG_DB:-postgres} REDIS_HOST=127.0.0.1 REDIS_PORT=$port
+          if [ "$SG_KIND" != postgres ] && [ "$port" != "$SG_DEFAULT_PORT" ]; then
+            echo "health-cmd not run: it would reach the image's default port $SG_DEFAULT_PORT, and the service listens on $port (shipgate's own check passed)"
+          else
+            healthy=
+            for _ in $(seq 1 "$SG_HEALTH_RETRIES"); do
+              if bash -c "$SG_HEALTH" > /dev/null 2>&1; then healthy=1; break; fi
+              sleep "$SG_HEALTH_INTERVAL"
+            done
+            [ -n "$healthy" ] || fail "health-cmd failed $SG_HEALTH_RETRIES times: $SG_HEALTH"
+          fi
+        fi
+        echo "ready $dir $pid"
+        """#
+
+    static let serviceStopScript = #"""
+        set -u
+        # Gone, or a zombie (shipgate, its subreaper, reaps it): `kill -0` alone would wait for that.
+        alive() { local s; s=$(sed 's/.*) //' "/proc/$SG_PID/stat" 2>/dev/null | cut -d' ' -f1); [ -n "$s" ] && [ "$s" != Z ]; }
+        [ -n "$SG_PID" ] && alive && {
+          if [ "$SG_KIND" = postgres ]; then kill -QUIT "$SG_PID"; else kill -TERM "$SG_PID"; fi
+          for _ in $(seq 1 200); do alive || break; sleep 0.05; done
+          kill -KILL "$SG_PID" 2>/dev/null
+        }
+        case "$SG_DIR" in */shipgate-service-*) rm -rf "$SG_DIR" ;; esac
+        exit 0
+        """#
+}

@@ -1,0 +1,265 @@
+import CLibgit2
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Where `uses: owner/repo[/path]@ref` actions come from, and the cache that keeps them.
+///
+/// Contract:
+/// - `owner/repo` is fetched from `<baseURL>/<owner>/<repo>` (GitHub by default; a mirror, or a
+///   `file://` directory holding `owner/repo` or `owner/repo.git` bare repositories, works the
+///   same) into a bare mirror under `root`: one per base URL and repository, shared by every
+///   repository and run of the user, locked (`flock`) while it is fetched.
+/// - A ref resolves as git resolves a name: a tag, then a branch; a 40-hex ref must name a
+///   commit the repository has (libgit2 checks every object it reads against its id, so a
+///   mirror whose objects were changed fails instead of giving other code).
+/// - Online, a tag or branch is fetched again each time it is resolved (once per run; the
+///   caller records the commit); a SHA already in the mirror needs no network. Offline, only
+///   the mirror is read, and a missing action is an error that names it.
+/// - Nothing here runs the `git` binary.
+public struct ActionRepositories: Sendable {
+    public var root: String
+    public var baseURL: String
+    public var offline: Bool
+
+    public static let defaultURL = "https://github.com"
+
+    public init(root: String, baseURL: String = ActionRepositories.defaultURL, offline: Bool = false) {
+        self.root = root
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.offline = offline
+    }
+
+    /// A ref resolved to its commit.
+    public struct Resolved: Sendable, Equatable, Codable {
+        public var repository: String
+        public var ref: String
+        public var commit: String
+        /// Where it was fetched from.
+        public var url: String
+        /// Said when the remote could not be reached and the mirror's copy was used.
+        public var warning: String?
+    }
+
+    public static func isCommitSHA(_ ref: String) -> Bool {
+        ref.utf8.count == 40 && ref.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
+    }
+
+    /// `owner/repo` as the mirror's key (GitHub's names are case-insensitive).
+    static func key(_ repository: String) -> String { repository.lowercased() }
+
+    public func url(of repository: String) -> String {
+        let direct = baseURL + "/" + repository
+        if let path = Self.localPath(direct), !FileManager.default.fileExists(atPath: path), FileManager.default.fileExists(atPath: path + ".git") {
+            return direct + ".git"
+        }
+        return direct
+    }
+
+    static func localPath(_ url: String) -> String? {
+        if url.hasPrefix("file://") { return String(url.dropFirst("file://".count)) }
+        return url.hasPrefix("/") ? url : nil
+    }
+
+    /// The mirror's directory: `<root>/<base URL as a name>/<owner>/<repo>.git`.
+    public func mirror(of repository: String) -> String {
+        let host = String(
+            baseURL.replacing("https://", with: "").replacing("http://", with: "").replacing("file://", with: "file_").map {
+                $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_"
+            })
+        return "\(root)/\(host)/\(Self.key(repository)).git"
+    }
+
+    /// The commit `ref` names in the mirror, without any network; nil when it does not have it.
+    public func cachedCommit(repository: String, ref: String) -> String? {
+        let path = mirror(of: repository)
+        guard FileManager.default.fileExists(atPath: path), let repo = try? BareRepository(path: path, create: false) else { return nil }
+        return repo.lookup(ref)
+    }
+
+    public func resolve(repository: String, ref: String) throws(GitError) -> Resolved {
+        _ = Libgit2.ready
+        let path = mirror(of: repository)
+        let url = url(of: repository)
+        let missing = GitError(
+            message: "`\(repository)@\(ref)` is not in the action cache, and --offline forbids fetching it; run once without --offline to fetch it",
+            path: path, code: -1)
+        if offline {
+            guard let commit = cachedCommit(repository: repository, ref: ref) else { throw missing }
+            return Resolved(repository: repository, ref: ref, commit: commit, url: url)
+        }
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        defer { if lock >= 0 { close(lock) } }
+        if lock >= 0 { flock(lock, LOCK_EX) }
+        let repo = try BareRepository(path: path, create: true)
+        // A commit already here needs no network: its id is its content.
+        if Self.isCommitSHA(ref), let commit = repo.lookup(ref) { return Resolved(repository: repository, ref: ref, commit: commit, url: url) }
+        do {
+            try repo.fetch(url: url, refspecs: ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"])
+        } catch {
+            if let commit = repo.lookup(ref) {
+                return Resolved(
+                    repository: repository, ref: ref, commit: commit, url: url,
+                    warning: "cannot fetch \(url) (\(error.message)); using the cached \(repository)@\(ref) (\(commit.prefix(12)))")
+            }
+            throw GitError(message: "cannot fetch the action \(repository)@\(ref) from \(url): \(error.message)", path: path, code: error.code)
+        }
+        if let commit = repo.lookup(ref) { return Resolved(repository: repository, ref: ref, commit: commit, url: url) }
+        if Self.isCommitSHA(ref) {
+            // Not on a branch or tag: ask for the commit itself (servers that allow it, GitHub does).
+            try? repo.fetch(url: url, refspecs: ["+\(ref.lowercased()):refs/shipgate/\(ref.lowercased())"])
+            if let commit = repo.lookup(ref) { return Resolved(repository: repository, ref: ref, commit: commit, url: url) }
+            throw GitError(message: "`\(repository)@\(ref)`: \(url) has no commit \(ref)", path: path, code: -1)
+        }
+        throw GitError(message: "`\(repository)@\(ref)`: \(url) has no tag or branch `\(ref)`", path: path, code: -1)
+    }
+
+    /// Writes the tree of `commit` into `directory` (which must not exist): regular files with
+    /// their executable bit, links whose target stays inside the tree; submodules are left
+    /// out. Written to a sibling first and renamed, so a directory that exists is complete.
+    /// Returns the number of files.
+    @discardableResult
+    public func extract(repository: String, commit: String, into directory: String) throws(GitError) -> Int {
+        let repo = try BareRepository(path: mirror(of: repository), create: false)
+        let partial = directory + ".partial-\(getpid())"
+        try? FileManager.default.removeItem(atPath: partial)
+        let count = try repo.write(commit: commit, into: partial)
+        try? FileManager.default.removeItem(atPath: directory)
+        guard rename(partial, directory) == 0 else {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw GitError(message: "cannot move the action into place: \(String(cString: strerror(errno)))", path: directory, code: -1)
+        }
+        return count
+    }
+}
+
+/// A bare repository (the action mirrors): init, fetch, lookups and writing out a tree.
+final class BareRepository {
+    let pointer: OpaquePointer
+    let path: String
+
+    init(path: String, create: Bool) throws(GitError) {
+        _ = Libgit2.ready
+        self.path = path
+        var repo: OpaquePointer?
+        var code = git_repository_open_bare(&repo, path)
+        if code < 0, create {
+            // Absent, or left broken by an interrupted first fetch: start it again.
+            try? FileManager.default.removeItem(atPath: path)
+            code = git_repository_init(&repo, path, 1)
+        }
+        try Libgit2.check(code, path: path, doing: create ? "cannot create the action mirror" : "cannot open the action mirror")
+        pointer = repo!
+    }
+
+    deinit { git_repository_free(pointer) }
+
+    /// The commit `ref` names: a tag, a branch, or a full SHA of a commit (never a tag object
+    /// or tree named by its id).
+    func lookup(_ ref: String) -> String? {
+        if ActionRepositories.isCommitSHA(ref) {
+            var oid = git_oid()
+            guard git_oid_fromstr(&oid, ref.lowercased()) == 0 else { return nil }
+            var commit: OpaquePointer?
+            guard git_commit_lookup(&commit, pointer, &oid) == 0, let commit else { return nil }
+            defer { git_commit_free(commit) }
+            return git_commit_id(commit).map { Commit.hex($0.pointee) }
+        }
+        // Names git would not read as a ref (`..`, a leading `-`, control characters) name nothing.
+        guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains(".."), ref.utf8.allSatisfy({ $0 > 32 && $0 != 127 && $0 != 58 && $0 != 94 && $0 != 126 })
+        else { return nil }
+        for full in ["refs/tags/\(ref)", "refs/heads/\(ref)"] {
+            var object: OpaquePointer?
+            guard git_revparse_single(&object, pointer, full + "^{commit}") == 0, let object else { continue }
+            defer { git_object_free(object) }
+            if let oid = git_object_id(object) { return Commit.hex(oid.pointee) }
+        }
+        return nil
+    }
+
+    func fetch(url: String, refspecs: [String]) throws(GitError) {
+        var remote: OpaquePointer?
+        try Libgit2.check(git_remote_create_anonymous(&remote, pointer, url), path: url, doing: "cannot use the remote")
+        defer { git_remote_free(remote) }
+        var options = git_fetch_options()
+        try Libgit2.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), path: url, doing: "cannot fetch")
+        options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
+        options.update_fetchhead = 0
+        options.prune = GIT_FETCH_PRUNE
+        var pointers: [UnsafeMutablePointer<CChar>?] = refspecs.map { strdup($0) }
+        defer { pointers.forEach { free($0) } }
+        let code = pointers.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var specs = git_strarray(strings: buffer.baseAddress, count: buffer.count)
+            return git_remote_fetch(remote, &specs, &options, nil)
+        }
+        try Libgit2.check(code, path: url, doing: "fetch failed")
+    }
+
+    func write(commit: String, into directory: String) throws(GitError) -> Int {
+        var object: OpaquePointer?
+        try Libgit2.check(git_revparse_single(&object, pointer, commit + "^{tree}"), path: path, doing: "cannot read the tree of \(commit)")
+        defer { git_object_free(object) }
+        var count = 0
+        try write(tree: object!, to: directory, depth: 0, count: &count)
+        return count
+    }
+
+    private func write(tree: OpaquePointer, to directory: String, depth: Int, count: inout Int) throws(GitError) {
+        guard depth < 64 else { return }
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            throw GitError(message: "cannot create the directory: \(String(cString: strerror(errno)))", path: directory, code: -1)
+        }
+        for i in 0..<git_tree_entrycount(tree) {
+            guard let entry = git_tree_entry_byindex(tree, i), let rawName = git_tree_entry_name(entry) else { continue }
+            let name = String(cString: rawName)
+            // A name git itself would refuse to check out (`..`, `.git`, a slash) is skipped.
+            guard name != ".", name != "..", name.lowercased() != ".git", !name.contains("/") else { continue }
+            let target = directory + "/" + name
+            let mode = git_tree_entry_filemode(entry)
+            switch mode {
+            case GIT_FILEMODE_TREE:
+                var sub: OpaquePointer?
+                guard git_tree_lookup(&sub, pointer, git_tree_entry_id(entry)) == 0, let sub else { continue }
+                defer { git_tree_free(sub) }
+                try write(tree: sub, to: target, depth: depth + 1, count: &count)
+            case GIT_FILEMODE_BLOB, GIT_FILEMODE_BLOB_EXECUTABLE, GIT_FILEMODE_LINK:
+                var blob: OpaquePointer?
+                try Libgit2.check(git_blob_lookup(&blob, pointer, git_tree_entry_id(entry)), path: target, doing: "cannot read the file")
+                defer { git_blob_free(blob) }
+                let size = Int(git_blob_rawsize(blob))
+                let raw = git_blob_rawcontent(blob)
+                if mode == GIT_FILEMODE_LINK {
+                    let link = raw.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? ""
+                    // Only a relative link that stays inside the action's tree.
+                    var level = depth
+                    var escapes = link.hasPrefix("/")
+                    for part in link.split(separator: "/") {
+                        if part == ".." { level -= 1 } else if part != "." { level += 1 }
+                        if level < 0 { escapes = true }
+                    }
+                    if !escapes { symlink(link, target) }
+                    continue
+                }
+                let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0o755 : 0o644)
+                guard fd >= 0 else { throw GitError(message: "cannot write: \(String(cString: strerror(errno)))", path: target, code: -1) }
+                defer { close(fd) }
+                var offset = 0
+                while offset < size, let raw {
+                    let n = systemWrite(fd, raw + offset, size - offset)
+                    guard n > 0 else { throw GitError(message: "cannot write: \(String(cString: strerror(errno)))", path: target, code: -1) }
+                    offset += n
+                }
+                count += 1
+            default: continue  // submodules (commits) are not fetched, as GitHub's tarball has none
+            }
+        }
+    }
+}
+
+/// `write(2)` (the class's own `write` methods hide the C one inside it).
+private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }

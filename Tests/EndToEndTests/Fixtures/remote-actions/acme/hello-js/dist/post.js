@@ -1,0 +1,1 @@
+console.log(`post: greeted ${process.env.STATE_greeted}, started ${process.env.STATE_started}`);
