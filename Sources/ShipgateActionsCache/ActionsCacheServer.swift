@@ -57,7 +57,13 @@ public final class ActionsCacheServer: Sendable {
                 port.continuation.finish()
             },
             logger: Logger(label: "shipgate.actions-cache", factory: { _ in SwiftLogNoOpLogHandler() }))
-        task.withLock { $0 = Task { try await app.runService() } }
+        // No signal handling of its own: Ctrl-C is the run's to handle (post steps still save).
+        task.withLock {
+            $0 = Task {
+                defer { port.continuation.finish() }  // a failed bind ends the wait below too
+                try await app.runService(gracefulShutdownSignals: [])
+            }
+        }
         var bound = 0
         for await p in port.stream {
             bound = p
@@ -69,6 +75,16 @@ public final class ActionsCacheServer: Sendable {
         return ["ACTIONS_CACHE_URL": base, "ACTIONS_RUNTIME_TOKEN": runtimeToken]
     }
 
+    /// Stops listening without waiting for it (for a `defer`); uploads in progress are dropped.
+    public func stopNow() {
+        let running = task.withLock { t -> Task<Void, any Error>? in
+            defer { t = nil }
+            return t
+        }
+        running?.cancel()
+        store.removeUploads()
+    }
+
     public func stop() async {
         let running = task.withLock { t -> Task<Void, any Error>? in
             defer { t = nil }
@@ -76,6 +92,7 @@ public final class ActionsCacheServer: Sendable {
         }
         running?.cancel()
         _ = try? await running?.value
+        store.removeUploads()
     }
 
     func authorized(_ request: Request, _ context: BasicRequestContext) -> Bool {
@@ -145,7 +162,8 @@ public final class ActionsCacheServer: Sendable {
             }
         }
         router.get("/:token/_blobs/:digest") { request, context -> Response in
-            guard context.parameters.get("token") == self.pathToken, let digest = context.parameters.get("digest"), let path = self.store.blobPath(digest)
+            guard context.parameters.get("token") == self.pathToken, let digest = context.parameters.get("digest"),
+                let path = self.store.blobPath(digest, scope: self.scope)
             else { return Self.json(.notFound, #"{"message":"not found"}"#) }
             var st = stat()
             guard stat(path, &st) == 0 else { return Self.json(.notFound, #"{"message":"not found"}"#) }
@@ -168,8 +186,10 @@ public final class ActionsCacheServer: Sendable {
 
     /// `bytes 0-1023/*` → 0.
     public static func rangeStart(_ header: String) -> Int64? {
-        guard header.hasPrefix("bytes "), let dash = header.firstIndex(of: "-") else { return nil }
-        return Int64(header[header.index(header.startIndex, offsetBy: 6)..<dash])
+        guard header.hasPrefix("bytes "), let dash = header.firstIndex(of: "-"),
+            let start = Int64(header[header.index(header.startIndex, offsetBy: 6)..<dash]), start >= 0, start <= ActionsCacheStore.maxSize
+        else { return nil }
+        return start
     }
 
     static func object(_ values: [String: String]) -> String {

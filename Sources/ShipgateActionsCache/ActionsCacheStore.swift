@@ -56,7 +56,10 @@ public final class ActionsCacheStore: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: uploads, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: uploads) }
+    deinit { removeUploads() }
+
+    /// Removes the uploads in progress (when the service stops).
+    public func removeUploads() { try? FileManager.default.removeItem(atPath: uploads) }
 
     static func name(scope: String, key: String, version: String) -> String { Digest.sha256(Array("\(scope)\n\(key)\n\(version)".utf8)) }
 
@@ -108,7 +111,8 @@ public final class ActionsCacheStore: @unchecked Sendable {
 
     /// Writes a chunk at `offset` of upload `id`; false for an unknown id or a write error.
     public func write(_ id: Int, offset: Int64, bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let path = uploadPath(id), offset >= 0, offset + Int64(bytes.count) <= Self.maxSize else { return false }
+        let (end, overflow) = offset.addingReportingOverflow(Int64(bytes.count))
+        guard let path = uploadPath(id), offset >= 0, !overflow, end <= Self.maxSize else { return false }
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -148,9 +152,17 @@ public final class ActionsCacheStore: @unchecked Sendable {
         }
     }
 
-    public func blobPath(_ digest: String) -> String? {
+    /// The archive blob `digest`, when an entry of `scope` (nil: any) names it: a client sees
+    /// only its own repository's archives, whatever else the content-addressed store holds.
+    public func blobPath(_ digest: String, scope: String? = nil) -> String? {
         guard digest.utf8.count == 64, digest.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }), cache.hasBlob(digest) else {
             return nil
+        }
+        if let scope {
+            let named = cache.entries(.actionsCache).contains {
+                cache.peekEntry(.actionsCache, $0.name, as: Entry.self).map { $0.scope == scope && $0.blob == digest } ?? false
+            }
+            guard named else { return nil }
         }
         return cache.blobPath(digest)
     }

@@ -44,7 +44,7 @@ extension JobExecutor {
     func runJavaScript(
         _ call: JavaScriptCall, stage: JavaScriptStage, context: WorkflowJobContext, frame: StepFrame, timeout: TimeSpan?, state: inout WorkflowJobState,
         pgids: inout [Int32]
-    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
+    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?, launched: Bool) {
         let label = stage == .main ? call.name : "\(stage.rawValue == "pre" ? "Pre" : "Post") \(call.name)"
         let script: String? =
             switch stage {
@@ -52,18 +52,22 @@ extension JobExecutor {
             case .main: call.script.main
             case .post: call.script.post
             }
-        guard let script else { return (nil, [:], 0) }
+        guard let script else { return (nil, [:], 0, false) }
         let wanted = call.script.nodeMajor
         guard let node = options.workflow?.node[wanted], let binary = node.path else {
             let why = options.workflow?.node[wanted]?.problem ?? "no Node.js \(wanted) or newer was found"
-            return ("step `\(label)`: \(call.action.path) is a JavaScript action (`using: \(call.script.using)`): \(why)", [:], nil)
+            return ("step `\(label)`: \(call.action.path) is a JavaScript action (`using: \(call.script.using)`): \(why)", [:], nil, false)
         }
         if let warning = node.warning { emitLine(context.job.id, "warning: \(call.action.path): \(warning)", context.log) }
-        if let verify = call.verify, let problem = verify() { return ("step `\(label)`: \(problem)", [:], nil) }
+        if let verify = call.verify, let problem = verify() { return ("step `\(label)`: \(problem)", [:], nil, false) }
         let directory = call.action.resolvedDirectory(workspace: context.workspace, selfActions: options.workflow?.selfActions ?? [:])
-        let entry = (directory as NSString).appendingPathComponent(script)
-        guard entry.hasPrefix(directory + "/"), FileManager.default.fileExists(atPath: entry) else {
-            return ("step `\(label)`: \(call.action.path): `runs.\(stage.rawValue)` names \(script), which is not in the action", [:], nil)
+        // The script may be beside the action (`../lib/main.js`, as in multi-action repositories),
+        // never outside its repository's tree (the fetched tree, the workspace, the `$/` copy).
+        let treeRoot = call.action.remote?.treeRoot ?? (call.action.fromCommit ? directory : context.workspace)
+        let entry = URL(fileURLWithPath: directory).appendingPathComponent(script).standardizedFileURL.resolvingSymlinksInPath().path
+        let root = URL(fileURLWithPath: treeRoot).resolvingSymlinksInPath().path
+        guard entry.hasPrefix(root + "/"), FileManager.default.fileExists(atPath: entry) else {
+            return ("step `\(label)`: \(call.action.path): `runs.\(stage.rawValue)` names \(script), which is not in the action's repository", [:], nil, false)
         }
         var extra: [String: String] = [:]
         for (key, value) in call.inputs { extra[Self.inputVariable(key)] = value }
@@ -80,7 +84,7 @@ extension JobExecutor {
             [binary, entry], name: label, context: context, frame: jsFrame, actionID: call.actionID, stepEnv: call.stepEnv, directory: context.workspace,
             timeout: timeout, extra: extra, state: &state, pgids: &pgids)
         if !outcome.saved.isEmpty { state.saved[call.stateKey, default: [:]].merge(outcome.saved) { _, new in new } }
-        return (outcome.failure, outcome.outputs, outcome.exitCode)
+        return (outcome.failure, outcome.outputs, outcome.exitCode, true)
     }
 
     /// Runs the `pre` of every step of the job whose JavaScript action has one (see the
@@ -88,6 +92,9 @@ extension JobExecutor {
     func runPreSteps(
         _ steps: [(GitHubStep, String)], frame: inout StepFrame, context: WorkflowJobContext, state: inout WorkflowJobState, pgids: inout [Int32]
     ) async {
+        // The ids the steps will get (`__owner_repo`, `__owner_repo_2`): a pre's `GITHUB_ACTION` is its main's.
+        var names = state
+        let ids = steps.map { actionName($0.0, state: &names) }
         for (index, (step, declaredName)) in steps.enumerated() {
             guard let action = resolvedAction(step), let script = action.javascript, script.pre != nil else { continue }
             let scope = jobScope(context, state: state, frame: frame)
@@ -112,7 +119,7 @@ extension JobExecutor {
             }
             let name = step.name ?? declaredName
             let call = JavaScriptCall(
-                action: action, script: script, name: name, actionID: step.id ?? "__" + action.path.replacing("/", with: "_"), stateKey: "\(index + 1)",
+                action: action, script: script, name: name, actionID: ids[index], stateKey: "\(index + 1)",
                 inputs: inputs, stepEnv: [], verify: actionVerifier(action, workspace: context.workspace))
             context.log.mark("-- Pre \(masker(name)) --")
             observer.handle(.output(job: context.job.id, line: "Pre \(masker(name))"))
@@ -214,8 +221,11 @@ extension JobExecutor {
         let directory = action.resolvedDirectory(workspace: workspace, selfActions: options.workflow?.selfActions ?? [:])
         let expected: [String: String]?
         let what: String
-        if action.remote != nil {
-            expected = options.workflow?.actionDigests[directory]
+        var checked = directory
+        if let remote = action.remote {
+            // The whole fetched tree: an action may run files beside its own directory.
+            checked = remote.treeRoot
+            expected = options.workflow?.actionDigests[checked]
             what = "its fetched copy"
         } else if action.fromCommit {
             expected = options.workflow?.selfActionDigests[action.directory]
@@ -225,8 +235,8 @@ extension JobExecutor {
         }
         guard let expected else { return nil }
         let path = action.path
-        return {
-            let actual = ActionFiles.digests(directory)
+        return { [checked] in
+            let actual = ActionFiles.digests(checked)
             guard actual != expected else { return nil }
             let changed = Set(actual.keys).union(expected.keys).filter { actual[$0] != expected[$0] }.sorted()
             return "\(path): \(what) changed during the run (\(changed.prefix(3).joined(separator: ", "))); refusing it"
@@ -236,9 +246,29 @@ extension JobExecutor {
 
 /// The files of an extracted action, for the check before each use.
 public enum ActionFiles {
-    /// Every file under `directory` (hidden ones too) → its SHA-256, by relative path.
+    /// Every entry under `directory` (hidden ones too, links not followed) by relative path:
+    /// a file's SHA-256, a link's target (`-> target`), so changing a file, adding one or
+    /// re-pointing a link all show.
     public static func digests(_ directory: String) -> [String: String] {
-        let found = WorkflowHashFiles.match(["**"], root: directory)
-        return Dictionary(found.map { (String($0.dropFirst(directory.count + 1)), (try? Digest.file($0).digest) ?? "") }, uniquingKeysWith: { a, _ in a })
+        var out: [String: String] = [:]
+        func walk(_ relative: String, depth: Int) {
+            guard depth < 64 else { return }
+            let path = relative.isEmpty ? directory : directory + "/" + relative
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+            for name in names {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                let full = directory + "/" + child
+                var st = stat()
+                guard lstat(full, &st) == 0 else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: walk(child, depth: depth + 1)
+                case S_IFLNK: out[child] = "-> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "")
+                case S_IFREG: out[child] = (try? Digest.file(full).digest) ?? ""
+                default: out[child] = "special"
+                }
+            }
+        }
+        walk("", depth: 0)
+        return out
     }
 }

@@ -141,7 +141,9 @@ extension JobExecutor {
         var outputs = commandState.outputs
         for (k, v) in collected.outputs { outputs[k] = v }
 
-        let saved = collected.state
+        // `::save-state` (toolkits before @actions/core 1.10), then `$GITHUB_STATE`.
+        var saved = commandState.state
+        for (k, v) in collected.state { saved[k] = v }
         switch outcome.termination {
         case .exited(0): return (nil, outputs, 0, saved)
         case .exited(let code): return ("step `\(name)` exited with code \(code)", outputs, code, saved)

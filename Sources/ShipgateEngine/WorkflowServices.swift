@@ -29,7 +29,8 @@ import ShipgateProcess
 ///   default port implicitly is run only when the service listens on it.
 /// - When the job ends (whatever happened), each service is stopped and its data removed;
 ///   its process group is also in the job's groups, so a crash of shipgate kills it too (the
-///   orphan reaper).
+///   orphan reaper), and the next service start removes the data directories such a crash
+///   left (each names the shipgate that made it).
 extension JobExecutor {
     struct RunningService {
         var id: String
@@ -133,7 +134,7 @@ extension JobExecutor {
             let spec = entry.split(separator: "/").first.map(String.init) ?? entry
             let parts = spec.split(separator: ":").map(String.init)
             guard let container = parts.last.flatMap({ Int($0) }), container == containerPort else { continue }
-            if parts.count >= 2, let host = Int(parts[parts.count - 2]), host > 0 { return host }
+            if parts.count >= 2, let host = Int(parts[parts.count - 2]), (1...65535).contains(host) { return host }
         }
         return nil
     }
@@ -189,8 +190,9 @@ extension JobExecutor {
             )
         }
         guard let port = mapped ?? Self.freePort() else { throw ExpressionError("no free port on 127.0.0.1") }
+        // Only the values the image reads, under shipgate's own names: a service's `env:` never
+        // sets the script's own variables (`BASH_ENV`, `PATH`, functions).
         var env = options.baseEnvironment
-        for (k, v) in given { env[k] = v }
         env["SG_PORT"] = String(port)
         env["SG_KIND"] = kind.rawValue
         env["SG_ID"] = id
@@ -208,6 +210,7 @@ extension JobExecutor {
                 )
             }
             env["SG_PG_USER"] = user
+            env["SG_PG_PASSWORD"] = given["POSTGRES_PASSWORD"] ?? ""
             env["SG_PG_DB"] = given["POSTGRES_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? user
             env["SG_PG_AUTH"] = method.isEmpty ? "scram-sha-256" : method
             let (_, tag) = ServiceImage.split(image)
@@ -231,7 +234,11 @@ extension JobExecutor {
         ) { line in
             // The script's last line on success: `ready <directory> <pid>`.
             if line.text.hasPrefix("ready ") {
-                readyLine.withLock { $0 = line.text.split(separator: " ").map(String.init) }
+                // `ready PID DIR`: the directory is the rest of the line (it may hold spaces).
+                let rest = line.text.dropFirst(6)
+                if let space = rest.firstIndex(of: " ") {
+                    readyLine.withLock { $0 = ["ready", String(rest[..<space]), String(rest[rest.index(after: space)...])] }
+                }
                 return
             }
             let text = masker(line.text)
@@ -247,7 +254,7 @@ extension JobExecutor {
             default: throw ExpressionError("did not start (see the lines above and \(log.path))")
             }
         }
-        return RunningService(id: id, kind: kind, directory: ready[1], port: port, pid: ready[2])
+        return RunningService(id: id, kind: kind, directory: ready[2], port: port, pid: ready[1])
     }
 
     /// Stops the services (each given a few seconds, then its group is killed with the job's).
@@ -276,13 +283,25 @@ extension JobExecutor {
     static let serviceStartScript = #"""
         set -u
         fail() { echo "$*" >&2; [ -n "${dir:-}" ] && [ -f "$dir/server.log" ] && tail -n 20 "$dir/server.log" >&2; exit "${2:-1}"; }
+        # Until `ready`, any way out (a failure, a timeout's SIGTERM) takes the server and its data with it.
+        cleanup() { [ -n "${pid:-}" ] && kill -KILL "$pid" 2>/dev/null; [ -n "${dir:-}" ] && rm -rf "$dir"; }
+        trap cleanup EXIT
+        trap 'exit 143' TERM INT
         base=${TMPDIR:-/tmp}; [ "$(id -u)" = 0 ] && base=/tmp  # the postgres user must reach it
+        # What a shipgate killed with -9 left (its processes died with it: the orphan reaper).
+        for stale in "$base"/shipgate-service-*; do
+          [ -f "$stale/owner" ] && ! kill -0 "$(cat "$stale/owner")" 2>/dev/null && rm -rf "$stale"
+        done
         dir=$(mktemp -d "$base/shipgate-service-XXXXXX") || fail "cannot create a data directory"
         chmod 700 "$dir"
+        echo "$PPID" > "$dir/owner"
         port=$SG_PORT
         case "$SG_KIND" in
         postgres)
-          pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+          # The major the image's tag asks for when installed, else the newest.
+          pgbin=
+          [ -n "$SG_PG_WANTED" ] && [ -x "/usr/lib/postgresql/$SG_PG_WANTED/bin/initdb" ] && pgbin=/usr/lib/postgresql/$SG_PG_WANTED/bin
+          [ -n "$pgbin" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
           [ -n "$pgbin" ] || pgbin=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
           [ -x "$pgbin/initdb" ] || { echo "postgresql is not installed here: install it (apt install postgresql)"; exit 127; }
           have=$("$pgbin/postgres" --version | sed -E 's/[^0-9]*([0-9]+).*/\1/')
@@ -290,7 +309,7 @@ extension JobExecutor {
           runas=()
           if [ "$(id -u)" = 0 ]; then id postgres >/dev/null 2>&1 || fail "running as root needs the postgres user to run PostgreSQL"; runas=(setpriv --reuid=postgres --regid=postgres --init-groups --); chown postgres "$dir"; fi
           umask 077
-          printf '%s\n' "${POSTGRES_PASSWORD:-}" > "$dir/pw"
+          printf '%s\n' "$SG_PG_PASSWORD" > "$dir/pw"
           [ "$(id -u)" = 0 ] && chown postgres "$dir/pw"
           "${runas[@]}" "$pgbin/initdb" -D "$dir/data" -U "$SG_PG_USER" --auth-local=trust --auth-host="$SG_PG_AUTH" --pwfile="$dir/pw" -E UTF8 --no-sync > "$dir/server.log" 2>&1 || fail "initdb failed"
           rm -f "$dir/pw"
@@ -300,7 +319,10 @@ extension JobExecutor {
           ;;
         redis)
           command -v redis-server >/dev/null || { echo "redis-server is not installed here: install it (apt install redis-server)"; exit 127; }
-          redis-server --port "$port" --bind 127.0.0.1 -::1 --save "" --appendonly no --dir "$dir" --daemonize no > "$dir/server.log" 2>&1 < /dev/null &
+          bind=(127.0.0.1)
+          # `-::1` (IPv6 when the host has it) is Redis 7's syntax.
+          [ "$(redis-server --version | sed -E 's/.*v=([0-9]+).*/\1/')" -ge 7 ] 2>/dev/null && bind+=(-::1)
+          redis-server --port "$port" --bind "${bind[@]}" --save "" --appendonly no --dir "$dir" --daemonize no > "$dir/server.log" 2>&1 < /dev/null &
           pid=$!
           check() { exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1; printf 'PING\r\n' >&3; read -r -t 1 reply <&3; exec 3<&-; [ "${reply%$'\r'}" = "+PONG" ]; }
           ;;
@@ -324,7 +346,7 @@ extension JobExecutor {
         fi
         if [ -n "$SG_HEALTH" ]; then
           [ "$SG_KIND" = postgres ] && PATH=$pgbin:$PATH  # pg_isready and psql, as in the image
-          export PGHOST=127.0.0.1 PGPORT=$port PGUSER=${SG_PG_USER:-postgres} PGPASSWORD=${POSTGRES_PASSWORD:-} PGDATABASE=${SG_PG_DB:-postgres} REDIS_HOST=127.0.0.1 REDIS_PORT=$port
+          export PGHOST=127.0.0.1 PGPORT=$port PGUSER=${SG_PG_USER:-postgres} PGPASSWORD=${SG_PG_PASSWORD:-} PGDATABASE=${SG_PG_DB:-postgres} REDIS_HOST=127.0.0.1 REDIS_PORT=$port
           if [ "$SG_KIND" != postgres ] && [ "$port" != "$SG_DEFAULT_PORT" ]; then
             echo "health-cmd not run: it would reach the image's default port $SG_DEFAULT_PORT, and the service listens on $port (shipgate's own check passed)"
           else
@@ -336,7 +358,8 @@ extension JobExecutor {
             [ -n "$healthy" ] || fail "health-cmd failed $SG_HEALTH_RETRIES times: $SG_HEALTH"
           fi
         fi
-        echo "ready $dir $pid"
+        trap - EXIT
+        echo "ready $pid $dir"
         """#
 
     static let serviceStopScript = #"""

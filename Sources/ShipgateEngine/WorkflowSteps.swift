@@ -387,11 +387,12 @@ extension JobExecutor {
                 verify: verify)
             var frame = StepFrame(actionPath: directory, inherited: stepEnv, prefix: prefix, depth: depth)
             frame.verify = verify
-            let launches = verify?() == nil && options.workflow?.node[script.nodeMajor]?.path != nil
             let outcome = await runJavaScript(call, stage: .main, context: context, frame: frame, timeout: timeout, state: &state, pgids: &pgids)
             // The post stage is owed once the main was started, whatever its outcome.
-            if script.post != nil && launches { state.posts.append(PostStep(name: "Post \(name)", onlyOnSuccess: false, run: { nil }, javascript: call)) }
-            return outcome
+            if script.post != nil && outcome.launched {
+                state.posts.append(PostStep(name: "Post \(name)", onlyOnSuccess: false, run: { nil }, javascript: call))
+            }
+            return (outcome.failure, outcome.outputs, outcome.exitCode)
         }
         if let problem = verify?() { return (problem, [:], nil) }
         let values = action.inputs.map { ($0.name, ExpressionValue.string(inputs[$0.name] ?? "")) }
@@ -437,7 +438,7 @@ extension JobExecutor {
 
     /// GitHub's id for a step in `github.action`: its `id`, else `__run` (`__run_2`, …) or
     /// `__owner_repo` for an action.
-    private func actionName(_ step: GitHubStep, state: inout WorkflowJobState) -> String {
+    func actionName(_ step: GitHubStep, state: inout WorkflowJobState) -> String {
         if let id = step.id { return id }
         var base = "__run"
         if let uses = step.uses {

@@ -170,12 +170,15 @@ final class BareRepository {
             defer { git_commit_free(commit) }
             return git_commit_id(commit).map { Commit.hex($0.pointee) }
         }
-        // Names git would not read as a ref (`..`, a leading `-`, control characters) name nothing.
-        guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains(".."), ref.utf8.allSatisfy({ $0 > 32 && $0 != 127 && $0 != 58 && $0 != 94 && $0 != 126 })
-        else { return nil }
+        // Exactly `refs/tags/<ref>`, then `refs/heads/<ref>`: no revision syntax, no short ids.
         for full in ["refs/tags/\(ref)", "refs/heads/\(ref)"] {
+            var valid: Int32 = 0
+            guard git_reference_name_is_valid(&valid, full) == 0, valid == 1 else { return nil }
+            var reference: OpaquePointer?
+            guard git_reference_lookup(&reference, pointer, full) == 0, let reference else { continue }
+            defer { git_reference_free(reference) }
             var object: OpaquePointer?
-            guard git_revparse_single(&object, pointer, full + "^{commit}") == 0, let object else { continue }
+            guard git_reference_peel(&object, reference, GIT_OBJECT_COMMIT) == 0, let object else { continue }
             defer { git_object_free(object) }
             if let oid = git_object_id(object) { return Commit.hex(oid.pointee) }
         }
@@ -200,25 +203,58 @@ final class BareRepository {
         try Libgit2.check(code, path: url, doing: "fetch failed")
     }
 
+    /// Writes the tree: directories and regular files first (each name at most once per
+    /// directory, compared case-insensitively, so no entry can stand in for another on any file
+    /// system), every file created with `O_EXCL | O_NOFOLLOW` below directories this pass made;
+    /// links last, then each link whose target resolves outside the tree (through other links
+    /// too) is removed again.
     func write(commit: String, into directory: String) throws(GitError) -> Int {
         var object: OpaquePointer?
         try Libgit2.check(git_revparse_single(&object, pointer, commit + "^{tree}"), path: path, doing: "cannot read the tree of \(commit)")
         defer { git_object_free(object) }
         var count = 0
-        try write(tree: object!, to: directory, depth: 0, count: &count)
+        var links: [(path: String, target: String)] = []
+        guard mkdir(directory, 0o755) == 0 else {
+            throw GitError(message: "cannot create the directory: \(String(cString: strerror(errno)))", path: directory, code: -1)
+        }
+        try write(tree: object!, to: directory, depth: 0, count: &count, links: &links)
+        for link in links { symlink(link.target, link.path) }
+        let root = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+        var changed = true
+        while changed {
+            changed = false
+            for link in links {
+                var st = stat()
+                guard lstat(link.path, &st) == 0 else { continue }
+                // realpath fails for a dangling link: removed as well.
+                guard let resolved = realpath(link.path, nil) else {
+                    unlink(link.path)
+                    changed = true
+                    continue
+                }
+                let target = String(cString: resolved)
+                free(resolved)
+                if target != root && !target.hasPrefix(root + "/") {
+                    unlink(link.path)
+                    changed = true
+                }
+            }
+        }
         return count
     }
 
-    private func write(tree: OpaquePointer, to directory: String, depth: Int, count: inout Int) throws(GitError) {
+    private func write(tree: OpaquePointer, to directory: String, depth: Int, count: inout Int, links: inout [(path: String, target: String)]) throws(GitError)
+    {
         guard depth < 64 else { return }
-        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
-            throw GitError(message: "cannot create the directory: \(String(cString: strerror(errno)))", path: directory, code: -1)
-        }
+        var names = Set<String>()
         for i in 0..<git_tree_entrycount(tree) {
             guard let entry = git_tree_entry_byindex(tree, i), let rawName = git_tree_entry_name(entry) else { continue }
             let name = String(cString: rawName)
-            // A name git itself would refuse to check out (`..`, `.git`, a slash) is skipped.
-            guard name != ".", name != "..", name.lowercased() != ".git", !name.contains("/") else { continue }
+            // A name git itself would refuse to check out (`..`, `.git`, a slash), or a second
+            // entry of the same name, is skipped.
+            guard name != ".", name != "..", !name.isEmpty, name.lowercased() != ".git", !name.contains("/"), names.insert(name.lowercased()).inserted else {
+                continue
+            }
             let target = directory + "/" + name
             let mode = git_tree_entry_filemode(entry)
             switch mode {
@@ -226,7 +262,10 @@ final class BareRepository {
                 var sub: OpaquePointer?
                 guard git_tree_lookup(&sub, pointer, git_tree_entry_id(entry)) == 0, let sub else { continue }
                 defer { git_tree_free(sub) }
-                try write(tree: sub, to: target, depth: depth + 1, count: &count)
+                guard mkdir(target, 0o755) == 0 else {
+                    throw GitError(message: "cannot create the directory: \(String(cString: strerror(errno)))", path: target, code: -1)
+                }
+                try write(tree: sub, to: target, depth: depth + 1, count: &count, links: &links)
             case GIT_FILEMODE_BLOB, GIT_FILEMODE_BLOB_EXECUTABLE, GIT_FILEMODE_LINK:
                 var blob: OpaquePointer?
                 try Libgit2.check(git_blob_lookup(&blob, pointer, git_tree_entry_id(entry)), path: target, doing: "cannot read the file")
@@ -235,14 +274,7 @@ final class BareRepository {
                 let raw = git_blob_rawcontent(blob)
                 if mode == GIT_FILEMODE_LINK {
                     let link = raw.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? ""
-                    // Only a relative link that stays inside the action's tree.
-                    var level = depth
-                    var escapes = link.hasPrefix("/")
-                    for part in link.split(separator: "/") {
-                        if part == ".." { level -= 1 } else if part != "." { level += 1 }
-                        if level < 0 { escapes = true }
-                    }
-                    if !escapes { symlink(link, target) }
+                    if !link.isEmpty && !link.hasPrefix("/") && !link.contains("\0") { links.append((target, link)) }
                     continue
                 }
                 let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0o755 : 0o644)

@@ -107,7 +107,7 @@ final class CompositeActionLoader {
         let runValues = Dictionary(runFields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let using = runValues["using"].flatMap { reader.scalar($0, what: "`runs.using`") } ?? ""
         var javascript: JavaScriptAction?
-        if using.hasPrefix("node"), Int(using.dropFirst(4)) != nil {
+        if using.hasPrefix("node"), let major = Int(using.dropFirst(4)), (1...99).contains(major) {
             guard let main = runValues["main"]?.scalar?.string, !main.isEmpty else {
                 reader.error("a JavaScript action needs `runs.main`", at: runs)
                 return .refused("\(path) has no `runs.main`")

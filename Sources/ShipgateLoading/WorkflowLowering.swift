@@ -77,7 +77,7 @@ struct WorkflowLowering {
                     github.variantCount = variants.count
                 } else {
                     github.refusal =
-                        "\(reader.location(matrixNode)): its matrix comes from an expression known only when the run starts (`\(text(matrixNode))`); "
+                        "\(reader.location(matrixNode)): its matrix comes from an expression known only when the run starts (`\(Self.firstExpression(matrixNode) ?? text(matrixNode))`); "
                         + "shipgate expands a matrix before the run: write the values out"
                 }
             }
@@ -291,6 +291,15 @@ struct WorkflowLowering {
                     options: f["options"].map(text), location: location))
         }
         return out
+    }
+
+    /// The first scalar holding `${{` in a node (a matrix written as `{ python: ${{ … }} }`).
+    static func firstExpression(_ node: YAMLNode) -> String? {
+        switch node {
+        case .scalar(let s): return s.string.contains("${{") ? s.string : nil
+        case .sequence(let list): return list.items.lazy.compactMap(firstExpression).first
+        case .mapping(let map): return map.pairs.lazy.compactMap { firstExpression($0.value) }.first
+        }
     }
 
     // MARK: - Values

@@ -193,6 +193,12 @@ public struct RemoteAction: Hashable, Sendable, Codable {
         self.directory = directory
     }
 
+    /// The extracted repository tree (`directory` without `subpath`).
+    public var treeRoot: String {
+        guard !subpath.isEmpty, directory.hasSuffix("/" + subpath) else { return directory }
+        return String(directory.dropLast(subpath.count + 1))
+    }
+
     /// `uses:` split into repository, subpath and ref, or nil when it does not have that form.
     public static func parse(_ uses: String) -> (repository: String, subpath: String, ref: String)? {
         guard let at = uses.lastIndex(of: "@") else { return nil }

@@ -250,6 +250,9 @@ public enum RunnerMatch {
             if ["x64", "arm64", "arm", "x86"].contains(l) {
                 return "`runs-on: \(label)` asks for \(label); this host is \(settings.hostArch)"
             }
+            if label.allSatisfy(\.isWhitespace) {
+                return "`runs-on` is an empty label here (an input or variable with no value?): give it with --input or --var"
+            }
             return "`runs-on: \(label)` is not a label this host serves; if it may run here, map it with --runner \(label)=host"
         }
         return labels.isEmpty ? "`runs-on` is empty" : nil

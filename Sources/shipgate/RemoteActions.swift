@@ -24,7 +24,11 @@ enum RemoteActions {
     /// action of another repository that the plan's running jobs use, recursively through
     /// composite actions; a job that needs an action that cannot be fetched or run is refused,
     /// with the reason.
-    static func prepare(_ plan: inout ExecutionPlan, workspace: String, into directory: String, repositories: ActionRepositories) -> Prepared {
+    /// `requirePinned`: an action named by a tag or branch anywhere (a fetched composite
+    /// action's steps included) refuses the jobs that need it.
+    static func prepare(
+        _ plan: inout ExecutionPlan, workspace: String, into directory: String, repositories: ActionRepositories, requirePinned: Bool = false
+    ) -> Prepared {
         var prepared = Prepared()
         var queue: [String] = []
         func note(_ steps: [GitHubStep]) {
@@ -51,6 +55,10 @@ enum RemoteActions {
             guard seen.insert(uses).inserted else { continue }
             guard let (repository, subpath, ref) = RemoteAction.parse(uses) else {
                 prepared.actions[uses] = .refused("`uses: \(uses)` is not `owner/repo[/path]@ref`")
+                continue
+            }
+            if requirePinned && !FetchedActions.isPinned(uses) {
+                prepared.actions[uses] = .refused("not pinned to a commit SHA (--require-pinned), used by a fetched action: pin it there")
                 continue
             }
             let key = repository.lowercased() + "@" + ref
@@ -92,7 +100,7 @@ enum RemoteActions {
             }
             action.remote = RemoteAction(repository: repository, subpath: subpath, ref: ref, commit: resolution.commit, directory: actionDirectory)
             prepared.actions[uses] = .action(action)
-            prepared.digests[actionDirectory] = ActionFiles.digests(actionDirectory)
+            if prepared.digests[trees[treeKey]!] == nil { prepared.digests[trees[treeKey]!] = ActionFiles.digests(trees[treeKey]!) }
             if let js = action.javascript { prepared.nodeMajors.insert(js.nodeMajor) }
             note(action.steps)
             queue += FetchedActions.uses(in: action.steps)

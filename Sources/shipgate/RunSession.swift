@@ -200,7 +200,9 @@ struct RunSession {
         // Actions of other repositories: fetched and read before any job starts.
         var fetched = RemoteActions.Prepared()
         if workflow != nil, let repositories = actionRepositories {
-            fetched = RemoteActions.prepare(&plan, workspace: workspace.root, into: runDirectory.root + "/actions/_fetched", repositories: repositories)
+            fetched = RemoteActions.prepare(
+                &plan, workspace: workspace.root, into: runDirectory.root + "/actions/_fetched", repositories: repositories,
+                requirePinned: workflow?.requirePinned ?? false)
             for line in fetched.lines { FileDescriptorSink.standardError.write(style.dim(line) + "\n") }
             for warning in fetched.warnings { FileDescriptorSink.standardError.write(style.yellow("warning: \(warning)") + "\n") }
         }
@@ -247,12 +249,16 @@ struct RunSession {
                 let server = ActionsCacheServer(
                     store: try ActionsCacheStore(cache: local), scope: options.workflow!.github["repository"]?.text ?? "local")
                 options.workflow!.serviceVariables = try await server.start()
+                options.extraMasked.append(server.runtimeToken)
                 actionsCache = server
             } catch {
                 reporter.handle(
                     .notice(job: nil, level: .warning, message: "the actions cache service did not start (\(error)): @actions/cache will not cache"))
             }
         }
+
+        // Stopped on every way out, an early error included (`stop` does not wait).
+        defer { actionsCache?.stopNow() }
 
         if let store, !pipeline.environments.isEmpty {
             if deploys {
