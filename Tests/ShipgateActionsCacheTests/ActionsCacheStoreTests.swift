@@ -59,6 +59,11 @@ final class ActionsCacheStoreTests: XCTestCase {
             XCTAssertEqual($0 as? ActionsCacheStore.CommitError, .unknown, "a failed commit ends the reservation")
         }
         [UInt8]([1]).withUnsafeBytes { XCTAssertFalse(store.write(12345, offset: 0, bytes: $0), "unknown upload") }
+        let open = try store.reserve(scope: "acme/app", key: "edge", version: "v", size: 1)
+        [UInt8]([1, 2]).withUnsafeBytes {
+            XCTAssertFalse(store.write(open, offset: Int64.max - 1, bytes: $0), "an offset that overflows is refused, not a crash")
+            XCTAssertFalse(store.write(open, offset: -1, bytes: $0))
+        }
         XCTAssertThrowsError(try store.reserve(scope: "acme/app", key: "huge", version: "v", size: ActionsCacheStore.maxSize + 1))
     }
 
@@ -66,6 +71,8 @@ final class ActionsCacheStoreTests: XCTestCase {
         let entry = try save("k", [1])
         XCTAssertNotNil(store.blobPath(entry.blob))
         for bad in ["../../etc/passwd", String(repeating: "g", count: 64), entry.blob.uppercased(), ""] { XCTAssertNil(store.blobPath(bad), bad) }
+        XCTAssertNotNil(store.blobPath(entry.blob, scope: "acme/app"))
+        XCTAssertNil(store.blobPath(entry.blob, scope: "other/repo"), "another repository's archive is not served")
     }
 
     func testRangeHeaders() {
@@ -73,6 +80,8 @@ final class ActionsCacheStoreTests: XCTestCase {
         XCTAssertEqual(ActionsCacheServer.rangeStart("bytes 33554432-67108863/*"), 33_554_432)
         XCTAssertNil(ActionsCacheServer.rangeStart("items 0-1/*"))
         XCTAssertNil(ActionsCacheServer.rangeStart("bytes x-1/*"))
+        XCTAssertNil(ActionsCacheServer.rangeStart("bytes 9223372036854775807-9223372036854775807/*"), "past the size limit")
+        XCTAssertNil(ActionsCacheServer.rangeStart("bytes -5-1/*"))
     }
 }
 

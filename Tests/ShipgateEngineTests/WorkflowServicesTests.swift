@@ -30,6 +30,7 @@ final class WorkflowServicesTests: XCTestCase {
         XCTAssertNil(JobExecutor.hostPort(["5432"], containerPort: 5432), "no host port: a free one")
         XCTAssertNil(JobExecutor.hostPort(["8080:80"], containerPort: 5432))
         XCTAssertNil(JobExecutor.hostPort([], containerPort: 5432))
+        XCTAssertNil(JobExecutor.hostPort(["70000:5432"], containerPort: 5432), "not a port: a free one instead of a crash")
         if let free = JobExecutor.freePort() { XCTAssertTrue(JobExecutor.isFree(free)) } else { XCTFail("no free port") }
     }
 
@@ -56,5 +57,24 @@ final class WorkflowServicesTests: XCTestCase {
         let none = NodeRuntimes.choose(for: [20], environment: ["HOME": home + "/empty", "PATH": "/nonexistent"], shims: home + "/shims")
         XCTAssertNil(none[20]?.path)
         XCTAssertTrue(none[20]?.problem?.contains("no Node.js 20 is installed; install it") ?? false, none[20]?.problem ?? "")
+    }
+
+    func testTheTamperCheckSeesFilesAddedChangedAndLinksRepointed() throws {
+        let dir = NSTemporaryDirectory() + "action-files-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/dist", withIntermediateDirectories: true)
+        try "a".write(toFile: dir + "/dist/index.js", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/lib", withDestinationPath: "dist")
+        let before = ActionFiles.digests(dir)
+        XCTAssertEqual(Set(before.keys), ["dist/index.js", "lib"])
+        XCTAssertEqual(before["lib"], "-> dist")
+        try FileManager.default.removeItem(atPath: dir + "/lib")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/lib", withDestinationPath: "/tmp")
+        XCTAssertNotEqual(ActionFiles.digests(dir), before, "a re-pointed link")
+        try FileManager.default.removeItem(atPath: dir + "/lib")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/lib", withDestinationPath: "dist")
+        XCTAssertEqual(ActionFiles.digests(dir), before)
+        try "x".write(toFile: dir + "/.hidden", atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(ActionFiles.digests(dir), before, "an added hidden file")
     }
 }

@@ -17,6 +17,7 @@ final class ActionRepositoriesTests: XCTestCase {
             mkdir work && cd work && git init -q -b main && mkdir -p dist sub &&
             echo 'console.log(1)' > dist/index.js && printf '#!/bin/sh\\necho run\\n' > run.sh && chmod +x run.sh &&
             echo inside > sub/file && ln -s sub/file inner-link && ln -s ../../outside escaping-link &&
+            ln -s . self && ln -s self/self/self/../../../etc/passwd chained-link && ln -s /etc/passwd absolute-link &&
             git add -A && git commit -qm one && git tag v1 && git tag -a v1-annotated -m annotated &&
             echo two > two.txt && git add -A && git commit -qm two && git branch v2 &&
             echo three > three.txt && git add -A && git commit -qm three && git tag v2 HEAD~2 &&
@@ -53,7 +54,9 @@ final class ActionRepositoriesTests: XCTestCase {
         XCTAssertThrowsError(try store().resolve(repository: "acme/tool", ref: String(repeating: "ab", count: 20))) { error in
             XCTAssertTrue("\(error)".contains("has no commit"), "\(error)")
         }
-        for bad in ["no-such-tag", "../v1", "-v1", "v1^{tree}", "v1:run.sh"] {
+        // Revision syntax (describe names, `^`, `:`, `@{}`), a short id, paths: names no tag or branch.
+        let short = String(try sha("v1").prefix(8))
+        for bad in ["no-such-tag", "../v1", "-v1", "v1^{tree}", "v1:run.sh", "x-1-g\(short)", short, "v1@{0}", "refs/tags/v1", "HEAD"] {
             XCTAssertThrowsError(try store().resolve(repository: "acme/tool", ref: bad), bad) { error in
                 XCTAssertTrue("\(error)".contains("has no tag or branch"), "\(bad): \(error)")
             }
@@ -94,6 +97,9 @@ final class ActionRepositoriesTests: XCTestCase {
         XCTAssertFalse(FileManager.default.isExecutableFile(atPath: target + "/dist/index.js"))
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: target + "/inner-link"), "sub/file")
         XCTAssertNil(try? FileManager.default.destinationOfSymbolicLink(atPath: target + "/escaping-link"), "a link out of the tree is not written")
+        XCTAssertNil(try? FileManager.default.destinationOfSymbolicLink(atPath: target + "/chained-link"), "nor one that leaves it through another link")
+        XCTAssertNil(try? FileManager.default.destinationOfSymbolicLink(atPath: target + "/absolute-link"))
+        XCTAssertEqual(try? FileManager.default.destinationOfSymbolicLink(atPath: target + "/self"), ".", "a link to the tree itself stays")
         XCTAssertFalse(FileManager.default.fileExists(atPath: target + "/.git"))
         // Extracting again replaces the directory whole.
         try "stray".write(toFile: target + "/stray", atomically: true, encoding: .utf8)
