@@ -6,8 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-# redis-server and memcached: the workflow services (`services:`) the tests start as local processes.
-for pkg in libsqlite3-dev libgit2-dev pkg-config python3 git curl nginx-light postgresql chromium redis-server memcached nodejs zstd; do
+# redis-server, memcached and mariadb-server: the workflow services (`services:`) the tests start as local processes.
+for pkg in libsqlite3-dev libgit2-dev pkg-config python3 git curl nginx-light postgresql chromium redis-server memcached mariadb-server nodejs zstd; do
   have_pkg "$pkg" || need_apt+=("$pkg")
 done
 

@@ -216,10 +216,28 @@ extension JobExecutor {
             let (_, tag) = ServiceImage.split(image)
             env["SG_PG_WANTED"] = tag.flatMap { $0.split(separator: ".").first.flatMap { Int($0.prefix { $0.isNumber }) } }.map(String.init) ?? ""
         }
+        if kind == .mysql {
+            // The mysql and mariadb images' variables (MARIADB_* first, as that image reads them).
+            func value(_ names: String...) -> String? { names.lazy.compactMap { given[$0].flatMap { $0.isEmpty ? nil : $0 } }.first }
+            let root = value("MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD")
+            let allowEmpty = value("MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", "MYSQL_ALLOW_EMPTY_PASSWORD") != nil
+            let random = value("MARIADB_RANDOM_ROOT_PASSWORD", "MYSQL_RANDOM_ROOT_PASSWORD") != nil
+            guard root != nil || allowEmpty || random else {
+                throw ExpressionError(
+                    "the \(ServiceImage.split(image).name) image needs MYSQL_ROOT_PASSWORD (or MYSQL_ALLOW_EMPTY_PASSWORD / MYSQL_RANDOM_ROOT_PASSWORD; MARIADB_* for mariadb): \"Database is uninitialized and password option is not specified\""
+                )
+            }
+            env["SG_MY_ROOT_PASSWORD"] = root ?? (random ? UUID().uuidString : "")
+            env["SG_MY_DATABASE"] = value("MARIADB_DATABASE", "MYSQL_DATABASE") ?? ""
+            env["SG_MY_USER"] = value("MARIADB_USER", "MYSQL_USER") ?? ""
+            env["SG_MY_PASSWORD"] = value("MARIADB_PASSWORD", "MYSQL_PASSWORD") ?? ""
+            env["SG_MY_IMAGE"] = ServiceImage.split(image).name
+        }
         let log = context.log
         let jobID = context.job.id
         let observer = self.observer
         let masker = self.masker
+        if let password = env["SG_MY_ROOT_PASSWORD"], !password.isEmpty { masker.learn([password]) }
         log.mark("-- service \(id): \(image) on 127.0.0.1:\(port) --")
         observer.handle(.output(job: jobID, line: "service \(id): starting \(image) on 127.0.0.1:\(port)"))
         let readyLine = Locked<[String]?>(nil)
@@ -317,6 +335,17 @@ extension JobExecutor {
           pid=$!
           check() { "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port"; }
           ;;
+        mysql)
+          command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || { echo "mariadb-server is not installed here: install it (apt install mariadb-server)"; exit 127; }
+          PATH=$PATH:/usr/sbin
+          [ "$SG_MY_IMAGE" = mysql ] && echo "note: the mysql image runs as MariaDB $(mariadbd --version | sed -E 's/.*Ver ([0-9.]+).*/\1/') here"
+          user=(); [ "$(id -u)" = 0 ] && { id mysql >/dev/null 2>&1 || fail "running as root needs the mysql user to run MariaDB"; chown mysql "$dir"; user=(--user=mysql); }
+          mariadb-install-db --no-defaults --datadir="$dir/data" "${user[@]}" --auth-root-authentication-method=normal --skip-test-db > "$dir/server.log" 2>&1 || fail "mariadb-install-db failed"
+          mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 --socket="$dir/sock" --pid-file="$dir/mariadb.pid" \
+            "${user[@]}" --skip-name-resolve --skip-log-bin --innodb-buffer-pool-size=32M >> "$dir/server.log" 2>&1 < /dev/null &
+          pid=$!
+          check() { mysqladmin --no-defaults --socket="$dir/sock" -uroot ping > /dev/null 2>&1; }
+          ;;
         redis)
           command -v redis-server >/dev/null || { echo "redis-server is not installed here: install it (apt install redis-server)"; exit 127; }
           bind=(127.0.0.1)
@@ -341,15 +370,37 @@ extension JobExecutor {
           sleep 0.05
         done
         [ -n "$ok" ] || fail "the server did not answer on 127.0.0.1:$port"
+        if [ "$SG_KIND" = mysql ]; then
+          # As the image's entrypoint: root from anywhere with the password, the database, the user.
+          sq() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g"; }
+          bq() { printf '%s' "$1" | sed -e 's/`/``/g'; }
+          pw=$(sq "$SG_MY_ROOT_PASSWORD")
+          # mariadb-install-db also makes password-less root@127.0.0.1 and root@::1, which a TCP
+          # client would match first; the image keeps only root@localhost and root@'%'.
+          sql="DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1', 'root'@'$(sq "$(hostname 2>/dev/null || uname -n)")', ''@'localhost', ''@'%'; CREATE USER 'root'@'%' IDENTIFIED BY '$pw'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION; ALTER USER 'root'@'localhost' IDENTIFIED BY '$pw';"
+          [ -n "$SG_MY_DATABASE" ] && sql="$sql CREATE DATABASE IF NOT EXISTS \`$(bq "$SG_MY_DATABASE")\`;"
+          if [ -n "$SG_MY_USER" ]; then
+            sql="$sql CREATE USER '$(sq "$SG_MY_USER")'@'%' IDENTIFIED BY '$(sq "$SG_MY_PASSWORD")';"
+            [ -n "$SG_MY_DATABASE" ] && sql="$sql GRANT ALL ON \`$(bq "$SG_MY_DATABASE")\`.* TO '$(sq "$SG_MY_USER")'@'%';"
+          fi
+          printf '%s\n' "$sql" | mariadb --no-defaults --socket="$dir/sock" -uroot || fail "cannot create the users and database"
+        fi
         if [ "$SG_KIND" = postgres ] && [ "$SG_PG_DB" != "$SG_PG_USER" ]; then
           "$pgbin/createdb" -h "$dir" -p "$port" -U "$SG_PG_USER" "$SG_PG_DB" || fail "cannot create the database $SG_PG_DB"
         fi
         if [ -n "$SG_HEALTH" ]; then
           [ "$SG_KIND" = postgres ] && PATH=$pgbin:$PATH  # pg_isready and psql, as in the image
           export PGHOST=127.0.0.1 PGPORT=$port PGUSER=${SG_PG_USER:-postgres} PGPASSWORD=${SG_PG_PASSWORD:-} PGDATABASE=${SG_PG_DB:-postgres} REDIS_HOST=127.0.0.1 REDIS_PORT=$port
-          if [ "$SG_KIND" != postgres ] && [ "$port" != "$SG_DEFAULT_PORT" ]; then
+          if [ "$SG_KIND" != postgres ] && [ "$SG_KIND" != mysql ] && [ "$port" != "$SG_DEFAULT_PORT" ]; then
             echo "health-cmd not run: it would reach the image's default port $SG_DEFAULT_PORT, and the service listens on $port (shipgate's own check passed)"
           else
+            if [ "$SG_KIND" = mysql ]; then
+              # Option files win over the environment: a ~/.my.cnf (read last) points the
+              # clients at this server, as the container's defaults would.
+              mkdir -p "$dir/client" && umask 077
+              printf '[client]\nhost=127.0.0.1\nport=%s\nsocket=%s\nuser=root\npassword="%s"\n' "$port" "$dir/sock" "$(printf '%s' "$SG_MY_ROOT_PASSWORD" | sed 's/["\\]/\\&/g')" > "$dir/client/.my.cnf"
+              export HOME=$dir/client
+            fi
             healthy=
             for _ in $(seq 1 "$SG_HEALTH_RETRIES"); do
               if bash -c "$SG_HEALTH" > /dev/null 2>&1; then healthy=1; break; fi

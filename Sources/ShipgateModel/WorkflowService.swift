@@ -25,6 +25,7 @@ public struct WorkflowService: Hashable, Sendable, Codable {
 /// without registry, tag or digest (`postgres:16-alpine`, `docker.io/library/redis@sha256:…`).
 public enum ServiceImage: String, Sendable, Codable, CaseIterable {
     case postgres
+    case mysql
     case redis
     case memcached
 
@@ -32,6 +33,7 @@ public enum ServiceImage: String, Sendable, Codable, CaseIterable {
     public var defaultPort: Int {
         switch self {
         case .postgres: 5432
+        case .mysql: 3306
         case .redis: 6379
         case .memcached: 11211
         }
@@ -41,6 +43,7 @@ public enum ServiceImage: String, Sendable, Codable, CaseIterable {
     public var package: String {
         switch self {
         case .postgres: "postgresql"
+        case .mysql: "mariadb-server"
         case .redis: "redis-server"
         case .memcached: "memcached"
         }
@@ -50,6 +53,7 @@ public enum ServiceImage: String, Sendable, Codable, CaseIterable {
         let (name, _) = Self.split(image)
         switch name {
         case "postgres", "postgresql": self = .postgres
+        case "mysql", "mariadb": self = .mysql
         case "redis": self = .redis
         case "memcached": self = .memcached
         default: return nil

@@ -195,7 +195,7 @@ final class WorkflowActionTests: XCTestCase {
         let out = try await run(s, "ci.yml")
         XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
         let test = lines(out.stdout, job: "test")
-        for line in ["app|app_test", "database url port ok", "+OK", "v", "VERSION", "services null pid-set=true"] {
+        for line in ["app|app_test", "database url port ok", "+OK", "v", "VERSION", "shop@%\tshop", "2", "services null pid-set=true"] {
             XCTAssertTrue(test.contains(line), "\(line) in \(test)")
         }
         let r = try jobs(s)
@@ -206,7 +206,8 @@ final class WorkflowActionTests: XCTestCase {
             guard line.hasPrefix("service "), let on = line.range(of: " on 127.0.0.1:") else { return nil }
             return String(line[on.upperBound...])
         }
-        XCTAssertEqual(ports.count, 3, "\(test)")
+        XCTAssertEqual(ports.count, 4, "\(test)")
+        XCTAssertFalse(out.stdout.contains("root-pw"), "the root password is masked")
         for port in ports {
             let open = try await CLI.shell("bash -c '(exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && echo open || echo closed'", in: s.root)
             XCTAssertEqual(open, "closed", "port \(port)")
