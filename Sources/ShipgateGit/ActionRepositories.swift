@@ -81,6 +81,14 @@ public struct ActionRepositories: Sendable {
         return repo.lookup(ref)
     }
 
+    /// A file of the commit (`path` from the repository root) as the mirror holds it, or nil;
+    /// reads the object database only (for `plan`, which never fetches or extracts).
+    public func cachedFile(repository: String, commit: String, path: String) -> [UInt8]? {
+        let mirror = mirror(of: repository)
+        guard FileManager.default.fileExists(atPath: mirror), let repo = try? BareRepository(path: mirror, create: false) else { return nil }
+        return repo.file(path, at: commit)
+    }
+
     public func resolve(repository: String, ref: String) throws(GitError) -> Resolved {
         _ = Libgit2.ready
         let path = mirror(of: repository)
@@ -183,6 +191,16 @@ final class BareRepository {
             if let oid = git_object_id(object) { return Commit.hex(oid.pointee) }
         }
         return nil
+    }
+
+    func file(_ path: String, at commit: String) -> [UInt8]? {
+        var object: OpaquePointer?
+        guard ActionRepositories.isCommitSHA(commit), git_revparse_single(&object, pointer, commit + ":" + path) == 0, let object else { return nil }
+        defer { git_object_free(object) }
+        guard git_object_type(object) == GIT_OBJECT_BLOB else { return nil }
+        let size = Int(git_blob_rawsize(object))
+        guard let raw = git_blob_rawcontent(object) else { return size == 0 ? [] : nil }
+        return Array(UnsafeRawBufferPointer(start: raw, count: size))
     }
 
     func fetch(url: String, refspecs: [String]) throws(GitError) {

@@ -222,12 +222,19 @@ final class CompositeActionLoader {
 public enum RemoteActionReader {
     public static func read(directory: String, uses: String, workspace: any ActionSource, stack: [String] = []) -> (action: CompositeAction?, refusal: String?)
     {
-        guard
-            let (name, data) = ["action.yml", "action.yaml"].lazy.compactMap({ n in FileManager.default.contents(atPath: directory + "/" + n).map { (n, $0) } })
-                .first
-        else { return (nil, "`\(uses)` has no action.yml (nor action.yaml) at the fetched commit") }
+        read(file: { name in FileManager.default.contents(atPath: directory + "/" + name).map { [UInt8]($0) } }, uses: uses, workspace: workspace, stack: stack)
+    }
+
+    /// The same, with the action's files read by `file` (relative to the action's directory:
+    /// `action.yml`), e.g. from the action cache's object database without extracting it.
+    public static func read(file: (String) -> [UInt8]?, uses: String, workspace: any ActionSource, stack: [String] = []) -> (
+        action: CompositeAction?, refusal: String?
+    ) {
+        guard let (name, bytes) = ["action.yml", "action.yaml"].compactMap({ n in file(n).map { (n, $0) } }).first else {
+            return (nil, "`\(uses)` has no action.yml (nor action.yaml) at the fetched commit")
+        }
         let loader = CompositeActionLoader(source: workspace)
-        let outcome = loader.parse([UInt8](data), path: "\(uses): \(name)", uses: uses, directory: "", committed: false, stack: stack + [uses])
+        let outcome = loader.parse(bytes, path: "\(uses): \(name)", uses: uses, directory: "", committed: false, stack: stack + [uses])
         if let error = loader.diagnostics.first(where: { $0.severity == .error }) {
             return (nil, (error.location.map { "\($0): " } ?? "") + error.message)
         }

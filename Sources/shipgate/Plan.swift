@@ -114,14 +114,22 @@ extension Shipgate {
                 // Read-only: the action cache is looked at, never fetched into.
                 let repositories = workflowOptions.actionRepositories()
                 var seen = Set<String>()
-                for job in plan.jobs where job.status == .run {
-                    for uses in FetchedActions.uses(in: job.steps.compactMap(\.github)) where seen.insert(uses).inserted {
-                        let parsed = RemoteAction.parse(uses)
-                        actions.append(
-                            PlanPrinter.FetchedActionNote(
-                                uses: uses, pinned: FetchedActions.isPinned(uses),
-                                cachedCommit: parsed.flatMap { repositories.cachedCommit(repository: $0.repository, ref: $0.ref) }, source: repositories.baseURL
-                            ))
+                var queue: [String] = []
+                for job in plan.jobs where job.status == .run { queue += FetchedActions.uses(in: job.steps.compactMap(\.github)) }
+                let source = GitActionSource(root: workspace.root)
+                while !queue.isEmpty {
+                    let uses = queue.removeFirst()
+                    guard seen.insert(uses).inserted, actions.count < 500 else { continue }
+                    let parsed = RemoteAction.parse(uses)
+                    let commit = parsed.flatMap { repositories.cachedCommit(repository: $0.repository, ref: $0.ref) }
+                    actions.append(
+                        PlanPrinter.FetchedActionNote(uses: uses, pinned: FetchedActions.isPinned(uses), cachedCommit: commit, source: repositories.baseURL))
+                    // A cached composite action's own actions are known without fetching: read from the mirror.
+                    if let parsed, let commit {
+                        let prefix = parsed.subpath.isEmpty ? "" : parsed.subpath + "/"
+                        let read = RemoteActionReader.read(
+                            file: { repositories.cachedFile(repository: parsed.repository, commit: commit, path: prefix + $0) }, uses: uses, workspace: source)
+                        if let steps = read.action?.steps { queue += FetchedActions.uses(in: steps) }
                     }
                 }
             }

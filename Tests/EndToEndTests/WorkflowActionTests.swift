@@ -107,6 +107,10 @@ final class WorkflowActionTests: XCTestCase {
         XCTAssertEqual(actions["acme/hello-js@v1"], head)
         XCTAssertEqual(actions["acme/toolkit/greet@v1"]?.count, 40)
         XCTAssertTrue(out.stderr.contains("action acme/hello-js@v1 → \(head.prefix(12)) (not pinned"), out.stderr)
+        // Once cached, plan also names the actions a fetched composite action uses (read from the mirror).
+        let plan = try await CLI.run(["plan", ".github/workflows/ci.yml", "--job", "composite"], in: s.repo, environment: s.environment)
+        XCTAssertTrue(plan.stdout.contains("- acme/toolkit/greet@v1: not pinned"), plan.stdout)
+        XCTAssertTrue(plan.stdout.contains("- acme/hello-js@v1: not pinned"), plan.stdout)
     }
 
     func testPlanPinsOfflineAndVerification() async throws {
