@@ -5,10 +5,16 @@ import ShipgatePlanning
 /// GitHub job, so the pipeline spreads over many runners.
 ///
 /// Contract: the output depends only on the pipeline and the options (no clock, no
-/// randomness, stable order), so exporting twice gives the same bytes. Each GitHub job checks
-/// out, restores its shipgate cache, downloads the artifacts of the jobs it needs, runs
-/// `shipgate run --job ID --no-deps` through the shipgate action (which also evaluates
-/// deploy gates), and uploads its own artifacts. Needed jobs' statuses and outputs reach it
+/// randomness, stable order), so exporting twice gives the same bytes. A first job
+/// (`shipgate-build`) finds or builds shipgate once, through the shipgate action, and hands
+/// the binary on as an artifact; no other job builds it. Each GitHub job then checks out,
+/// installs that binary, sets up its toolchains (`toolchain: { python: "3.12" }` →
+/// `actions/setup-python`, node → setup-node, go → setup-go), restores its shipgate cache,
+/// downloads the artifacts of the jobs it needs, runs `shipgate run --job ID --no-deps`
+/// through the shipgate action (which also evaluates deploy gates and every `when:` rule),
+/// and uploads its own artifacts. `when: branches/tags` and `manual` become the job's `if:`
+/// where GitHub can decide them (see `condition(of:)`), so a job that cannot run on the event
+/// does not start a runner. Needed jobs' statuses and outputs reach it
 /// through `SHIPGATE_NEEDS` (`toJSON(needs)`); approvals through `SHIPGATE_APPROVALS`.
 public enum GitHubWorkflowExporter {
     public struct Options: Sendable {
@@ -59,30 +65,50 @@ public enum GitHubWorkflowExporter {
             timeouts[job.job] = max(timeouts[job.job] ?? .zero, job.timeout)
         }
         let secretNames = pipeline.secrets.map(\.value)
+        var build = "shipgate-build"
+        while order.contains(build) { build += "-job" }
+        out += """
+              \(build):
+                name: "shipgate: build"
+                runs-on: \(quote(options.runsOn))
+                steps:
+                  - id: shipgate
+                    uses: \(options.action)
+                    with:
+                      install-only: "true"
+                  - uses: actions/upload-artifact@v6
+                    with:
+                      name: shipgate-binary
+                      path: ${{ steps.shipgate.outputs.bin }}/shipgate
+                      if-no-files-found: error
+
+            """
         for id in order {
             guard let def = pipeline.job(id) else { continue }
             out += job(
                 def, needs: needs[id] ?? [], after: after[id] ?? [], timeout: timeouts[id] ?? .minutes(60), pipeline: pipeline, secrets: secretNames,
-                options: options)
+                build: build, options: options)
         }
         return out
     }
 
     private static func job(
-        _ def: JobDefinition, needs: [String], after: [String], timeout: TimeSpan, pipeline: Pipeline, secrets: [String], options: Options
+        _ def: JobDefinition, needs: [String], after: [String], timeout: TimeSpan, pipeline: Pipeline, secrets: [String], build: String,
+        options: Options
     ) -> String {
         var o = "  \(def.id):\n"
         o += "    name: \(quote(def.id))\n"
         o += "    runs-on: \(quote(options.runsOn))\n"
-        let waits = needs + after.filter { !needs.contains($0) }
-        if !waits.isEmpty { o += "    needs: [\(waits.map(quote).joined(separator: ", "))]\n" }
+        let waits = [build] + needs + after.filter { !needs.contains($0) }
+        o += "    needs: [\(waits.map(quote).joined(separator: ", "))]\n"
         if let env = def.deploy?.environment.value { o += "    environment: \(quote(env))\n" }
         // `manual` jobs run only when a person starts the workflow; GitHub skips their dependents.
         // `after` jobs are GitHub needs whose result does not matter: only the real needs must succeed.
         var conditions: [String] = []
         if def.when?.manual == true { conditions.append("github.event_name == 'workflow_dispatch'") }
-        if !after.isEmpty { conditions += ["!cancelled()"] + needs.map { "needs.\($0).result == 'success'" } }
-        if !conditions.isEmpty { o += "    if: \(after.isEmpty ? conditions[0] : "${{ \(conditions.joined(separator: " && ")) }}")\n" }
+        if let rule = def.when, let refs = condition(of: rule) { conditions.append(refs) }
+        if !after.isEmpty { conditions += ["!cancelled()"] + ([build] + needs).map { "needs.\($0).result == 'success'" } }
+        if !conditions.isEmpty { o += "    if: ${{ \(conditions.joined(separator: " && ")) }}\n" }
         // shipgate enforces the job's own timeout; GitHub's is a backstop with room for setup.
         o += "    timeout-minutes: \(Int((timeout.milliseconds + 59_999) / 60_000) + 30)\n"
         if let m = def.matrix {
@@ -104,6 +130,14 @@ public enum GitHubWorkflowExporter {
         o += "      outputs: ${{ steps.shipgate.outputs.outputs }}\n"
         o += "    steps:\n"
         o += "      - uses: actions/checkout@v5\n        with:\n          fetch-depth: 0\n"
+        // The shipgate the first job found or built (artifacts do not keep the executable bit).
+        o += "      - uses: actions/download-artifact@v7\n        with:\n          name: shipgate-binary\n          path: ${{ runner.temp }}/shipgate-bin\n"
+        o += "      - name: Install shipgate\n        shell: bash\n"
+        o += "        run: chmod +x \"$RUNNER_TEMP/shipgate-bin/shipgate\" && echo \"$RUNNER_TEMP/shipgate-bin\" >> \"$GITHUB_PATH\"\n"
+        for request in def.toolchain {
+            guard let setup = Self.setupActions[request.tool] else { continue }
+            o += "      - uses: \(setup.action)\n        with:\n          \(setup.input): \(quote(request.version))\n"
+        }
         for need in needs {
             guard let n = pipeline.job(need), n.artifacts != nil else { continue }
             if n.matrix != nil {
@@ -149,6 +183,49 @@ public enum GitHubWorkflowExporter {
             o += "          if-no-files-found: ignore\n          include-hidden-files: true\n"
         }
         return o + "\n"
+    }
+
+    /// The setup action of each toolchain, and its version input.
+    static let setupActions: [String: (action: String, input: String)] = [
+        "python": ("actions/setup-python@v5", "python-version"), "node": ("actions/setup-node@v4", "node-version"),
+        "go": ("actions/setup-go@v5", "go-version"),
+    ]
+
+    /// `when: branches/tags` as an expression on the event's ref, or nil when GitHub cannot
+    /// decide it (no such rule, or a `!` pattern). It holds whenever shipgate's rule may hold:
+    /// a pattern becomes an equality when it has no wildcard, else `startsWith` on the part
+    /// before its first wildcard, so a job that may run always starts and shipgate decides
+    /// exactly inside. The branch is the pull request's head, else the pushed ref's name; a
+    /// tag rule holds on tag pushes (GitHub's `github.ref_type`), so a tag-only job starts no
+    /// runner on branch pushes. Both given: either is enough, as in shipgate.
+    static func condition(of rule: WhenRule) -> String? {
+        func match(_ patterns: [Located<String>], value: String) -> String? {
+            var parts: [String] = []
+            for pattern in patterns.map(\.value) {
+                if pattern.hasPrefix("!") { return nil }
+                let literal = pattern.prefix { !"*?[{".contains($0) }
+                let text = "'" + String(literal).replacingOccurrences(of: "'", with: "''") + "'"
+                if literal.count == pattern.count {
+                    parts.append("\(value) == \(text)")
+                } else if literal.isEmpty {
+                    return "true"
+                } else {
+                    parts.append("startsWith(\(value), \(text))")
+                }
+            }
+            return parts.isEmpty ? nil : parts.joined(separator: " || ")
+        }
+        var alternatives: [String] = []
+        if let branches = rule.branches {
+            guard let m = match(branches, value: "(github.head_ref || github.ref_name)") else { return nil }
+            alternatives.append(m == "true" ? "github.ref_type == 'branch' || github.head_ref != ''" : "(\(m))")
+        }
+        if let tags = rule.tags {
+            guard let m = match(tags, value: "github.ref_name") else { return nil }
+            alternatives.append(m == "true" ? "github.ref_type == 'tag'" : "(github.ref_type == 'tag' && (\(m)))")
+        }
+        guard !alternatives.isEmpty else { return nil }
+        return alternatives.count == 1 ? alternatives[0] : "(" + alternatives.joined(separator: " || ") + ")"
     }
 
     /// A double-quoted YAML scalar (JSON string syntax, which YAML accepts).

@@ -1,0 +1,139 @@
+import Foundation
+import XCTest
+
+/// `export github` checked end to end without github.com: the exported workflow runs through
+/// shipgate's own workflow runner (`shipgate run exported.yml`), with this repository's
+/// action (`--action ./`) and the artifact actions done natively, and every job must end as
+/// it does when the pipeline runs directly: statuses, outputs, the artifact handed on (its
+/// digest is checked by the job that receives it), the tag-only job skipped on a branch and
+/// run on a tag. Each side gets its own copy of the same commit (fixed dates, same id).
+final class ExportRunTests: XCTestCase {
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "export-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
+
+    /// The fixture with the repository's `action.yml`, exported to `.github/workflows/exported.yml`, committed.
+    func checkout(_ name: String, fixture: String) async throws -> String {
+        let dir = root + "/" + name
+        try FileManager.default.copyItem(atPath: CLI.fixtures.appendingPathComponent(fixture).path, toPath: dir)
+        try FileManager.default.copyItem(atPath: GitHubTests.repoRoot + "/action.yml", toPath: dir + "/action.yml")
+        try FileManager.default.createDirectory(atPath: dir + "/.github/workflows", withIntermediateDirectories: true)
+        let export = try await CLI.run(["export", "github", "pipeline.yml", "--action", "./"], in: dir)
+        XCTAssertEqual(export.status, 0, export.stderr)
+        try export.stdout.write(toFile: dir + "/.github/workflows/exported.yml", atomically: true, encoding: .utf8)
+        let date = "GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' GIT_COMMITTER_DATE='2026-01-01T00:00:00Z'"
+        _ = try await CLI.shell(
+            "git init -q -b main && printf '.shipgate\\n.shipgate-*\\n' > .gitignore && git add -A && \(date) git -c user.name=T -c user.email=t@example.com commit -qm init",
+            in: dir)
+        return dir
+    }
+
+    /// Job id → (status, outputs) of the run records under `dir`: the direct run's, or for an
+    /// exported run each job as the shipgate step of its GitHub job ran it (and the GitHub
+    /// jobs that never started, as skipped).
+    func results(_ dir: String, exported: Bool) throws -> [String: (status: String, outputs: [String: String])] {
+        let runs = dir + "/.shipgate/runs"
+        var out: [String: (String, [String: String])] = [:]
+        var outer: [[String: Any]] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: runs).sorted() {
+            guard let data = FileManager.default.contents(atPath: "\(runs)/\(name)/run.json"),
+                let record = try JSONSerialization.jsonObject(with: data) as? [String: Any], let jobs = record["jobs"] as? [[String: Any]]
+            else { continue }
+            if exported && (record["pipeline"] as? String ?? "").hasPrefix("shipgate: ") {
+                outer = jobs
+                continue
+            }
+            for job in jobs {
+                let reason = job["reason"] as? String ?? ""
+                if exported && (reason == "ran in another GitHub job" || reason.hasPrefix("not selected")) { continue }
+                out[job["id"] as! String] = (job["status"] as! String, job["outputs"] as? [String: String] ?? [:])
+            }
+        }
+        for job in outer where (job["status"] as? String) == "skipped" {
+            out[job["id"] as! String] = out[job["id"] as! String] ?? ("skipped", [:])
+        }
+        return out
+    }
+
+    func compare(_ fixture: String, ref: String? = nil, tag: String? = nil) async throws -> [String: (status: String, outputs: [String: String])] {
+        let direct = try await checkout("direct-\(tag ?? "branch")", fixture: fixture)
+        let exported = try await checkout("exported-\(tag ?? "branch")", fixture: fixture)
+        for dir in [direct, exported] {
+            if let tag { _ = try await CLI.shell("git tag \(tag)", in: dir) }
+        }
+        let commits = (try await CLI.shell("git rev-parse HEAD", in: direct), try await CLI.shell("git rev-parse HEAD", in: exported))
+        XCTAssertEqual(commits.0, commits.1, "the same commit on both sides")
+        let a = try await CLI.run(["run", "pipeline.yml", "--jobs", "1", "--output", "plain"], in: direct)
+        // The exported jobs find the shipgate under test on PATH (the action's "Find shipgate" step).
+        let path = (CLI.binary as NSString).deletingLastPathComponent + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let b = try await CLI.run(
+            ["run", ".github/workflows/exported.yml", "--jobs", "1", "--output", "plain"] + (ref.map { ["--ref", $0] } ?? []), in: exported,
+            environment: ["PATH": path])
+        XCTAssertEqual(a.status, b.status, "direct:\n\(a.stdout)\nexported:\n\(b.stdout)\n\(b.stderr)")
+        let left = try results(direct, exported: false)
+        let right = try results(exported, exported: true)
+        XCTAssertEqual(Set(left.keys), Set(right.keys), "\(b.stdout)")
+        for (id, result) in left {
+            XCTAssertEqual(right[id]?.status, result.status, "job \(id)\n\(b.stdout)")
+            XCTAssertEqual(right[id]?.outputs, result.outputs, "outputs of \(id)")
+        }
+        return right
+    }
+
+    func testAnExportedPipelineRunsAsThePipelineDoes() async throws {
+        let onBranch = try await compare("export-run")
+        XCTAssertEqual(onBranch["release"]?.status, "skipped", "a tag-only job starts no runner on a branch")
+        XCTAssertEqual(onBranch["check"]?.status, "success", "the artifact arrived with its digest")
+        XCTAssertEqual(onBranch["build"]?.outputs["digest"]?.count, 16)
+        let onTag = try await compare("export-run", ref: "refs/tags/v1.2.0", tag: "v1.2.0")
+        XCTAssertEqual(onTag["release"]?.status, "success")
+    }
+
+    func testWhenRulesBecomeConditionsGitHubCanDecide() async throws {
+        let dir = root + "/rules"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+        name: rules
+        jobs:
+          exact: { when: { branches: [main] }, steps: [{ run: "true" }] }
+          prefix: { when: { branches: ["release/*", "hotfix-*"] }, steps: [{ run: "true" }] }
+          tags: { when: { tags: ["v*"] }, steps: [{ run: "true" }] }
+          either: { when: { branches: [main], tags: ["v*"] }, steps: [{ run: "true" }] }
+          quoted: { when: { branches: ["it's"] }, steps: [{ run: "true" }] }
+          anything: { when: { branches: ["**"] }, steps: [{ run: "true" }] }
+          changes: { when: { changes: ["src/**"] }, steps: [{ run: "true" }] }
+          tools: { toolchain: { python: "3.12", node: "20", go: "1.22" }, steps: [{ run: "true" }] }
+        """.write(toFile: dir + "/pipeline.yml", atomically: true, encoding: .utf8)
+        let out = try await CLI.run(["export", "github", "pipeline.yml"], in: dir)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let branch = "(github.head_ref || github.ref_name)"
+        for expected in [
+            "if: ${{ (\(branch) == 'main') }}",
+            "if: ${{ (startsWith(\(branch), 'release/') || startsWith(\(branch), 'hotfix-')) }}",
+            "if: ${{ (github.ref_type == 'tag' && (startsWith(github.ref_name, 'v'))) }}",
+            "if: ${{ ((\(branch) == 'main') || (github.ref_type == 'tag' && (startsWith(github.ref_name, 'v')))) }}",
+            "if: ${{ (\(branch) == 'it''s') }}",
+            "if: ${{ github.ref_type == 'branch' || github.head_ref != '' }}",
+        ] {
+            XCTAssertTrue(out.stdout.contains(expected), "\(expected)\n\(out.stdout)")
+        }
+        // Toolchains become the setup actions, before the shipgate step.
+        let tools = out.stdout.components(separatedBy: "  tools:\n").last ?? ""
+        for setup in [
+            "uses: actions/setup-python@v5\n        with:\n          python-version: \"3.12\"",
+            "uses: actions/setup-node@v4\n        with:\n          node-version: \"20\"",
+            "uses: actions/setup-go@v5\n        with:\n          go-version: \"1.22\"",
+        ] {
+            XCTAssertTrue(tools.contains(setup), "\(setup)\n\(tools)")
+        }
+        XCTAssertLessThan(tools.range(of: "setup-python")!.lowerBound, tools.range(of: "id: shipgate")!.lowerBound)
+        // `changes` is left to shipgate inside the job: no condition GitHub could evaluate.
+        let changes = out.stdout.components(separatedBy: "  changes:\n").last ?? ""
+        XCTAssertFalse(changes.prefix(200).contains("    if:"), changes)
+    }
+}
