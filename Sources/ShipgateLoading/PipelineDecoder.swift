@@ -7,11 +7,11 @@ import ShipgateModel
 /// listed here and in docs/pipeline-format.md, and nowhere else.
 struct PipelineDecoder {
     static let topKeys = ["name", "env", "defaults", "stages", "secrets", "environments", "jobs"]
-    static let defaultsKeys = ["timeout", "idle-timeout", "retry", "shell", "working-directory", "isolation"]
+    static let defaultsKeys = ["timeout", "idle-timeout", "retry", "shell", "working-directory", "isolation", "github"]
     static let jobKeys = [
         "stage", "needs", "after", "matrix", "env", "timeout", "idle-timeout", "retry", "continue-on-error", "shell", "working-directory", "steps",
         "inputs", "outputs", "cache-key-extra", "caches", "artifacts", "when", "environment", "verify", "rollback",
-        "isolation", "resource-group", "toolchain", "junit",
+        "isolation", "resource-group", "toolchain", "junit", "github",
     ]
     static let whenKeys = ["branches", "tags", "changes", "manual"]
     static let dependencyCacheKeys = ["key", "paths", "restore-keys"]
@@ -155,6 +155,7 @@ struct PipelineDecoder {
             case "shell": if let s = decodeShell(entry.value) { defaults.shell = s }
             case "working-directory": defaults.workingDirectory = decodePath(entry.value, what: "`defaults.working-directory`", scope: .pipelineEnv)
             case "isolation": if let i = decodeIsolation(entry.value, base: .shared) { defaults.isolation = i }
+            case "github": defaults.github = decodeGitHubExport(entry.value, what: "`defaults.github`")
             default: break
             }
         }
@@ -271,6 +272,7 @@ struct PipelineDecoder {
             case "environment", "verify", "rollback": deployNodes[entry.key] = (entry.keyNode, entry.value)
             case "isolation": job.isolation = decodeIsolation(entry.value, base: defaults.isolation)
             case "toolchain": job.toolchain = decodeToolchain(entry.value)
+            case "github": job.githubExport = decodeGitHubExport(entry.value, what: "`github` of job `\(id)`")
             case "junit": job.junit = patterns(entry.value, what: "`junit`") ?? []
             case "resource-group":
                 if let name = reader.nonEmptyString(entry.value, what: "`resource-group`") {

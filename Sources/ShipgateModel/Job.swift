@@ -38,6 +38,8 @@ public struct JobDefinition: Hashable, Sendable, Codable {
     public var isolation: JobIsolation?
     /// `toolchain:`: interpreters to find and put first on `PATH`.
     public var toolchain: [ToolchainRequest] = []
+    /// `github:`: what `export github` adds to this job's GitHub job (see `GitHubExportSettings`).
+    public var githubExport: GitHubExportSettings?
     /// `resource-group:`: no two jobs of the same group run at once, in this run or another on
     /// the same state directory.
     public var resourceGroup: Located<String>?

@@ -50,6 +50,8 @@ public struct Defaults: Hashable, Sendable, Codable {
     public var workingDirectory: Template?
     /// `defaults.isolation`: every job's, unless it says otherwise.
     public var isolation: JobIsolation = .shared
+    /// `defaults.github`: every exported job's, under its own `github:`.
+    public var github: GitHubExportSettings?
 
     public static let standard = Defaults(timeout: .minutes(60), retry: .none, shell: .sh, workingDirectory: nil)
 

@@ -70,7 +70,7 @@ public enum GitHubWorkflowExporter {
         out += """
               \(build):
                 name: "shipgate: build"
-                runs-on: \(quote(options.runsOn))
+                runs-on: \(pipeline.defaults.github?.runsOn ?? quote(options.runsOn))
                 steps:
                   - id: shipgate
                     uses: \(options.action)
@@ -96,9 +96,12 @@ public enum GitHubWorkflowExporter {
         _ def: JobDefinition, needs: [String], after: [String], timeout: TimeSpan, pipeline: Pipeline, secrets: [String], build: String,
         options: Options
     ) -> String {
+        // `github:` of the job over `defaults.github`: passed through as written (JSON is YAML).
+        let github = (def.githubExport ?? GitHubExportSettings()).over(pipeline.defaults.github)
         var o = "  \(def.id):\n"
         o += "    name: \(quote(def.id))\n"
-        o += "    runs-on: \(quote(options.runsOn))\n"
+        o += "    runs-on: \(github.runsOn ?? quote(options.runsOn))\n"
+        if let permissions = github.permissions { o += "    permissions: \(permissions)\n" }
         let waits = [build] + needs + after.filter { !needs.contains($0) }
         o += "    needs: [\(waits.map(quote).joined(separator: ", "))]\n"
         if let env = def.deploy?.environment.value { o += "    environment: \(quote(env))\n" }
@@ -138,6 +141,7 @@ public enum GitHubWorkflowExporter {
             guard let setup = Self.setupActions[request.tool] else { continue }
             o += "      - uses: \(setup.action)\n        with:\n          \(setup.input): \(quote(request.version))\n"
         }
+        for step in github.stepsBefore { o += "      - \(step)\n" }
         for need in needs {
             guard let n = pipeline.job(need), n.artifacts != nil else { continue }
             if n.matrix != nil {
@@ -187,8 +191,8 @@ public enum GitHubWorkflowExporter {
 
     /// The setup action of each toolchain, and its version input.
     static let setupActions: [String: (action: String, input: String)] = [
-        "python": ("actions/setup-python@v5", "python-version"), "node": ("actions/setup-node@v4", "node-version"),
-        "go": ("actions/setup-go@v5", "go-version"),
+        "python": ("actions/setup-python@v6", "python-version"), "node": ("actions/setup-node@v6", "node-version"),
+        "go": ("actions/setup-go@v6", "go-version"),
     ]
 
     /// `when: branches/tags` as an expression on the event's ref, or nil when GitHub cannot

@@ -60,7 +60,9 @@ final class ExportRunTests: XCTestCase {
         return out
     }
 
-    func compare(_ fixture: String, ref: String? = nil, tag: String? = nil) async throws -> [String: (status: String, outputs: [String: String])] {
+    func compare(_ fixture: String, ref: String? = nil, tag: String? = nil) async throws -> (
+        jobs: [String: (status: String, outputs: [String: String])], output: String
+    ) {
         let direct = try await checkout("direct-\(tag ?? "branch")", fixture: fixture)
         let exported = try await checkout("exported-\(tag ?? "branch")", fixture: fixture)
         for dir in [direct, exported] {
@@ -82,15 +84,16 @@ final class ExportRunTests: XCTestCase {
             XCTAssertEqual(right[id]?.status, result.status, "job \(id)\n\(b.stdout)")
             XCTAssertEqual(right[id]?.outputs, result.outputs, "outputs of \(id)")
         }
-        return right
+        return (right, b.stdout)
     }
 
     func testAnExportedPipelineRunsAsThePipelineDoes() async throws {
-        let onBranch = try await compare("export-run")
+        let (onBranch, output) = try await compare("export-run")
         XCTAssertEqual(onBranch["release"]?.status, "skipped", "a tag-only job starts no runner on a branch")
         XCTAssertEqual(onBranch["check"]?.status, "success", "the artifact arrived with its digest")
         XCTAssertEqual(onBranch["build"]?.outputs["digest"]?.count, 16)
-        let onTag = try await compare("export-run", ref: "refs/tags/v1.2.0", tag: "v1.2.0")
+        XCTAssertTrue(output.contains("[check] steps-before ran on Linux"), output)
+        let onTag = try await compare("export-run", ref: "refs/tags/v1.2.0", tag: "v1.2.0").jobs
         XCTAssertEqual(onTag["release"]?.status, "success")
     }
 
@@ -125,9 +128,9 @@ final class ExportRunTests: XCTestCase {
         // Toolchains become the setup actions, before the shipgate step.
         let tools = out.stdout.components(separatedBy: "  tools:\n").last ?? ""
         for setup in [
-            "uses: actions/setup-python@v5\n        with:\n          python-version: \"3.12\"",
-            "uses: actions/setup-node@v4\n        with:\n          node-version: \"20\"",
-            "uses: actions/setup-go@v5\n        with:\n          go-version: \"1.22\"",
+            "uses: actions/setup-python@v6\n        with:\n          python-version: \"3.12\"",
+            "uses: actions/setup-node@v6\n        with:\n          node-version: \"20\"",
+            "uses: actions/setup-go@v6\n        with:\n          go-version: \"1.22\"",
         ] {
             XCTAssertTrue(tools.contains(setup), "\(setup)\n\(tools)")
         }
@@ -135,5 +138,64 @@ final class ExportRunTests: XCTestCase {
         // `changes` is left to shipgate inside the job: no condition GitHub could evaluate.
         let changes = out.stdout.components(separatedBy: "  changes:\n").last ?? ""
         XCTAssertFalse(changes.prefix(200).contains("    if:"), changes)
+    }
+
+    func testGitHubSettingsPassThroughAndTheirStepsAreChecked() async throws {
+        let dir = root + "/settings"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+        name: settings
+        defaults:
+          github:
+            runs-on: ubuntu-24.04
+            steps-before:
+              - uses: astral-sh/setup-uv@v6
+                with: { version: "0.5.1", enable-cache: true }
+        jobs:
+          a:
+            github:
+              runs-on: [self-hosted, linux]
+              permissions: { contents: read, id-token: write }
+              steps-before:
+                - run: echo "it's before"
+                  if: github.event_name == 'push'
+            steps: [{ run: "true" }]
+          b: { steps: [{ run: "true" }] }
+        """.write(toFile: dir + "/pipeline.yml", atomically: true, encoding: .utf8)
+        let out = try await CLI.run(["export", "github", "pipeline.yml"], in: dir)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let a = out.stdout.components(separatedBy: "\n  a:\n").last?.components(separatedBy: "\n  b:\n").first ?? ""
+        let b = out.stdout.components(separatedBy: "\n  b:\n").last ?? ""
+        XCTAssertTrue(a.contains("    runs-on: [\"self-hosted\", \"linux\"]\n    permissions: {\"contents\": \"read\", \"id-token\": \"write\"}\n"), a)
+        XCTAssertTrue(a.contains("      - {\"uses\": \"astral-sh/setup-uv@v6\", \"with\": {\"version\": \"0.5.1\", \"enable-cache\": true}}\n"), a)
+        XCTAssertTrue(a.contains("      - {\"run\": \"echo \\\"it's before\\\"\", \"if\": \"github.event_name == 'push'\"}\n"), a)
+        XCTAssertLessThan(a.range(of: "setup-uv")!.lowerBound, a.range(of: "it's before")!.lowerBound, "the defaults' steps first")
+        XCTAssertTrue(b.contains("    runs-on: \"ubuntu-24.04\"\n"), b)
+        XCTAssertTrue(out.stdout.contains("  shipgate-build:\n    name: \"shipgate: build\"\n    runs-on: \"ubuntu-24.04\"\n"), out.stdout)
+        // The steps are checked as a workflow's: located errors, nothing exported.
+        try """
+        name: bad
+        jobs:
+          a:
+            github:
+              steps-before:
+                - { run: "x", uses: "a/b@v1" }
+                - { uses: "not an action" }
+                - { run: "x", if: "github.ref ==" }
+                - { run: "x", shel: bash }
+              permissions: none
+            steps: [{ run: "true" }]
+        """.write(toFile: dir + "/pipeline.yml", atomically: true, encoding: .utf8)
+        let bad = try await CLI.run(["validate", "pipeline.yml"], in: dir)
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+        for expected in [
+            "pipeline.yml:6:11: error: a step of `steps-before` of `github` of job `a` has both `run` and `uses`",
+            "pipeline.yml:7:19: error: `uses: not an action` must be",
+            "pipeline.yml:8:27: error: invalid `if` of a step of `steps-before`",
+            "pipeline.yml:9:23: error: unknown key `shel`",
+            "pipeline.yml:10:20: error: `permissions` of `github` of job `a` must be",
+        ] {
+            XCTAssertTrue(bad.stderr.contains(expected) || bad.stdout.contains(expected), "\(expected)\n\(bad.stderr)")
+        }
     }
 }

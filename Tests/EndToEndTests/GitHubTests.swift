@@ -110,6 +110,10 @@ final class GitHubTests: XCTestCase {
             let out = try await CLI.run(["export", "github", pipeline], in: Self.repoRoot)
             try out.stdout.write(toFile: dir + "/.github/workflows/" + pipeline.replacingOccurrences(of: "/", with: "_"), atomically: true, encoding: .utf8)
         }
+        // With toolchains (setup actions), a tag-only job (a condition) and `github.steps-before`.
+        let fixture = try await CLI.run(["export", "github", "Tests/EndToEndTests/Fixtures/export-run/pipeline.yml"], in: Self.repoRoot)
+        XCTAssertEqual(fixture.status, 0, fixture.stderr)
+        try fixture.stdout.write(toFile: dir + "/.github/workflows/export-run.yml", atomically: true, encoding: .utf8)
         let exported = try await CLI.shell("'\(actionlint)' -no-color 2>&1; echo \"rc=$?\"", in: dir)
         XCTAssertTrue(exported.hasSuffix("rc=0"), exported)
     }

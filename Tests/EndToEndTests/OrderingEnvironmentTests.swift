@@ -58,7 +58,9 @@ final class OrderingEnvironmentTests: XCTestCase {
         XCTAssertTrue(plan.stdout.contains("needs nothing · after lint"), plan.stdout)
         let export = try await CLI.run(["export", "github", "pipeline.yml"], in: s.path)
         XCTAssertTrue(
-            export.stdout.contains("  report:\n    name: \"report\"\n    runs-on: \"ubuntu-latest\"\n    needs: [\"lint\"]\n    if: ${{ !cancelled() }}\n"),
+            export.stdout.contains(
+                "  report:\n    name: \"report\"\n    runs-on: \"ubuntu-latest\"\n    needs: [\"shipgate-build\", \"lint\"]\n    if: ${{ !cancelled() && needs.shipgate-build.result == 'success' }}\n"
+            ),
             export.stdout)
 
         // The earlier job fails: the later one still runs, after it ended.
