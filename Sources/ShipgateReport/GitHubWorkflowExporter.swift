@@ -13,8 +13,9 @@ import ShipgatePlanning
 /// downloads the artifacts of the jobs it needs, runs `shipgate run --job ID --no-deps`
 /// through the shipgate action (which also evaluates deploy gates and every `when:` rule),
 /// and uploads its own artifacts. `when: branches/tags` and `manual` become the job's `if:`
-/// where GitHub can decide them (see `condition(of:)`), so a job that cannot run on the event
-/// does not start a runner. Needed jobs' statuses and outputs reach it
+/// where GitHub can decide them (see `condition(of:)`), and `when: changes` is decided once
+/// by `shipgate plan` in the build job, so a job that cannot run on the event does not start
+/// a runner. Needed jobs' statuses and outputs reach it
 /// through `SHIPGATE_NEEDS` (`toJSON(needs)`); approvals through `SHIPGATE_APPROVALS`.
 public enum GitHubWorkflowExporter {
     public struct Options: Sendable {
@@ -67,22 +68,44 @@ public enum GitHubWorkflowExporter {
         let secretNames = pipeline.secrets.map(\.value)
         var build = "shipgate-build"
         while order.contains(build) { build += "-job" }
-        out += """
-              \(build):
-                name: "shipgate: build"
-                runs-on: \(pipeline.defaults.github?.runsOn ?? quote(options.runsOn))
-                steps:
-                  - id: shipgate
-                    uses: \(options.action)
-                    with:
-                      install-only: "true"
-                  - uses: actions/upload-artifact@v6
-                    with:
-                      name: shipgate-binary
-                      path: ${{ steps.shipgate.outputs.bin }}/shipgate
-                      if-no-files-found: error
+        // `when: changes` needs the repository and shipgate's own rule: the build job plans the
+        // pipeline once and publishes which jobs their `changes` rule skips.
+        let changes = order.filter { pipeline.job($0)?.when?.changes != nil }
+        out += "  \(build):\n    name: \"shipgate: build\"\n"
+        out += "    runs-on: \(pipeline.defaults.github?.runsOn ?? quote(options.runsOn))\n"
+        if !changes.isEmpty { out += "    outputs:\n      changes: ${{ steps.rules.outputs.changes }}\n" }
+        out += "    steps:\n"
+        // A checkout for the rules' diff, or for an action of this repository (`--action ./`).
+        if !changes.isEmpty || options.action.hasPrefix("./") { out += "      - uses: actions/checkout@v5\n        with:\n          fetch-depth: 0\n" }
+        out += "      - id: shipgate\n        uses: \(options.action)\n        with:\n          install-only: \"true\"\n"
+        out += "      - uses: actions/upload-artifact@v6\n        with:\n          name: shipgate-binary\n"
+        out += "          path: ${{ steps.shipgate.outputs.bin }}/shipgate\n          if-no-files-found: error\n"
+        if !changes.isEmpty {
+            out += """
+                      - id: rules
+                        name: "Decide the when-changes rules"
+                        shell: bash
+                        env:
+                          SHIPGATE: ${{ steps.shipgate.outputs.bin }}/shipgate
+                          PIPELINE: \(quote(options.pipelinePath))
+                        run: |
+                          "$SHIPGATE" plan "$PIPELINE" --json > "$RUNNER_TEMP/shipgate-plan.json"
+                          python3 - "$RUNNER_TEMP/shipgate-plan.json" >> "$GITHUB_OUTPUT" <<'EOF'
+                          import json, sys
+                          jobs = json.load(open(sys.argv[1]))["jobs"]
+                          wanted = \(JSONObject.array(changes))
+                          decided = {}
+                          for job in jobs:
+                              if job["job"] in wanted:
+                                  skipped = job["status"] == "skip" and (job.get("reason") or "").startswith("when: changes")
+                                  if not skipped or decided.get(job["job"]) != "run":
+                                      decided[job["job"]] = "skip" if skipped else "run"
+                          print("changes=" + json.dumps(decided, separators=(",", ":")))
+                          EOF
 
-            """
+                """
+        }
+        out += "\n"
         for id in order {
             guard let def = pipeline.job(id) else { continue }
             out += job(
@@ -110,6 +133,9 @@ public enum GitHubWorkflowExporter {
         var conditions: [String] = []
         if def.when?.manual == true { conditions.append("github.event_name == 'workflow_dispatch'") }
         if let rule = def.when, let refs = condition(of: rule) { conditions.append(refs) }
+        if def.when?.changes != nil {
+            conditions.append("fromJSON(needs.\(build).outputs.changes)['\(def.id.replacingOccurrences(of: "'", with: "''"))'] != 'skip'")
+        }
         if !after.isEmpty { conditions += ["!cancelled()"] + ([build] + needs).map { "needs.\($0).result == 'success'" } }
         if !conditions.isEmpty { o += "    if: ${{ \(conditions.joined(separator: " && ")) }}\n" }
         // shipgate enforces the job's own timeout; GitHub's is a backstop with room for setup.

@@ -60,13 +60,20 @@ final class ExportRunTests: XCTestCase {
         return out
     }
 
-    func compare(_ fixture: String, ref: String? = nil, tag: String? = nil) async throws -> (
+    func compare(_ fixture: String, ref: String? = nil, tag: String? = nil, then change: String? = nil) async throws -> (
         jobs: [String: (status: String, outputs: [String: String])], output: String
     ) {
-        let direct = try await checkout("direct-\(tag ?? "branch")", fixture: fixture)
-        let exported = try await checkout("exported-\(tag ?? "branch")", fixture: fixture)
+        let name = tag ?? (change == nil ? "branch" : "feature")
+        let direct = try await checkout("direct-\(name)", fixture: fixture)
+        let exported = try await checkout("exported-\(name)", fixture: fixture)
         for dir in [direct, exported] {
             if let tag { _ = try await CLI.shell("git tag \(tag)", in: dir) }
+            if let change {
+                let date = "GIT_AUTHOR_DATE='2026-01-02T00:00:00Z' GIT_COMMITTER_DATE='2026-01-02T00:00:00Z'"
+                _ = try await CLI.shell(
+                    "git checkout -q -b feature && \(change) && git add -A && \(date) git -c user.name=T -c user.email=t@example.com commit -qm change", in: dir
+                )
+            }
         }
         let commits = (try await CLI.shell("git rev-parse HEAD", in: direct), try await CLI.shell("git rev-parse HEAD", in: exported))
         XCTAssertEqual(commits.0, commits.1, "the same commit on both sides")
@@ -93,6 +100,14 @@ final class ExportRunTests: XCTestCase {
         XCTAssertEqual(onBranch["check"]?.status, "success", "the artifact arrived with its digest")
         XCTAssertEqual(onBranch["build"]?.outputs["digest"]?.count, 16)
         XCTAssertTrue(output.contains("[check] steps-before ran on Linux"), output)
+        // `when: changes`, decided once by the build job's plan, as shipgate decides it (here
+        // without an earlier run to diff against: both run, on both sides).
+        XCTAssertNotNil(onBranch["api"])
+        XCTAssertNotNil(onBranch["docs"])
+        // On a feature branch that changes docs/ only: `api` is skipped, by shipgate's rule on both sides.
+        let feature = try await compare("export-run", then: "echo more >> docs/guide.md").jobs
+        XCTAssertEqual(feature["api"]?.status, "skipped")
+        XCTAssertEqual(feature["docs"]?.status, "success")
         let onTag = try await compare("export-run", ref: "refs/tags/v1.2.0", tag: "v1.2.0").jobs
         XCTAssertEqual(onTag["release"]?.status, "success")
     }
@@ -135,9 +150,9 @@ final class ExportRunTests: XCTestCase {
             XCTAssertTrue(tools.contains(setup), "\(setup)\n\(tools)")
         }
         XCTAssertLessThan(tools.range(of: "setup-python")!.lowerBound, tools.range(of: "id: shipgate")!.lowerBound)
-        // `changes` is left to shipgate inside the job: no condition GitHub could evaluate.
-        let changes = out.stdout.components(separatedBy: "  changes:\n").last ?? ""
-        XCTAssertFalse(changes.prefix(200).contains("    if:"), changes)
+        // `changes` is decided once, by shipgate's plan in the build job, and read by the job's `if:`.
+        XCTAssertTrue(out.stdout.contains("    if: ${{ fromJSON(needs.shipgate-build.outputs.changes)['changes'] != 'skip' }}"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("          wanted = [\"changes\"]"), out.stdout)
     }
 
     func testGitHubSettingsPassThroughAndTheirStepsAreChecked() async throws {
