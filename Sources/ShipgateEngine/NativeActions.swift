@@ -55,6 +55,7 @@ extension JobExecutor {
         case .cache, .cacheRestore, .cacheSave: return dependencyCache(action, context: &context, state: &state)
         case .uploadArtifact: return uploadArtifact(&context)
         case .downloadArtifact: return downloadArtifact(&context)
+        case .shipgate: return "shipgate's action runs as a process (runShipgateAction)"
         }
     }
 

@@ -158,6 +158,38 @@ extension JobExecutor {
         }
     }
 
+    /// shipgate's own action (`NativeAction.shipgate`), as its `action.yml` runs it: `shipgate run
+    /// [pipeline] --job … ARGS` with the step's environment, so `--output github` writes the
+    /// action's outputs (`run-id`, `status`, `blocked`, `jobs`, `outputs`) to `$GITHUB_OUTPUT`;
+    /// `install-only: true` runs nothing and gives `bin`, this shipgate's directory. `version`
+    /// is not built: the running shipgate is used, and said.
+    func runShipgateAction(
+        _ inputs: [String: String], name: String, context: WorkflowJobContext, frame: StepFrame, actionID: String, stepEnv: [(String, String)],
+        timeout: TimeSpan?, state: inout WorkflowJobState, pgids: inout [Int32]
+    ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?) {
+        guard let binary = options.helperExecutable else { return ("step `\(name)`: the running shipgate's path is unknown", [:], nil) }
+        let bin = (binary as NSString).deletingLastPathComponent
+        if let version = inputs["version"], !version.isEmpty {
+            emitLine(context.job.id, "warning: shipgate action: `version: \(version)` is not built here; the running shipgate is used", context.log)
+        }
+        if inputs["install-only"] == "true" {
+            emitLine(context.job.id, "shipgate action: install-only, the running shipgate (\(binary))", context.log)
+            return (nil, ["bin": bin], 0)
+        }
+        var argv = [binary, "run"]
+        if let pipeline = inputs["pipeline"], !pipeline.isEmpty { argv.append(pipeline) }
+        for job in (inputs["jobs"] ?? "").split(whereSeparator: \.isNewline).map({ String($0.trimmingSpaces) }) where !job.isEmpty {
+            argv += ["--job", job]
+        }
+        argv += (inputs["args"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+        let outcome = await runStepProcess(
+            argv, name: name, context: context, frame: frame, actionID: actionID, stepEnv: stepEnv, directory: context.workspace, timeout: timeout,
+            state: &state, pgids: &pgids)
+        var outputs = outcome.outputs
+        outputs["bin"] = bin
+        return (outcome.failure, outputs, outcome.exitCode)
+    }
+
     /// The first action the steps need (through fetched composite actions) that could not be
     /// fetched: the job fails with it as it sets up.
     func unavailableAction(_ steps: [GitHubStep], depth: Int = 0) -> String? {

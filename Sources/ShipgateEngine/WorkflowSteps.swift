@@ -337,6 +337,10 @@ extension JobExecutor {
             } else if let uses = step.uses, let why = runtime?.actions[uses].flatMap(Self.problem) {
                 outcome = ("step `\(name)`: \(why)", [:], nil)
                 emitLine(job.id, "error: \(masker(why))", log)
+            } else if let uses = step.uses, NativeAction(uses: uses) == .shipgate {
+                outcome = await runShipgateAction(
+                    inputs, name: name, context: context, frame: frame, actionID: actionID, stepEnv: stepEnv, timeout: stepTimeout, state: &state,
+                    pgids: &pgids)
             } else if let uses = step.uses, let action = NativeAction(uses: uses) {
                 var native = NativeActionContext(
                     job: job, workspace: context.workspace, temp: context.temp, inputs: inputs, env: state.envContext(stepEnv), log: log, executor: self)

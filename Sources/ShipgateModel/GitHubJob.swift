@@ -312,13 +312,21 @@ public enum NativeAction: String, Hashable, Sendable, Codable, CaseIterable {
     case cacheSave = "actions/cache/save"
     case uploadArtifact = "actions/upload-artifact"
     case downloadArtifact = "actions/download-artifact"
+    /// shipgate's own action (`OWNER/shipgate@REF`, any owner: a fork or a mirror of it): run
+    /// by the shipgate running the workflow, so an exported workflow runs here as it is.
+    case shipgate = "shipgate"
 
     /// The native action a `uses:` names, or nil (another action, a local path, a Docker image).
     public init?(uses: String) {
         guard let at = uses.lastIndex(of: "@") else { return nil }
         let name = uses[..<at].lowercased()
-        guard let action = NativeAction(rawValue: name) else { return nil }
-        self = action
+        if let action = NativeAction(rawValue: name), action != .shipgate {
+            self = action
+            return
+        }
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[1] == "shipgate", !parts[0].isEmpty, !name.hasPrefix("."), !name.hasPrefix("$") else { return nil }
+        self = .shipgate
     }
 
     /// What `uses:` names when it is not a native action, for messages and refusals.
@@ -354,6 +362,7 @@ extension NativeAction {
         case .cacheSave: "native: saved to shipgate's dependency cache"
         case .uploadArtifact: "native: into this run's artifact store (SHA-256 manifest)"
         case .downloadArtifact: "native: from this run's artifact store, digests verified"
+        case .shipgate: "native: the shipgate running this workflow runs the pipeline (install-only: gives its own binary)"
         }
     }
 }

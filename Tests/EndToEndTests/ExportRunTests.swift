@@ -18,12 +18,15 @@ final class ExportRunTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
 
     /// The fixture with the repository's `action.yml`, exported to `.github/workflows/exported.yml`, committed.
-    func checkout(_ name: String, fixture: String) async throws -> String {
+    /// `localAction`: export with `--action ./` and this repository's `action.yml` in the
+    /// checkout (its composite steps run); else the default `shipgate/shipgate@v1`, which
+    /// shipgate's runner runs natively.
+    func checkout(_ name: String, fixture: String, localAction: Bool = true) async throws -> String {
         let dir = root + "/" + name
         try FileManager.default.copyItem(atPath: CLI.fixtures.appendingPathComponent(fixture).path, toPath: dir)
-        try FileManager.default.copyItem(atPath: GitHubTests.repoRoot + "/action.yml", toPath: dir + "/action.yml")
+        if localAction { try FileManager.default.copyItem(atPath: GitHubTests.repoRoot + "/action.yml", toPath: dir + "/action.yml") }
         try FileManager.default.createDirectory(atPath: dir + "/.github/workflows", withIntermediateDirectories: true)
-        let export = try await CLI.run(["export", "github", "pipeline.yml", "--action", "./"], in: dir)
+        let export = try await CLI.run(["export", "github", "pipeline.yml"] + (localAction ? ["--action", "./"] : []), in: dir)
         XCTAssertEqual(export.status, 0, export.stderr)
         try export.stdout.write(toFile: dir + "/.github/workflows/exported.yml", atomically: true, encoding: .utf8)
         let date = "GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' GIT_COMMITTER_DATE='2026-01-01T00:00:00Z'"
@@ -60,12 +63,12 @@ final class ExportRunTests: XCTestCase {
         return out
     }
 
-    func compare(_ fixture: String, ref: String? = nil, tag: String? = nil, then change: String? = nil) async throws -> (
+    func compare(_ fixture: String, ref: String? = nil, tag: String? = nil, then change: String? = nil, localAction: Bool = true) async throws -> (
         jobs: [String: (status: String, outputs: [String: String])], output: String
     ) {
-        let name = tag ?? (change == nil ? "branch" : "feature")
-        let direct = try await checkout("direct-\(name)", fixture: fixture)
-        let exported = try await checkout("exported-\(name)", fixture: fixture)
+        let name = (tag ?? (change == nil ? "branch" : "feature")) + (localAction ? "" : "-native")
+        let direct = try await checkout("direct-\(name)", fixture: fixture, localAction: localAction)
+        let exported = try await checkout("exported-\(name)", fixture: fixture, localAction: localAction)
         for dir in [direct, exported] {
             if let tag { _ = try await CLI.shell("git tag \(tag)", in: dir) }
             if let change {
@@ -110,6 +113,11 @@ final class ExportRunTests: XCTestCase {
         XCTAssertEqual(feature["docs"]?.status, "success")
         let onTag = try await compare("export-run", ref: "refs/tags/v1.2.0", tag: "v1.2.0").jobs
         XCTAssertEqual(onTag["release"]?.status, "success")
+        // As exported by default (`uses: shipgate/shipgate@v1`), without edits: shipgate's runner
+        // runs its own action natively.
+        let (native, nativeOutput) = try await compare("export-run", localAction: false)
+        XCTAssertEqual(native["check"]?.status, "success")
+        XCTAssertTrue(nativeOutput.contains("shipgate action: install-only, the running shipgate"), nativeOutput)
     }
 
     func testWhenRulesBecomeConditionsGitHubCanDecide() async throws {
