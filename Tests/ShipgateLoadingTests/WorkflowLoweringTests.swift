@@ -238,9 +238,11 @@ final class WorkflowLoweringTests: XCTestCase {
         XCTAssertEqual(ServiceImage(image: "docker.io/library/redis@sha256:abc"), .redis)
         XCTAssertEqual(ServiceImage(image: "ghcr.io/x/memcached:1.6"), .memcached)
         XCTAssertEqual(ServiceImage.split("registry:5000/team/postgres:15.4").tag, "15.4")
-        XCTAssertNil(ServiceImage(image: "mysql:8"))
+        XCTAssertEqual(ServiceImage(image: "mariadb:11"), .mysql)
+        XCTAssertEqual(ServiceImage(image: "mysql:8"), .mysql)
+        XCTAssertNil(ServiceImage(image: "mongo:7"))
         XCTAssertTrue(
-            ServiceImage.refusal(image: "mysql:8", id: "db")?.contains("service `db` uses the image `mysql:8`, which has no local equivalent") ?? false)
+            ServiceImage.refusal(image: "mongo:7", id: "db")?.contains("service `db` uses the image `mongo:7`, which has no local equivalent") ?? false)
         XCTAssertNil(ServiceImage.refusal(image: "", id: "none"), "an empty image starts no service")
     }
 
