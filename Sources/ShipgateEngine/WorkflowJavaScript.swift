@@ -172,16 +172,19 @@ extension JobExecutor {
         if let version = inputs["version"], !version.isEmpty {
             emitLine(context.job.id, "warning: shipgate action: `version: \(version)` is not built here; the running shipgate is used", context.log)
         }
-        if inputs["install-only"] == "true" {
+        if inputs["install-only"]?.lowercased() == "true" {  // the action's `!= 'true'` ignores case
             emitLine(context.job.id, "shipgate action: install-only, the running shipgate (\(binary))", context.log)
             return (nil, ["bin": bin], 0)
         }
         var argv = [binary, "run"]
         if let pipeline = inputs["pipeline"], !pipeline.isEmpty { argv.append(pipeline) }
-        for job in (inputs["jobs"] ?? "").split(whereSeparator: \.isNewline).map({ String($0.trimmingSpaces) }) where !job.isEmpty {
+        // As action.yml reads them: each non-empty line of `jobs` as is (`IFS= read -r`), and the
+        // first line of `args` split on blanks (`read -r -a`).
+        for job in (inputs["jobs"] ?? "").split(whereSeparator: \.isNewline).map(String.init) where !job.isEmpty {
             argv += ["--job", job]
         }
-        argv += (inputs["args"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+        let firstLine = (inputs["args"] ?? "").split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        argv += firstLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         let outcome = await runStepProcess(
             argv, name: name, context: context, frame: frame, actionID: actionID, stepEnv: stepEnv, directory: context.workspace, timeout: timeout,
             state: &state, pgids: &pgids)

@@ -1,3 +1,4 @@
+import Foundation
 import ShipgateExpressions
 import ShipgateModel
 
@@ -36,6 +37,10 @@ extension PipelineDecoder {
     private func checkStep(_ item: YAMLNode, what: String) -> Bool {
         guard let pairs = reader.mapping(item, what: what, allowed: WorkflowDecoder.stepKeys) else { return false }
         let fields = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        if let id = fields["id"], id.scalar?.string == "shipgate" {
+            reader.error("step id `shipgate` is the exported job's own shipgate step; choose another", at: id)
+            return false
+        }
         switch (fields["run"], fields["uses"]) {
         case (_?, nil): break
         case (nil, let uses?):
@@ -65,23 +70,30 @@ extension PipelineDecoder {
         return true
     }
 
-    /// A node as JSON text (YAML's flow style): plain `true`/`false`/`null`/numbers keep their
-    /// type, everything else is a string, mappings keep their key order.
+    /// A node in YAML's flow style: a plain scalar that YAML 1.2's core schema types (booleans,
+    /// null, integers in decimal, octal `0o` or hex `0x`, floats, `.inf`, `.nan`) as written, so
+    /// GitHub reads the same type; every other scalar a double-quoted string; mappings in their
+    /// key order.
     static func json(_ node: YAMLNode) -> String {
         switch node {
         case .scalar(let s):
             if s.style == .plain {
-                switch s.string {
-                case "true", "false": return s.string
-                case "null", "~", "": return "null"
-                default:
-                    if Int(s.string) != nil || (Double(s.string) != nil && s.string.first?.isNumber == true && !s.string.hasSuffix(".")) { return s.string }
-                }
+                if s.string.isEmpty || s.string == "~" { return "null" }
+                if isCoreTyped(s.string) { return s.string }
             }
             return JSONObject.quote(s.string)
         case .sequence(let list): return "[" + list.items.map(json).joined(separator: ", ") + "]"
         case .mapping(let map):
             return "{" + map.pairs.map { JSONObject.quote($0.key.scalar?.string ?? "") + ": " + json($0.value) }.joined(separator: ", ") + "}"
         }
+    }
+
+    /// YAML 1.2 core schema: the plain scalars that are not strings.
+    static func isCoreTyped(_ text: String) -> Bool {
+        let patterns = [
+            "^(true|True|TRUE|false|False|FALSE|null|Null|NULL)$", "^[-+]?[0-9]+$", "^0o[0-7]+$", "^0x[0-9a-fA-F]+$",
+            "^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$", "^[-+]?\\.(inf|Inf|INF)$", "^\\.(nan|NaN|NAN)$",
+        ]
+        return patterns.contains { text.range(of: $0, options: .regularExpression) != nil }
     }
 }

@@ -318,7 +318,7 @@ public enum NativeAction: String, Hashable, Sendable, Codable, CaseIterable {
 
     /// The native action a `uses:` names, or nil (another action, a local path, a Docker image).
     public init?(uses: String) {
-        guard let at = uses.lastIndex(of: "@") else { return nil }
+        guard let at = uses.lastIndex(of: "@"), uses.index(after: at) != uses.endIndex else { return nil }
         let name = uses[..<at].lowercased()
         if let action = NativeAction(rawValue: name), action != .shipgate {
             self = action

@@ -124,20 +124,43 @@ public enum GitHubWorkflowExporter {
         var o = "  \(def.id):\n"
         o += "    name: \(quote(def.id))\n"
         o += "    runs-on: \(github.runsOn ?? quote(options.runsOn))\n"
-        if let permissions = github.permissions { o += "    permissions: \(permissions)\n" }
+        if var permissions = github.permissions {
+            // A job-level mapping replaces the workflow's `contents: read`: keep checkout working.
+            if permissions.hasPrefix("{"), !permissions.contains("\"contents\"") {
+                permissions = permissions == "{}" ? "{\"contents\": \"read\"}" : "{\"contents\": \"read\", " + permissions.dropFirst()
+            }
+            o += "    permissions: \(permissions)\n"
+        }
         let waits = [build] + needs + after.filter { !needs.contains($0) }
         o += "    needs: [\(waits.map(quote).joined(separator: ", "))]\n"
         if let env = def.deploy?.environment.value { o += "    environment: \(quote(env))\n" }
         // `manual` jobs run only when a person starts the workflow; GitHub skips their dependents.
         // `after` jobs are GitHub needs whose result does not matter: only the real needs must succeed.
+        // Needs that come from stage order carry no skip in shipgate (only explicit `needs` do):
+        // a stage-order need that a rule skipped must not make GitHub skip this job.
+        let fromStages = def.needs == nil && !needs.isEmpty
+        let needOK = { (n: String) in
+            n != build && fromStages ? "(needs.\(n).result == 'success' || needs.\(n).result == 'skipped')" : "needs.\(n).result == 'success'"
+        }
+        // Status checks first (GitHub's `&&` stops at the first false), then the job's rules.
         var conditions: [String] = []
+        if !after.isEmpty {
+            conditions += ["!cancelled()"] + ([build] + needs).map(needOK)
+        } else if fromStages {
+            conditions += ["!cancelled()", "!failure()"]
+        }
         if def.when?.manual == true { conditions.append("github.event_name == 'workflow_dispatch'") }
         if let rule = def.when, let refs = condition(of: rule) { conditions.append(refs) }
         if def.when?.changes != nil {
-            conditions.append("fromJSON(needs.\(build).outputs.changes)['\(def.id.replacingOccurrences(of: "'", with: "''"))'] != 'skip'")
+            conditions.append("fromJSON(needs.\(build).outputs.changes || '{}')['\(def.id.replacingOccurrences(of: "'", with: "''"))'] != 'skip'")
         }
-        if !after.isEmpty { conditions += ["!cancelled()"] + ([build] + needs).map { "needs.\($0).result == 'success'" } }
-        if !conditions.isEmpty { o += "    if: ${{ \(conditions.joined(separator: " && ")) }}\n" }
+        if !conditions.isEmpty {
+            let joined =
+                conditions.count == 1 ? conditions[0] : conditions.map { $0.contains("||") && !$0.hasPrefix("(") ? "(\($0))" : $0 }.joined(separator: " && ")
+            let text = "${{ \(joined) }}"
+            // A pattern with `: ` or ` #` would end a plain YAML scalar: quoted then.
+            o += "    if: \(text.contains(": ") || text.contains(" #") ? quote(text) : text)\n"
+        }
         // shipgate enforces the job's own timeout; GitHub's is a backstop with room for setup.
         o += "    timeout-minutes: \(Int((timeout.milliseconds + 59_999) / 60_000) + 30)\n"
         if let m = def.matrix {
@@ -231,9 +254,16 @@ public enum GitHubWorkflowExporter {
     static func condition(of rule: WhenRule) -> String? {
         func match(_ patterns: [Located<String>], value: String) -> String? {
             var parts: [String] = []
-            for pattern in patterns.map(\.value) {
-                if pattern.hasPrefix("!") { return nil }
-                let literal = pattern.prefix { !"*?[{".contains($0) }
+            for raw in patterns.map(\.value) {
+                if raw.hasPrefix("!") { return nil }
+                // As `Glob` reads it: no leading `./` or `/`, no empty segments.
+                var pattern = raw
+                while pattern.hasPrefix("./") { pattern.removeFirst(2) }
+                while pattern.hasPrefix("/") { pattern.removeFirst() }
+                while pattern.contains("//") { pattern = pattern.replacingOccurrences(of: "//", with: "/") }
+                var literal = String(pattern.prefix { !"*?[{".contains($0) })
+                // `release/**` also matches `release` itself: the prefix ends before that slash.
+                if literal.hasSuffix("/"), pattern.dropFirst(literal.count).hasPrefix("**") { literal.removeLast() }
                 let text = "'" + String(literal).replacingOccurrences(of: "'", with: "''") + "'"
                 if literal.count == pattern.count {
                     parts.append("\(value) == \(text)")
@@ -248,7 +278,7 @@ public enum GitHubWorkflowExporter {
         var alternatives: [String] = []
         if let branches = rule.branches {
             guard let m = match(branches, value: "(github.head_ref || github.ref_name)") else { return nil }
-            alternatives.append(m == "true" ? "github.ref_type == 'branch' || github.head_ref != ''" : "(\(m))")
+            alternatives.append(m == "true" ? "(github.ref_type == 'branch' || github.head_ref != '')" : "(\(m))")
         }
         if let tags = rule.tags {
             guard let m = match(tags, value: "github.ref_name") else { return nil }

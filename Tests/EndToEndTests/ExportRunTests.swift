@@ -131,7 +131,9 @@ final class ExportRunTests: XCTestCase {
           tags: { when: { tags: ["v*"] }, steps: [{ run: "true" }] }
           either: { when: { branches: [main], tags: ["v*"] }, steps: [{ run: "true" }] }
           quoted: { when: { branches: ["it's"] }, steps: [{ run: "true" }] }
-          anything: { when: { branches: ["**"] }, steps: [{ run: "true" }] }
+          anything: { when: { branches: ["**"], manual: true }, steps: [{ run: "true" }] }
+          deep: { when: { branches: ["./release/**"] }, steps: [{ run: "true" }] }
+          colon: { when: { branches: ["a: b"] }, steps: [{ run: "true" }] }
           changes: { when: { changes: ["src/**"] }, steps: [{ run: "true" }] }
           tools: { toolchain: { python: "3.12", node: "20", go: "1.22" }, steps: [{ run: "true" }] }
         """.write(toFile: dir + "/pipeline.yml", atomically: true, encoding: .utf8)
@@ -144,7 +146,9 @@ final class ExportRunTests: XCTestCase {
             "if: ${{ (github.ref_type == 'tag' && (startsWith(github.ref_name, 'v'))) }}",
             "if: ${{ ((\(branch) == 'main') || (github.ref_type == 'tag' && (startsWith(github.ref_name, 'v')))) }}",
             "if: ${{ (\(branch) == 'it''s') }}",
-            "if: ${{ github.ref_type == 'branch' || github.head_ref != '' }}",
+            "if: ${{ github.event_name == 'workflow_dispatch' && (github.ref_type == 'branch' || github.head_ref != '') }}",
+            "if: ${{ (startsWith(\(branch), 'release')) }}",
+            "if: \"${{ (\(branch) == 'a: b') }}\"",
         ] {
             XCTAssertTrue(out.stdout.contains(expected), "\(expected)\n\(out.stdout)")
         }
@@ -158,8 +162,23 @@ final class ExportRunTests: XCTestCase {
             XCTAssertTrue(tools.contains(setup), "\(setup)\n\(tools)")
         }
         XCTAssertLessThan(tools.range(of: "setup-python")!.lowerBound, tools.range(of: "id: shipgate")!.lowerBound)
+        // A need from stage order carries no skip in shipgate: GitHub must not skip the next stage.
+        try """
+        name: stages
+        stages: [one, two]
+        jobs:
+          first: { stage: one, when: { branches: [main] }, steps: [{ run: "true" }] }
+          second: { stage: two, steps: [{ run: "true" }] }
+          third: { stage: two, needs: [first], steps: [{ run: "true" }] }
+        """.write(toFile: dir + "/stages.yml", atomically: true, encoding: .utf8)
+        let staged = try await CLI.run(["export", "github", "stages.yml"], in: dir)
+        XCTAssertEqual(staged.status, 0, staged.stderr)
+        let second = staged.stdout.components(separatedBy: "  second:\n").last ?? ""
+        XCTAssertTrue(second.contains("    needs: [\"shipgate-build\", \"first\"]\n    if: ${{ !cancelled() && !failure() }}\n"), second)
+        let third = staged.stdout.components(separatedBy: "  third:\n").last ?? ""
+        XCTAssertFalse(third.prefix(300).contains("    if:"), "an explicit need carries the skip, as in shipgate: \(third)")
         // `changes` is decided once, by shipgate's plan in the build job, and read by the job's `if:`.
-        XCTAssertTrue(out.stdout.contains("    if: ${{ fromJSON(needs.shipgate-build.outputs.changes)['changes'] != 'skip' }}"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("    if: ${{ fromJSON(needs.shipgate-build.outputs.changes || '{}')['changes'] != 'skip' }}"), out.stdout)
         XCTAssertTrue(out.stdout.contains("          wanted = [\"changes\"]"), out.stdout)
     }
 
@@ -173,12 +192,12 @@ final class ExportRunTests: XCTestCase {
             runs-on: ubuntu-24.04
             steps-before:
               - uses: astral-sh/setup-uv@v6
-                with: { version: "0.5.1", enable-cache: true }
+                with: { version: "0.5.1", enable-cache: True, ratio: .5, name: yes }
         jobs:
           a:
             github:
               runs-on: [self-hosted, linux]
-              permissions: { contents: read, id-token: write }
+              permissions: { id-token: write }
               steps-before:
                 - run: echo "it's before"
                   if: github.event_name == 'push'
@@ -190,7 +209,10 @@ final class ExportRunTests: XCTestCase {
         let a = out.stdout.components(separatedBy: "\n  a:\n").last?.components(separatedBy: "\n  b:\n").first ?? ""
         let b = out.stdout.components(separatedBy: "\n  b:\n").last ?? ""
         XCTAssertTrue(a.contains("    runs-on: [\"self-hosted\", \"linux\"]\n    permissions: {\"contents\": \"read\", \"id-token\": \"write\"}\n"), a)
-        XCTAssertTrue(a.contains("      - {\"uses\": \"astral-sh/setup-uv@v6\", \"with\": {\"version\": \"0.5.1\", \"enable-cache\": true}}\n"), a)
+        XCTAssertTrue(
+            a.contains(
+                "      - {\"uses\": \"astral-sh/setup-uv@v6\", \"with\": {\"version\": \"0.5.1\", \"enable-cache\": True, \"ratio\": .5, \"name\": \"yes\"}}\n"),
+            a)
         XCTAssertTrue(a.contains("      - {\"run\": \"echo \\\"it's before\\\"\", \"if\": \"github.event_name == 'push'\"}\n"), a)
         XCTAssertLessThan(a.range(of: "setup-uv")!.lowerBound, a.range(of: "it's before")!.lowerBound, "the defaults' steps first")
         XCTAssertTrue(b.contains("    runs-on: \"ubuntu-24.04\"\n"), b)
