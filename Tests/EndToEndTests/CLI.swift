@@ -72,6 +72,8 @@ enum CLI {
             (#"\b\d+\.\d+s\b"#, "T"),
             (#"\b\d+m\d\ds\b"#, "T"),
             (#"\b\d+(s)?\d*ms\b"#, "T"),
+            // A duration under a millisecond is written `0s`.
+            (#"\b(in|after) 0s\b"#, "$1 T"),
         ]
         for (pattern, replacement) in rules {
             s = s.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
