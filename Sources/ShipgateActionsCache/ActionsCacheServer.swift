@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ShipgateCache
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -32,7 +33,7 @@ public final class ActionsCacheServer: Sendable {
     public let scope: String
     public let pathToken: String
     public let runtimeToken: String
-    let task: Locked<Task<Void, any Error>?> = Locked(nil)
+    let task = Mutex<Task<Void, any Error>?>(nil)
 
     public init(store: ActionsCacheStore, scope: String) {
         self.store = store
@@ -201,17 +202,5 @@ public final class ActionsCacheServer: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-}
-
-/// A value behind a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }

@@ -23,6 +23,9 @@ import ShipgatePlanning
 extension JobExecutor {
     enum JavaScriptStage: String {
         case pre, main, post
+
+        /// How the runner names the stage's step (`Pre Run x`, `Post Run x`).
+        var label: String { self == .pre ? "Pre" : "Post" }
     }
 
     /// What a stage needs of the step that runs the action.
@@ -45,7 +48,7 @@ extension JobExecutor {
         _ call: JavaScriptCall, stage: JavaScriptStage, context: WorkflowJobContext, frame: StepFrame, timeout: TimeSpan?, state: inout WorkflowJobState,
         pgids: inout [Int32]
     ) async -> (failure: String?, outputs: [String: String], exitCode: Int32?, launched: Bool) {
-        let label = stage == .main ? call.name : "\(stage.rawValue == "pre" ? "Pre" : "Post") \(call.name)"
+        let label = stage == .main ? call.name : "\(stage.label) \(call.name)"
         let script: String? =
             switch stage {
             case .pre: call.script.pre
@@ -98,15 +101,7 @@ extension JobExecutor {
         for (index, (step, declaredName)) in steps.enumerated() {
             guard let action = resolvedAction(step), let script = action.javascript, script.pre != nil else { continue }
             let scope = jobScope(context, state: state, frame: frame)
-            let condition = script.preIf ?? "always()"
-            do {
-                guard try IfCondition.parse(condition).holds(in: scope) else {
-                    context.log.mark("-- Pre \(declaredName): skipped (pre-if: \(condition)) --")
-                    continue
-                }
-            } catch {
-                frame.failed = true
-                frame.firstFailure = frame.firstFailure ?? "`pre-if` of \(action.path): \(error.message)"
+            guard conditionHolds(script.preIf, stage: .pre, name: declaredName, action: action, scope: scope, context: context, frame: &frame) else {
                 continue
             }
             var inputs: [String: String] = [:]
@@ -121,14 +116,7 @@ extension JobExecutor {
             let call = JavaScriptCall(
                 action: action, script: script, name: name, actionID: ids[index], stateKey: "\(index + 1)",
                 inputs: inputs, stepEnv: [], verify: actionVerifier(action, workspace: context.workspace))
-            context.log.mark("-- Pre \(masker(name)) --")
-            observer.handle(.output(job: context.job.id, line: "Pre \(masker(name))"))
-            let outcome = await runJavaScript(call, stage: .pre, context: context, frame: frame, timeout: nil, state: &state, pgids: &pgids)
-            if let failure = outcome.failure {
-                emitLine(context.job.id, "error: \(masker(failure))", context.log)
-                frame.failed = true
-                frame.firstFailure = frame.firstFailure ?? failure
-            }
+            await runStage(call, .pre, context: context, frame: &frame, state: &state, pgids: &pgids)
         }
     }
 
@@ -137,20 +125,40 @@ extension JobExecutor {
         async
     {
         let scope = jobScope(context, state: state, frame: frame)
-        let condition = call.script.postIf ?? "always()"
-        do {
-            guard try IfCondition.parse(condition).holds(in: scope) else {
-                context.log.mark("-- Post \(masker(call.name)): skipped (post-if: \(condition)) --")
-                return
-            }
-        } catch {
-            frame.failed = true
-            frame.firstFailure = frame.firstFailure ?? "`post-if` of \(call.action.path): \(error.message)"
+        guard conditionHolds(call.script.postIf, stage: .post, name: call.name, action: call.action, scope: scope, context: context, frame: &frame) else {
             return
         }
-        context.log.mark("-- Post \(masker(call.name)) --")
-        observer.handle(.output(job: context.job.id, line: "Post \(masker(call.name))"))
-        let outcome = await runJavaScript(call, stage: .post, context: context, frame: frame, timeout: nil, state: &state, pgids: &pgids)
+        await runStage(call, .post, context: context, frame: &frame, state: &state, pgids: &pgids)
+    }
+
+    /// `pre-if` / `post-if` (default `always()`): false skips the stage (logged); an invalid
+    /// condition fails the job.
+    private func conditionHolds(
+        _ written: String?, stage: JavaScriptStage, name: String, action: CompositeAction, scope: ExpressionScope, context: WorkflowJobContext,
+        frame: inout StepFrame
+    ) -> Bool {
+        let condition = written ?? "always()"
+        do {
+            guard try IfCondition.parse(condition).holds(in: scope) else {
+                context.log.mark("-- \(stage.label) \(masker(name)): skipped (\(stage.rawValue)-if: \(condition)) --")
+                return false
+            }
+            return true
+        } catch {
+            frame.failed = true
+            frame.firstFailure = frame.firstFailure ?? "`\(stage.rawValue)-if` of \(action.path): \(error.message)"
+            return false
+        }
+    }
+
+    /// A `pre` or `post` stage, shown as a step of its own; its failure fails the job.
+    private func runStage(
+        _ call: JavaScriptCall, _ stage: JavaScriptStage, context: WorkflowJobContext, frame: inout StepFrame, state: inout WorkflowJobState,
+        pgids: inout [Int32]
+    ) async {
+        context.log.mark("-- \(stage.label) \(masker(call.name)) --")
+        observer.handle(.output(job: context.job.id, line: "\(stage.label) \(masker(call.name))"))
+        let outcome = await runJavaScript(call, stage: stage, context: context, frame: frame, timeout: nil, state: &state, pgids: &pgids)
         if let failure = outcome.failure {
             emitLine(context.job.id, "error: \(masker(failure))", context.log)
             frame.failed = true
@@ -195,16 +203,10 @@ extension JobExecutor {
 
     /// The first action the steps need (through fetched composite actions) that could not be
     /// fetched: the job fails with it as it sets up.
-    func unavailableAction(_ steps: [GitHubStep], depth: Int = 0) -> String? {
-        guard depth < 12 else { return nil }
-        for uses in FetchedActions.uses(in: steps) {
-            switch options.workflow?.actions[uses] {
-            case .unavailable(let why)?: return why
-            case .action(let action)?: if let why = unavailableAction(action.steps, depth: depth + 1) { return why }
-            default: continue
-            }
-        }
-        return nil
+    func unavailableAction(_ steps: [GitHubStep]) -> String? {
+        WorkflowRuntime.firstProblem(steps, actions: options.workflow?.actions ?? [:]) {
+            if case .unavailable(let why) = $0 { why } else { nil }
+        }?.why
     }
 
     /// The action a step runs from a directory: the local one the loader read, or the fetched

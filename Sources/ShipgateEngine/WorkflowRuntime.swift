@@ -53,6 +53,20 @@ public struct WorkflowRuntime: Sendable {
         case unavailable(String)
     }
 
+    /// The first action the steps need, through fetched composite actions, for which `problem`
+    /// says something (a refusal, a failed fetch): its `uses` and what was said.
+    public static func firstProblem(
+        _ steps: [GitHubStep], actions: [String: FetchedAction], depth: Int = 0, _ problem: (FetchedAction) -> String?
+    ) -> (uses: String, why: String)? {
+        guard depth < 12 else { return nil }
+        for uses in FetchedActions.uses(in: steps) {
+            guard let fetched = actions[uses] else { continue }
+            if let why = problem(fetched) { return (uses, why) }
+            if case .action(let action) = fetched, let found = firstProblem(action.steps, actions: actions, depth: depth + 1, problem) { return found }
+        }
+        return nil
+    }
+
     /// The `node` a JavaScript action runs with: its path and version, or why there is none.
     public struct NodeChoice: Sendable {
         public var path: String?

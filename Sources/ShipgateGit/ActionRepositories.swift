@@ -1,5 +1,6 @@
 import CLibgit2
 import Foundation
+import ShipgateModel
 
 #if canImport(Glibc)
     import Glibc
@@ -45,9 +46,7 @@ public struct ActionRepositories: Sendable {
         public var warning: String?
     }
 
-    public static func isCommitSHA(_ ref: String) -> Bool {
-        ref.utf8.count == 40 && ref.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
-    }
+    public static func isCommitSHA(_ ref: String) -> Bool { FetchedActions.isCommitSHA(ref) }
 
     /// `owner/repo` as the mirror's key (GitHub's names are case-insensitive).
     static func key(_ repository: String) -> String { repository.lowercased() }
@@ -194,13 +193,8 @@ final class BareRepository {
     }
 
     func file(_ path: String, at commit: String) -> [UInt8]? {
-        var object: OpaquePointer?
-        guard ActionRepositories.isCommitSHA(commit), git_revparse_single(&object, pointer, commit + ":" + path) == 0, let object else { return nil }
-        defer { git_object_free(object) }
-        guard git_object_type(object) == GIT_OBJECT_BLOB else { return nil }
-        let size = Int(git_blob_rawsize(object))
-        guard let raw = git_blob_rawcontent(object) else { return size == 0 ? [] : nil }
-        return Array(UnsafeRawBufferPointer(start: raw, count: size))
+        guard ActionRepositories.isCommitSHA(commit) else { return nil }
+        return Libgit2.blob(pointer, commit + ":" + path)
     }
 
     func fetch(url: String, refspecs: [String]) throws(GitError) {

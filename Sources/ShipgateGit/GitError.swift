@@ -23,4 +23,16 @@ enum Libgit2 {
     static func check(_ code: Int32, path: String, doing: String) throws(GitError) {
         if code < 0 { throw GitError.last(code, path: path, doing: doing) }
     }
+
+    /// The bytes of the blob `spec` (`<commit>:<path>`) names in `repository`, or nil when it
+    /// names nothing or not a blob. Reads the object database only.
+    static func blob(_ repository: OpaquePointer, _ spec: String) -> [UInt8]? {
+        var object: OpaquePointer?
+        guard git_revparse_single(&object, repository, spec) == 0, let object else { return nil }
+        defer { git_object_free(object) }
+        guard git_object_type(object) == GIT_OBJECT_BLOB else { return nil }
+        let size = Int(git_blob_rawsize(object))
+        guard let raw = git_blob_rawcontent(object) else { return size == 0 ? [] : nil }
+        return Array(UnsafeRawBufferPointer(start: raw, count: size))
+    }
 }

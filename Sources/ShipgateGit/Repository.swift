@@ -225,13 +225,7 @@ extension Repository {
     /// never the working tree.
     public func file(_ path: String, at revision: String) -> [UInt8]? {
         guard let commit = commitID(revision) else { return nil }
-        var object: OpaquePointer?
-        guard git_revparse_single(&object, pointer, commit + ":" + path) == 0, let object else { return nil }
-        defer { git_object_free(object) }
-        guard git_object_type(object) == GIT_OBJECT_BLOB else { return nil }
-        let size = Int(git_blob_rawsize(object))
-        guard let raw = git_blob_rawcontent(object) else { return size == 0 ? [] : nil }
-        return Array(UnsafeRawBufferPointer(start: raw, count: size))
+        return Libgit2.blob(pointer, commit + ":" + path)
     }
 
     /// `path` relative to the working directory, or nil when it is outside it.

@@ -227,9 +227,11 @@ public enum FetchedActions {
     }
 
     /// `uses` pinned to a full commit SHA (the only ref that cannot move).
-    public static func isPinned(_ uses: String) -> Bool {
-        guard let ref = RemoteAction.parse(uses)?.ref else { return false }
-        return ref.utf8.count == 40 && ref.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
+    public static func isPinned(_ uses: String) -> Bool { RemoteAction.parse(uses).map { isCommitSHA($0.ref) } ?? false }
+
+    /// 40 hex digits: a full commit id.
+    public static func isCommitSHA(_ ref: String) -> Bool {
+        ref.utf8.count == 40 && ref.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
     }
 }
 

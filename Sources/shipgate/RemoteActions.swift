@@ -107,7 +107,10 @@ enum RemoteActions {
         }
         // A job that needs an action that cannot run is refused before anything starts.
         for index in plan.jobs.indices where plan.jobs[index].status == .run {
-            if let (uses, why) = firstRefusal(plan.jobs[index].steps.compactMap(\.github), actions: prepared.actions) {
+            let refused = WorkflowRuntime.firstProblem(plan.jobs[index].steps.compactMap(\.github), actions: prepared.actions) {
+                if case .refused(let why) = $0 { why } else { nil }
+            }
+            if let (uses, why) = refused {
                 plan.jobs[index].status = .skip
                 plan.jobs[index].reason = "refused: \(plan.jobs[index].location): `uses: \(uses)`: \(why)"
             }
@@ -115,17 +118,4 @@ enum RemoteActions {
         return prepared
     }
 
-    /// The first action the steps need (through composite actions) that cannot run.
-    static func firstRefusal(_ steps: [GitHubStep], actions: [String: WorkflowRuntime.FetchedAction], depth: Int = 0) -> (String, String)? {
-        guard depth < 12 else { return nil }
-        for uses in FetchedActions.uses(in: steps) {
-            switch actions[uses] {
-            case .refused(let why)?: return (uses, why)
-            case .action(let action)?:
-                if let found = firstRefusal(action.steps, actions: actions, depth: depth + 1) { return found }
-            case .unavailable?, nil: continue
-            }
-        }
-        return nil
-    }
 }
