@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure values: the validated pipeline, diagnostics, durations. No I/O.
@@ -51,6 +52,15 @@ let package = Package(
             name: "ShipgateCache",
             dependencies: ["ShipgateModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Every HTTP call shipgate makes (remote cache, verify probes, the console client), over
+        // AsyncHTTPClient: one pooled client per process, streamed bodies, idle timeouts.
+        .target(
+            name: "ShipgateHTTP",
+            dependencies: [
+                "ShipgateCache", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // System calls Swift cannot reach (variadic or missing from Glibc): prctl, posix_spawn with
         // file actions, pidfd_open, epoll, eventfd, copy_file_range.
         .target(name: "CShipgatePosix"),
@@ -74,7 +84,6 @@ let package = Package(
             name: "ShipgateEngine",
             dependencies: [
                 "ShipgateModel", "ShipgatePlanning", "ShipgateCache", "ShipgateJobCache", "ShipgateProcess", "CShipgatePosix", "ShipgateExpressions",
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Durable state in SQLite (GRDB): runs, jobs, gates, approvals, deployments, audit, locks.
@@ -100,7 +109,7 @@ let package = Package(
             name: "ShipgateRelease",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateCache", "ShipgateJobCache", "ShipgateGit",
-                "ShipgateState", "ShipgateGate", "ShipgateProcess",
+                "ShipgateState", "ShipgateGate", "ShipgateProcess", "ShipgateHTTP",
             ]
         ),
         // The release console: pages, JSON API, sessions and metrics over the state store (Hummingbird).
@@ -108,7 +117,7 @@ let package = Package(
             name: "ShipgateConsole",
             dependencies: [
                 "ShipgateModel", "ShipgateLoading", "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgateEngine",
-                "ShipgateCache", "ShipgateJobCache", "ShipgateReport", "ShipgateProcess",
+                "ShipgateCache", "ShipgateJobCache", "ShipgateReport", "ShipgateProcess", "ShipgateHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -136,7 +145,7 @@ let package = Package(
                 "ShipgateModel", "ShipgateExpressions", "ShipgateLoading", "ShipgatePlanning", "ShipgateEngine", "ShipgateReport", "ShipgateCache",
                 "ShipgateJobCache",
                 "ShipgateGit", "ShipgateState", "ShipgateGate", "ShipgateRelease", "ShipgatePostgres", "ShipgateConsole", "ShipgateProcess",
-                "ShipgateActionsCache",
+                "ShipgateActionsCache", "ShipgateHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -158,7 +167,7 @@ let package = Package(
             name: "ShipgateEngineTests",
             dependencies: [
                 "ShipgateEngine", "ShipgatePlanning", "ShipgateLoading", "ShipgateModel", "ShipgateReport", "ShipgateCache", "ShipgateJobCache",
-                "ShipgateProcess", "ShipgateExpressions", .product(name: "Subprocess", package: "swift-subprocess"),
+                "ShipgateProcess", "ShipgateExpressions", "ShipgateHTTP", .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
         .testTarget(name: "ShipgateGateTests", dependencies: ["ShipgateGate", "ShipgateModel", "ShipgateState", "ShipgateLoading", "ShipgatePostgres"]),

@@ -198,7 +198,10 @@ public final class LocalCache: @unchecked Sendable {
 
     // MARK: - Internals
 
-    private func tempPath() -> String { "\(root)/tmp/\(getpid())-\(UInt64.random(in: 0..<UInt64.max))" }
+    func tempPath() -> String { "\(root)/tmp/\(getpid())-\(UInt64.random(in: 0..<UInt64.max))" }
+
+    /// Renames a verified temp file (in `tmp/`) into place as blob `digest`.
+    func publishBlob(_ temp: String, digest: String) throws(CacheError) { try publish(temp, to: blobPath(digest)) }
 
     private func publish(_ temp: String, to final: String) throws(CacheError) {
         let dir = (final as NSString).deletingLastPathComponent

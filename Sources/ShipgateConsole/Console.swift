@@ -3,6 +3,7 @@ import ShipgateCache
 import ShipgateEngine
 import ShipgateGate
 import ShipgateGit
+import ShipgateHTTP
 import ShipgateJobCache
 import ShipgateLoading
 import ShipgateModel
@@ -164,7 +165,7 @@ public final class Console: @unchecked Sendable {
             setting: .init(
                 store: store, policy: policy, context: RunContext.resolve(workspace: settings.workspace, environment: [:], actor: user.approver),
                 workspace: settings.workspace, stateDirectory: stateDirectory, files: cache?.files,
-                remote: settings.remoteCache.flatMap { RemoteCache(url: $0) }, secretValues: settings.launchEnvironment,
+                remote: settings.remoteCache.flatMap { RemoteCache.http($0) }, secretValues: settings.launchEnvironment,
                 stepEnvironment: SecretPolicy.stepEnvironment(settings.launchEnvironment, withholding: withheld),
                 runner: HostProcessRunner(groups: ProcessGroups())))
         return try rollbacks.launch(rollback)

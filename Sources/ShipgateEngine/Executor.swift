@@ -1,9 +1,9 @@
 import Foundation
-import Logging
 import ShipgateJobCache
 import ShipgateModel
 import ShipgatePlanning
 import ShipgateProcess
+import Synchronization
 
 /// Runs an `ExecutionPlan`: jobs in parallel along the DAG, at most `parallelism` at once.
 ///
@@ -21,6 +21,8 @@ public struct Executor: Sendable {
     public let cancellation: CancellationToken
     /// The job cache, artifacts and dependency caches; nil runs without any of them.
     public let cache: CacheContext?
+    /// Writes of the run's own record (directory, journal, `run.json`) that failed.
+    let recordWrites: RecordWrites
 
     public init(
         plan: ExecutionPlan, options: RunOptions, runner: any ProcessRunner, observer: any RunObserver, cancellation: CancellationToken,
@@ -34,6 +36,7 @@ public struct Executor: Sendable {
         self.observer = observer
         self.cancellation = cancellation
         self.cache = cache
+        recordWrites = RecordWrites(observer: observer)
     }
 
     public func run() async -> RunResult {
@@ -52,7 +55,7 @@ public struct Executor: Sendable {
             record.actions = actions.compactMapValues { if case .action(let a) = $0 { a.remote?.commit } else { nil } }
         }
         do { try options.runDirectory.create() } catch {
-            options.logger.error("cannot create run directory", metadata: ["path": "\(options.runDirectory.root)", "error": "\(error)"])
+            recordWrites.failed("cannot create the run directory \(options.runDirectory.root): \(RecordWrites.describe(error))")
         }
         save(record)
         observer.handle(.runStarted(runID: options.runID, pipeline: plan.pipeline.name, jobs: jobs.map(\.id), logDirectory: options.runDirectory.root))
@@ -117,7 +120,8 @@ public struct Executor: Sendable {
                     cancellation.cancel(reason: "--fail-fast: \(result.id) failed", interrupt: false)
                 }
                 if !journal.append(result) {
-                    options.logger.warning("cannot append to the run journal", metadata: ["path": "\(options.runDirectory.journalPath)"])
+                    recordWrites.failed(
+                        "cannot append `\(result.id)` to the run journal \(options.runDirectory.journalPath): \(journal.lastError ?? "write failed")")
                 }
             }
             while true {
@@ -210,6 +214,15 @@ public struct Executor: Sendable {
             record.status = .success
         }
         save(record)
+        if recordWrites.any {
+            record.recordIncomplete = true
+            observer.handle(
+                .notice(
+                    job: nil, level: .warning,
+                    message:
+                        "this run's record in \(options.runDirectory.root) may be incomplete (\(recordWrites.count) write(s) failed); `shipgate resume` and `shipgate explain` may not see every job"
+                ))
+        }
         observer.handle(.runFinished(record))
         return record
     }
@@ -240,7 +253,7 @@ public struct Executor: Sendable {
 
     private func save(_ record: RunResult) {
         do { try options.runDirectory.write(record) } catch {
-            options.logger.warning("cannot write run record", metadata: ["path": "\(options.runDirectory.recordPath)", "error": "\(error)"])
+            recordWrites.failed("cannot write the run record \(options.runDirectory.recordPath): \(RecordWrites.describe(error))")
         }
     }
 }
@@ -294,5 +307,41 @@ struct Scheduler {
                 ready.insert(d, at: at)
             }
         }
+    }
+}
+
+/// The run's own record writes that failed: the first of each kind is a warning (terminal and
+/// events), and the run is then marked `recordIncomplete` (exit status 4 when its jobs succeeded).
+final class RecordWrites: Sendable {
+    private let observer: any RunObserver
+    private let state = Mutex<(count: Int, warned: Set<String>)>((0, []))
+
+    init(observer: any RunObserver) { self.observer = observer }
+
+    var any: Bool { count > 0 }
+    var count: Int { state.withLock { $0.count } }
+
+    /// A file error in words: the POSIX reason under Foundation's wrapping ("No space left on device").
+    static func describe(_ error: any Error) -> String {
+        if let cocoa = error as? CocoaError, let underlying = cocoa.underlying {
+            let ns = underlying as NSError
+            if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        }
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return "\(error)"
+    }
+
+    /// `message` says what could not be written, where, and why.
+    func failed(_ message: String) {
+        let kind = String(message.prefix { $0 != "/" && $0 != "`" })
+        let first = state.withLock { s in
+            s.count += 1
+            return s.warned.insert(kind).inserted
+        }
+        if first { observer.handle(.notice(job: nil, level: .warning, message: message + "; the run goes on, its record may be incomplete")) }
     }
 }

@@ -84,6 +84,7 @@ public struct RunDirectory: Sendable {
         o.add("durationMs", record.durationMs)
         o.add("pid", Int(record.pid))
         if record.partial == true { o.add("partial", true) }
+        if record.recordIncomplete == true { o.add("recordIncomplete", true) }
         if record.noCache == true { o.add("noCache", true) }
         if let git = record.git {
             var g = JSONObject()
@@ -192,6 +193,9 @@ public final class AppendOnlyFile: @unchecked Sendable {
     private let lock = NSLock()
     private var fd: Int32 = -1
     public private(set) var failures = 0
+    /// Why the last failed append failed, in words.
+    public var lastError: String? { lock.withLock { lastFailure } }
+    private var lastFailure: String?
 
     public init(path: String) { self.path = path }
     deinit { if fd >= 0 { close(fd) } }
@@ -203,9 +207,18 @@ public final class AppendOnlyFile: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if fd < 0 { fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
-        let ok = fd >= 0 && bytes.withUnsafeBytes { Posix.write(fd, $0) } == bytes.count
-        if !ok { failures += 1 }
-        return ok
+        if fd < 0 {
+            failures += 1
+            lastFailure = String(cString: strerror(errno))
+            return false
+        }
+        let written = bytes.withUnsafeBytes { Posix.write(fd, $0) }
+        guard written == bytes.count else {
+            failures += 1
+            lastFailure = written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(bytes.count) bytes written (disk full?)"
+            return false
+        }
+        return true
     }
 }
 
@@ -220,4 +233,6 @@ public final class RunJournal: Sendable {
     /// False when the line could not be written (the caller warns; the run goes on).
     @discardableResult
     public func append(_ job: JobResult) -> Bool { file.append(job.jsonLine) }
+
+    public var lastError: String? { file.lastError }
 }

@@ -142,6 +142,9 @@ public struct RunResult: Sendable, Codable, Hashable {
     /// A workflow's actions of other repositories as this run resolved them:
     /// `owner/repo[/path]@ref` → the commit it ran.
     public var actions: [String: String]?
+    /// True when a write of this record (the run directory, the journal, `run.json`) failed:
+    /// what is on disk may miss jobs. The exit status is then 4 if the jobs succeeded.
+    public var recordIncomplete: Bool?
 
     public init(
         runID: String, pipeline: String, pipelineFile: String, pipelineDigest: String, status: RunStatus, startedAt: Date, finishedAt: Date?, durationMs: Int64,

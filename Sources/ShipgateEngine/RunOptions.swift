@@ -1,4 +1,3 @@
-import Logging
 import ShipgateModel
 import ShipgateProcess
 
@@ -55,15 +54,13 @@ public struct RunOptions: Sendable {
     public var pause: @Sendable (_ duration: Duration, _ cancellation: CancellationToken) async -> Bool = { await $1.sleep($0) }
     /// How often a job waiting for a `resource-group` lock another run holds tries again.
     public var lockPollInterval: Duration = .milliseconds(100)
-    public var logger: Logger
     /// For a GitHub workflow: the contexts and variables its jobs start from.
     public var workflow: WorkflowRuntime?
 
     public init(
         runID: String, workspace: String, runDirectory: RunDirectory, parallelism: Int, failFast: Bool = false,
         killGrace: TimeSpan = .seconds(5), baseEnvironment: [String: String], secrets: [String: String] = [:],
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        logger: Logger = Logger(label: "shipgate", factory: { _ in SwiftLogNoOpLogHandler() })
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.runID = runID
         self.workspace = workspace
@@ -74,6 +71,5 @@ public struct RunOptions: Sendable {
         self.baseEnvironment = baseEnvironment
         self.secrets = secrets
         self.random = random
-        self.logger = logger
     }
 }

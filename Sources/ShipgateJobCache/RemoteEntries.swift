@@ -24,36 +24,32 @@ public struct RemoteEntries: Sendable {
         self.local = local
     }
 
-    /// Sends the entry's blobs, then the entry. Blobs are content-addressed, so sending one
-    /// again is harmless; we do not ask first (`HEAD` stalls in FoundationNetworking on Linux).
+    /// Sends the entry's blobs the remote lacks (`HEAD` first), then the entry.
     public func upload(_ entry: ActionEntry) async -> Problem? {
-        for digest in entry.digests.sorted() {
-            guard let data = FileManager.default.contents(atPath: local.blobPath(digest)) else { return nil }
-            if case .unavailable(let reason) = await remote.put("cas", digest, data) { return .unavailable(reason) }
-        }
+        let digests = entry.digests.sorted()
+        guard digests.allSatisfy(local.hasBlob) else { return nil }
+        if let reason = await remote.sendBlobs(digests, from: local).problem { return .unavailable(reason) }
         guard let data = try? JSONEncoder.iso.encode(entry) else { return nil }
-        if case .unavailable(let reason) = await remote.put("ac", entry.key, data) { return .unavailable(reason) }
+        if case .unavailable(let reason) = await remote.putDocument(.entries, entry.key, Array(data)) { return .unavailable(reason) }
         return nil
     }
 
     /// The entry for `key` with its blobs kept locally, or nil (a miss, or the problem).
     public func fetch(_ key: String) async -> (ActionEntry?, Problem?) {
-        switch await remote.get("ac", key) {
+        switch await remote.document(.entries, key) {
         case .miss: return (nil, nil)
         case .unavailable(let reason): return (nil, .unavailable(reason))
         case .hit(let data):
-            guard let entry = try? JSONDecoder.iso.decode(ActionEntry.self, from: data), entry.key == key else {
+            guard let entry = try? JSONDecoder.iso.decode(ActionEntry.self, from: Data(data)), entry.key == key else {
                 return (nil, .entry("remote cache entry \(key.prefix(12))… is not a shipgate entry; ignored"))
             }
-            for digest in entry.digests where !local.hasBlob(digest) {
-                guard case .hit(let bytes) = await remote.get("cas", digest) else {
-                    return (nil, .entry("remote cache is missing blob \(digest.prefix(12))…; running the job"))
-                }
-                guard Digest.sha256([UInt8](bytes)) == digest else {
+            if let (digest, failure) = await remote.fetchBlobs(Array(entry.digests).sorted(), into: local) {
+                switch failure {
+                case .wrongBytes:
                     return (nil, .entry("remote cache returned wrong bytes for blob \(digest.prefix(12))…; ignored it and running the job"))
-                }
-                do { _ = try local.storeBlob(data: [UInt8](bytes)) } catch {
-                    return (nil, .entry("cannot keep a remote blob locally: \(error)"))
+                case .local(let reason): return (nil, .entry("cannot keep a remote blob locally: \(reason)"))
+                case .unavailable(let reason): return (nil, .unavailable(reason))
+                case .miss, .stored: return (nil, .entry("remote cache is missing blob \(digest.prefix(12))…; running the job"))
                 }
             }
             try? local.writeEntry(.action, key, entry)

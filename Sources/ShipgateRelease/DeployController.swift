@@ -380,23 +380,14 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     /// was deployed from another runner) are fetched from the remote cache and verified.
     public static func restore(_ release: DeploymentRow, files: FileSet?, remote: RemoteCache?, into directory: String) async -> Bool {
         guard let files, let entries = decodeFiles(release.files), !entries.isEmpty else { return false }
-        if let remote {
-            for entry in entries where entry.kind == .file && !files.cache.hasBlob(entry.digest) {
-                guard case .hit(let data) = await remote.get("cas", entry.digest) else { return false }
-                guard (try? files.cache.storeBlob(data: Array(data))) == entry.digest else { return false }
-            }
-        }
+        if let remote, await remote.fetchBlobs(entries.filter { $0.kind == .file }.map(\.digest), into: files.cache) != nil { return false }
         return (try? files.restore(entries, into: directory)) != nil
     }
 
     /// Copies a release's artifact blobs to the remote cache, so any runner can roll back to it.
     private func share(_ artifacts: [FileEntry], job: String) async {
         guard let remote, let files else { return }
-        var sent = 0
-        for entry in artifacts where entry.kind == .file {
-            guard let bytes = try? files.cache.readBlob(entry.digest) else { continue }
-            if case .hit = await remote.put("cas", entry.digest, Data(bytes)) { sent += 1 }
-        }
+        let sent = await remote.sendBlobs(artifacts.filter { $0.kind == .file }.map(\.digest), from: files.cache).sent
         if sent > 0 {
             notice(job, .info, "kept \(sent) artifact blob\(sent == 1 ? "" : "s") of this release in the remote cache for rollbacks from any runner")
         }

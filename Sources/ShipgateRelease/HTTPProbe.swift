@@ -1,10 +1,7 @@
 import Foundation
+import ShipgateHTTP
 import ShipgateModel
 import ShipgateProcess
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// The built-in HTTP check: the SLIs an SRE team tracks (ratio of 2xx answers, p95 latency).
 public enum HTTPProbe {
@@ -21,11 +18,7 @@ public enum HTTPProbe {
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else {
             return Outcome(passed: false, ok: 0, total: 0, p95Ms: 0, summary: "`\(text)` is not an http(s) URL")
         }
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = Double(check.timeout.milliseconds) / 1000
-        config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        let session = URLSession(configuration: config)
-        defer { session.finishTasksAndInvalidate() }
+        let timeout = Duration.milliseconds(check.timeout.milliseconds)
         var latencies: [Int64] = []
         var ok = 0
         var codes: [String: Int] = [:]
@@ -34,14 +27,8 @@ public enum HTTPProbe {
             if cancellation.isCancelled { break }
             if let deadline, clock.now >= deadline { break }
             if i > 0, await !cancellation.sleep(check.interval.duration) { break }
-            var request = URLRequest(url: url)
-            request.timeoutInterval = Double(check.timeout.milliseconds) / 1000
             let start = clock.now
-            let code: Int? = await withCheckedContinuation { continuation in
-                session.dataTask(with: request) { _, response, _ in
-                    continuation.resume(returning: (response as? HTTPURLResponse)?.statusCode)
-                }.resume()
-            }
+            let code = await HTTPGet.status(of: url, timeout: timeout, cancellation: cancellation)
             latencies.append((clock.now - start).milliseconds)
             let key = code.map(String.init) ?? "no answer"
             codes[key, default: 0] += 1
@@ -67,5 +54,22 @@ public enum HTTPProbe {
     static func percent(_ r: Double) -> String {
         let v = (r * 1000).rounded() / 10
         return v == v.rounded() ? "\(Int(v)) %" : "\(v) %"
+    }
+}
+
+/// One probe request: the status once the whole answer has arrived (redirects followed, the body
+/// read and dropped), or nil when none came within `timeout` or the run was cancelled.
+enum HTTPGet {
+    static func status(of url: URL, timeout: Duration, cancellation: CancellationToken) async -> Int? {
+        let task = Task { try? await HTTPRequests.get(url, timeout: timeout, followRedirects: true) }
+        let observer = ObjectIdentifier(Box(task))
+        cancellation.onCancel(observer: observer) { task.cancel() }
+        defer { cancellation.removeObserver(observer) }
+        return await task.value
+    }
+
+    private final class Box: Sendable {
+        let task: Task<Int?, Never>
+        init(_ task: Task<Int?, Never>) { self.task = task }
     }
 }

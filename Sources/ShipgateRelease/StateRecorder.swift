@@ -74,6 +74,9 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
         }
     }
 
+    /// Whether a write to the store failed (the store may miss jobs of this run).
+    public var failed: Bool { lock.withLock { warned } }
+
     /// Waits until everything handled so far is stored.
     public func flush() {
         queue.sync { drain() }

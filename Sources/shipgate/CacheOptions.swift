@@ -3,6 +3,7 @@ import Foundation
 import ShipgateCache
 import ShipgateEngine
 import ShipgateGit
+import ShipgateHTTP
 import ShipgateJobCache
 
 /// Cache flags shared by `run` and `plan`.
@@ -13,14 +14,14 @@ struct CacheOptions: ParsableArguments {
     @Option(help: "Bazel-style HTTP cache (GET and PUT on /ac/ and /cas/); env SHIPGATE_REMOTE_CACHE.")
     var remoteCache: String?
 
-    @Option(help: ArgumentHelp("Seconds before a remote cache request gives up.", visibility: .hidden))
+    @Option(help: ArgumentHelp("Seconds a remote cache request may wait for the server (to connect, or for its next byte).", visibility: .hidden))
     var remoteTimeout: Double = 5
 
     @Flag(help: ArgumentHelp("Hash every input file instead of taking unmodified files' ids from git's index.", visibility: .hidden))
     var noGitIndex = false
 
     func validate() throws {
-        if let url = remoteURL, RemoteCache(url: url) == nil {
+        if let url = remoteURL, RemoteCache.http(url) == nil {
             throw ValidationError("--remote-cache must be an http:// or https:// URL, got `\(url)`")
         }
     }
@@ -32,7 +33,7 @@ struct CacheOptions: ParsableArguments {
     /// The run's cache, or nil (with a warning) when the cache directory cannot be used:
     /// a broken cache never stops a pipeline.
     func context(stateDirectory: String, workspace: String, readOnly: Bool, reporter: (any RunObserver)?) -> CacheContext? {
-        let remote = remoteURL.flatMap { RemoteCache(url: $0, timeout: remoteTimeout) }
+        let remote = remoteURL.flatMap { RemoteCache.http($0, idleTimeout: .milliseconds(Int64(max(0.05, remoteTimeout) * 1000))) }
         // Tracked, unmodified inputs are identified by git's index without being read.
         let index = noGitIndex ? nil : IndexSnapshot(workspace: workspace)
         var tracked: (@Sendable (String) -> String?)? = nil

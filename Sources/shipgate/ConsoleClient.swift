@@ -1,9 +1,6 @@
 import Foundation
 import ShipgateGate
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import ShipgateHTTP
 
 /// `approve/reject --server URL`: the decision goes through a release console's JSON API,
 /// which signs it for the user its API token belongs to.
@@ -31,18 +28,15 @@ enum ConsoleClient {
         var body: [String: String] = ["run": run, "environment": environment, "decision": decision.rawValue]
         if let comment { body["comment"] = comment }
         if let breakGlass { body["breakGlass"] = breakGlass }
-        var request = URLRequest(url: url, timeoutInterval: 30)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.httpBody = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        let session = URLSession(configuration: .ephemeral)
+        let payload = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let status: Int
         let data: Data
-        let response: URLResponse
-        do { (data, response) = try await session.data(for: request) } catch {
-            throw fail("cannot reach the console at \(base): \(error.localizedDescription)", hint: "is `shipgate serve` running there?")
+        do {
+            let answer = try await HTTPRequests.postJSON(url, body: Array(payload), headers: [("Authorization", "Bearer \(token)")], timeout: .seconds(30))
+            (status, data) = (answer.status, Data(answer.body))
+        } catch {
+            throw fail("cannot reach the console at \(base): \(HTTPClients.describe(error))", hint: "is `shipgate serve` running there?")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         guard status == 201 else {
             let message = object["error"] as? String ?? String(decoding: data.prefix(300), as: UTF8.self)

@@ -4,6 +4,7 @@ import ShipgateCache
 import ShipgateEngine
 import ShipgateGate
 import ShipgateGit
+import ShipgateHTTP
 import ShipgateJobCache
 import ShipgateModel
 import ShipgateProcess
@@ -78,7 +79,7 @@ extension Shipgate {
                 approver = signed
             }
 
-            let remote = (remoteCache ?? LaunchEnvironment.values["SHIPGATE_REMOTE_CACHE"]).flatMap { $0.isEmpty ? nil : RemoteCache(url: $0) }
+            let remote = (remoteCache ?? LaunchEnvironment.values["SHIPGATE_REMOTE_CACHE"]).flatMap { $0.isEmpty ? nil : RemoteCache.http($0) }
             let cache = try? CacheContext(
                 stateDirectory: home.stateDirectory, workspace: home.root, remote: nil, lookups: true, readOnly: true, trackedBlobID: nil)
             let supervision = RunSupervision()

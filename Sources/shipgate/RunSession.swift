@@ -211,7 +211,7 @@ struct RunSession {
             GitHubSummary.sections(store: store, runID: runID, plan: summaryPlan)
         }
         var observers: [any RunObserver] = [reporter]
-        let recorder = store.map { StateRecorder(store: $0, runID: runID) { message in FileDescriptorSink.standardError.write("warning: \(message)\n") } }
+        let recorder = store.map { StateRecorder(store: $0, runID: runID) { message in reporter.handle(.notice(job: nil, level: .warning, message: message)) } }
         if let recorder { observers.append(recorder) }
         let observer = ObserverList(observers)
         // Steps never get the state store's credentials: with them a job could write releases,
@@ -242,6 +242,13 @@ struct RunSession {
             options.extraMasked += options.workflow!.secrets.values.filter { !$0.isEmpty }
         }
         let cache = execution.cacheOptions.context(stateDirectory: home.stateDirectory, workspace: workspace.root, readOnly: false, reporter: reporter)
+        // Ctrl-C stops a remote transfer in flight, not only the steps.
+        if let remote = cache?.remote {
+            token.onCancel(observer: ObjectIdentifier(remote)) {
+                if token.isInterrupt { remote.cancel(reason: "cancelled (\(token.reason ?? "interrupted"))") }
+            }
+        }
+        defer { if let remote = cache?.remote { token.removeObserver(ObjectIdentifier(remote)) } }
         // JavaScript actions get the cache service `@actions/cache` talks to, backed by this cache.
         var actionsCache: ActionsCacheServer?
         if options.workflow != nil, !fetched.nodeMajors.isEmpty, let local = cache?.local {
@@ -335,7 +342,16 @@ struct RunSession {
                 FileDescriptorSink.standardError.write("warning: cannot export artifacts to \(dir): \(error)\n")
             }
         }
-        try? store?.finishRun(runID, status: result.status.rawValue)
+        var storeIncomplete = recorder?.failed ?? false
+        if let store {
+            do { try store.finishRun(runID, status: result.status.rawValue) } catch {
+                storeIncomplete = true
+                reporter.handle(
+                    .notice(
+                        job: nil, level: .warning,
+                        message: "cannot record the end of the run in the state store \(store.location): \(error); it may show the run as running"))
+            }
+        }
         // Retention: the newest runs stay (SHIPGATE_KEEP_RUNS, default 50), this one always.
         let keepRuns = RunRetention.defaultKeep(environment: ProcessInfo.processInfo.environment)
         if keepRuns > 0 {
@@ -358,7 +374,10 @@ struct RunSession {
             }
         }
         switch result.status {
-        case .success: return
+        // Interrupted after the last step (while results went to the remote cache): 130 all the same.
+        case .success:
+            if token.isInterrupt { throw ExitWith(code: Exit.interrupted) }
+            if result.recordIncomplete == true || storeIncomplete { throw ExitWith(code: Exit.recordIncomplete) }
         case .blocked: throw ExitWith(code: Exit.blocked)
         case .cancelled, .interrupted: throw ExitWith(code: Exit.interrupted)
         case .failed, .running: throw ExitWith(code: token.isInterrupt ? Exit.interrupted : Exit.jobFailed)

@@ -29,6 +29,8 @@ enum Exit {
     static let jobFailed: Int32 = 1
     static let invalid: Int32 = 2
     static let blocked: Int32 = 3
+    /// The jobs succeeded, but a write of the run's record (journal, run.json, state store) failed.
+    static let recordIncomplete: Int32 = 4
     static let interrupted: Int32 = 130
 }
 

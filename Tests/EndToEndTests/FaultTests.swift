@@ -78,9 +78,31 @@ final class FaultTests: XCTestCase {
               after: { needs: [loud], steps: [{ run: 'echo after ok' }] }
 
             """)
-        XCTAssertEqual(out.status, 0, "the jobs succeeded; only their record suffered")
+        XCTAssertEqual(out.status, 4, "the jobs succeeded; only their record suffered, and the exit status says so: \(out.stdout.suffix(1500))")
         XCTAssertTrue(out.stdout.contains("line(s) could not be written to"), String(out.stdout.suffix(2000)))
         XCTAssertTrue(out.stdout.contains("after ok"))
+    }
+
+    /// The state disk fills up under a run: the journal lines that cannot be written are a
+    /// warning on the terminal, the run goes on, and the exit status (4) says its record may be
+    /// incomplete although every job succeeded.
+    func testAJournalThatCannotBeWrittenIsAWarningAndTheExitStatusSaysSo() async throws {
+        try mountState(size: "2m")
+        let out = try await run(
+            """
+            name: full
+            jobs:
+              fill: { steps: [{ run: 'cat /dev/zero > \(dir)/state/filler 2>/dev/null || echo filled' }] }
+              after: { needs: [fill], steps: [{ run: 'echo after ok' }] }
+
+            """)
+        XCTAssertEqual(out.status, 4, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("warning: cannot append `fill` to the run journal"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("No space left on device"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("may be incomplete"), out.stdout)
+        XCTAssertFalse(out.stdout.contains("NSCocoaErrorDomain"), "errors in words: \(out.stdout)")
+        XCTAssertTrue(out.stdout.contains("after ok"), "the run went on")
+        XCTAssertEqual(out.stdout.components(separatedBy: "to the run journal").count - 1, 1, "one warning per kind, not one per job")
     }
 
     func testAReadOnlyStateDirectoryIsAClearError() async throws {

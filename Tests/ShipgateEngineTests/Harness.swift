@@ -1,6 +1,7 @@
 import Foundation
 import ShipgateCache
 import ShipgateEngine
+import ShipgateHTTP
 import ShipgateJobCache
 import ShipgateLoading
 import ShipgateModel
@@ -85,7 +86,7 @@ final class Harness: Sendable {
         let context =
             cache
             ? try CacheContext(
-                stateDirectory: state, workspace: workspace, remote: remote.flatMap { RemoteCache(url: $0, timeout: 2) }, lookups: !noCache,
+                stateDirectory: state, workspace: workspace, remote: remote.flatMap { RemoteCache.http($0, idleTimeout: .seconds(2)) }, lookups: !noCache,
                 racyWindow: racyWindow)
             : nil
         let executor = Executor(plan: plan, options: configured, runner: runner, observer: sink, cancellation: cancellation, cache: context)
