@@ -23,9 +23,9 @@ final class AuditCheck: @unchecked Sendable {
 
     init(maxAge: TimeInterval = 30) { self.maxAge = maxAge }
 
-    func check(_ store: any StateStore, now: Date) throws -> Result {
-        guard let known = lock.withLock({ state }) else { return try full(store, now: now) }
-        let appended = try store.auditEntries(environment: nil, afterSeq: known.head?.seq ?? 0)
+    func check(_ store: any StateStore, now: Date) async throws -> Result {
+        guard let known = lock.withLock({ state }) else { return try await full(store, now: now) }
+        let appended = try await store.auditEntries(environment: nil, afterSeq: known.head?.seq ?? 0)
         var result = known
         if !appended.isEmpty {
             let v = AuditVerifier.verify(appended, after: known.head)
@@ -40,8 +40,8 @@ final class AuditCheck: @unchecked Sendable {
                 return !refreshing
             }
             if start {
-                DispatchQueue.global().async {
-                    _ = try? self.full(store, now: Date())
+                Task {
+                    _ = try? await self.full(store, now: Date())
                     self.lock.withLock { self.refreshing = false }
                 }
             }
@@ -51,8 +51,8 @@ final class AuditCheck: @unchecked Sendable {
 
     /// Verifies the whole chain and remembers the result.
     @discardableResult
-    func full(_ store: any StateStore, now: Date) throws -> Result {
-        let rows = try store.auditEntries(environment: nil)
+    func full(_ store: any StateStore, now: Date) async throws -> Result {
+        let rows = try await store.auditEntries(environment: nil)
         let result = Result(verification: AuditVerifier.verify(rows), at: now, head: rows.last)
         lock.withLock { state = result }
         return result

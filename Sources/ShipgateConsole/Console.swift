@@ -107,30 +107,30 @@ public final class Console: @unchecked Sendable {
     /// on their behalf, with the CLI's rules (`ApprovalSigner`).
     public func decide(
         user: ConsoleUser, runID: String, environment: String, decision: ApprovalStatement.Decision, comment: String?, breakGlass: String? = nil
-    ) throws -> ApprovalStatement {
+    ) async throws -> ApprovalStatement {
         guard let signer else {
             throw ReleaseError("this console has no signing key, so it cannot approve", hint: "start it with `shipgate serve --key FILE`")
         }
-        guard let run = try store.findRun(runID) else { throw ReleaseError("no run \(runID)") }
+        guard let run = try await store.findRun(runID) else { throw ReleaseError("no run \(runID)") }
         guard let policy = policy(pipelineFile: pipelineFile(of: run)) else {
             throw ReleaseError("cannot load \(pipelineFile(of: run)), the pipeline of run \(run.id)", hint: "run the console in a checkout of the repository")
         }
         let comment = comment.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
-        return try ApprovalSigner(store: store, policy: policy, now: now()).sign(
+        return try await ApprovalSigner(store: store, policy: policy, now: now()).sign(
             decision, run: run, environment: environment, signer: .console(key: signer.key, name: signer.name, approver: user.approver),
             comment: comment, breakGlass: breakGlass)
     }
 
     /// Work done once at start so the first page is as fast as the rest: the whole audit chain
     /// verified, the trusted policy read.
-    public func warmUp() {
-        _ = try? audit.full(store, now: now())
+    public func warmUp() async {
+        _ = try? await audit.full(store, now: now())
         _ = policy()
     }
 
     /// Verifies the whole audit chain now (the console also does so every 30 s in the background).
     @discardableResult
-    public func verifyAuditNow() throws -> AuditVerification { try audit.full(store, now: now()).verification }
+    public func verifyAuditNow() async throws -> AuditVerification { try await audit.full(store, now: now()).verification }
 
     /// Rollbacks this console started that are still running.
     public var rollbacksActive: Int { rollbacks.active }
@@ -146,10 +146,12 @@ public final class Console: @unchecked Sendable {
 
     /// Starts a rollback of an environment (`ManualRollback`, as `shipgate rollback` does) once
     /// it is authorized and its target chosen; throws what stops it before any step runs.
-    public func rollBack(user: ConsoleUser, environment: String, to release: String?, reason: String) throws -> RollbackLauncher.Launched {
+    public func rollBack(user: ConsoleUser, environment: String, to release: String?, reason: String) async throws -> RollbackLauncher.Launched {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ReleaseError("a rollback needs a reason") }
-        let pipeline = try store.lastGood(environment: environment).flatMap { try store.run($0.runID) }.map(pipelineFile(of:)) ?? resolve(settings.pipelinePath)
+        var lastRun: RunRow?
+        if let good = try await store.lastGood(environment: environment) { lastRun = try await store.run(good.runID) }
+        let pipeline = lastRun.map(pipelineFile(of:)) ?? resolve(settings.pipelinePath)
         guard let loaded = PipelineLoader.load(path: pipeline).pipeline, let policy = policy(pipelineFile: pipeline) else {
             throw ReleaseError("cannot load \(pipeline)", hint: "run the console in a checkout of the repository")
         }
@@ -168,6 +170,6 @@ public final class Console: @unchecked Sendable {
                 remote: settings.remoteCache.flatMap { RemoteCache.http($0) }, secretValues: settings.launchEnvironment,
                 stepEnvironment: SecretPolicy.stepEnvironment(settings.launchEnvironment, withholding: withheld),
                 runner: HostProcessRunner(groups: ProcessGroups())))
-        return try rollbacks.launch(rollback)
+        return try await rollbacks.launch(rollback)
     }
 }

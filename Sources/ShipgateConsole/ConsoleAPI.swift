@@ -11,7 +11,7 @@ import ShipgateState
 enum ConsoleAPI {
     static func add(to router: Router<ConsoleContext>, _ console: Console) {
         get(router, "/api/environments", console) { _, _, _ in
-            try console.environments().map { env -> [String: Any] in
+            try await console.environments().map { env -> [String: Any] in
                 [
                     "name": env.name, "protected": env.protected, "current": env.current.map(deployment) ?? NSNull(),
                     "needsManualAction": env.live.needsManualAction, "manualAction": env.live.manualAction(environment: env.name) ?? NSNull(),
@@ -23,26 +23,28 @@ enum ConsoleAPI {
         }
         get(router, "/api/approvals", console) { request, _, _ in
             let pendingOnly = request.uri.queryParameters["pending"].map { $0 == "true" || $0 == "1" } ?? false
-            let gates = try pendingOnly ? console.store.blockedGates() : console.store.blockedGates() + recentDecided(console.store)
-            return try gates.map { g -> [String: Any] in
-                let statements = ApprovalRecords.statements(store: console.store, runID: g.runID, environment: g.environment, commit: g.commitID)
-                let run = try console.store.run(g.runID)
+            let gates = try await pendingOnly ? console.store.blockedGates() : console.store.blockedGates() + recentDecided(console.store)
+            var list: [[String: Any]] = []
+            for g in gates {
+                let statements = await ApprovalRecords.statements(store: console.store, runID: g.runID, environment: g.environment, commit: g.commitID)
+                let run = try await console.store.run(g.runID)
                 // Only statements that verify against the trusted keyring are approvals.
                 let keyring = run.flatMap { console.policy(pipelineFile: console.pipelineFile(of: $0)) }?.keyring ?? Keyring()
                 let shown = statements.map { ShownStatement($0, keyring: keyring) }
-                return [
+                list.append([
                     "run": g.runID, "job": g.job, "environment": g.environment, "status": g.status, "commit": g.commitID ?? NSNull(),
                     "version": run?.version ?? NSNull(), "requestedBy": g.requestedBy, "requestedAt": g.requestedAt,
                     "artifacts": (try? JSONSerialization.jsonObject(with: Data(g.artifacts.utf8))) ?? [:],
                     "decision": (try? JSONSerialization.jsonObject(with: Data(g.decision.utf8))) ?? [:],
                     "approvals": shown.filter(\.verified).map(\.jsonObject), "unverified": shown.filter { !$0.verified }.map(\.jsonObject),
-                ]
+                ])
             }
+            return list
         }
         get(router, "/api/runs/:id", console) { _, context, _ in
             let id = ConsoleServer.parameter(context, "id")
-            guard let run = try console.store.findRun(id) else { throw HTTPError(.notFound, message: "no run \(id)") }
-            let jobs = try console.store.jobs(ofRun: run.id).compactMap(StateRecorder.decode)
+            guard let run = try await console.store.findRun(id) else { throw HTTPError(.notFound, message: "no run \(id)") }
+            let jobs = try await console.store.jobs(ofRun: run.id).compactMap(StateRecorder.decode)
             return [
                 "id": run.id, "pipeline": run.pipeline, "status": run.status, "actor": run.actor, "commit": run.commitID ?? NSNull(),
                 "version": run.version ?? NSNull(), "startedAt": run.startedAt, "finishedAt": run.finishedAt ?? NSNull(),
@@ -52,9 +54,9 @@ enum ConsoleAPI {
             ]
         }
         get(router, "/api/audit", console) { request, _, _ in
-            let result = try console.audit.check(console.store, now: console.now())
+            let result = try await console.audit.check(console.store, now: console.now())
             let limit = Int(request.uri.queryParameters["limit"].map(String.init) ?? "100") ?? 100
-            return [
+            return await [
                 "verified": result.verification.problems.isEmpty, "entries": result.verification.entries, "head": result.verification.head,
                 "problems": result.verification.problems,
                 "latest": try console.store.latestAudit(limit: max(0, min(limit, 10_000)), environment: nil).map { r -> [String: Any] in
@@ -77,7 +79,7 @@ enum ConsoleAPI {
             }
             do {
                 let s = try await offload {
-                    try console.decide(
+                    try await console.decide(
                         user: user, runID: run, environment: env, decision: decision, comment: body["comment"],
                         breakGlass: body["breakGlass"])
                 }
@@ -97,7 +99,7 @@ enum ConsoleAPI {
             guard let env = body["environment"] else { return json(["error": "`environment` is required"], status: .badRequest) }
             do {
                 let launched = try await offload {
-                    try console.rollBack(user: user, environment: env, to: body["to"], reason: body["reason"] ?? "")
+                    try await console.rollBack(user: user, environment: env, to: body["to"], reason: body["reason"] ?? "")
                 }
                 return json(["id": launched.id, "environment": env, "to": launched.target, "log": launched.log ?? ""], status: .accepted)
             } catch let e as ReleaseError {
@@ -106,8 +108,10 @@ enum ConsoleAPI {
         }
     }
 
-    static func recentDecided(_ store: any StateStore) throws -> [GateRow] {
-        try store.runs(limit: 50).flatMap { try store.gates(ofRun: $0.id) }.filter { $0.status != "blocked" }
+    static func recentDecided(_ store: any StateStore) async throws -> [GateRow] {
+        var gates: [GateRow] = []
+        for run in try await store.runs(limit: 50) { gates += try await store.gates(ofRun: run.id) }
+        return gates.filter { $0.status != "blocked" }
     }
 
     static func deployment(_ d: DeploymentRow) -> [String: Any] {
@@ -120,11 +124,12 @@ enum ConsoleAPI {
     /// A GET route that needs a token and returns JSON.
     static func get(
         _ router: Router<ConsoleContext>, _ path: RouterPath, _ console: Console,
-        _ produce: @escaping @Sendable (Request, ConsoleContext, ConsoleUser) throws -> Any
+        _ produce: @escaping @Sendable (Request, ConsoleContext, ConsoleUser) async throws -> Any
     ) {
         router.get(path) { request, context in
             guard let user = try await apiUser(request, console) else { return unauthorized() }
-            let data = try await offload { try JSONSerialization.data(withJSONObject: try produce(request, context, user), options: [.sortedKeys]) }
+            let object = try await produce(request, context, user)
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return ConsoleServer.text(String(decoding: data, as: UTF8.self), type: "application/json")
         }
     }
@@ -132,7 +137,7 @@ enum ConsoleAPI {
     static func apiUser(_ request: Request, _ console: Console) async throws -> ConsoleUser? {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        return try await offload { try console.users.user(forToken: token) }
+        return try await offload { try await console.users.user(forToken: token) }
     }
 
     /// The string fields of a JSON object body.

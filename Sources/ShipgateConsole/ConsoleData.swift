@@ -38,34 +38,38 @@ struct PendingView {
 }
 
 extension Console {
-    func environments() throws -> [EnvironmentView] {
+    func environments() async throws -> [EnvironmentView] {
         let policy = policy()
-        let locks = try store.locks()
-        let blocked = try store.blockedGates()
+        let locks = try await store.locks()
+        let blocked = try await store.blockedGates()
         // The pipeline's environments, then any others recent releases went to.
         var names: [String] = policy.map { p in p.environments.keys.sorted() } ?? []
-        for d in try store.deployments(environment: nil, limit: 200) where !names.contains(d.environment) { names.append(d.environment) }
+        for d in try await store.deployments(environment: nil, limit: 200) where !names.contains(d.environment) { names.append(d.environment) }
         let t = now()
-        return try names.map { name in
+        var views: [EnvironmentView] = []
+        for name in names {
             let env = policy?.environments[name]
-            let recent = try store.deployments(environment: name, limit: 5)
+            let recent = try await store.deployments(environment: name, limit: 5)
             var schedule: [GateRuleVerdict] = []
             if let w = env?.window { schedule.append(ScheduleCheck.window(w, now: t)) }
             for f in env?.freezes ?? [] { schedule.append(ScheduleCheck.freeze(f, defaultZone: env?.window?.timeZone, now: t)) }
-            return EnvironmentView(
-                name: name, protected: env?.isProtected ?? false, live: try LiveRelease.of(environment: name, in: store), recent: recent,
-                locks: locks.filter { $0.name.hasPrefix(EnvironmentLock.prefix(name)) }, schedule: schedule,
-                pending: blocked.filter { $0.environment == name }.count)
+            views.append(
+                EnvironmentView(
+                    name: name, protected: env?.isProtected ?? false, live: try await LiveRelease.of(environment: name, in: store), recent: recent,
+                    locks: locks.filter { $0.name.hasPrefix(EnvironmentLock.prefix(name)) }, schedule: schedule,
+                    pending: blocked.filter { $0.environment == name }.count))
         }
+        return views
     }
 
-    func pending(limit: Int = 50) throws -> [PendingView] {
+    func pending(limit: Int = 50) async throws -> [PendingView] {
         let repo = try? Repository.discover(at: settings.workspace)
-        return try store.blockedGates().prefix(limit).compactMap { gate -> PendingView? in
-            guard let run = try store.run(gate.runID) else { return nil }
-            let jobRows = try store.jobs(ofRun: run.id)
+        var views: [PendingView] = []
+        for gate in try await store.blockedGates().prefix(limit) {
+            guard let run = try await store.run(gate.runID) else { continue }
+            let jobRows = try await store.jobs(ofRun: run.id)
             let git = run.git.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
-            let current = try LiveRelease.of(environment: gate.environment, in: store).release
+            let current = try await LiveRelease.of(environment: gate.environment, in: store).release
             var commits: [Commit] = []
             var truncated = false
             var paths: [String]?
@@ -73,17 +77,20 @@ extension Console {
                 (commits, truncated) = repo.commits(from: current?.commitID, to: head, limit: 30)
                 if let base = current?.commitID { paths = repo.changedPaths(from: base, to: head) }
             }
-            let approvals = ApprovalRecords.statements(store: store, runID: run.id, environment: gate.environment, commit: gate.commitID)
+            let approvals = await ApprovalRecords.statements(store: store, runID: run.id, environment: gate.environment, commit: gate.commitID)
             let policy = policy(pipelineFile: pipelineFile(of: run))
-            let decision = policy.flatMap {
-                LiveGate.evaluate(gate: gate, run: run, jobs: jobRows, approvals: approvals, policy: $0, store: store, now: now())
+            var decision: GateDecision?
+            if let policy {
+                decision = await LiveGate.evaluate(gate: gate, run: run, jobs: jobRows, approvals: approvals, policy: policy, store: store, now: now())
             }
-            return PendingView(
-                gate: gate, run: run, git: git, current: current, commits: commits, commitsTruncated: truncated, paths: paths,
-                jobs: jobRows.compactMap(StateRecorder.decode), findings: findings(runID: run.id),
-                artifacts: (try? JSONDecoder().decode([String: String].self, from: Data(gate.artifacts.utf8))) ?? [:], decision: decision,
-                approvals: approvals.map { ShownStatement($0, keyring: policy?.keyring ?? Keyring()) })
+            views.append(
+                PendingView(
+                    gate: gate, run: run, git: git, current: current, commits: commits, commitsTruncated: truncated, paths: paths,
+                    jobs: jobRows.compactMap(StateRecorder.decode), findings: findings(runID: run.id),
+                    artifacts: (try? JSONDecoder().decode([String: String].self, from: Data(gate.artifacts.utf8))) ?? [:], decision: decision,
+                    approvals: approvals.map { ShownStatement($0, keyring: policy?.keyring ?? Keyring()) }))
         }
+        return views
     }
 
     /// Scan results a run's jobs published as artifacts: SARIF files (`*.sarif`, `*.sarif.json`,
@@ -129,8 +136,8 @@ extension Console {
     }
 
     /// A job's log from the local run directory, or nil.
-    func log(runID: String, job: String) -> String? {
-        guard let row = try? store.jobs(ofRun: runID).first(where: { $0.id == job }), let result = StateRecorder.decode(row) else { return nil }
+    func log(runID: String, job: String) async -> String? {
+        guard let row = try? await store.jobs(ofRun: runID).first(where: { $0.id == job }), let result = StateRecorder.decode(row) else { return nil }
         return log(runID: runID, of: result)
     }
 
@@ -141,11 +148,11 @@ extension Console {
         return String(decoding: data, as: UTF8.self)
     }
 
-    func timeline(runID: String, embedLogs: Bool) throws -> RunTimeline? {
-        guard let run = try store.findRun(runID) else { return nil }
-        let rows = try store.jobs(ofRun: run.id)
+    func timeline(runID: String, embedLogs: Bool) async throws -> RunTimeline? {
+        guard let run = try await store.findRun(runID) else { return nil }
+        let rows = try await store.jobs(ofRun: run.id)
         let jobs = rows.compactMap(StateRecorder.decode)
-        var timeline = RunTimeline(run: run, jobs: jobs, attempts: try store.attempts(ofRun: run.id), gates: try store.gates(ofRun: run.id))
+        var timeline = await RunTimeline(run: run, jobs: jobs, attempts: try store.attempts(ofRun: run.id), gates: try store.gates(ofRun: run.id))
         for r in rows { timeline.finishedAt[r.id] = r.finishedAt.flatMap(StateTime.date) }
         if embedLogs {
             var logs: [String: String] = [:]
@@ -169,7 +176,7 @@ extension Console {
 
 extension Console {
     /// The run page as one self-contained HTML document, logs embedded (`shipgate report`).
-    public func runReport(runID: String) throws -> String? {
-        try timeline(runID: runID, embedLogs: true)?.standalone()
+    public func runReport(runID: String) async throws -> String? {
+        try await timeline(runID: runID, embedLogs: true)?.standalone()
     }
 }

@@ -24,6 +24,9 @@ func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     }
 }
 
+/// Work that is itself async (the state store) needs no thread of its own.
+func offload<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T { try await body() }
+
 /// The console's routes. Pages need a login (session cookie + CSRF token on every form);
 /// `/api/` needs `Authorization: Bearer TOKEN` and never accepts the cookie, so a page on
 /// another site cannot make a logged-in browser call it. `/healthz` and `/metrics` are open.
@@ -36,7 +39,7 @@ public enum ConsoleServer {
         let router = Router(context: ConsoleContext.self)
         router.get("/healthz") { _, _ in text("ok\n") }
         router.get("/metrics") { _, _ in
-            let m = try await offload { try console.store.metrics() }
+            let m = try await console.store.metrics()
             return text(ConsoleMetrics.render(m, now: console.now()), type: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/") { _, _ in redirect("/environments") }
@@ -61,7 +64,7 @@ public enum ConsoleServer {
                 r.headers[.retryAfter] = String(wait)
                 return r
             }
-            guard let user = try await offload({ try console.users.authenticate(name: name, password: password) }) else {
+            guard let user = try await offload({ try await console.users.authenticate(name: name, password: password) }) else {
                 console.throttle.failed(keys, now: console.now())
                 return html(Console.loginPage(error: "Wrong user name or password.", csrf: token), status: .unauthorized)
             }
@@ -82,34 +85,34 @@ public enum ConsoleServer {
         }
 
         // Pages.
-        page(router, "/environments", console, active: "environments") { _, _, _, _ in ("Environments", try console.environmentsPage()) }
+        page(router, "/environments", console, active: "environments") { _, _, _, _ in await ("Environments", try console.environmentsPage()) }
         page(router, "/approvals", console, active: "approvals") { _, _, user, session in
-            ("Pending approvals", try console.approvalsPage(user: user, csrf: session.csrf))
+            await ("Pending approvals", try console.approvalsPage(user: user, csrf: session.csrf))
         }
         page(router, "/environments/:env/history", console, active: "environments") { _, context, _, session in
             let env = ConsoleServer.parameter(context, "env")
-            return ("History of \(env)", try console.historyPage(environment: env, csrf: session.csrf))
+            return ("History of \(env)", try await console.historyPage(environment: env, csrf: session.csrf))
         }
         page(router, "/environments/:env/rollback", console, active: "environments") { request, context, _, session in
             let env = ConsoleServer.parameter(context, "env")
             let to = request.uri.queryParameters["to"].map(String.init) ?? ""
-            return ("Roll back \(env)", try console.rollbackConfirmPage(environment: env, to: to, csrf: session.csrf))
+            return ("Roll back \(env)", try await console.rollbackConfirmPage(environment: env, to: to, csrf: session.csrf))
         }
         page(router, "/runs", console, active: "runs") { request, _, _, _ in
-            ("Runs", try console.runsPage(page: max(0, Int(request.uri.queryParameters["page"].map(String.init) ?? "0") ?? 0)))
+            await ("Runs", try console.runsPage(page: max(0, Int(request.uri.queryParameters["page"].map(String.init) ?? "0") ?? 0)))
         }
         page(router, "/runs/:id", console, active: "runs") { _, context, _, _ in
             let id = ConsoleServer.parameter(context, "id")
-            guard let t = try console.timeline(runID: id, embedLogs: false) else { throw HTTPError(.notFound, message: "no run \(id)") }
+            guard let t = try await console.timeline(runID: id, embedLogs: false) else { throw HTTPError(.notFound, message: "no run \(id)") }
             return ("Run \(t.run.id)", t.body())
         }
         page(router, "/audit", console, active: "audit") { request, _, _, _ in
-            ("Audit", try console.auditPage(environment: request.uri.queryParameters["env"].map(String.init)))
+            await ("Audit", try console.auditPage(environment: request.uri.queryParameters["env"].map(String.init)))
         }
         router.get("/runs/:id/logs/:job") { request, context in
             guard try await sessionUser(request, console) != nil else { return redirect("/login") }
             let id = ConsoleServer.parameter(context, "id"), job = ConsoleServer.parameter(context, "job")
-            guard let log = try await offload({ console.log(runID: id, job: job) }) else {
+            guard let log = try await offload({ await console.log(runID: id, job: job) }) else {
                 return text("no log of \(job) in run \(id) on this host\n", status: .notFound)
             }
             return text(log)
@@ -126,7 +129,7 @@ public enum ConsoleServer {
             do {
                 guard let decision else { throw ReleaseError("decision must be approve or reject") }
                 let s = try await offload {
-                    try console.decide(
+                    try await console.decide(
                         user: user, runID: form["run"] ?? "", environment: form["environment"] ?? "", decision: decision, comment: form["comment"])
                 }
                 flash =
@@ -137,7 +140,7 @@ public enum ConsoleServer {
                 flash = "<p class=\"flash bad\">\(HTML.esc(e.message))\(e.hint.map { " — \(HTML.esc($0))" } ?? "")</p>"
             }
             let message = flash
-            let body = try await offload { try console.approvalsPage(user: user, csrf: session.csrf, flash: message) }
+            let body = try await offload { try await console.approvalsPage(user: user, csrf: session.csrf, flash: message) }
             return html(HTML.page(title: "Pending approvals", active: "approvals", user: user.name, csrf: session.csrf, body: body))
         }
         router.post("/rollbacks") { request, _ in
@@ -149,13 +152,13 @@ public enum ConsoleServer {
             var body: String
             do {
                 let to = form["to"].flatMap { $0.isEmpty ? nil : $0 }
-                let launched = try await offload { try console.rollBack(user: user, environment: env, to: to, reason: form["reason"] ?? "") }
+                let launched = try await offload { try await console.rollBack(user: user, environment: env, to: to, reason: form["reason"] ?? "") }
                 body =
                     "<p class=\"flash ok\">Rollback of \(HTML.esc(env)) started (\(HTML.esc(launched.id))). The history below shows it when it finishes.</p>"
             } catch let e as ReleaseError {
                 body = "<p class=\"flash bad\">\(HTML.esc(e.message))\(e.hint.map { " — \(HTML.esc($0))" } ?? "")</p>"
             }
-            body += try await offload { try console.historyPage(environment: env, csrf: session.csrf) }
+            body += try await offload { try await console.historyPage(environment: env, csrf: session.csrf) }
             return html(HTML.page(title: "History of \(env)", active: "environments", user: user.name, csrf: session.csrf, body: body))
         }
 
@@ -166,11 +169,11 @@ public enum ConsoleServer {
     /// A page that needs a login: `render` returns the title and body.
     static func page(
         _ router: Router<ConsoleContext>, _ path: RouterPath, _ console: Console, active: String,
-        _ render: @escaping @Sendable (Request, ConsoleContext, ConsoleUser, SessionStore.Session) throws -> (String, String)
+        _ render: @escaping @Sendable (Request, ConsoleContext, ConsoleUser, SessionStore.Session) async throws -> (String, String)
     ) {
         router.get(path) { request, context in
             guard let (_, session, user) = try await sessionUser(request, console) else { return redirect("/login") }
-            let (title, body) = try await offload { try render(request, context, user, session) }
+            let (title, body) = try await render(request, context, user, session)
             return html(HTML.page(title: title, active: active, user: user.name, csrf: session.csrf, body: body))
         }
     }
@@ -180,7 +183,7 @@ public enum ConsoleServer {
         guard let id = request.cookies[sessionCookie]?.value, !id.isEmpty, let session = console.sessions.session(id, now: console.now()) else {
             return nil
         }
-        guard let user = try await offload({ try console.users.user(session.user) }) else {
+        guard let user = try await offload({ try await console.users.user(session.user) }) else {
             console.sessions.end(id)
             return nil
         }

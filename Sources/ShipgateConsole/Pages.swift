@@ -6,11 +6,11 @@ import ShipgateState
 
 /// The console's pages, as HTML strings. `csrf` is the session's token, echoed by every form.
 extension Console {
-    func environmentsPage() throws -> String {
+    func environmentsPage() async throws -> String {
         let e = HTML.esc
         let t = now()
         var html = "<h1>Environments</h1><div class=\"grid\">"
-        for env in try environments() {
+        for env in try await environments() {
             html += "<div class=\"card\"><h2>\(e(env.name))\(env.protected ? " <span class=\"muted\">· protected</span>" : "")</h2>"
             if let action = env.live.manualAction(environment: env.name) {
                 html += "<p class=\"flash bad\">⚠ Rollback FAILED: \(e(action))</p>"
@@ -45,13 +45,13 @@ extension Console {
         return html + "</div>"
     }
 
-    func approvalsPage(user: ConsoleUser, csrf: String, flash: String? = nil) throws -> String {
+    func approvalsPage(user: ConsoleUser, csrf: String, flash: String? = nil) async throws -> String {
         let e = HTML.esc
         let t = now()
         var html = "<h1>Pending approvals</h1>"
         if let flash { html += flash }
         if signer == nil { html += "<p class=\"flash bad\">This console has no signing key (`serve --key`): it can show, not approve.</p>" }
-        let items = try pending()
+        let items = try await pending()
         if items.isEmpty { html += "<p class=\"muted\">No deploy is waiting for approval.</p>" }
         for p in items {
             let g = p.gate
@@ -131,11 +131,11 @@ extension Console {
         return html
     }
 
-    func historyPage(environment: String, csrf: String) throws -> String {
+    func historyPage(environment: String, csrf: String) async throws -> String {
         let e = HTML.esc
         let t = now()
-        let rows = try store.deployments(environment: environment, limit: 100)
-        let live = try LiveRelease.of(environment: environment, in: store)
+        let rows = try await store.deployments(environment: environment, limit: 100)
+        let live = try await LiveRelease.of(environment: environment, in: store)
         var html = "<h1>History of \(e(environment))</h1>"
         if let action = live.manualAction(environment: environment) { html += "<p class=\"flash bad\">⚠ Rollback FAILED: \(e(action))</p>" }
         if rollbacks.active > 0 { html += "<p class=\"flash ok\">A rollback started from this console is running.</p>" }
@@ -155,12 +155,12 @@ extension Console {
         return html + "</table>"
     }
 
-    func rollbackConfirmPage(environment: String, to release: String, csrf: String) throws -> String {
+    func rollbackConfirmPage(environment: String, to release: String, csrf: String) async throws -> String {
         let e = HTML.esc
-        guard let target = try store.deployment(release), target.environment == environment else {
+        guard let target = try await store.deployment(release), target.environment == environment else {
             return "<h1>Roll back \(e(environment))</h1><p class=\"flash bad\">No release \(e(release)) in \(e(environment)).</p>"
         }
-        let current = try LiveRelease.of(environment: environment, in: store).release
+        let current = try await LiveRelease.of(environment: environment, in: store).release
         return """
             <h1>Roll back \(e(environment))</h1><div class="card">
             <p>From <b>\(e(current?.version ?? "–"))</b> \(HTML.short(current?.commitID)) (release \(e(current?.release ?? "–")))<br>
@@ -175,11 +175,11 @@ extension Console {
             """
     }
 
-    func runsPage(page: Int) throws -> String {
+    func runsPage(page: Int) async throws -> String {
         let e = HTML.esc
         let t = now()
         let size = 50
-        let rows = try store.runs(limit: size + 1, offset: page * size)
+        let rows = try await store.runs(limit: size + 1, offset: page * size)
         var html = "<h1>Runs</h1><table><tr><th>Run</th><th>Pipeline</th><th>Status</th><th>Version</th><th>Commit</th><th>Actor</th><th>Started</th></tr>"
         for r in rows.prefix(size) {
             html += """
@@ -193,9 +193,9 @@ extension Console {
         return html + "</p>"
     }
 
-    func auditPage(environment: String?, limit: Int = 200) throws -> String {
+    func auditPage(environment: String?, limit: Int = 200) async throws -> String {
         let e = HTML.esc
-        let result = try audit.check(store, now: now())
+        let result = try await audit.check(store, now: now())
         let v = result.verification
         var html = "<h1>Audit log</h1>"
         html +=
@@ -204,7 +204,7 @@ extension Console {
                 + " Compare the head with one recorded elsewhere (<code>shipgate audit verify --head HASH</code>) to detect a deleted tail.</p>"
             : "<div class=\"flash bad\"><b>✗ The audit chain does NOT verify:</b><ul>" + v.problems.prefix(20).map { "<li>\(e($0))</li>" }.joined()
                 + "</ul></div>"
-        let rows = try store.latestAudit(limit: limit, environment: environment)
+        let rows = try await store.latestAudit(limit: limit, environment: environment)
         html += "<table><tr><th>#</th><th>When</th><th>Kind</th><th>Actor</th><th>Env</th><th>Run</th><th>Detail</th></tr>"
         for r in rows {
             html += """

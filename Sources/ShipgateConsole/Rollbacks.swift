@@ -33,8 +33,8 @@ public final class RollbackLauncher: @unchecked Sendable {
         self.logDirectory = logDirectory
     }
 
-    func launch(_ rollback: ManualRollback) throws -> Launched {
-        let prepared = try rollback.prepare()
+    func launch(_ rollback: ManualRollback) async throws -> Launched {
+        let prepared = try await rollback.prepare()
         let env = rollback.request.environment
         let id = "\(env)-\(Int(Date().timeIntervalSince1970))-\(Random.token(3))"
         var logPath: String?

@@ -18,9 +18,9 @@ public protocol DeploymentHooks: Sendable {
     /// Places the artifacts of the release to roll back to into `directory`; false if they are gone.
     func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool
     /// Called between phases (`verifying`, `rolling-back`) so the record shows where a deploy stopped.
-    func phase(_ ticket: DeployTicket, _ phase: String)
+    func phase(_ ticket: DeployTicket, _ phase: String) async
     /// The verify checks ended: `detail` is what failed, or a summary when all passed.
-    func verified(_ ticket: DeployTicket, passed: Bool, detail: String)
+    func verified(_ ticket: DeployTicket, passed: Bool, detail: String) async
     /// Runs one built-in HTTP check (`verify: - http:`) against `url`, giving up (failing) at
     /// `deadline` or on cancellation. The engine speaks no HTTP: the release module does.
     func probe(_ check: HTTPCheck, url: String, cancellation: CancellationToken, deadline: ContinuousClock.Instant) async -> ProbeOutcome

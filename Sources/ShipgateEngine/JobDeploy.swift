@@ -16,9 +16,9 @@ extension JobExecutor {
         }
         var failure: String? = result.status == .success ? nil : "deploy steps failed: \(result.reason ?? "")"
         if failure == nil, !deploy.verify.isEmpty {
-            hooks.phase(ticket, "verifying")
+            await hooks.phase(ticket, "verifying")
             failure = await verify(job, deploy: deploy, hooks: hooks, needed: needed, root: root, extraEnv: extraEnv, log: log, result: &result)
-            hooks.verified(
+            await hooks.verified(
                 ticket, passed: failure == nil, detail: masker(failure ?? "\(deploy.verify.count) check\(deploy.verify.count == 1 ? "" : "s") passed"))
             if let failure {
                 notice(job.id, .warning, "verify failed: \(failure)")
@@ -43,7 +43,7 @@ extension JobExecutor {
             await record(ticket, .failed(failure), hooks: hooks, result: &result)
             return
         }
-        hooks.phase(ticket, "rolling-back")
+        await hooks.phase(ticket, "rolling-back")
         let release = target.release
         notice(job.id, .warning, "rolling back \(ticket.environment) to release \(release)")
         var env = extraEnv

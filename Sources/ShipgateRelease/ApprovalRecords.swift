@@ -19,9 +19,9 @@ public enum ApprovalRecords {
     /// silently ignored.
     public static func statements(
         store: any StateStore, runID: String, environment: String, commit: String?, imported: [ApprovalStatement] = []
-    ) -> [ApprovalStatement] {
-        var rows = (try? store.approvals(runID: runID).filter { $0.environment == environment }) ?? []
-        if let commit { rows += (try? store.approvals(environment: environment, commitID: commit)) ?? [] }
+    ) async -> [ApprovalStatement] {
+        var rows = await (try? store.approvals(runID: runID).filter { $0.environment == environment }) ?? []
+        if let commit { await rows += (try? store.approvals(environment: environment, commitID: commit)) ?? [] }
         var seen = Set<String>()
         return (rows.compactMap(statement) + imported.filter { $0.environment == environment }).filter { seen.insert($0.digest).inserted }
     }

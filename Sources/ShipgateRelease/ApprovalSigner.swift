@@ -38,8 +38,8 @@ public struct ApprovalSigner {
     }
 
     /// The gate a decision is about: the blocked one of this run and environment, else the latest.
-    public static func gate(store: any StateStore, run: RunRow, environment: String) throws -> GateRow {
-        let all = try store.gates(ofRun: run.id)
+    public static func gate(store: any StateStore, run: RunRow, environment: String) async throws -> GateRow {
+        let all = try await store.gates(ofRun: run.id)
         let gates = all.filter { $0.environment == environment }
         guard let gate = gates.first(where: { $0.status == "blocked" }) ?? gates.first else {
             let envs = Set(all.map(\.environment)).sorted()
@@ -53,8 +53,8 @@ public struct ApprovalSigner {
 
     public func sign(
         _ decision: ApprovalStatement.Decision, run: RunRow, environment env: String, signer: Signer, comment: String?, breakGlass: String?
-    ) throws -> ApprovalStatement {
-        let gate = try Self.gate(store: store, run: run, environment: env)
+    ) async throws -> ApprovalStatement {
+        let gate = try await Self.gate(store: store, run: run, environment: env)
         guard let commit = gate.commitID else { throw ReleaseError("run \(run.id) has no commit (it ran outside git), so it cannot be approved") }
         let name: String
         var console: (key: ApproverKey, name: String)?
@@ -106,7 +106,7 @@ public struct ApprovalSigner {
         if let console { detail["signedBy"] = "console \(console.name) on behalf of \(name)" }
         // One transaction: an approval whose audit entry cannot be written is not stored, so it never counts.
         let event = AuditEvent(kind: decision == .approve ? "approve" : "reject", actor: name, environment: env, runID: run.id, detail: detail)
-        do { try store.saveApproval(ApprovalRecords.row(statement), audit: event) } catch {
+        do { try await store.saveApproval(ApprovalRecords.row(statement), audit: event) } catch {
             throw ReleaseError(
                 "cannot record the \(decision == .approve ? "approval" : "rejection") in \(store.location): \(error)",
                 hint: "nothing was recorded, so it does not count; make the state store writable and sign again")

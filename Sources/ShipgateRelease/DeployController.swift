@@ -100,7 +100,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     }
 
     /// Evaluates the gate of `environment` now, from the state store's approvals.
-    public func decide(environment name: String, request: DeployRequest, results: [String: JobResult]) -> GateDecision {
+    public func decide(environment name: String, request: DeployRequest, results: [String: JobResult]) async -> GateDecision {
         guard let env = policy.environments[name] else {
             return GateDecision(
                 environment: name, passed: false, rules: [.init(rule: "policy", passed: false, detail: "environment `\(name)` is not defined")],
@@ -112,9 +112,9 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             statuses[settings.declaredJobs[id] ?? id, default: []].append(
                 r.unconfirmed == true ? "unconfirmed (--no-deps without SHIPGATE_NEEDS)" : r.status.rawValue)
         }
-        let statements = ApprovalRecords.statements(
+        let statements = await ApprovalRecords.statements(
             store: store, runID: settings.runID, environment: name, commit: request.commit, imported: settings.imported)
-        let facts = GateFacts(
+        let facts = await GateFacts(
             request: request, branch: settings.context.git?.branch, tags: settings.context.git?.tags ?? [], hasGit: settings.context.git != nil,
             jobStatuses: statuses, promotedRelease: Self.promotedRelease(store: store, env: env, request: request), approvals: statements,
             keyring: policy.keyring, now: settings.now(), breakGlass: settings.breakGlass)
@@ -122,10 +122,10 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     }
 
     /// For `promote-from`: a good release in that environment with this commit and artifacts.
-    static func promotedRelease(store: any StateStore, env: EnvironmentPolicy, request: DeployRequest) -> String? {
+    static func promotedRelease(store: any StateStore, env: EnvironmentPolicy, request: DeployRequest) async -> String? {
         guard let from = env.promoteFrom?.value, let commit = request.commit else { return nil }
         let wanted = json(request.artifacts)
-        return (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first {
+        return await (try? store.deployments(environment: from, status: "success", commitID: commit, limit: 100))?.first {
             $0.countsAsTarget && $0.artifacts == wanted
         }?.release
     }
@@ -146,20 +146,20 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         let env = policy.environments[name]
         let clock = ContinuousClock()
         let waitUntil = settings.wait.map { clock.now.advanced(by: $0.duration) }
-        var decision = decide(environment: name, request: req, results: results)
+        var decision = await decide(environment: name, request: req, results: results)
         var announced = false
         while !decision.passed, let waitUntil, clock.now < waitUntil, !cancellation.isCancelled {
             if !announced {
                 // Recorded now, so `approvals` lists it and `approve` knows what to sign.
-                record(job: job.id, request: req, decision: decision)
+                await record(job: job.id, request: req, decision: decision)
                 notice(job.id, .warning, "gate of \(name) blocked; waiting up to \(settings.wait!) for it to pass:\n" + Self.describe(decision))
                 announced = true
             }
             if await !cancellation.sleep(settings.pollInterval.duration) { break }
-            decision = decide(environment: name, request: req, results: results)
+            decision = await decide(environment: name, request: req, results: results)
         }
         // A deploy whose gate decision cannot be recorded and audited does not start.
-        guard record(job: job.id, request: req, decision: decision) else {
+        guard await record(job: job.id, request: req, decision: decision) else {
             return .failed(reason: "cannot record the gate decision of \(name) in \(store.location): nothing deploys without an audit trail")
         }
         guard decision.passed else {
@@ -170,7 +170,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
                 job.id, .info, "gate of \(name) passed" + (decision.approvedBy.isEmpty ? "" : " (approved by \(decision.approvedBy.joined(separator: ", ")))"))
         }
         if let reason = decision.breakGlass,
-            !audit("break-glass", environment: name, ["job": job.id, "reason": reason, "approvedBy": decision.approvedBy.joined(separator: ",")])
+            await !audit("break-glass", environment: name, ["job": job.id, "reason": reason, "approvedBy": decision.approvedBy.joined(separator: ",")])
         {
             return .failed(
                 reason: "cannot append the break-glass override of \(name) to the audit log in \(store.location): nothing deploys without an audit trail")
@@ -197,10 +197,10 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             if let failure = await takeLock(names, job: job.id, environment: name) { return .failed(reason: failure) }
             // Waiting for the lock takes time: a rejection, an expiry or a closing window in
             // between must still stop this deploy.
-            let again = decide(environment: name, request: req, results: results)
+            let again = await decide(environment: name, request: req, results: results)
             if !again.passed {
-                try? store.unlock(names, runID: settings.runID, job: job.id)
-                record(job: job.id, request: req, decision: again)
+                try? await store.unlock(names, runID: settings.runID, job: job.id)
+                await record(job: job.id, request: req, decision: again)
                 return .blocked(reason: "gate of \(name) blocked after waiting for the deploy lock:\n" + Self.describe(again) + "\n" + hints(again, job: job))
             }
         }
@@ -209,13 +209,13 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             switch await fetchSecrets(commands, environment: name, others: secrets) {
             case .success(let fetched): secrets.merge(fetched) { _, new in new }
             case .failure(let failure):
-                try? store.unlock(names, runID: settings.runID, job: job.id)
+                try? await store.unlock(names, runID: settings.runID, job: job.id)
                 return .failed(reason: failure.description)
             }
         }
         lock.withLock { lockNames[job.id] = names }
         await share(artifacts, job: job.id)
-        return openRelease(job: job, environment: name, request: req, decision: decision, artifacts: artifacts, secrets: secrets)
+        return await openRelease(job: job, environment: name, request: req, decision: decision, artifacts: artifacts, secrets: secrets)
     }
 
     private func fetchSecrets(
@@ -240,11 +240,11 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
 
     private func openRelease(
         job: PlannedJob, environment name: String, request req: DeployRequest, decision: GateDecision, artifacts: [FileEntry], secrets: [String: String]
-    ) -> DeployAdmission {
+    ) async -> DeployAdmission {
         // The last good release of this same job (and matrix variant) in the environment.
         // Only releases made under the trusted policy count: an ungated release of an environment
         // the trusted ref does not know can never become what a rollback returns to.
-        let previous = (try? store.deployments(environment: name, limit: 1000))?.first { $0.countsAsTarget && $0.job == job.id }
+        let previous = await (try? store.deployments(environment: name, limit: 1000))?.first { $0.countsAsTarget && $0.job == job.id }
         let release = Self.newReleaseID(environment: name, now: Date())
         let git = settings.context.git
         let row = DeploymentRow(
@@ -252,17 +252,17 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
             artifacts: Self.json(req.artifacts), files: Self.encodeFiles(artifacts), status: "deploying",
             approvedBy: decision.approvedBy.joined(separator: ","), actor: settings.actor, startedAt: StateTime.string(Date()),
             policy: policy.isTrusted(name) ? policy.identity : nil)
-        do { try store.saveDeployment(row) } catch {
-            releaseLock(job.id)
+        do { try await store.saveDeployment(row) } catch {
+            await releaseLock(job.id)
             return .failed(reason: "cannot record the release: \(error)")
         }
         guard
-            audit(
+            await audit(
                 "deploy-started", environment: name,
                 ["release": release, "job": job.id, "commit": git?.commit ?? "", "version": git?.version ?? "", "approvedBy": row.approvedBy])
         else {
-            try? store.updateDeployment(release, status: "failed", detail: "the audit log could not be written", finished: true)
-            releaseLock(job.id)
+            try? await store.updateDeployment(release, status: "failed", detail: "the audit log could not be written", finished: true)
+            await releaseLock(job.id)
             return .failed(reason: "cannot append to the audit log in \(store.location): nothing deploys without an audit trail")
         }
         var vars = [
@@ -285,11 +285,12 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         while true {
             let holder = LockRow(name: names[0], runID: settings.runID, job: job, actor: settings.actor, acquiredAt: StateTime.string(Date()))
             do {
-                switch try store.tryLock(names, holder: holder) {
+                switch try await store.tryLock(names, holder: holder) {
                 case .acquired(let stale):
                     if let stale {
                         notice(job, .warning, "released the \(environment) deploy lock of run \(stale.runID) (pid \(stale.pid) is gone)")
-                        audit("lock-released", environment: environment, ["heldBy": stale.runID, "pid": String(stale.pid), "reason": "holder process is gone"])
+                        await audit(
+                            "lock-released", environment: environment, ["heldBy": stale.runID, "pid": String(stale.pid), "reason": "holder process is gone"])
                     }
                     return nil
                 case .held(let by):
@@ -312,20 +313,20 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         }
     }
 
-    private func releaseLock(_ job: String) {
+    private func releaseLock(_ job: String) async {
         let names = lock.withLock { lockNames.removeValue(forKey: job) } ?? []
-        if !names.isEmpty { try? store.unlock(names, runID: settings.runID, job: job) }
+        if !names.isEmpty { try? await store.unlock(names, runID: settings.runID, job: job) }
     }
 
     // MARK: - After the deploy
 
-    public func phase(_ ticket: DeployTicket, _ phase: String) {
-        try? store.updateDeployment(ticket.release, status: phase, detail: nil, finished: false)
+    public func phase(_ ticket: DeployTicket, _ phase: String) async {
+        try? await store.updateDeployment(ticket.release, status: phase, detail: nil, finished: false)
     }
 
-    public func verified(_ ticket: DeployTicket, passed: Bool, detail: String) {
+    public func verified(_ ticket: DeployTicket, passed: Bool, detail: String) async {
         let facts = ["release": ticket.release, "result": passed ? "passed" : "failed", "detail": detail]
-        if let problem = auditProblem("verify", environment: ticket.environment, facts) {
+        if let problem = await auditProblem("verify", environment: ticket.environment, facts) {
             lock.withLock { unaudited[ticket.release] = unaudited[ticket.release] ?? problem }
         }
     }
@@ -334,7 +335,12 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     /// to the audit log, then releases the lock. Contract: returns a message (the job fails with
     /// it) when the release record or any audit entry of this deploy could not be written.
     public func finish(_ ticket: DeployTicket, outcome: DeployOutcome) async -> String? {
-        defer { releaseLock(ticket.job) }
+        let problem = await record(ticket, outcome: outcome)
+        await releaseLock(ticket.job)
+        return problem
+    }
+
+    private func record(_ ticket: DeployTicket, outcome: DeployOutcome) async -> String? {
         let detail: String?
         switch outcome {
         case .success: detail = nil
@@ -342,27 +348,27 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
         }
         var problems: [String] = []
         if let earlier = lock.withLock({ unaudited.removeValue(forKey: ticket.release) }) { problems.append(earlier) }
-        do { try store.updateDeployment(ticket.release, status: outcome.status, detail: detail, finished: true) } catch {
+        do { try await store.updateDeployment(ticket.release, status: outcome.status, detail: detail, finished: true) } catch {
             problems.append("the release record: \(error)")
         }
         var facts = ["release": ticket.release, "status": outcome.status]
         if let detail { facts["detail"] = detail }
-        if let problem = auditProblem("deploy", environment: ticket.environment, facts) { problems.append(problem) }
+        if let problem = await auditProblem("deploy", environment: ticket.environment, facts) { problems.append(problem) }
         let target = ticket.rollbackTarget?.release ?? ""
         switch outcome {
         case .rolledBack:
-            if let p = auditProblem("rollback", environment: ticket.environment, ["from": ticket.release, "to": target, "automatic": "true"]) {
+            if let p = await auditProblem("rollback", environment: ticket.environment, ["from": ticket.release, "to": target, "automatic": "true"]) {
                 problems.append(p)
             }
         case .rollbackFailed:
-            if let p = auditProblem("rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": target]) { problems.append(p) }
+            if let p = await auditProblem("rollback-failed", environment: ticket.environment, ["from": ticket.release, "to": target]) { problems.append(p) }
         default: break
         }
         guard !problems.isEmpty else { return nil }
         // Whatever happened, a release whose outcome is not in the audit log never counts as
         // good (no rollback or promote-from target); it stays live, needing a person.
         if outcome == .success {
-            try? store.updateDeployment(
+            try? await store.updateDeployment(
                 ticket.release, status: ReleaseStatus.unaudited.rawValue, detail: "\(outcome.status), but not in the audit log", finished: true)
         }
         return
@@ -372,7 +378,7 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
     }
 
     public func restoreRollbackArtifacts(_ ticket: DeployTicket, into directory: String) async -> Bool {
-        guard let target = ticket.rollbackTarget?.release, let row = try? store.deployment(target) else { return false }
+        guard let target = ticket.rollbackTarget?.release, let row = try? await store.deployment(target) else { return false }
         return await Self.restore(row, files: files, remote: remote, into: directory)
     }
 
@@ -397,31 +403,31 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
 
     /// Saves the gate row and appends the audit entry; false when either failed.
     @discardableResult
-    private func record(job: String, request: DeployRequest, decision: GateDecision) -> Bool {
+    private func record(job: String, request: DeployRequest, decision: GateDecision) async -> Bool {
         let now = StateTime.string(Date())
         let row = GateRow(
             runID: settings.runID, job: job, environment: request.environment, commitID: request.commit, pipelineDigest: request.pipelineDigest,
             artifacts: Self.json(request.artifacts), status: decision.passed ? "passed" : "blocked", decision: Self.encode(decision),
             requestedBy: settings.actor, requestedAt: now, updatedAt: now)
-        let saved = (try? store.saveGate(row)) != nil
+        let saved = await (try? store.saveGate(row)) != nil
         var facts = [
             "job": job, "decision": decision.passed ? "passed" : "blocked", "commit": request.commit ?? "", "policy": policy.identity ?? policy.source,
         ]
         if !policy.isTrusted(request.environment) { facts["trusted"] = "false" }
         facts["rules"] = decision.rules.map { "\($0.passed ? "ok" : "FAIL") \($0.rule): \($0.detail)" }.joined(separator: "\n")
         if !decision.refused.isEmpty { facts["refused"] = decision.refused.map { "\($0.summary): \($0.reason)" }.joined(separator: "\n") }
-        return audit("gate", environment: request.environment, facts) && saved
+        return await audit("gate", environment: request.environment, facts) && saved
     }
 
     @discardableResult
-    func audit(_ kind: String, environment: String?, _ detail: [String: String]) -> Bool {
-        auditProblem(kind, environment: environment, detail) == nil
+    func audit(_ kind: String, environment: String?, _ detail: [String: String]) async -> Bool {
+        await auditProblem(kind, environment: environment, detail) == nil
     }
 
     /// Appends an entry; nil when written, else what failed (also reported as a warning).
-    func auditProblem(_ kind: String, environment: String?, _ detail: [String: String]) -> String? {
+    func auditProblem(_ kind: String, environment: String?, _ detail: [String: String]) async -> String? {
         do {
-            try store.audit(kind: kind, actor: settings.actor, environment: environment, runID: settings.runID, detail: detail)
+            try await store.audit(kind: kind, actor: settings.actor, environment: environment, runID: settings.runID, detail: detail)
             return nil
         } catch {
             notice(nil, .warning, "cannot append to the audit log: \(error)")

@@ -11,7 +11,7 @@ import ShipgateState
 public enum GatePreviewer {
     public static func annotate(
         _ plan: ExecutionPlan, policy: TrustedPolicy, context: RunContext, store: (any StateStore)?, breakGlass: String?, now: Date
-    ) -> ExecutionPlan {
+    ) async -> ExecutionPlan {
         var plan = plan
         let deployBefore = Set(plan.jobs.filter { $0.status != .skip }.compactMap { $0.deploy?.environment })
         for i in plan.jobs.indices where plan.jobs[i].status != .skip {
@@ -22,7 +22,7 @@ public enum GatePreviewer {
             }
             var statements: [ApprovalStatement] = []
             if let commit = context.git?.commit {
-                statements = ((try? store?.approvals(environment: name, commitID: commit)) ?? []).compactMap(ApprovalRecords.statement)
+                statements = await ((try? store?.approvals(environment: name, commitID: commit)) ?? []).compactMap(ApprovalRecords.statement)
             }
             // The pipeline digest of any approval is the current one's only if the file is unchanged.
             let request = DeployRequest(
@@ -32,7 +32,8 @@ public enum GatePreviewer {
             var promoted: String?
             if let from = env.promoteFrom?.value, let commit = context.git?.commit {
                 promoted =
-                    (try? store?.deployments(environment: from, status: "success", commitID: commit, limit: 100))??.first(where: \.countsAsTarget)?.release
+                    await (try? store?.deployments(environment: from, status: "success", commitID: commit, limit: 100))??.first(where: \.countsAsTarget)?
+                    .release
                 if promoted == nil, deployBefore.contains(from) { promoted = "deployed earlier in this run" }
             }
             var facts = GateFacts(

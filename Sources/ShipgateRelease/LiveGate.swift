@@ -10,7 +10,7 @@ public enum LiveGate {
     /// `approvals`: the statements recorded for this gate (`ApprovalRecords.statements`).
     public static func evaluate(
         gate: GateRow, run: RunRow, jobs: [JobRow], approvals: [ApprovalStatement], policy: TrustedPolicy, store: any StateStore, now: Date
-    ) -> GateDecision? {
+    ) async -> GateDecision? {
         guard let env = policy.environments[gate.environment] else { return nil }
         let artifacts = (try? JSONDecoder().decode([String: String].self, from: Data(gate.artifacts.utf8))) ?? [:]
         let request = DeployRequest(
@@ -26,7 +26,7 @@ public enum LiveGate {
         let facts = GateFacts(
             request: request, branch: git["branch"].flatMap { $0.isEmpty ? nil : $0 } ?? run.branch,
             tags: git["tag"].flatMap { $0.isEmpty ? nil : [$0] } ?? [], hasGit: gate.commitID != nil, jobStatuses: statuses,
-            promotedRelease: DeployController.promotedRelease(store: store, env: env, request: request), approvals: approvals,
+            promotedRelease: await DeployController.promotedRelease(store: store, env: env, request: request), approvals: approvals,
             keyring: policy.keyring, now: now, breakGlass: nil)
         return DeployController.evaluate(env, facts: facts, policy: policy)
     }

@@ -48,8 +48,8 @@ public struct LiveRelease: Sendable, Equatable {
     }
 
     /// Reads an environment's releases (enough to reach the live one) and decides.
-    public static func of(environment: String, in store: any StateStore) throws -> LiveRelease {
-        of(try store.deployments(environment: environment, limit: 1000))
+    public static func of(environment: String, in store: any StateStore) async throws -> LiveRelease {
+        await of(try store.deployments(environment: environment, limit: 1000))
     }
 
     /// Whether `row` is the live release.

@@ -105,7 +105,7 @@ public struct ManualRollback: Sendable {
 
     // MARK: - Deciding
 
-    public func prepare() throws -> Prepared {
+    public func prepare() async throws -> Prepared {
         let name = request.environment
         let policy = setting.policy
         if let failure = RollbackAuthority.failure(approver: request.approver, environment: name, policy: policy) {
@@ -116,7 +116,7 @@ public struct ManualRollback: Sendable {
                 "\(name) is not in the trusted policy (\(policy.source)): it has no release a rollback may return to",
                 hint: "merge the environment into the trusted ref first")
         }
-        let releases = try setting.store.deployments(environment: name, limit: 1000)
+        let releases = try await setting.store.deployments(environment: name, limit: 1000)
         // What runs now (after a failed rollback, the release that could not be taken back).
         let current = LiveRelease.of(releases).release
         let target: DeploymentRow
@@ -194,13 +194,27 @@ public struct ManualRollback: Sendable {
         let slots = EnvironmentLock.names(environment: name, slots: prepared.environment.concurrency ?? 1)
         let holder = LockRow(name: slots[0], runID: runID, job: "rollback", actor: request.actor, acquiredAt: StateTime.string(Date()))
         do {
-            if case .held(let by) = try store.tryLock(slots, holder: holder) {
+            if case .held(let by) = try await store.tryLock(slots, holder: holder) {
                 return outcome(false, "\(name) is being deployed by run \(by.runID) (\(by.job), \(by.actor)) since \(by.acquiredAt): wait for it to finish")
             }
         } catch { return outcome(false, "cannot take the deploy lock of \(name): \(error)") }
-        defer { try? store.unlock(slots, runID: runID, job: "rollback") }
+        let result = await runHoldingTheLock(prepared, observer: observer, cancellation: cancellation, runID: runID, runDirectory: runDirectory)
+        try? await store.unlock(slots, runID: runID, job: "rollback")
+        return result
+    }
+
+    /// The rollback itself, once its lock is held (the caller releases it).
+    private func runHoldingTheLock(
+        _ prepared: Prepared, observer: any RunObserver, cancellation: CancellationToken, runID: String, runDirectory: RunDirectory
+    ) async -> Outcome {
+        let name = request.environment
+        let store = setting.store
+        let release = "\(name)-rollback-\(runID)"
+        func outcome(_ ok: Bool, _ message: String) -> Outcome {
+            Outcome(release: release, succeeded: ok, message: message, runDirectory: runDirectory.root)
+        }
         // What was decided before the lock must still hold.
-        let live = (try? LiveRelease.of(environment: name, in: store))?.release?.release
+        let live = await (try? LiveRelease.of(environment: name, in: store))?.release?.release
         guard live == prepared.current?.release else {
             return outcome(
                 false, "\(name) changed while the rollback waited (now \(live ?? "nothing") is live): check `shipgate history --env \(name)` and ask again")
@@ -219,11 +233,11 @@ public struct ManualRollback: Sendable {
             "from": current, "to": prepared.target.release, "automatic": "false", "release": release, "reason": request.reason,
             "approver": request.approver ?? "", "signature": request.signature ?? "", "via": request.via, "steps": prepared.source,
         ]
-        do { try store.audit(kind: "rollback-started", actor: request.actor, environment: name, runID: runID, detail: facts) } catch {
+        do { try await store.audit(kind: "rollback-started", actor: request.actor, environment: name, runID: runID, detail: facts) } catch {
             return outcome(false, "cannot append to the audit log in \(store.location): nothing rolls back without an audit trail")
         }
         do {
-            try store.saveDeployment(
+            try await store.saveDeployment(
                 DeploymentRow(
                     release: release, environment: name, runID: runID, job: prepared.job.id, version: prepared.target.version,
                     commitID: prepared.target.commitID, artifacts: prepared.target.artifacts, files: prepared.target.files,
@@ -251,7 +265,7 @@ public struct ManualRollback: Sendable {
         switch await environmentSecrets(prepared.environment, workspace: checkout.root, cancellation: cancellation) {
         case .success(let values): secrets = values
         case .failure(let failure):
-            return finish(prepared, release: release, runID: runID, ok: false, detail: failure.description, outcome: outcome)
+            return await finish(prepared, release: release, runID: runID, ok: false, detail: failure.description, outcome: outcome)
         }
         var options = RunOptions(
             runID: runID, workspace: checkout.root, runDirectory: runDirectory, parallelism: 1,
@@ -260,7 +274,7 @@ public struct ManualRollback: Sendable {
         let plan = ExecutionPlan(pipeline: prepared.pipeline, waves: [[prepared.job.id]], jobs: [prepared.job], secrets: [])
         let result = await Executor(plan: plan, options: options, runner: setting.runner, observer: observer, cancellation: cancellation).run()
         let ok = result.status == .success
-        return finish(
+        return await finish(
             prepared, release: release, runID: runID, ok: ok,
             detail: ok
                 ? "manual rollback to \(prepared.target.release)\(request.reason.isEmpty ? "" : ": \(request.reason)")"
@@ -271,21 +285,21 @@ public struct ManualRollback: Sendable {
     /// Records and audits how the rollback ended.
     private func finish(
         _ prepared: Prepared, release: String, runID: String, ok: Bool, detail: String, outcome: (Bool, String) -> Outcome
-    ) -> Outcome {
+    ) async -> Outcome {
         let store = setting.store
         let name = request.environment
         var problems: [String] = []
         do {
-            try store.updateDeployment(
+            try await store.updateDeployment(
                 release, status: (ok ? ReleaseStatus.success : .rollbackFailed).rawValue, detail: detail, finished: true, at: Date())
             if ok, let current = prepared.current {
-                try store.updateDeployment(
+                try await store.updateDeployment(
                     current.release, status: ReleaseStatus.rolledBack.rawValue,
                     detail: "rolled back by hand to \(prepared.target.release) by \(request.actor)", finished: true, at: Date())
             }
         } catch { problems.append("the release record could not be updated: \(error)") }
         do {
-            try store.audit(
+            try await store.audit(
                 kind: ok ? "rollback" : "rollback-failed", actor: request.actor, environment: name, runID: runID,
                 detail: [
                     "from": prepared.current?.release ?? "", "to": prepared.target.release, "automatic": "false", "release": release,

@@ -4,7 +4,7 @@ import ShipgateState
 
 /// Writes a run's jobs and failed attempts to the state store, off the executor's path.
 ///
-/// Events are queued and a background writer stores everything queued so far in one
+/// Events are queued and a background task stores everything queued so far in one
 /// transaction, so a burst of finishing jobs costs one commit, not one per job. `flush()`
 /// waits for the queue to drain (call it when the run ends). The per-job durable record is
 /// the run directory's journal (`jobs.jsonl`, one `write(2)` per job); after a `kill -9`,
@@ -19,8 +19,9 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
     private var pendingAttempts: [AttemptRow] = []
     private var scheduled = false
     private var warned = false
-    private let queue = DispatchQueue(label: "shipgate.state-recorder")
-    static let batchDelay: DispatchTimeInterval = .milliseconds(50)
+    /// The writes, one after another: each waits for the one before.
+    private var last: Task<Void, Never>?
+    static let batchDelay: Duration = .milliseconds(50)
 
     public init(store: any StateStore, runID: String, warn: @escaping @Sendable (String) -> Void) {
         self.store = store
@@ -47,10 +48,24 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
         }
         // Batched: one transaction per `batchDelay` rather than one per job (a commit costs far
         // more than a row). The run's journal, not this table, is what survives `kill -9`.
-        if schedule { queue.asyncAfter(deadline: .now() + Self.batchDelay) { self.drain() } }
+        if schedule { _ = write(after: Self.batchDelay) }
     }
 
-    private func drain() {
+    /// Queues a drain behind the writes already queued.
+    private func write(after delay: Duration?) -> Task<Void, Never> {
+        lock.withLock {
+            let previous = last
+            let task = Task {
+                await previous?.value
+                if let delay { try? await Task.sleep(for: delay) }
+                await self.drain()
+            }
+            last = task
+            return task
+        }
+    }
+
+    private func drain() async {
         let (jobs, attempts) = lock.withLock {
             defer {
                 pendingJobs = []
@@ -65,7 +80,7 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
                 runID: runID, id: r.id, status: r.status.rawValue, record: r.jsonLine, finishedAt: r.finishedAt.map(StateTime.string),
                 durationMs: r.durationMs)
         }
-        do { try store.save(jobs: rows, attempts: attempts) } catch {
+        do { try await store.save(jobs: rows, attempts: attempts) } catch {
             let first = lock.withLock {
                 defer { warned = true }
                 return !warned
@@ -78,8 +93,8 @@ public final class StateRecorder: RunObserver, @unchecked Sendable {
     public var failed: Bool { lock.withLock { warned } }
 
     /// Waits until everything handled so far is stored.
-    public func flush() {
-        queue.sync { drain() }
+    public func flush() async {
+        await write(after: nil).value
     }
 
     /// Decodes a recorded job.

@@ -205,7 +205,7 @@ public final class GitHubReporter: RunObserver, @unchecked Sendable {
         return out
     }
 
-    static func append(_ text: String, to path: String) {
+    public static func append(_ text: String, to path: String) {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
         defer { close(fd) }

@@ -102,7 +102,7 @@ public struct AuditVerification: Sendable, Equatable {
 
 extension SQLiteStateStore {
     /// Appends an entry to the chain in one transaction (serialized with every other writer).
-    public func appendAudit(kind: String, actor: String, environment: String?, runID: String?, detail detailText: String, at: Date) throws -> AuditRow {
+    public func appendAudit(kind: String, actor: String, environment: String?, runID: String?, detail detailText: String, at: Date) async throws -> AuditRow {
         try write { db in
             let last = try AuditRow.order(Column("seq").desc).fetchOne(db)
             let row = AuditRow.next(after: last, kind: kind, actor: actor, environment: environment, runID: runID, detail: detailText, at: at)
@@ -111,7 +111,7 @@ extension SQLiteStateStore {
         }
     }
 
-    public func importAudit(_ rows: [AuditRow]) throws {
+    public func importAudit(_ rows: [AuditRow]) async throws {
         try write { db in
             guard try AuditRow.fetchCount(db) == 0 else { throw StateError.database("the audit log is not empty; refusing to import into it") }
             for row in rows { try row.insert(db) }
@@ -119,7 +119,7 @@ extension SQLiteStateStore {
     }
 
     /// Entries after `afterSeq`, oldest first, optionally of one environment.
-    public func auditEntries(environment: String?, afterSeq: Int64) throws -> [AuditRow] {
+    public func auditEntries(environment: String?, afterSeq: Int64) async throws -> [AuditRow] {
         try read { db in
             var q = AuditRow.filter(Column("seq") > afterSeq)
             if let environment { q = q.filter(Column("environment") == environment) }
@@ -127,7 +127,7 @@ extension SQLiteStateStore {
         }
     }
 
-    public func latestAudit(limit: Int, environment: String?) throws -> [AuditRow] {
+    public func latestAudit(limit: Int, environment: String?) async throws -> [AuditRow] {
         try read { db in
             var q = AuditRow.all()
             if let environment { q = q.filter(Column("environment") == environment) }
@@ -156,17 +156,17 @@ extension StateStore {
     @discardableResult
     public func audit(
         kind: String, actor: String, environment: String? = nil, runID: String? = nil, detail: [String: String], at: Date = Date()
-    ) throws -> AuditRow {
-        try appendAudit(kind: kind, actor: actor, environment: environment, runID: runID, detail: StateText.canonicalJSON(detail), at: at)
+    ) async throws -> AuditRow {
+        try await appendAudit(kind: kind, actor: actor, environment: environment, runID: runID, detail: StateText.canonicalJSON(detail), at: at)
     }
 
-    public func auditEntries() throws -> [AuditRow] { try auditEntries(environment: nil) }
+    public func auditEntries() async throws -> [AuditRow] { try await auditEntries(environment: nil) }
 
     /// Walks the whole chain: each entry's hash must match its fields, link to the previous
     /// entry's hash, and sequence numbers must have no gap. A deleted tail can only be seen
     /// against a head recorded elsewhere (`expectedHead`).
-    public func verifyAudit(expectedHead: String? = nil) throws -> AuditVerification {
-        AuditVerifier.verify(try auditEntries(environment: nil), expectedHead: expectedHead)
+    public func verifyAudit(expectedHead: String? = nil) async throws -> AuditVerification {
+        await AuditVerifier.verify(try auditEntries(environment: nil), expectedHead: expectedHead)
     }
 
 }

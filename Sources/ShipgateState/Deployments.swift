@@ -68,11 +68,11 @@ public struct DeploymentRow: Codable, Sendable, Equatable, FetchableRecord, Pers
 }
 
 extension SQLiteStateStore {
-    public func saveDeployment(_ d: DeploymentRow) throws {
+    public func saveDeployment(_ d: DeploymentRow) async throws {
         try write { db in try d.insert(db, onConflict: .replace) }
     }
 
-    public func updateDeployment(_ release: String, status: String, detail: String?, finished: Bool, at: Date) throws {
+    public func updateDeployment(_ release: String, status: String, detail: String?, finished: Bool, at: Date) async throws {
         try write { db in
             try db.execute(
                 sql: "UPDATE deployments SET status = ?, detail = COALESCE(?, detail), finishedAt = ? WHERE release = ?",
@@ -81,7 +81,7 @@ extension SQLiteStateStore {
     }
 
     /// Releases of an environment, newest first.
-    public func deployments(environment: String?, status: String?, commitID: String?, limit: Int) throws -> [DeploymentRow] {
+    public func deployments(environment: String?, status: String?, commitID: String?, limit: Int) async throws -> [DeploymentRow] {
         try read { db in
             var q = DeploymentRow.all()
             if let environment { q = q.filter(Column("environment") == environment) }
@@ -91,7 +91,7 @@ extension SQLiteStateStore {
         }
     }
 
-    public func deployment(_ release: String) throws -> DeploymentRow? {
+    public func deployment(_ release: String) async throws -> DeploymentRow? {
         try read { db in try DeploymentRow.fetchOne(db, key: release) }
     }
 }

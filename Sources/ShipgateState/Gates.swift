@@ -73,7 +73,7 @@ public struct ApprovalRow: Codable, Sendable, Equatable, FetchableRecord, Persis
 }
 
 extension SQLiteStateStore {
-    public func saveGate(_ gate: GateRow) throws {
+    public func saveGate(_ gate: GateRow) async throws {
         try write { db in
             var row = gate
             if let old = try GateRow.fetchOne(db, key: ["runID": gate.runID, "job": gate.job]) { row.requestedAt = old.requestedAt }
@@ -81,18 +81,18 @@ extension SQLiteStateStore {
         }
     }
 
-    public func gates(ofRun id: String) throws -> [GateRow] {
+    public func gates(ofRun id: String) async throws -> [GateRow] {
         try read { db in try GateRow.filter(Column("runID") == id).fetchAll(db) }
     }
 
     /// Gates still waiting, newest first.
-    public func blockedGates() throws -> [GateRow] {
+    public func blockedGates() async throws -> [GateRow] {
         try read { db in try GateRow.filter(Column("status") == "blocked").order(Column("requestedAt").desc).fetchAll(db) }
     }
 
     /// Records an approval or rejection; false when this exact statement was recorded before.
     @discardableResult
-    public func saveApproval(_ approval: ApprovalRow) throws -> Bool {
+    public func saveApproval(_ approval: ApprovalRow) async throws -> Bool {
         try write { db in
             if try ApprovalRow.filter(Column("digest") == approval.digest).fetchCount(db) > 0 { return false }
             try approval.insert(db)
@@ -102,7 +102,7 @@ extension SQLiteStateStore {
 
     /// Records an approval and appends its audit entry in one transaction: both or neither.
     @discardableResult
-    public func saveApproval(_ approval: ApprovalRow, audit event: AuditEvent) throws -> AuditRow? {
+    public func saveApproval(_ approval: ApprovalRow, audit event: AuditEvent) async throws -> AuditRow? {
         try write { db in
             if try ApprovalRow.filter(Column("digest") == approval.digest).fetchCount(db) > 0 { return nil }
             try approval.insert(db)
@@ -113,18 +113,18 @@ extension SQLiteStateStore {
     }
 
     /// Approvals and rejections naming this environment and commit, oldest first.
-    public func approvals(environment: String, commitID: String) throws -> [ApprovalRow] {
+    public func approvals(environment: String, commitID: String) async throws -> [ApprovalRow] {
         try read { db in
             try ApprovalRow.filter(Column("environment") == environment && Column("commitID") == commitID).order(Column("issuedAt"), Column("id"))
                 .fetchAll(db)
         }
     }
 
-    public func allApprovals() throws -> [ApprovalRow] {
+    public func allApprovals() async throws -> [ApprovalRow] {
         try read { db in try ApprovalRow.order(Column("issuedAt"), Column("id")).fetchAll(db) }
     }
 
-    public func approvals(runID: String) throws -> [ApprovalRow] {
+    public func approvals(runID: String) async throws -> [ApprovalRow] {
         try read { db in try ApprovalRow.filter(Column("runID") == runID).order(Column("issuedAt")).fetchAll(db) }
     }
 }

@@ -35,7 +35,7 @@ public enum LockAttempt: Sendable, Equatable {
 
 extension SQLiteStateStore {
     /// Tries each of `names` (the slots of one lock) once; never waits.
-    public func tryLock(_ names: [String], holder: LockRow) throws -> LockAttempt {
+    public func tryLock(_ names: [String], holder: LockRow) async throws -> LockAttempt {
         try write { db in
             var holders: [LockRow] = []
             for name in names {
@@ -59,7 +59,7 @@ extension SQLiteStateStore {
     }
 
     /// Releases the slot this process holds for `runID`/`job`, if any.
-    public func unlock(_ names: [String], runID: String, job: String) throws {
+    public func unlock(_ names: [String], runID: String, job: String) async throws {
         try write { db in
             for name in names {
                 try db.execute(
@@ -69,5 +69,5 @@ extension SQLiteStateStore {
         }
     }
 
-    public func locks() throws -> [LockRow] { try read { db in try LockRow.fetchAll(db) } }
+    public func locks() async throws -> [LockRow] { try read { db in try LockRow.fetchAll(db) } }
 }

@@ -30,6 +30,9 @@ public struct StateMetrics: Sendable, Equatable {
     static let rollbackQuery = "SELECT CAST(COUNT(*) AS TEXT) FROM deployments WHERE \"rollbackOf\" IS NOT NULL"
     static let pendingQuery = "SELECT CAST(COUNT(*) AS TEXT) || '|' || COALESCE(MIN(\"requestedAt\"), '') FROM gates WHERE status = 'blocked'"
 
+    /// Every statement `collect` runs (a store that cannot answer synchronously runs them first).
+    package static var queries: [String] { groupedQueries.map(\.1) + [rollbackQuery, pendingQuery, durationsQuery] }
+
     /// Builds the value from the queries' text results; `query` runs one SQL statement and
     /// returns its first column as text.
     package static func collect(query: (String) throws -> [String?]) throws -> StateMetrics {
@@ -52,7 +55,7 @@ public struct StateMetrics: Sendable, Equatable {
 }
 
 extension SQLiteStateStore {
-    public func metrics() throws -> StateMetrics {
+    public func metrics() async throws -> StateMetrics {
         try read { db in
             try StateMetrics.collect { sql in try String?.fetchAll(db, sql: sql) }
         }

@@ -94,7 +94,7 @@ public struct AttemptRow: Codable, Sendable, Equatable, FetchableRecord, Persist
 extension SQLiteStateStore {
     /// Inserts a new run, or (for `resume`) takes over an existing one: status back to
     /// `running`, this process as its owner.
-    public func beginRun(_ run: RunRow) throws {
+    public func beginRun(_ run: RunRow) async throws {
         try write { db in
             if var existing = try RunRow.fetchOne(db, key: run.id) {
                 // Taking a run over is atomic (one write transaction): two resumes cannot both win.
@@ -112,39 +112,39 @@ extension SQLiteStateStore {
         }
     }
 
-    public func finishRun(_ id: String, status: String, at: Date) throws {
+    public func finishRun(_ id: String, status: String, at: Date) async throws {
         try write { db in
             try db.execute(sql: "UPDATE runs SET status = ?, finishedAt = ? WHERE id = ?", arguments: [status, StateTime.string(at), id])
         }
     }
 
     /// Stores finished jobs and failed attempts in one transaction.
-    public func save(jobs: [JobRow], attempts: [AttemptRow]) throws {
+    public func save(jobs: [JobRow], attempts: [AttemptRow]) async throws {
         try write { db in
             for job in jobs { try job.insert(db, onConflict: .replace) }
             for attempt in attempts { try attempt.insert(db, onConflict: .replace) }
         }
     }
 
-    public func run(_ id: String) throws -> RunRow? { try read { db in try RunRow.fetchOne(db, key: id) } }
+    public func run(_ id: String) async throws -> RunRow? { try read { db in try RunRow.fetchOne(db, key: id) } }
 
-    public func jobs(ofRun id: String) throws -> [JobRow] {
+    public func jobs(ofRun id: String) async throws -> [JobRow] {
         try read { db in try JobRow.filter(Column("runID") == id).fetchAll(db) }
     }
 
-    public func attempts(ofRun id: String) throws -> [AttemptRow] {
+    public func attempts(ofRun id: String) async throws -> [AttemptRow] {
         try read { db in try AttemptRow.filter(Column("runID") == id).order(Column("job"), Column("attempt")).fetchAll(db) }
     }
 
     /// Newest first.
-    public func runs(limit: Int) throws -> [RunRow] { try runs(limit: limit, offset: 0) }
+    public func runs(limit: Int) async throws -> [RunRow] { try await runs(limit: limit, offset: 0) }
 
-    public func runs(limit: Int, offset: Int) throws -> [RunRow] {
+    public func runs(limit: Int, offset: Int) async throws -> [RunRow] {
         try read { db in try RunRow.order(Column("startedAt").desc, Column("id").desc).limit(limit, offset: offset).fetchAll(db) }
     }
 
     /// The newest run whose id starts with `prefix` (`last` names the newest run of all).
-    public func findRun(_ prefix: String) throws -> RunRow? {
+    public func findRun(_ prefix: String) async throws -> RunRow? {
         try read { db in
             if prefix == "last" { return try RunRow.order(Column("startedAt").desc, Column("id").desc).fetchOne(db) }
             if let exact = try RunRow.fetchOne(db, key: prefix) { return exact }
@@ -156,7 +156,7 @@ extension SQLiteStateStore {
     /// Marks runs whose process is gone as `interrupted`, and deployments of such runs still
     /// marked `deploying` likewise. Returns the ids of the runs it marked.
     @discardableResult
-    public func markInterrupted() throws -> [String] {
+    public func markInterrupted() async throws -> [String] {
         try write { db in
             var marked: [String] = []
             for run in try RunRow.filter(Column("status") == "running").fetchAll(db)

@@ -70,7 +70,7 @@ extension Shipgate {
         func run() async throws { try await signing.sign(.reject, breakGlass: nil) }
     }
 
-    struct Approvals: ParsableCommand {
+    struct Approvals: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "approvals", abstract: "List deploys waiting for approval, and the approvals recorded.")
 
         @Flag(help: "Only gates that are still blocked.")
@@ -85,22 +85,22 @@ extension Shipgate {
 
         /// Statements are shown as approvals only when they verify against the keyring gates use
         /// (the trusted ref's); others are listed as unverified statements, under `unverified` in JSON.
-        func run() throws {
-            let store = try state.open()
+        func run() async throws {
+            let store = try await state.open()
             var keyrings: [String: Keyring] = [:]
-            let gates =
-                try pending
-                ? store.blockedGates()
-                : store.blockedGates() + (try store.runs(limit: 50)).flatMap { try store.gates(ofRun: $0.id) }.filter { $0.status != "blocked" }
+            var gates = try await store.blockedGates()
+            if !pending {
+                for run in try await store.runs(limit: 50) { gates += try await store.gates(ofRun: run.id).filter { $0.status != "blocked" } }
+            }
             var items: [[String: Any]] = []
             var text = ""
             for g in gates {
-                let run = try? store.run(g.runID)
+                let run = try? await store.run(g.runID)
                 let near = run.map { $0.localPipelineFile } ?? FileManager.default.currentDirectoryPath + "/shipgate.yml"
                 if keyrings[near] == nil {
                     keyrings[near] = ApprovalRecords.keyring(near: near, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
                 }
-                let statements = ApprovalRecords.statements(store: store, runID: g.runID, environment: g.environment, commit: g.commitID)
+                let statements = await ApprovalRecords.statements(store: store, runID: g.runID, environment: g.environment, commit: g.commitID)
                 let shown = statements.map { ShownStatement($0, keyring: keyrings[near]!) }
                 let age = StateTime.date(g.requestedAt).map { Format.duration(ms: Int64(Date().timeIntervalSince($0) * 1000)) } ?? "?"
                 let waiting = Self.waitingFor(g)
@@ -176,8 +176,8 @@ struct SigningOptions: ParsableArguments {
                 server: server, tokenFile: tokenFile, run: run, environment: env, decision: decision, comment: comment, breakGlass: breakGlass)
             return
         }
-        let store = try state.open()
-        let row = try state.run(run, in: store)
+        let store = try await state.open()
+        let row = try await state.run(run, in: store)
         let approver: ApproverKey
         do { approver = try ApproverKey.read(path: key ?? "") } catch { throw fail("\(error)") }
         let pipelineFile = row.localPipelineFile
@@ -189,7 +189,7 @@ struct SigningOptions: ParsableArguments {
         let now = GateClock.resolve(style: Terminal.stderrStyle)()
         let statement: ApprovalStatement
         do {
-            statement = try ApprovalSigner(store: store, policy: policy, now: now).sign(
+            statement = try await ApprovalSigner(store: store, policy: policy, now: now).sign(
                 decision, run: row, environment: env, signer: .approver(approver), comment: comment, breakGlass: breakGlass)
         } catch let e as ReleaseError { throw fail(e.message, hint: e.hint) }
         if let out {

@@ -101,7 +101,7 @@ extension Shipgate {
                 let cache = try LocalCache(root: dirs.state + "/cache")
                 guard let lock = cache.lock(exclusive: true) else { throw ValidationError("cannot lock \(cache.root)") }
                 defer { lock.release() }
-                let report = CachePruner(
+                let report = await CachePruner(
                     cache: cache, runsDirectory: dirs.state + "/runs",
                     retained: try Self.retainedReleaseBlobs(stateDirectory: dirs.state, url: StateLocation.url(stateURL))
                 )
@@ -113,14 +113,14 @@ extension Shipgate {
 
             /// Artifact blobs of the newest good releases per environment (`retain-releases`, read
             /// from the default pipeline file when there is one, else 5): rollbacks need them.
-            static func retainedReleaseBlobs(stateDirectory: String, url: String?) throws -> Set<String> {
+            static func retainedReleaseBlobs(stateDirectory: String, url: String?) async throws -> Set<String> {
                 guard StateLocation.exists(url: url, stateDirectory: stateDirectory) else { return [] }
                 let store: any StateStore
-                do { store = try StateLocation.open(url: url, stateDirectory: stateDirectory) } catch {
+                do { store = try await StateLocation.open(url: url, stateDirectory: stateDirectory) } catch {
                     throw fail("\(error)", hint: "prune refuses to run when it cannot tell which release artifacts to keep")
                 }
                 let pipeline = PipelineOptions.defaultFiles.lazy.compactMap { PipelineLoader.load(path: $0).pipeline }.first
-                let rows = try store.retainedFiles { env in pipeline?.environment(env)?.retainReleases ?? 5 }
+                let rows = try await store.retainedFiles { env in pipeline?.environment(env)?.retainReleases ?? 5 }
                 return Set(rows.flatMap { DeployController.decodeFiles($0.files) ?? [] }.filter { $0.kind == .file }.map(\.digest))
             }
 

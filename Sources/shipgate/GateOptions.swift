@@ -47,7 +47,7 @@ struct GateOptions: ParsableArguments {
     /// `unverified-statement-imported` with the name it claims (`verified=false`). The gate
     /// checks every statement again either way.
     @discardableResult
-    func importApprovals(into store: any StateStore, actor: String, style: Style) throws -> [ApprovalStatement] {
+    func importApprovals(into store: any StateStore, actor: String, style: Style) async throws -> [ApprovalStatement] {
         var sources: [(statement: ApprovalStatement, from: [String: String])] = []
         // SHIPGATE_APPROVALS: statements (one JSON object, or an array) from a CI variable.
         if let text = ProcessInfo.processInfo.environment["SHIPGATE_APPROVALS"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -76,7 +76,7 @@ struct GateOptions: ParsableArguments {
         var keyrings: [String: Keyring] = [:]
         for (statement, from) in sources {
             // The keyring of the run the statement names, else of the repository here.
-            let near = (try? store.run(statement.runID))?.localPipelineFile ?? FileManager.default.currentDirectoryPath + "/shipgate.yml"
+            let near = await (try? store.run(statement.runID))?.localPipelineFile ?? FileManager.default.currentDirectoryPath + "/shipgate.yml"
             if keyrings[near] == nil {
                 keyrings[near] = ApprovalRecords.keyring(near: near, trustRef: resolvedTrustRef, keyringPath: keyringPath)
             }
@@ -95,7 +95,7 @@ struct GateOptions: ParsableArguments {
             let event = AuditEvent(
                 kind: shown.verified ? "approval-imported" : "unverified-statement-imported", actor: actor, environment: statement.environment,
                 runID: statement.runID, detail: detail)
-            try store.saveApproval(ApprovalRecords.row(statement), audit: event)
+            try await store.saveApproval(ApprovalRecords.row(statement), audit: event)
         }
         return sources.map(\.statement)
     }

@@ -8,9 +8,9 @@ import ShipgateState
 /// The parts of the GitHub step summary that come from the state store: gate verdicts and
 /// deployments of the run, then the DAG as a Mermaid graph.
 enum GitHubSummary {
-    static func sections(store: (any StateStore)?, runID: String, plan: ExecutionPlan) -> String {
+    static func sections(store: (any StateStore)?, runID: String, plan: ExecutionPlan) async -> String {
         var md = ""
-        let gates = (try? store?.gates(ofRun: runID)) ?? []
+        let gates = await (try? store?.gates(ofRun: runID)) ?? []
         if !gates.isEmpty {
             md += "\n### Gates\n\n"
             for g in gates.sorted(by: { $0.job < $1.job }) {
@@ -24,7 +24,7 @@ enum GitHubSummary {
                 }
             }
         }
-        let deployments = ((try? store?.deployments(environment: nil, limit: 200)) ?? []).filter { $0.runID == runID }
+        let deployments = await ((try? store?.deployments(environment: nil, limit: 200)) ?? []).filter { $0.runID == runID }
         if !deployments.isEmpty {
             md += "\n### Deployments\n\n| Environment | Release | Version | Commit | Status | Approved by |\n|---|---|---|---|---|---|\n"
             for d in deployments.reversed() {

@@ -102,9 +102,9 @@ extension Shipgate {
                 // Read-only: the state store is opened only when it exists.
                 let url = StateLocation.url(stateURL)
                 let store =
-                    StateLocation.exists(url: url, stateDirectory: workspace.stateDirectory)
+                    await StateLocation.exists(url: url, stateDirectory: workspace.stateDirectory)
                     ? try? StateLocation.open(url: url, stateDirectory: workspace.stateDirectory) : nil
-                plan = GatePreviewer.annotate(
+                plan = await GatePreviewer.annotate(
                     plan, policy: trusted, context: context, store: store, breakGlass: breakGlass, now: GateClock.resolve(style: Terminal.stderrStyle)())
             }
             // Secret values present in the environment are masked, should a script contain one literally.

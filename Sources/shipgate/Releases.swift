@@ -6,7 +6,7 @@ import ShipgateReport
 import ShipgateState
 
 extension Shipgate {
-    struct History: ParsableCommand {
+    struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "history", abstract: "List the releases of an environment, newest first.")
 
         @Option(help: "The environment.")
@@ -20,10 +20,10 @@ extension Shipgate {
 
         @OptionGroup var state: StateOptions
 
-        func run() throws {
-            let store = try state.open()
-            let rows = try store.deployments(environment: env, limit: limit)
-            let live = try LiveRelease.of(environment: env, in: store)
+        func run() async throws {
+            let store = try await state.open()
+            let rows = try await store.deployments(environment: env, limit: limit)
+            let live = try await LiveRelease.of(environment: env, in: store)
             if json {
                 let items: [[String: Any]] = rows.map { d in
                     var o: [String: Any] = [
@@ -72,7 +72,7 @@ extension Shipgate {
         }
     }
 
-    struct Status: ParsableCommand {
+    struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a run (default: the newest) with its jobs and gates.")
 
         @Argument(help: "The run id (or a unique prefix, or `last`).")
@@ -83,15 +83,15 @@ extension Shipgate {
 
         @OptionGroup var state: StateOptions
 
-        func run() throws {
-            let store = try state.open()
-            let row = try state.run(id, in: store)
-            let jobs = try store.jobs(ofRun: row.id).compactMap(StateRecorder.decode)
-            let gates = try store.gates(ofRun: row.id)
+        func run() async throws {
+            let store = try await state.open()
+            let row = try await state.run(id, in: store)
+            let jobs = try await store.jobs(ofRun: row.id).compactMap(StateRecorder.decode)
+            let gates = try await store.gates(ofRun: row.id)
             // The environments this run deployed to that a failed rollback left needing a person.
             var attention: [(environment: String, live: LiveRelease)] = []
             for env in Set(gates.map(\.environment)).sorted() {
-                let live = try LiveRelease.of(environment: env, in: store)
+                let live = try await LiveRelease.of(environment: env, in: store)
                 if live.needsManualAction { attention.append((env, live)) }
             }
             if json {
@@ -148,7 +148,7 @@ extension Shipgate {
             abstract: "Show the audit log: every gate decision, approval, deploy, verify, rollback and break-glass.",
             subcommands: [Show.self, Verify.self], defaultSubcommand: Show.self)
 
-        struct Show: ParsableCommand {
+        struct Show: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "show", abstract: "List audit entries, oldest first.")
 
             @Option(help: "Only entries of this environment.")
@@ -159,9 +159,9 @@ extension Shipgate {
 
             @OptionGroup var state: StateOptions
 
-            func run() throws {
-                let store = try state.open()
-                for e in try store.auditEntries(environment: env) {
+            func run() async throws {
+                let store = try await state.open()
+                for e in try await store.auditEntries(environment: env) {
                     if json {
                         var o: [String: Any] = ["seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "hash": e.hash, "prevHash": e.prevHash]
                         if let x = e.environment { o["environment"] = x }
@@ -181,7 +181,7 @@ extension Shipgate {
             }
         }
 
-        struct Verify: ParsableCommand {
+        struct Verify: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "verify", abstract: "Check the audit log's hash chain; exits 1 if any entry was edited, inserted or deleted.")
 
@@ -190,9 +190,9 @@ extension Shipgate {
 
             @OptionGroup var state: StateOptions
 
-            func run() throws {
-                let store = try state.open()
-                let result = try store.verifyAudit(expectedHead: head)
+            func run() async throws {
+                let store = try await state.open()
+                let result = try await store.verifyAudit(expectedHead: head)
                 if result.problems.isEmpty {
                     print("audit log intact: \(result.entries) entries, head \(result.head)")
                     return

@@ -26,8 +26,8 @@ extension Shipgate {
             var state = StateOptions()
             state.stateDir = execution.stateDir
             state.stateURL = execution.stateURL
-            let store = try state.open()
-            let row = try state.run(id, in: store)
+            let store = try await state.open()
+            let row = try await state.run(id, in: store)
             switch row.status {
             case "success": throw fail("run \(row.id) succeeded; there is nothing to resume", hint: "start a new run with `shipgate run`")
             case "running": throw fail("run \(row.id) is still running (pid \(row.pid) on \(row.host))", hint: "wait for it, or stop it first")
@@ -61,7 +61,7 @@ extension Shipgate {
             // The run directory's journal is written once per finished job, before the database
             // (which batches); after a kill -9 it may hold jobs the database has not seen.
             var jobs: [String: JobResult] = [:]
-            for j in try store.jobs(ofRun: row.id) { if let r = StateRecorder.decode(j) { jobs[r.id] = r } }
+            for j in try await store.jobs(ofRun: row.id) { if let r = StateRecorder.decode(j) { jobs[r.id] = r } }
             if let record {
                 for r in record.jobs where r.status == .success || r.status == .cached { jobs[r.id] = r }
                 // The store does not keep why a job was skipped; the record does.

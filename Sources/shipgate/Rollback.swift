@@ -57,7 +57,7 @@ extension Shipgate {
             let home = Workspace(pipelineFile: file, stateDirectory: state.stateDir)
             var stateOptions = state
             stateOptions.stateDir = home.stateDirectory
-            let store = try stateOptions.open()
+            let store = try await stateOptions.open()
             let context = RunContext.resolve(workspace: home.root, environment: ProcessInfo.processInfo.environment, actor: actor)
             let trusted = TrustedPolicy.load(pipeline: loaded, pipelinePath: file, trustRef: policy.resolvedTrustRef, keyringPath: policy.keyringPath)
             let fileValues: [String: String]
@@ -94,7 +94,7 @@ extension Shipgate {
                     stepEnvironment: SecretPolicy.stepEnvironment(LaunchEnvironment.values, withholding: withheld),
                     runner: HostProcessRunner(groups: supervision.groups)))
             let prepared: ManualRollback.Prepared
-            do { prepared = try rollback.prepare() } catch let e as ReleaseError { throw fail(e.message, hint: e.hint) }
+            do { prepared = try await rollback.prepare() } catch let e as ReleaseError { throw fail(e.message, hint: e.hint) }
             print(
                 "rolling back \(env) from \(prepared.current?.release ?? "(none)") to \(prepared.target.release) (version \(prepared.target.version ?? "-"), commit \(prepared.target.commitID?.prefix(12) ?? "-")); steps from \(prepared.source)"
             )

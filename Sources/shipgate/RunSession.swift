@@ -132,8 +132,8 @@ struct RunSession {
         let deploys = plan.jobs.contains { $0.deploy != nil && $0.status != .skip }
         var store: (any StateStore)?
         do {
-            let s = try StateLocation.open(url: StateLocation.url(execution.stateURL), stateDirectory: home.stateDirectory)
-            for id in try s.markInterrupted() where id != resumeRun?.row.id {
+            let s = try await StateLocation.open(url: StateLocation.url(execution.stateURL), stateDirectory: home.stateDirectory)
+            for id in try await s.markInterrupted() where id != resumeRun?.row.id {
                 FileDescriptorSink.standardError.write(
                     style.dim("note: run \(id) was interrupted (its shipgate process is gone); `shipgate resume \(id)` continues it") + "\n")
             }
@@ -170,7 +170,7 @@ struct RunSession {
             let git = context.git
             let selectionJSON = selection.isEmpty ? nil : StateText.jsonArray(selection)
             do {
-                try store.beginRun(
+                try await store.beginRun(
                     RunRow(
                         id: runID, pipeline: pipeline.name, pipelineFile: URL(fileURLWithPath: pipelineFile).standardizedFileURL.path,
                         pipelineDigest: pipeline.digest, status: "running", actor: actor,
@@ -180,9 +180,9 @@ struct RunSession {
                 // Only a resume can collide: another process took the run over first.
                 throw fail("\(error)", hint: resumeRun == nil ? "pass a writable --state-dir" : "another `shipgate resume \(runID)` is running it")
             }
-            imported = try execution.gate.importApprovals(into: store, actor: context.actor, style: style)
+            imported = try await execution.gate.importApprovals(into: store, actor: context.actor, style: style)
             if let resumeRun {
-                _ = try? store.audit(kind: "resume", actor: context.actor, runID: runID, detail: ["previousStatus": resumeRun.row.status])
+                _ = try? await store.audit(kind: "resume", actor: context.actor, runID: runID, detail: ["previousStatus": resumeRun.row.status])
             }
         }
 
@@ -207,9 +207,7 @@ struct RunSession {
             for warning in fetched.warnings { FileDescriptorSink.standardError.write(style.yellow("warning: \(warning)") + "\n") }
         }
         let summaryPlan = plan
-        let reporter = execution.makeReporter(environment: environment) { [store, runID] _ in
-            GitHubSummary.sections(store: store, runID: runID, plan: summaryPlan)
-        }
+        let reporter = execution.makeReporter(environment: environment)
         var observers: [any RunObserver] = [reporter]
         let recorder = store.map { StateRecorder(store: $0, runID: runID) { message in reporter.handle(.notice(job: nil, level: .warning, message: message)) } }
         if let recorder { observers.append(recorder) }
@@ -335,8 +333,14 @@ struct RunSession {
         }
         let executor = Executor(plan: plan, options: options, runner: HostProcessRunner(groups: groups), observer: observer, cancellation: token, cache: cache)
         let result = await executor.run()
+        // The step summary's gates and releases, read from the store once the run is over.
+        if execution.resolvedMode(environment: environment) == .github, let path = environment["GITHUB_STEP_SUMMARY"], !path.isEmpty {
+            let sections = await GitHubSummary.sections(store: store, runID: runID, plan: summaryPlan)
+            // The reporter's summary ends with a blank line already.
+            if !sections.isEmpty { GitHubReporter.append((sections.hasPrefix("\n") ? String(sections.dropFirst()) : sections) + "\n", to: path) }
+        }
         await actionsCache?.stop()
-        recorder?.flush()
+        await recorder?.flush()
         if let dir = execution.exportArtifacts, let cache {
             do { try ArtifactTransfer.exportArtifacts(of: result.jobs, runDirectory: runDirectory, cache: cache, into: dir) } catch {
                 FileDescriptorSink.standardError.write("warning: cannot export artifacts to \(dir): \(error)\n")
@@ -344,7 +348,7 @@ struct RunSession {
         }
         var storeIncomplete = recorder?.failed ?? false
         if let store {
-            do { try store.finishRun(runID, status: result.status.rawValue) } catch {
+            do { try await store.finishRun(runID, status: result.status.rawValue) } catch {
                 storeIncomplete = true
                 reporter.handle(
                     .notice(

@@ -49,7 +49,7 @@ extension Shipgate {
             let style = Terminal.stderrStyle
             let file = pipeline ?? PipelineOptions.defaultFiles.first { FileManager.default.fileExists(atPath: $0) } ?? "shipgate.yml"
             let home = Workspace(pipelineFile: file, stateDirectory: state.stateDir)
-            let store = try state.open(mustExist: false)
+            let store = try await state.open(mustExist: false)
             var signer: ConsoleSigner?
             if let key {
                 do {
@@ -83,7 +83,7 @@ extension Shipgate {
                 FileDescriptorSink.standardError.write(style.yellow("warning: no --key: the console shows deploys but cannot approve them") + "\n")
             }
 
-            DispatchQueue.global().async { console.warmUp() }
+            Task { await console.warmUp() }
             let app = Application(
                 router: ConsoleServer.router(console),
                 configuration: .init(address: .hostname(host, port: port), serverName: "shipgate"),

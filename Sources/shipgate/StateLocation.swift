@@ -11,9 +11,9 @@ enum StateLocation {
         explicit ?? LaunchEnvironment.values["SHIPGATE_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    static func open(url: String?, stateDirectory: String) throws -> any StateStore {
+    static func open(url: String?, stateDirectory: String) async throws -> any StateStore {
         guard let url else { return try SQLiteStateStore(stateDirectory: stateDirectory) }
-        if PostgresURL.isPostgres(url) { return try PostgresStateStore(url: url, environment: LaunchEnvironment.values) }
+        if PostgresURL.isPostgres(url) { return try await PostgresStateStore(url: url, environment: LaunchEnvironment.values) }
         if url.hasPrefix("sqlite:") { return try SQLiteStateStore(path: String(url.dropFirst("sqlite:".count))) }
         throw StateError.cannotOpen(path: url, reason: "--state must be postgres://USER@HOST:PORT/DATABASE or sqlite:PATH")
     }

@@ -16,7 +16,7 @@ struct StateOptions: ParsableArguments {
     }
 
     /// Opens the store; a missing database is an error that says how one comes to exist.
-    func open(mustExist: Bool = true) throws -> any StateStore {
+    func open(mustExist: Bool = true) async throws -> any StateStore {
         let dir = workspace.stateDirectory
         let style = Terminal.stderrStyle
         let url = StateLocation.url(stateURL)
@@ -27,8 +27,8 @@ struct StateOptions: ParsableArguments {
             throw ExitWith(code: Exit.invalid)
         }
         do {
-            let store = try StateLocation.open(url: url, stateDirectory: dir)
-            try store.markInterrupted()
+            let store = try await StateLocation.open(url: url, stateDirectory: dir)
+            try await store.markInterrupted()
             return store
         } catch {
             FileDescriptorSink.standardError.write("\(style.red(style.bold("error:"))) \(error)\n")
@@ -37,10 +37,10 @@ struct StateOptions: ParsableArguments {
     }
 
     /// The run a prefix (or `last`) names; exits 2 with a hint when none or several match.
-    func run(_ id: String, in store: any StateStore) throws -> RunRow {
-        if let row = try store.findRun(id) { return row }
+    func run(_ id: String, in store: any StateStore) async throws -> RunRow {
+        if let row = try await store.findRun(id) { return row }
         let style = Terminal.stderrStyle
-        let recent = (try? store.runs(limit: 5))?.map(\.id).joined(separator: ", ") ?? ""
+        let recent = await (try? store.runs(limit: 5))?.map(\.id).joined(separator: ", ") ?? ""
         FileDescriptorSink.standardError.write(
             "\(style.red(style.bold("error:"))) no run `\(id)` in \(store.location)\(recent.isEmpty ? "" : "\n  \(style.cyan("hint:")) recent runs: \(recent)")\n"
         )

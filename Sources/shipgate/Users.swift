@@ -140,7 +140,7 @@ extension Shipgate {
         }
     }
 
-    struct Report: ParsableCommand {
+    struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "report",
             abstract: "Write a run's page (timeline, jobs, gates, logs) as one self-contained HTML file.")
@@ -153,9 +153,9 @@ extension Shipgate {
 
         @OptionGroup var state: StateOptions
 
-        func run() throws {
-            let store = try state.open()
-            let row = try state.run(id, in: store)
+        func run() async throws {
+            let store = try await state.open()
+            let row = try await state.run(id, in: store)
             let console = Console(
                 store: store,
                 settings: .init(
@@ -163,7 +163,7 @@ extension Shipgate {
                     stateDirectory: StateLocation.url(state.stateURL) == nil ? state.workspace.stateDirectory : nil, trustRef: nil,
                     keyringPath: "pipelines/approvers.yml"),
                 users: UserStore(path: "/dev/null"), signer: nil)
-            guard let page = try console.runReport(runID: row.id) else { throw fail("no run \(row.id)") }
+            guard let page = try await console.runReport(runID: row.id) else { throw fail("no run \(row.id)") }
             do { try page.write(toFile: html, atomically: true, encoding: .utf8) } catch {
                 throw fail("cannot write \(html): \(error.localizedDescription)")
             }

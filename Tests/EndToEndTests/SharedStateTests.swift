@@ -9,18 +9,18 @@ final class SharedStateTests: XCTestCase {
     var adminURL = ""
     var database = ""
 
-    override func setUpWithError() throws {
+    override func setUp() async throws {
         guard let url = ProcessInfo.processInfo.environment["SHIPGATE_TEST_POSTGRES_URL"], !url.isEmpty else {
             if ProcessInfo.processInfo.environment["SHIPGATE_REQUIRE_POSTGRES"] == "1" { XCTFail("SHIPGATE_TEST_POSTGRES_URL is not set") }
             throw XCTSkip("no PostgreSQL server: run through scripts/with-postgres.sh")
         }
         adminURL = url
         database = "shipgate_e2e_" + UUID().uuidString.prefix(8).lowercased()
-        try PostgresStateStore.administer(url, "CREATE DATABASE \(database)")
+        try await PostgresStateStore.administer(url, "CREATE DATABASE \(database)")
     }
 
-    override func tearDownWithError() throws {
-        if !database.isEmpty { try PostgresStateStore.administer(adminURL, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
+    override func tearDown() async throws {
+        if !database.isEmpty { try await PostgresStateStore.administer(adminURL, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
     }
 
     var state: String {

@@ -41,7 +41,7 @@ final class ConsoleFixture: @unchecked Sendable {
         """
 
     /// `postgresAdminURL`: keep the state in a new database on that server instead of SQLite.
-    init(trustConsole: Bool = true, signer: Bool = true, postgresAdminURL: String? = nil) throws {
+    init(trustConsole: Bool = true, signer: Bool = true, postgresAdminURL: String? = nil) async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("shipgate-console-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
         try Self.pipeline.write(toFile: root + "/pipelines/deploy.yml", atomically: true, encoding: .utf8)
@@ -63,11 +63,11 @@ final class ConsoleFixture: @unchecked Sendable {
 
         if let admin = postgresAdminURL {
             let database = "shipgate_console_" + UUID().uuidString.prefix(8).lowercased()
-            try PostgresStateStore.administer(admin, "CREATE DATABASE \(database)")
+            try await PostgresStateStore.administer(admin, "CREATE DATABASE \(database)")
             postgres = (admin, database)
             var c = URLComponents(string: admin)!
             c.path = "/" + database
-            store = try PostgresStateStore(url: c.string!)
+            store = try await PostgresStateStore(url: c.string!)
         } else {
             store = try SQLiteStateStore(path: root + "/.shipgate/state.db")
         }
@@ -79,24 +79,26 @@ final class ConsoleFixture: @unchecked Sendable {
                 workspace: root, pipelinePath: root + "/pipelines/deploy.yml", stateDirectory: root + "/.shipgate", trustRef: nil,
                 keyringPath: "pipelines/approvers.yml"),
             users: users, signer: signer ? ConsoleSigner(key: consoleKey, name: "console-1") : nil)
-        try seedBlockedRun()
+        try await seedBlockedRun()
     }
 
     deinit {
         try? FileManager.default.removeItem(atPath: root)
-        if let postgres { try? PostgresStateStore.administer(postgres.admin, "DROP DATABASE IF EXISTS \(postgres.database) WITH (FORCE)") }
+        if let postgres {
+            Task { try? await PostgresStateStore.administer(postgres.admin, "DROP DATABASE IF EXISTS \(postgres.database) WITH (FORCE)") }
+        }
     }
 
     /// A run by carol whose test and build succeeded and whose prod deploy waits for approvals.
-    func seedBlockedRun() throws {
+    func seedBlockedRun() async throws {
         let started = Date().addingTimeInterval(-120)
-        try store.beginRun(
+        try await store.beginRun(
             RunRow(
                 id: runID, pipeline: "demo", pipelineFile: root + "/pipelines/deploy.yml", pipelineDigest: "sha256:pipeline", status: "running",
                 actor: "carol", commitID: commit, branch: "main", version: "v1.2.0", workspace: root,
                 git: #"{"author":"Carol <carol@example.com>","branch":"main","subject":"initial: the demo pipeline","tag":"v1.2.0"}"#,
                 startedAt: StateTime.string(started)))
-        func job(_ id: String, _ status: String, offset: Double, ms: Int64, log: String? = nil) -> JobRow {
+        func job(_ id: String, _ status: String, offset: Double, ms: Int64, log: String? = nil) async -> JobRow {
             let s = started.addingTimeInterval(offset), f = s.addingTimeInterval(Double(ms) / 1000)
             let iso = { (d: Date) in StateTime.string(d) }
             return JobRow(
@@ -105,7 +107,7 @@ final class ConsoleFixture: @unchecked Sendable {
                     #"{"id":"\#(id)","status":"\#(status)","attempts":1,"durationMs":\#(ms),"startedAt":"\#(iso(s).prefix(19))Z","finishedAt":"\#(iso(f).prefix(19))Z","outputs":{},"continueOnError":false\#(log.map { #","log":"\#($0)""# } ?? "")}"#,
                 finishedAt: iso(f), durationMs: ms)
         }
-        try store.save(
+        try await store.save(
             jobs: [
                 job("lint (py=3.12)", "success", offset: 0, ms: 2000, log: "logs/lint-py=3.12.log"),
                 job("test", "success", offset: 0, ms: 4000), job("build", "success", offset: 0, ms: 9000),
@@ -115,7 +117,7 @@ final class ConsoleFixture: @unchecked Sendable {
         let logs = root + "/.shipgate/runs/\(runID)/logs"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         try "ruff: all checks passed\n".write(toFile: logs + "/lint-py=3.12.log", atomically: true, encoding: .utf8)
-        try store.saveGate(
+        try await store.saveGate(
             GateRow(
                 runID: runID, job: "deploy-prod", environment: "prod", commitID: commit, pipelineDigest: "sha256:pipeline",
                 artifacts: #"{"build":"sha256:0123456789abcdef"}"#, status: "blocked",
@@ -123,7 +125,7 @@ final class ConsoleFixture: @unchecked Sendable {
                     #"{"environment":"prod","passed":false,"rules":[{"rule":"approvals","passed":false,"detail":"0 of 2 approvals"}],"approvedBy":[],"refused":[],"approvalsMissing":2,"canApprove":["alice","bob"]}"#,
                 requestedBy: "carol", requestedAt: StateTime.string(started.addingTimeInterval(10)), updatedAt: StateTime.string(started.addingTimeInterval(10))
             ))
-        try store.finishRun(runID, status: "blocked")
+        try await store.finishRun(runID, status: "blocked")
     }
 
     /// The scan job published a SARIF report (in the run's artifact manifest, its bytes in the CAS).

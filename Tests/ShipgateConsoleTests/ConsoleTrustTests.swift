@@ -16,17 +16,17 @@ final class ConsoleTrustTests: XCTestCase {
     func app(_ f: ConsoleFixture) -> some ApplicationProtocol { Application(router: ConsoleServer.router(f.console)) }
 
     /// A statement claiming alice, signed by a key the keyring does not hold.
-    func forge(_ f: ConsoleFixture) throws {
+    func forge(_ f: ConsoleFixture) async throws {
         var s = ApprovalStatement(
             decision: .approve, runID: f.runID, pipelineDigest: "sha256:pipeline", environment: "prod", commit: f.commit,
             artifacts: ["build": "sha256:0123456789abcdef"], approver: "alice", issuedAt: Date(), expiresAt: Date().addingTimeInterval(3600))
         try s.sign(with: ApproverKey(name: "alice"))
-        try f.store.saveApproval(ApprovalRecords.row(s))
+        try await f.store.saveApproval(ApprovalRecords.row(s))
     }
 
     func testAForgedStatementIsShownAsUnverifiedOnThePageAndInTheAPI() async throws {
-        let f = try ConsoleFixture()
-        try forge(f)
+        let f = try await ConsoleFixture()
+        try await forge(f)
         let token = try f.console.users.newToken(for: "bob")
         try await app(f).test(.router) { client in
             let b = Browser(client)
@@ -46,8 +46,8 @@ final class ConsoleTrustTests: XCTestCase {
         }
     }
 
-    func release(_ f: ConsoleFixture, _ id: String, _ status: String, version: String, second: Double, rollbackOf: String? = nil) throws {
-        try f.store.saveDeployment(
+    func release(_ f: ConsoleFixture, _ id: String, _ status: String, version: String, second: Double, rollbackOf: String? = nil) async throws {
+        try await f.store.saveDeployment(
             DeploymentRow(
                 release: id, environment: "prod", runID: f.runID, job: "deploy-prod", version: version, commitID: f.commit, artifacts: "{}",
                 files: "[]", status: status, approvedBy: "alice,bob", actor: "carol", detail: status == "success" ? nil : "verify failed; rollback: exit 1",
@@ -56,9 +56,9 @@ final class ConsoleTrustTests: XCTestCase {
     }
 
     func testAfterAFailedRollbackTheFailedReleaseIsLiveEverywhere() async throws {
-        let f = try ConsoleFixture()
-        try release(f, "prod-1", "success", version: "v1.1.0", second: 1)
-        try release(f, "prod-2", "rollback-failed", version: "v1.2.0", second: 2)
+        let f = try await ConsoleFixture()
+        try await release(f, "prod-1", "success", version: "v1.1.0", second: 1)
+        try await release(f, "prod-2", "rollback-failed", version: "v1.2.0", second: 2)
         let token = try f.console.users.newToken(for: "bob")
         try await app(f).test(.router) { client in
             let b = Browser(client)

@@ -8,11 +8,11 @@ import XCTest
 /// `SHIPGATE_TEST_POSTGRES_URL` names a server (scripts/with-postgres.sh starts one).
 class StateStoreContract: XCTestCase {
     /// Overridden by each backend: a fresh, empty store.
-    func makeStore() throws -> any StateStore { fatalError("abstract") }
+    func makeStore() async throws -> any StateStore { fatalError("abstract") }
     /// Raw SQL against the store's database (tampering, simulating a dead holder).
-    func tamper(_ store: any StateStore, _ sql: String) throws { fatalError("abstract") }
+    func tamper(_ store: any StateStore, _ sql: String) async throws { fatalError("abstract") }
     /// Ends a store's process-side hold on its locks (its process "dies").
-    func kill(_ store: inout (any StateStore)?) throws { fatalError("abstract") }
+    func kill(_ store: inout (any StateStore)?) async throws { fatalError("abstract") }
     /// SQL that makes every audit append fail (a trigger that raises), and SQL that undoes it.
     var blockAudit: [String] { fatalError("abstract") }
     var unblockAudit: [String] { fatalError("abstract") }
@@ -23,207 +23,261 @@ class StateStoreContract: XCTestCase {
         super.invokeTest()
     }
 
-    func testAuditChainDetectsEditsInsertionsAndDeletions() throws {
-        let store = try makeStore()
-        for i in 1...5 { try store.audit(kind: "gate", actor: "dev", environment: "prod", runID: "r\(i)", detail: ["n": "\(i)"]) }
-        let clean = try store.verifyAudit()
+    func testAuditChainDetectsEditsInsertionsAndDeletions() async throws {
+        let store = try await makeStore()
+        for i in 1...5 { try await store.audit(kind: "gate", actor: "dev", environment: "prod", runID: "r\(i)", detail: ["n": "\(i)"]) }
+        let clean = try await store.verifyAudit()
         XCTAssertEqual(clean.problems, [])
         XCTAssertEqual(clean.entries, 5)
-        try tamper(store, "UPDATE audit SET detail = '{\"n\":\"9\"}' WHERE seq = 3")
-        XCTAssertTrue(try store.verifyAudit().problems.contains { $0.contains("entry 3") && $0.contains("edited") })
-        try tamper(store, "UPDATE audit SET detail = '{\"n\":\"3\"}' WHERE seq = 3")
-        XCTAssertEqual(try store.verifyAudit().problems, [])
-        try tamper(store, "DELETE FROM audit WHERE seq = 2")
-        XCTAssertTrue(try store.verifyAudit().problems.contains { $0.contains("deleted") })
+        try await tamper(store, "UPDATE audit SET detail = '{\"n\":\"9\"}' WHERE seq = 3")
+        let v33 = try await store.verifyAudit().problems.contains { $0.contains("entry 3") && $0.contains("edited") }
+        XCTAssertTrue(v33)
+        try await tamper(store, "UPDATE audit SET detail = '{\"n\":\"3\"}' WHERE seq = 3")
+        let v35 = try await store.verifyAudit().problems
+        XCTAssertEqual(v35, [])
+        try await tamper(store, "DELETE FROM audit WHERE seq = 2")
+        let v37 = try await store.verifyAudit().problems.contains { $0.contains("deleted") }
+        XCTAssertTrue(v37)
     }
 
     /// An approval and its audit entry are stored together or not at all.
-    func testAnApprovalIsStoredOnlyWithItsAuditEntry() throws {
-        let store = try makeStore()
+    func testAnApprovalIsStoredOnlyWithItsAuditEntry() async throws {
+        let store = try await makeStore()
         let approval = ApprovalRow(
             digest: "y", decision: "approve", approver: "bob", environment: "prod", commitID: "c1", runID: "r1", issuedAt: "t", expiresAt: "t",
             statement: "{}", recordedAt: "t")
         let event = AuditEvent(kind: "approve", actor: "bob", environment: "prod", runID: "r1", detail: ["approver": "bob"])
-        for sql in blockAudit { try tamper(store, sql) }
-        XCTAssertThrowsError(try store.saveApproval(approval, audit: event))
-        XCTAssertEqual(try store.approvals(runID: "r1").count, 0, "no approval without its audit entry")
-        for sql in unblockAudit { try tamper(store, sql) }
-        XCTAssertEqual(try store.saveApproval(approval, audit: event)?.kind, "approve")
-        XCTAssertNil(try store.saveApproval(approval, audit: event), "the same statement is recorded and audited once")
-        XCTAssertEqual(try store.auditEntries().map(\.kind), ["approve"])
-        XCTAssertEqual(try store.approvals(runID: "r1").map(\.approver), ["bob"])
-        XCTAssertEqual(try store.verifyAudit().problems, [])
+        for sql in blockAudit { try await tamper(store, sql) }
+        await XCTAssertThrowsErrorAsync(try await store.saveApproval(approval, audit: event))
+        let v49 = try await store.approvals(runID: "r1").count
+        XCTAssertEqual(v49, 0, "no approval without its audit entry")
+        for sql in unblockAudit { try await tamper(store, sql) }
+        let v51 = try await store.saveApproval(approval, audit: event)?.kind
+        XCTAssertEqual(v51, "approve")
+        let v52 = try await store.saveApproval(approval, audit: event)
+        XCTAssertNil(v52, "the same statement is recorded and audited once")
+        let v53 = try await store.auditEntries().map(\.kind)
+        XCTAssertEqual(v53, ["approve"])
+        let v54 = try await store.approvals(runID: "r1").map(\.approver)
+        XCTAssertEqual(v54, ["bob"])
+        let v55 = try await store.verifyAudit().problems
+        XCTAssertEqual(v55, [])
     }
 
-    func testDeletedTailIsFoundAgainstARecordedHead() throws {
-        let store = try makeStore()
-        for i in 1...3 { try store.audit(kind: "deploy", actor: "dev", detail: ["n": "\(i)"]) }
-        let head = try store.verifyAudit().head
-        try store.audit(kind: "deploy", actor: "dev", detail: ["n": "4"])
-        XCTAssertEqual(try store.verifyAudit(expectedHead: head).problems, [], "appending after the recorded head is fine")
-        try tamper(store, "DELETE FROM audit WHERE seq >= 3")
-        XCTAssertEqual(try store.verifyAudit().problems, [], "a cut tail is a valid shorter chain")
-        XCTAssertFalse(try store.verifyAudit(expectedHead: head).problems.isEmpty)
+    func testDeletedTailIsFoundAgainstARecordedHead() async throws {
+        let store = try await makeStore()
+        for i in 1...3 { try await store.audit(kind: "deploy", actor: "dev", detail: ["n": "\(i)"]) }
+        let head = try await store.verifyAudit().head
+        try await store.audit(kind: "deploy", actor: "dev", detail: ["n": "4"])
+        let v63 = try await store.verifyAudit(expectedHead: head).problems
+        XCTAssertEqual(v63, [], "appending after the recorded head is fine")
+        try await tamper(store, "DELETE FROM audit WHERE seq >= 3")
+        let v65 = try await store.verifyAudit().problems
+        XCTAssertEqual(v65, [], "a cut tail is a valid shorter chain")
+        let v66 = try await store.verifyAudit(expectedHead: head).problems.isEmpty
+        XCTAssertFalse(v66)
     }
 
-    func testConcurrentAppendsFormOneChain() throws {
-        let stores = try (0..<4).map { _ in try makeStore() }  // several handles, one database
-        DispatchQueue.concurrentPerform(iterations: 8) { i in
-            for n in 0..<15 { _ = try? stores[i % stores.count].audit(kind: "gate", actor: "runner\(i)", detail: ["n": "\(n)"]) }
+    func testConcurrentAppendsFormOneChain() async throws {
+        var stores: [any StateStore] = []  // several handles, one database
+        for _ in 0..<4 { stores.append(try await makeStore()) }
+        let handles = stores
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    for n in 0..<15 { _ = try? await handles[i % handles.count].audit(kind: "gate", actor: "runner\(i)", detail: ["n": "\(n)"]) }
+                }
+            }
         }
-        let result = try stores[0].verifyAudit()
+        let result = try await stores[0].verifyAudit()
         XCTAssertEqual(result.entries, 120)
         XCTAssertEqual(result.problems, [])
     }
 
-    func testLockIsExclusiveAndADeadHoldersLockIsTakenOver() throws {
-        var a: (any StateStore)? = try makeStore()
-        let b = try makeStore()
+    func testLockIsExclusiveAndADeadHoldersLockIsTakenOver() async throws {
+        var a: (any StateStore)? = try await makeStore()
+        let b = try await makeStore()
         let mine = LockRow(name: "environment:prod#1", runID: "r1", job: "deploy", actor: "dev", acquiredAt: "t")
-        XCTAssertEqual(try a!.tryLock(["environment:prod#1"], holder: mine), .acquired(stale: nil))
+        let v89 = try await a!.tryLock(["environment:prod#1"], holder: mine)
+        XCTAssertEqual(v89, .acquired(stale: nil))
         var other = mine
         other.runID = "r2"
-        guard case .held(let by) = try b.tryLock(["environment:prod#1"], holder: other) else { return XCTFail("second holder got the lock") }
+        guard case .held(let by) = try await b.tryLock(["environment:prod#1"], holder: other) else { return XCTFail("second holder got the lock") }
         XCTAssertEqual(by.runID, "r1")
-        try kill(&a)
+        try await kill(&a)
         // The dead holder's session ends on the server's time (PostgreSQL ends the backend once
         // it sees the client gone): wait for that, up to 5 s, instead of expecting it at once.
-        var outcome = try b.tryLock(["environment:prod#1"], holder: other)
+        var outcome = try await b.tryLock(["environment:prod#1"], holder: other)
         for _ in 0..<250 {
             guard case .held = outcome else { break }
             usleep(20_000)
-            outcome = try b.tryLock(["environment:prod#1"], holder: other)
+            outcome = try await b.tryLock(["environment:prod#1"], holder: other)
         }
         guard case .acquired(let stale) = outcome else { return XCTFail("dead lock not taken over") }
         XCTAssertEqual(stale?.runID, "r1")
-        try b.unlock(["environment:prod#1"], runID: "r2", job: "deploy")
-        XCTAssertEqual(try b.locks(), [])
+        try await b.unlock(["environment:prod#1"], runID: "r2", job: "deploy")
+        let v106 = try await b.locks()
+        XCTAssertEqual(v106, [])
         // Slots: concurrency 2 lets two holders in, not three.
         let slots = ["environment:qa#1", "environment:qa#2"]
-        let c = try makeStore()
-        XCTAssertEqual(try b.tryLock(slots, holder: other), .acquired(stale: nil))
-        XCTAssertEqual(try c.tryLock(slots, holder: mine), .acquired(stale: nil))
-        let d = try makeStore()
-        guard case .held = try d.tryLock(slots, holder: mine) else { return XCTFail("a third holder got one of two slots") }
+        let c = try await makeStore()
+        let v110 = try await b.tryLock(slots, holder: other)
+        XCTAssertEqual(v110, .acquired(stale: nil))
+        let v111 = try await c.tryLock(slots, holder: mine)
+        XCTAssertEqual(v111, .acquired(stale: nil))
+        let d = try await makeStore()
+        guard case .held = try await d.tryLock(slots, holder: mine) else { return XCTFail("a third holder got one of two slots") }
     }
 
-    func testRunsOfDeadProcessesAreMarkedInterrupted() throws {
-        let store = try makeStore()
+    func testRunsOfDeadProcessesAreMarkedInterrupted() async throws {
+        let store = try await makeStore()
         let live = RunRow(
             id: "live", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "d", status: "running", actor: "dev", commitID: nil, branch: nil, version: nil,
             workspace: "/w", startedAt: "2026-11-26T00:00:00.000Z")
         var dead = live
         dead.id = "dead"
         dead.pid = 2_147_483_646
-        try store.beginRun(live)
-        try store.beginRun(dead)
-        try store.saveDeployment(
+        try await store.beginRun(live)
+        try await store.beginRun(dead)
+        try await store.saveDeployment(
             DeploymentRow(
                 release: "prod-1", environment: "prod", runID: "dead", job: "deploy", version: nil, commitID: nil, artifacts: "{}", files: "[]",
                 status: "deploying", approvedBy: "", actor: "dev", pid: 2_147_483_646, startedAt: "2026-11-26T00:00:00.000Z"))
-        XCTAssertEqual(try store.markInterrupted(), ["dead"])
-        XCTAssertEqual(try store.run("dead")?.status, "interrupted")
-        XCTAssertEqual(try store.run("live")?.status, "running")
-        XCTAssertEqual(try store.deployment("prod-1")?.status, "interrupted")
-        XCTAssertEqual(try store.findRun("de")?.id, "dead")
-        XCTAssertEqual(try store.findRun("last")?.id, "live")
+        let v130 = try await store.markInterrupted()
+        XCTAssertEqual(v130, ["dead"])
+        let v131 = try await store.run("dead")?.status
+        XCTAssertEqual(v131, "interrupted")
+        let v132 = try await store.run("live")?.status
+        XCTAssertEqual(v132, "running")
+        let v133 = try await store.deployment("prod-1")?.status
+        XCTAssertEqual(v133, "interrupted")
+        let v134 = try await store.findRun("de")?.id
+        XCTAssertEqual(v134, "dead")
+        let v135 = try await store.findRun("last")?.id
+        XCTAssertEqual(v135, "live")
     }
 
-    func testRecordsRoundTrip() throws {
-        let store = try makeStore()
+    func testRecordsRoundTrip() async throws {
+        let store = try await makeStore()
         let run = RunRow(
             id: "r1", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "sha256:d", status: "running", actor: "ada", commitID: "c1",
             branch: "main", version: "v1", workspace: "/w", partial: true, selection: "[\"a\"]", git: "{}", startedAt: "2026-11-26T00:00:00.000Z")
-        try store.beginRun(run)
-        XCTAssertEqual(try store.run("r1"), run)
-        try store.save(
+        try await store.beginRun(run)
+        let v144 = try await store.run("r1")
+        XCTAssertEqual(v144, run)
+        try await store.save(
             jobs: [JobRow(runID: "r1", id: "build", status: "success", record: "{\"id\":\"build\"}", finishedAt: nil)],
             attempts: [AttemptRow(runID: "r1", job: "build", attempt: 1, status: "failed", reason: "exit 1", at: "t")])
-        try store.saveJob(JobRow(runID: "r1", id: "build", status: "failed", record: "{}", finishedAt: "t2"))
-        XCTAssertEqual(try store.jobs(ofRun: "r1").map(\.status), ["failed"])
-        XCTAssertEqual(try store.attempts(ofRun: "r1").count, 1)
-        try store.finishRun("r1", status: "blocked")
-        XCTAssertEqual(try store.run("r1")?.status, "blocked")
+        try await store.saveJob(JobRow(runID: "r1", id: "build", status: "failed", record: "{}", finishedAt: "t2"))
+        let v149 = try await store.jobs(ofRun: "r1").map(\.status)
+        XCTAssertEqual(v149, ["failed"])
+        let v150 = try await store.attempts(ofRun: "r1").count
+        XCTAssertEqual(v150, 1)
+        try await store.finishRun("r1", status: "blocked")
+        let v152 = try await store.run("r1")?.status
+        XCTAssertEqual(v152, "blocked")
 
         let gate = GateRow(
             runID: "r1", job: "deploy", environment: "prod", commitID: "c1", pipelineDigest: "sha256:d", artifacts: "{}", status: "blocked",
             decision: "{}", requestedBy: "ada", requestedAt: "t1", updatedAt: "t1")
-        try store.saveGate(gate)
+        try await store.saveGate(gate)
         var later = gate
         later.status = "passed"
         later.requestedAt = "t9"
-        try store.saveGate(later)
-        XCTAssertEqual(try store.gates(ofRun: "r1").first?.requestedAt, "t1", "the first request time is kept")
-        XCTAssertEqual(try store.blockedGates(), [])
+        try await store.saveGate(later)
+        let v162 = try await store.gates(ofRun: "r1").first?.requestedAt
+        XCTAssertEqual(v162, "t1", "the first request time is kept")
+        let v163 = try await store.blockedGates()
+        XCTAssertEqual(v163, [])
 
         let approval = ApprovalRow(
             digest: "x", decision: "approve", approver: "bob", environment: "prod", commitID: "c1", runID: "r1", issuedAt: "t", expiresAt: "t",
             statement: "{}", recordedAt: "t")
-        XCTAssertTrue(try store.saveApproval(approval))
-        XCTAssertFalse(try store.saveApproval(approval), "the same statement is recorded once")
-        XCTAssertEqual(try store.approvals(environment: "prod", commitID: "c1").map(\.approver), ["bob"])
-        XCTAssertEqual(try store.approvals(runID: "r1").count, 1)
+        let v168 = try await store.saveApproval(approval)
+        XCTAssertTrue(v168)
+        let v169 = try await store.saveApproval(approval)
+        XCTAssertFalse(v169, "the same statement is recorded once")
+        let v170 = try await store.approvals(environment: "prod", commitID: "c1").map(\.approver)
+        XCTAssertEqual(v170, ["bob"])
+        let v171 = try await store.approvals(runID: "r1").count
+        XCTAssertEqual(v171, 1)
 
         for (n, status) in ["success", "success", "rolled-back"].enumerated() {
-            try store.saveDeployment(
+            try await store.saveDeployment(
                 DeploymentRow(
                     release: "prod-\(n)", environment: "prod", runID: "r1", job: "deploy", version: "v\(n)", commitID: "c\(n)", artifacts: "{}",
                     files: "[]", status: status, approvedBy: "bob", actor: "ada", startedAt: "2026-11-26T00:00:0\(n).000Z",
                     policy: "refs/heads/main@c0 sha256:p"))
         }
-        XCTAssertEqual(try store.deployments(environment: "prod").map(\.release), ["prod-2", "prod-1", "prod-0"])
-        XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "prod-1")
-        try store.updateDeployment("prod-1", status: "rolled-back", detail: "by hand", finished: true)
-        XCTAssertEqual(try store.deployment("prod-1")?.detail, "by hand")
-        XCTAssertEqual(try store.deployment("prod-1")?.policy, "refs/heads/main@c0 sha256:p", "the policy round-trips")
-        XCTAssertEqual(try store.retainedFiles { _ in 5 }.map(\.release), ["prod-0"])
+        let v180 = try await store.deployments(environment: "prod").map(\.release)
+        XCTAssertEqual(v180, ["prod-2", "prod-1", "prod-0"])
+        let v181 = try await store.lastGood(environment: "prod")?.release
+        XCTAssertEqual(v181, "prod-1")
+        try await store.updateDeployment("prod-1", status: "rolled-back", detail: "by hand", finished: true)
+        let v183 = try await store.deployment("prod-1")?.detail
+        XCTAssertEqual(v183, "by hand")
+        let v184 = try await store.deployment("prod-1")?.policy
+        XCTAssertEqual(v184, "refs/heads/main@c0 sha256:p", "the policy round-trips")
+        let v185 = try await store.retainedFiles { _ in 5 }.map(\.release)
+        XCTAssertEqual(v185, ["prod-0"])
     }
 
     /// What the release console asks: pages of runs, filtered releases, the audit tail and
     /// what came after a known entry, and aggregates for /metrics.
-    func testConsoleQueries() throws {
-        let store = try makeStore()
+    func testConsoleQueries() async throws {
+        let store = try await makeStore()
         for i in 0..<5 {
-            try store.beginRun(
+            try await store.beginRun(
                 RunRow(
                     id: "r\(i)", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "d", status: "running", actor: "ada", commitID: "c\(i % 2)",
                     branch: "main", version: "v\(i)", workspace: "/w", startedAt: "2026-11-26T00:00:0\(i).000Z"))
-            try store.finishRun("r\(i)", status: i == 4 ? "blocked" : "success")
-            try store.save(
+            try await store.finishRun("r\(i)", status: i == 4 ? "blocked" : "success")
+            try await store.save(
                 jobs: [
                     JobRow(runID: "r\(i)", id: "build", status: i % 2 == 0 ? "cached" : "success", record: "{}", finishedAt: nil, durationMs: 1500),
                     JobRow(runID: "r\(i)", id: "test", status: "failed", record: "{}", finishedAt: nil, durationMs: 250),
                 ], attempts: [])
-            try store.saveDeployment(
+            try await store.saveDeployment(
                 DeploymentRow(
                     release: "rel-\(i)", environment: i < 3 ? "prod" : "staging", runID: "r\(i)", job: "deploy", version: "v\(i)", commitID: "c\(i % 2)",
                     artifacts: "{}", files: "[]", status: i == 2 ? "failed" : "success", approvedBy: "", actor: "ada", rollbackOf: i == 1 ? "rel-0" : nil,
                     startedAt: "2026-11-26T00:00:0\(i).000Z", policy: "refs/heads/main@c0 sha256:p"))
-            try store.audit(kind: "gate", actor: "ada", environment: i < 3 ? "prod" : "staging", runID: "r\(i)", detail: ["n": "\(i)"])
+            try await store.audit(kind: "gate", actor: "ada", environment: i < 3 ? "prod" : "staging", runID: "r\(i)", detail: ["n": "\(i)"])
         }
-        try store.saveGate(
+        try await store.saveGate(
             GateRow(
                 runID: "r4", job: "deploy", environment: "prod", commitID: "c0", pipelineDigest: "d", artifacts: "{}", status: "blocked", decision: "{}",
                 requestedBy: "ada", requestedAt: "2026-11-26T00:00:04.000Z", updatedAt: "2026-11-26T00:00:04.000Z"))
 
-        XCTAssertEqual(try store.runs(limit: 2, offset: 0).map(\.id), ["r4", "r3"])
-        XCTAssertEqual(try store.runs(limit: 2, offset: 3).map(\.id), ["r1", "r0"])
-        XCTAssertEqual(try store.deployments(environment: "prod", status: "success", commitID: nil, limit: 10).map(\.release), ["rel-1", "rel-0"])
-        XCTAssertEqual(try store.deployments(environment: nil, status: nil, commitID: "c1", limit: 10).map(\.release), ["rel-3", "rel-1"])
-        XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "rel-1")
-        XCTAssertEqual(try store.lastGood(environment: "prod", excluding: "rel-1")?.release, "rel-0")
+        let v215 = try await store.runs(limit: 2, offset: 0).map(\.id)
+        XCTAssertEqual(v215, ["r4", "r3"])
+        let v216 = try await store.runs(limit: 2, offset: 3).map(\.id)
+        XCTAssertEqual(v216, ["r1", "r0"])
+        let v217 = try await store.deployments(environment: "prod", status: "success", commitID: nil, limit: 10).map(\.release)
+        XCTAssertEqual(v217, ["rel-1", "rel-0"])
+        let v218 = try await store.deployments(environment: nil, status: nil, commitID: "c1", limit: 10).map(\.release)
+        XCTAssertEqual(v218, ["rel-3", "rel-1"])
+        let v219 = try await store.lastGood(environment: "prod")?.release
+        XCTAssertEqual(v219, "rel-1")
+        let v220 = try await store.lastGood(environment: "prod", excluding: "rel-1")?.release
+        XCTAssertEqual(v220, "rel-0")
         // A newer good release made outside the trusted policy is history only: never the last good one.
-        try store.saveDeployment(
+        try await store.saveDeployment(
             DeploymentRow(
                 release: "rel-untrusted", environment: "prod", runID: "r9", job: "deploy", version: "v9", commitID: "c9", artifacts: "{}", files: "[]",
                 status: "success", approvedBy: "", actor: "mallory", startedAt: "2026-11-26T00:00:09.000Z"))
-        XCTAssertEqual(try store.lastGood(environment: "prod")?.release, "rel-1")
-        XCTAssertFalse(try store.deployment("rel-untrusted")!.countsAsTarget)
-        XCTAssertEqual(try store.latestAudit(limit: 2, environment: nil).map(\.seq), [5, 4])
-        XCTAssertEqual(try store.latestAudit(limit: 10, environment: "staging").map(\.seq), [5, 4])
-        XCTAssertEqual(try store.auditEntries(environment: nil, afterSeq: 3).map(\.seq), [4, 5])
+        let v226 = try await store.lastGood(environment: "prod")?.release
+        XCTAssertEqual(v226, "rel-1")
+        let v227 = try await store.deployment("rel-untrusted")!.countsAsTarget
+        XCTAssertFalse(v227)
+        let v228 = try await store.latestAudit(limit: 2, environment: nil).map(\.seq)
+        XCTAssertEqual(v228, [5, 4])
+        let v229 = try await store.latestAudit(limit: 10, environment: "staging").map(\.seq)
+        XCTAssertEqual(v229, [5, 4])
+        let v230 = try await store.auditEntries(environment: nil, afterSeq: 3).map(\.seq)
+        XCTAssertEqual(v230, [4, 5])
 
-        let m = try store.metrics()
+        let m = try await store.metrics()
         XCTAssertEqual(m.runsByStatus, ["success": 4, "blocked": 1])
         XCTAssertEqual(m.jobsByStatus, ["cached": 3, "success": 2, "failed": 5])
         XCTAssertEqual(m.jobDurationsMs.sorted(), [250, 250, 250, 250, 250, 1500, 1500])
@@ -241,14 +295,14 @@ final class SQLiteStateStoreTests: StateStoreContract {
     override func setUp() { dir = NSTemporaryDirectory() + "state-\(UUID().uuidString)" }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    override func makeStore() throws -> any StateStore { try SQLiteStateStore(stateDirectory: dir) }
+    override func makeStore() async throws -> any StateStore { try SQLiteStateStore(stateDirectory: dir) }
 
-    override func tamper(_ store: any StateStore, _ sql: String) throws {
+    override func tamper(_ store: any StateStore, _ sql: String) async throws {
         try (store as! SQLiteStateStore).write { db in try db.execute(sql: sql) }
     }
 
-    override func kill(_ store: inout (any StateStore)?) throws {
-        try tamper(store!, "UPDATE locks SET pid = 2147483646")
+    override func kill(_ store: inout (any StateStore)?) async throws {
+        try await tamper(store!, "UPDATE locks SET pid = 2147483646")
         store = nil
     }
 
@@ -267,7 +321,7 @@ final class PostgresStateStoreTests: StateStoreContract {
     var database = ""
     var stores: [PostgresStateStore] = []
 
-    override func setUpWithError() throws {
+    override func setUp() async throws {
         guard let url = ProcessInfo.processInfo.environment["SHIPGATE_TEST_POSTGRES_URL"], !url.isEmpty else {
             if ProcessInfo.processInfo.environment["SHIPGATE_REQUIRE_POSTGRES"] == "1" {
                 XCTFail("SHIPGATE_TEST_POSTGRES_URL is not set (scripts/with-postgres.sh starts a server)")
@@ -276,13 +330,13 @@ final class PostgresStateStoreTests: StateStoreContract {
         }
         adminURL = url
         database = "shipgate_test_" + UUID().uuidString.prefix(8).lowercased()
-        try PostgresStateStore.administer(url, "CREATE DATABASE \(database)")
+        try await PostgresStateStore.administer(url, "CREATE DATABASE \(database)")
     }
 
-    override func tearDownWithError() throws {
+    override func tearDown() async throws {
         guard !database.isEmpty else { return }
         stores = []
-        try PostgresStateStore.administer(adminURL, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        try await PostgresStateStore.administer(adminURL, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
     }
 
     var url: String {
@@ -291,18 +345,19 @@ final class PostgresStateStoreTests: StateStoreContract {
         return c.string!
     }
 
-    override func makeStore() throws -> any StateStore {
-        let store = try PostgresStateStore(url: url)
+    override func makeStore() async throws -> any StateStore {
+        let store = try await PostgresStateStore(url: url)
         stores.append(store)
         return store
     }
 
-    override func tamper(_ store: any StateStore, _ sql: String) throws {
-        try (store as! PostgresStateStore).exec(sql)
+    override func tamper(_ store: any StateStore, _ sql: String) async throws {
+        try await PostgresStateStore.administer(url, sql)
     }
 
-    override func kill(_ store: inout (any StateStore)?) throws {
-        // Closing the session is what a dying runner does: its advisory locks go with it.
+    override func kill(_ store: inout (any StateStore)?) async throws {
+        // A runner of another host that dies: its lock's lease is simply not renewed (here: it ran out).
+        try await tamper(store!, "UPDATE locks SET \"leaseUntil\" = now() - interval '1 second', \"host\" = 'gone.example'")
         stores.removeAll { $0 === (store as AnyObject) }
         store = nil
     }

@@ -37,40 +37,44 @@ final class ManualRollbackLibraryTests: XCTestCase {
                 runner: HostProcessRunner()))
     }
 
-    func testThePreviousTrustedGoodReleaseUnlikeTheLiveOneIsTheTarget() throws {
+    func testThePreviousTrustedGoodReleaseUnlikeTheLiveOneIsTheTarget() async throws {
         let repo = try ReleaseRepo(files: ["pipelines/deploy.yml": Self.pipeline])
-        try repo.release("r1", commit: "c1", minutesAgo: 50)
-        try repo.release("r2", commit: "c2", policy: nil, minutesAgo: 40)  // made outside the trusted policy
-        try repo.release("r3", commit: "c3", status: .failed, minutesAgo: 30)
-        try repo.release("r4", commit: "c4", minutesAgo: 20)
-        try repo.release("r5", commit: "c4", minutesAgo: 10)  // same commit and artifacts as r4: no change
-        let prepared = try rollback(repo).prepare()
+        try await repo.release("r1", commit: "c1", minutesAgo: 50)
+        try await repo.release("r2", commit: "c2", policy: nil, minutesAgo: 40)  // made outside the trusted policy
+        try await repo.release("r3", commit: "c3", status: .failed, minutesAgo: 30)
+        try await repo.release("r4", commit: "c4", minutesAgo: 20)
+        try await repo.release("r5", commit: "c4", minutesAgo: 10)  // same commit and artifacts as r4: no change
+        let prepared = try await rollback(repo).prepare()
         XCTAssertEqual(prepared.current?.release, "r5")
         XCTAssertEqual(prepared.target.release, "r1", "r4 changes nothing, r3 failed, r2 is not trusted")
         XCTAssertEqual(prepared.job.steps.count, 1)
         XCTAssertTrue(prepared.source.hasSuffix(":pipelines/deploy.yml"), prepared.source)
 
-        XCTAssertThrowsError(try rollback(repo, to: "r2").prepare()) { XCTAssertTrue("\($0)".contains("not made under the trusted policy"), "\($0)") }
-        XCTAssertThrowsError(try rollback(repo, to: "r3").prepare()) { XCTAssertTrue("\($0)".contains("is failed"), "\($0)") }
-        XCTAssertThrowsError(try rollback(repo, to: "r5").prepare()) { XCTAssertTrue("\($0)".contains("already the current"), "\($0)") }
-        XCTAssertThrowsError(try rollback(repo, approver: "bob").prepare()) { XCTAssertTrue("\($0)".contains("may not approve prod"), "\($0)") }
+        await XCTAssertThrowsErrorAsync(try await rollback(repo, to: "r2").prepare()) {
+            XCTAssertTrue("\($0)".contains("not made under the trusted policy"), "\($0)")
+        }
+        await XCTAssertThrowsErrorAsync(try await rollback(repo, to: "r3").prepare()) { XCTAssertTrue("\($0)".contains("is failed"), "\($0)") }
+        await XCTAssertThrowsErrorAsync(try await rollback(repo, to: "r5").prepare()) { XCTAssertTrue("\($0)".contains("already the current"), "\($0)") }
+        await XCTAssertThrowsErrorAsync(try await rollback(repo, approver: "bob").prepare()) {
+            XCTAssertTrue("\($0)".contains("may not approve prod"), "\($0)")
+        }
     }
 
-    func testAfterAFailedAutomaticRollbackTheFailedReleaseIsWhatRollsBack() throws {
+    func testAfterAFailedAutomaticRollbackTheFailedReleaseIsWhatRollsBack() async throws {
         let repo = try ReleaseRepo(files: ["pipelines/deploy.yml": Self.pipeline])
-        try repo.release("r1", commit: "c1", minutesAgo: 30)
-        try repo.release("r2", commit: "c2", status: .rollbackFailed, minutesAgo: 20)
-        let prepared = try rollback(repo).prepare()
+        try await repo.release("r1", commit: "c1", minutesAgo: 30)
+        try await repo.release("r2", commit: "c2", status: .rollbackFailed, minutesAgo: 20)
+        let prepared = try await rollback(repo).prepare()
         XCTAssertEqual(prepared.current?.release, "r2", "r2 went out and could not be taken back")
         XCTAssertEqual(prepared.target.release, "r1")
     }
 
     func testRunTakesTheLockAuditsFirstRunsTheTrustedStepsWithTheEnvironmentsSecretsAndRecordsTheOutcome() async throws {
         let repo = try ReleaseRepo(files: ["pipelines/deploy.yml": Self.pipeline])
-        try repo.release("r1", commit: "c1", minutesAgo: 30)
-        try repo.release("r2", commit: "c2", minutesAgo: 20)
+        try await repo.release("r1", commit: "c1", minutesAgo: 30)
+        try await repo.release("r2", commit: "c2", minutesAgo: 20)
         let rollback = try rollback(repo)
-        let prepared = try rollback.prepare()
+        let prepared = try await rollback.prepare()
         let events = EventLog()
         let outcome = await rollback.run(prepared, observer: events, cancellation: CancellationToken())
         XCTAssertTrue(outcome.succeeded, outcome.message + "\n" + events.text)
@@ -78,35 +82,37 @@ final class ManualRollbackLibraryTests: XCTestCase {
         XCTAssertEqual(written, "r1 tok from-manager none\n", "the target, both secrets, and never a store credential")
         XCTAssertFalse(events.text.contains("from-manager") || events.text.contains(" tok "), "masked: \(events.text)")
 
-        let rows = try repo.store.deployments(environment: "prod", limit: 10)
+        let rows = try await repo.store.deployments(environment: "prod", limit: 10)
         XCTAssertEqual(rows.first?.releaseStatus, .success)
         XCTAssertEqual(rows.first?.rollbackOf, "r1")
         XCTAssertNotNil(rows.first?.policy, "a rollback under the trusted policy is itself trusted")
         XCTAssertEqual(rows.first { $0.release == "r2" }?.releaseStatus, .rolledBack)
-        let kinds = try repo.store.auditEntries(environment: "prod").map(\.kind)
+        let kinds = try await repo.store.auditEntries(environment: "prod").map(\.kind)
         XCTAssertEqual(kinds, ["rollback-started", "rollback"])
-        XCTAssertTrue(try repo.store.locks().isEmpty, "the lock was released")
+        let v88 = try await repo.store.locks().isEmpty
+        XCTAssertTrue(v88, "the lock was released")
     }
 
     func testNothingRunsWhenTheRequestCannotBeAudited() async throws {
         let repo = try ReleaseRepo(files: ["pipelines/deploy.yml": Self.pipeline])
-        try repo.release("r1", commit: "c1", minutesAgo: 30)
-        try repo.release("r2", commit: "c2", minutesAgo: 20)
+        try await repo.release("r1", commit: "c1", minutesAgo: 30)
+        try await repo.release("r2", commit: "c2", minutesAgo: 20)
         try repo.sh("sqlite3 .shipgate/state.db \"CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'read-only'); END\"")
         let rollback = try rollback(repo)
         let outcome = await rollback.run(try rollback.prepare(), observer: EventLog(), cancellation: CancellationToken())
         XCTAssertFalse(outcome.succeeded)
         XCTAssertTrue(outcome.message.contains("nothing rolls back without an audit trail"), outcome.message)
         XCTAssertFalse(FileManager.default.fileExists(atPath: repo.root + "/live/rollback.txt"))
-        XCTAssertEqual(try repo.store.deployments(environment: "prod", limit: 10).count, 2, "no release was recorded")
+        let v101 = try await repo.store.deployments(environment: "prod", limit: 10).count
+        XCTAssertEqual(v101, 2, "no release was recorded")
     }
 
     func testASecondRollbackWaitsForNoOneTheLockIsHeld() async throws {
         let repo = try ReleaseRepo(files: ["pipelines/deploy.yml": Self.pipeline])
-        try repo.release("r1", commit: "c1", minutesAgo: 30)
-        try repo.release("r2", commit: "c2", minutesAgo: 20)
+        try await repo.release("r1", commit: "c1", minutesAgo: 30)
+        try await repo.release("r2", commit: "c2", minutesAgo: 20)
         let holder = LockRow(name: EnvironmentLock.names(environment: "prod", slots: 1)[0], runID: "other", job: "deploy-prod", actor: "bob", acquiredAt: "now")
-        _ = try repo.store.tryLock(EnvironmentLock.names(environment: "prod", slots: 1), holder: holder)
+        _ = try await repo.store.tryLock(EnvironmentLock.names(environment: "prod", slots: 1), holder: holder)
         let rollback = try rollback(repo)
         let outcome = await rollback.run(try rollback.prepare(), observer: EventLog(), cancellation: CancellationToken())
         XCTAssertFalse(outcome.succeeded)

@@ -73,12 +73,12 @@ final class ReleaseRepo: @unchecked Sendable {
     func release(
         _ id: String, environment: String = "prod", job: String = "deploy-prod", commit: String, status: ReleaseStatus = .success,
         policy: String? = "main@x sha256:y", minutesAgo: Double
-    ) throws -> DeploymentRow {
+    ) async throws -> DeploymentRow {
         let at = StateTime.string(Date().addingTimeInterval(-minutesAgo * 60))
         let row = DeploymentRow(
             release: id, environment: environment, runID: "run-\(id)", job: job, version: id, commitID: commit, artifacts: "{}", files: "[]",
             status: status.rawValue, approvedBy: "alice", actor: "tester", startedAt: at, finishedAt: at, policy: policy)
-        try store.saveDeployment(row)
+        try await store.saveDeployment(row)
         return row
     }
 }

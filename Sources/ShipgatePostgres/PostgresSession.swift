@@ -1,0 +1,242 @@
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+import Synchronization
+
+/// The store's way to the database: postgres-nio's connection pool (`PostgresClient`), one
+/// transaction per store method, and what to do when the connection is lost.
+///
+/// Contract:
+/// - A lost connection (the server restarted, failed over, or ended the backend) is replaced by
+///   the pool; a method that failed on it is run again once on a new connection, when running
+///   it again cannot do it twice: it failed before `COMMIT` was sent, or it is idempotent, or
+///   its `landed` check (run on the new connection) says the first try did not commit.
+/// - Every method is bounded by `operationTimeout` (waiting for a connection included); the
+///   server ends any statement after `statementTimeout` and any transaction left idle after
+///   the same time, so a stuck client never holds the audit lock.
+/// - Nothing blocks a thread: every wait is an `await`.
+final class PostgresSession: Sendable {
+    struct Settings: Sendable {
+        var statementTimeout: Duration = .seconds(30)
+        var operationTimeout: Duration = .seconds(45)
+        var maximumConnections = 4
+
+        /// `SHIPGATE_PG_TIMEOUT` (seconds) bounds each store method.
+        static func from(_ environment: [String: String]) -> Settings {
+            var s = Settings()
+            if let text = environment["SHIPGATE_PG_TIMEOUT"], let seconds = Double(text), seconds > 0 {
+                s.operationTimeout = .milliseconds(Int64(seconds * 1000))
+                s.statementTimeout = .milliseconds(Int64(max(1, seconds * 1000 * 2 / 3)))
+            }
+            return s
+        }
+    }
+
+    /// How a method may be run again after its connection was lost during `COMMIT` (when it is
+    /// unknown whether the first try committed).
+    enum Retry<T: Sendable>: Sendable {
+        /// Reads, and writes that leave the same state when done twice (upserts).
+        case idempotent
+        /// Asks the database whether the first try committed; a value is that try's result.
+        case landed(@Sendable (Transaction) async throws -> T?)
+    }
+
+    let client: PostgresClient
+    let settings: Settings
+    let location: String
+    private let running: Task<Void, Never>
+    static let logger = Logger(label: "shipgate.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(_ url: PostgresURL, settings: Settings) throws {
+        self.settings = settings
+        location = url.redacted
+        var config: PostgresClient.Configuration
+        if let socket = url.socketPath {
+            config = .init(unixSocketPath: socket, username: url.user, password: url.password, database: url.database)
+        } else {
+            let tls: PostgresClient.Configuration.TLS
+            switch url.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(.makeClientConfiguration())
+            case .require: tls = .require(.makeClientConfiguration())
+            }
+            config = .init(host: url.host ?? "127.0.0.1", port: url.port, username: url.user, password: url.password, database: url.database, tls: tls)
+        }
+        config.options.connectTimeout = .seconds(10)
+        config.options.maximumConnections = settings.maximumConnections
+        config.options.keepAliveBehavior = .init(frequency: .seconds(15))
+        let ms = String(settings.statementTimeout.components.seconds * 1000 + settings.statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+        config.options.additionalStartupParameters = [
+            ("statement_timeout", ms), ("idle_in_transaction_session_timeout", ms), ("application_name", "shipgate"),
+        ]
+        let client = PostgresClient(configuration: config, backgroundLogger: Self.logger)
+        self.client = client
+        running = Task.detached { await client.run() }
+    }
+
+    /// Stops the pool; calls in flight fail.
+    func close() { running.cancel() }
+
+    deinit { running.cancel() }
+
+    // MARK: - Transactions
+
+    /// Runs `body` in one transaction, with the retry rule above.
+    func transaction<T: Sendable>(
+        _ what: String, retry: Retry<T>, _ body: @escaping @Sendable (Transaction) async throws -> T
+    ) async throws -> T {
+        try await deadline(what) {
+            do {
+                return try await self.attempt(body)
+            } catch let failure as Attempt {
+                guard failure.connectionLost else { throw PostgresStoreError.query(failure.reason) }
+                if failure.commitSent, case .landed(let check) = retry {
+                    if let value = try? await self.attempt(check) { return value }
+                }
+                do { return try await self.attempt(body) } catch let again as Attempt {
+                    throw PostgresStoreError.query(again.connectionLost ? "the connection to \(self.location) was lost twice: \(again.reason)" : again.reason)
+                }
+            }
+        }
+    }
+
+    /// One statement outside a transaction (a read), run again once when its connection was lost.
+    func query(_ what: String, _ sql: String, _ binds: [Bind] = []) async throws -> [String?] {
+        try await transaction(what, retry: .idempotent) { try await $0.exec(sql, binds) }
+    }
+
+    /// A failed try: what went wrong, whether the connection was lost, whether `COMMIT` was sent.
+    struct Attempt: Error {
+        var reason: String
+        var connectionLost: Bool
+        var commitSent: Bool
+    }
+
+    private func attempt<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        let phase = CommitSent()
+        do {
+            return try await client.withConnection { connection in
+                let tx = Transaction(connection: connection)
+                try await tx.exec("BEGIN")
+                do {
+                    let value = try await body(tx)
+                    phase.set()
+                    try await tx.exec("COMMIT")
+                    return value
+                } catch {
+                    if !phase.value, !Self.isConnectionLoss(error) { _ = try? await tx.exec("ROLLBACK") }
+                    throw error
+                }
+            }
+        } catch let error as PostgresStoreError {
+            throw Attempt(reason: error.description, connectionLost: false, commitSent: false)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw Attempt(reason: Self.describe(error), connectionLost: Self.isConnectionLoss(error), commitSent: phase.value)
+        }
+    }
+
+    /// `body`, or a timeout error after `operationTimeout`; the body is cancelled then, and its
+    /// connection request or query given up.
+    private func deadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let limit = settings.operationTimeout
+        let location = self.location
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw PostgresStoreError.query("\(what): \(location) did not answer within \(limit.components.seconds)s (is the database up?)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    // MARK: - Errors
+
+    /// A connection-level failure (the server went away, restarted, or ended this backend), as
+    /// opposed to the statement failing: the cases another connection may not have.
+    static func isConnectionLoss(_ error: any Error) -> Bool {
+        if let e = error as? PSQLError {
+            switch e.code {
+            case .serverClosedConnection, .uncleanShutdown, .connectionError, .clientClosedConnection, .poolClosed: return true
+            case .server:
+                // 57P01 admin shutdown / pg_terminate_backend, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection exceptions.
+                let state = e.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("57P") || state.hasPrefix("08")
+            default: return false
+            }
+        }
+        return error is ChannelError || error is IOError
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? PSQLError {
+            if let message = e.serverInfo?[.message] { return message }
+            if let underlying = e.underlying { return "\(e.code): \(underlying)" }
+            return "\(e.code)"
+        }
+        return "\(error)"
+    }
+}
+
+/// Whether a try got as far as sending `COMMIT`.
+private final class CommitSent: Sendable {
+    private let sent = Mutex(false)
+    var value: Bool { sent.withLock { $0 } }
+    func set() { sent.withLock { $0 = true } }
+}
+
+/// A statement's parameters.
+enum Bind: Sendable {
+    case text(String?)
+    case int(Int64)
+}
+
+/// One transaction's connection, with the few statement shapes the store uses.
+struct Transaction: @unchecked Sendable {
+    let connection: PostgresConnection
+
+    /// Runs one statement; returns its rows' first column as text.
+    @discardableResult
+    func exec(_ sql: String, _ binds: [Bind] = []) async throws -> [String?] {
+        var b = PostgresBindings()
+        for bind in binds {
+            switch bind {
+            case .text(let s): b.append(s)
+            case .int(let n): b.append(n)
+            }
+        }
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: PostgresSession.logger)
+        var out: [String?] = []
+        for try await row in rows { out.append(try row.decode(String?.self)) }
+        return out
+    }
+
+    /// Rows of `select` decoded as `T` (through `row_to_json`).
+    func rows<T: Decodable>(_ type: T.Type, _ select: String, _ binds: [Bind] = []) async throws -> [T] {
+        let decoder = JSONDecoder()
+        return try await exec("SELECT row_to_json(r)::text FROM (\(select)) r", binds).compactMap { text in
+            guard let text else { return nil }
+            return try decoder.decode(T.self, from: Data(text.utf8))
+        }
+    }
+
+    /// Inserts `record` into `table` (columns `columns`); on a conflict on `key`, updates every
+    /// column (`update`) or does nothing. Returns whether a row was written.
+    @discardableResult
+    func put<T: Encodable>(_ record: T, into table: String, columns: [String], key: [String]?, update: Bool) async throws -> Bool {
+        let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
+        var sql = "INSERT INTO \(table) (\(list)) SELECT \(list) FROM json_populate_record(NULL::\(table), $1::json)"
+        if let key {
+            let keys = key.map { "\"\($0)\"" }.joined(separator: ", ")
+            let sets = columns.filter { !key.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }.joined(separator: ", ")
+            sql += update && !sets.isEmpty ? " ON CONFLICT (\(keys)) DO UPDATE SET \(sets)" : " ON CONFLICT (\(keys)) DO NOTHING"
+        }
+        sql += " RETURNING 'ok'"
+        return try await !exec(sql, [.text(json)]).isEmpty
+    }
+}
