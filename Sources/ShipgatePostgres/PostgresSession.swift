@@ -12,6 +12,8 @@ import Synchronization
 ///   the pool; a method that failed on it is run again once on a new connection, when running
 ///   it again cannot do it twice: it failed before `COMMIT` was sent, or it is idempotent, or
 ///   its `landed` check (run on the new connection) says the first try did not commit.
+/// - While the server cannot be reached at all (a transaction cannot even begin), the method
+///   waits for it with backoff: nothing was done, so nothing can be done twice.
 /// - Every method is bounded by `operationTimeout` (waiting for a connection included); the
 ///   server ends any statement after `statementTimeout` and any transaction left idle after
 ///   the same time, so a stuck client never holds the audit lock.
@@ -88,15 +90,31 @@ final class PostgresSession: Sendable {
     ) async throws -> T {
         try await deadline(what) {
             do {
-                return try await self.attempt(body)
+                return try await self.attemptWaiting(body)
             } catch let failure as Attempt {
                 guard failure.connectionLost else { throw PostgresStoreError.query(failure.reason) }
                 if failure.commitSent, case .landed(let check) = retry {
-                    if let value = try? await self.attempt(check) { return value }
+                    do { if let value = try await self.attemptWaiting(check) { return value } } catch let e as Attempt {
+                        throw PostgresStoreError.query("\(what): the connection was lost as it committed, and whether it did is unknown: \(e.reason)")
+                    }
                 }
-                do { return try await self.attempt(body) } catch let again as Attempt {
-                    throw PostgresStoreError.query(again.connectionLost ? "the connection to \(self.location) was lost twice: \(again.reason)" : again.reason)
+                do { return try await self.attemptWaiting(body) } catch let again as Attempt {
+                    throw PostgresStoreError.query(
+                        again.connectionLost ? "\(what): the connection to \(self.location) was lost twice: \(again.reason)" : again.reason)
                 }
+            }
+        }
+    }
+
+    /// `attempt`, tried again with backoff (50 ms doubling to 2 s, within the deadline) while
+    /// the database cannot be reached at all: a transaction that never began cannot have done
+    /// anything, so waiting for the server to come back (a restart, a failover) is always safe.
+    private func attemptWaiting<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        var delay = Duration.milliseconds(50)
+        while true {
+            do { return try await attempt(body) } catch let failure as Attempt where failure.connectionLost && !failure.began {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
             }
         }
     }
@@ -106,35 +124,43 @@ final class PostgresSession: Sendable {
         try await transaction(what, retry: .idempotent) { try await $0.exec(sql, binds) }
     }
 
-    /// A failed try: what went wrong, whether the connection was lost, whether `COMMIT` was sent.
+    /// A failed try: what went wrong, whether the connection was lost, whether `BEGIN` went
+    /// through and whether `COMMIT` was sent.
     struct Attempt: Error {
         var reason: String
         var connectionLost: Bool
+        var began: Bool
         var commitSent: Bool
     }
 
     private func attempt<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
-        let phase = CommitSent()
+        let phase = Phase()
         do {
             return try await client.withConnection { connection in
                 let tx = Transaction(connection: connection)
                 try await tx.exec("BEGIN")
+                phase.began.set()
                 do {
                     let value = try await body(tx)
-                    phase.set()
+                    phase.commitSent.set()
                     try await tx.exec("COMMIT")
                     return value
                 } catch {
-                    if !phase.value, !Self.isConnectionLoss(error) { _ = try? await tx.exec("ROLLBACK") }
+                    if !phase.commitSent.value, !Self.isConnectionLoss(error) { _ = try? await tx.exec("ROLLBACK") }
                     throw error
                 }
             }
         } catch let error as PostgresStoreError {
-            throw Attempt(reason: error.description, connectionLost: false, commitSent: false)
+            throw Attempt(reason: error.description, connectionLost: false, began: true, commitSent: false)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw Attempt(reason: Self.describe(error), connectionLost: Self.isConnectionLoss(error), commitSent: phase.value)
+            // Not even BEGIN went through: the server could not be reached, unless it answered
+            // with an error of its own (a wrong password or database is not waited out).
+            let unreachable = !phase.began.value && !((error as? PSQLError)?.code == .server)
+            throw Attempt(
+                reason: Self.describe(error), connectionLost: Self.isConnectionLoss(error) || unreachable, began: phase.began.value,
+                commitSent: phase.commitSent.value)
         }
     }
 
@@ -182,11 +208,16 @@ final class PostgresSession: Sendable {
     }
 }
 
-/// Whether a try got as far as sending `COMMIT`.
-private final class CommitSent: Sendable {
-    private let sent = Mutex(false)
-    var value: Bool { sent.withLock { $0 } }
-    func set() { sent.withLock { $0 = true } }
+/// How far a try got.
+private final class Phase: Sendable {
+    let began = Flag()
+    let commitSent = Flag()
+}
+
+private final class Flag: Sendable {
+    private let state = Mutex(false)
+    var value: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
 }
 
 /// A statement's parameters.

@@ -87,8 +87,10 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     /// Runs one administrative statement (`CREATE DATABASE …`) on the server `url` names, without
-    /// touching shipgate's tables there. For tests and for preparing a database.
-    public static func administer(_ url: String, _ sql: String) async throws {
+    /// touching shipgate's tables there. For tests and for preparing a database. Returns the
+    /// rows' first column as text.
+    @discardableResult
+    public static func administer(_ url: String, _ sql: String) async throws -> [String?] {
         let parsed = try PostgresURL(url)
         let connection: PostgresConnection
         do {
@@ -99,7 +101,13 @@ public final class PostgresStateStore: StateStore, Sendable {
             throw PostgresStoreError.connect("\(parsed.redacted): \(PostgresSession.describe(error))")
         }
         defer { Task { try? await connection.close() } }
-        do { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: PostgresSession.logger) } catch {
+        do {
+            var out: [String?] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: PostgresSession.logger) {
+                out.append(row.count == 0 ? nil : try row.decode(String?.self))
+            }
+            return out
+        } catch {
             throw PostgresStoreError.query(PostgresSession.describe(error))
         }
     }
@@ -145,6 +153,9 @@ public final class PostgresStateStore: StateStore, Sendable {
                 existing.status = "running"
                 existing.pid = run.pid
                 existing.host = run.host
+                // A takeover runs in the new runner's checkout: later resumes look there.
+                existing.pipelineFile = run.pipelineFile
+                existing.workspace = run.workspace
                 existing.finishedAt = nil
                 try await tx.put(existing, into: "runs", columns: Self.columns["runs"]!, key: ["id"], update: true)
             } else {
@@ -425,7 +436,8 @@ public final class PostgresStateStore: StateStore, Sendable {
                     let row = current.row
                     // Granted again only to this handle's own holder (a retry after a lost answer).
                     let key = HeldLock(name: name, runID: holder.runID, job: holder.job)
-                    let mine = row.runID == holder.runID && row.job == holder.job && row.pid == holder.pid && row.host == holder.host
+                    let mine =
+                        row.runID == holder.runID && row.job == holder.job && row.pid == holder.pid && row.host == holder.host
                         && self.held.withLock { $0.locks.contains(key) }
                     if !mine {
                         let alive = row.host == ProcessLiveness.host ? ProcessLiveness.isAlive(pid: row.pid, host: row.host) : current.live

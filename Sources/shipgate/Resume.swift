@@ -33,21 +33,24 @@ extension Shipgate {
             case "running": throw fail("run \(row.id) is still running (pid \(row.pid) on \(row.host))", hint: "wait for it, or stop it first")
             default: break
             }
+            // A run of another runner (its lease ran out there) resumes in this checkout of the repository.
+            let file =
+                row.host == ProcessLiveness.host && FileManager.default.fileExists(atPath: row.pipelineFile) ? row.pipelineFile : row.checkoutPipelineFile
             var options = PipelineOptions()
-            options.file = row.pipelineFile
+            options.file = file
             let pipeline = try options.load(style: style)
             guard pipeline.digest == row.pipelineDigest else {
                 throw fail(
-                    "\(row.pipelineFile) changed since run \(row.id) started (\(row.pipelineDigest.prefix(19))… → \(pipeline.digest.prefix(19))…)",
+                    "\(file) changed since run \(row.id) started (\(row.pipelineDigest.prefix(19))… → \(pipeline.digest.prefix(19))…)",
                     hint: "a resumed run must run the pipeline it started with: restore the file, or start a new run")
             }
             // A run started with --no-cache goes on without the cache's results.
             var execution = self.execution
             let directory = RunDirectory(
-                stateDirectory: Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir).stateDirectory, runID: row.id)
+                stateDirectory: Workspace(pipelineFile: file, stateDirectory: execution.stateDir).stateDirectory, runID: row.id)
             let record = try? RunDirectory.read(directory.root)
             if record?.noCache == true { execution.cacheOptions.noCache = true }
-            let home = Workspace(pipelineFile: row.pipelineFile, stateDirectory: execution.stateDir)
+            let home = Workspace(pipelineFile: file, stateDirectory: execution.stateDir)
             let context = RunContext.resolve(workspace: home.root, environment: ProcessInfo.processInfo.environment, actor: row.actor)
             if let commit = row.commitID, context.git?.commit != commit {
                 throw fail(
@@ -66,6 +69,20 @@ extension Shipgate {
                 for r in record.jobs where r.status == .success || r.status == .cached { jobs[r.id] = r }
                 // The store does not keep why a job was skipped; the record does.
                 for r in record.jobs where r.status == .skipped && r.skipCause != nil && jobs[r.id]?.status == .skipped { jobs[r.id]?.skipCause = r.skipCause }
+            }
+            // Finished jobs whose artifacts are not in this runner's run directory (the run began on
+            // another runner) run again: later jobs need their files, and approvals bound to the
+            // old artifacts do not count for the new ones.
+            let elsewhere = fullPlan.jobs.filter { job in
+                job.artifacts != nil && (jobs[job.id]?.status == .success || jobs[job.id]?.status == .cached)
+                    && !FileManager.default.fileExists(atPath: directory.root + "/artifacts/" + RunDirectory.fileName(for: job.id) + ".json")
+            }.map(\.id)
+            for id in elsewhere { jobs[id] = nil }
+            if !elsewhere.isEmpty {
+                FileDescriptorSink.standardError.write(
+                    style.yellow(
+                        "warning: the artifacts of \(elsewhere.map { "`\($0)`" }.joined(separator: ", ")) are on the runner that began run \(row.id) (\(row.host)): they run again here, and deploys need approvals of the new artifacts"
+                    ) + "\n")
             }
             // Jobs the original run skipped by a rule stay skipped: rules are not re-evaluated
             // (the changes since the base may differ by now); skips because a need failed rerun.
@@ -86,7 +103,7 @@ extension Shipgate {
             FileDescriptorSink.standardError.write(
                 style.dim("resuming run \(row.id) (\(row.status)); \(reused) finished job\(reused == 1 ? "" : "s") will not run again") + "\n")
             try await RunSession(
-                execution: execution, pipeline: pipeline, plan: plan, pipelineFile: row.pipelineFile, home: home, workspace: home, context: context,
+                execution: execution, pipeline: pipeline, plan: plan, pipelineFile: file, home: home, workspace: home, context: context,
                 selection: selection, resumeRun: (row, jobs)
             ).execute()
         }

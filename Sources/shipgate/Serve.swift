@@ -92,8 +92,36 @@ extension Shipgate {
                     FileDescriptorSink.standardOutput.write("shipgate console on http://\(host):\(bound)  (state: \(store.location))\n")
                 },
                 logger: .init(label: "shipgate.console", factory: { _ in SwiftLogNoOpLogHandler() }))
+            // SIGTERM or Ctrl-C: the server stops gracefully, but a request still waiting for a
+            // database that is gone keeps it alive for 4 s at most.
+            let deadline = ShutdownDeadline(after: 4)
             try await app.runService()
+            deadline.disarm()
             await console.rollbacksWait()
         }
+    }
+}
+
+/// Exits the process a fixed time after the first SIGTERM or SIGINT, whatever is still running.
+final class ShutdownDeadline: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(after seconds: Int) {
+        for sig in [SIGTERM, SIGINT] {
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
+                    FileDescriptorSink.standardError.write("shipgate serve: stopped after \(seconds)s with requests still waiting\n")
+                    exit(0)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func disarm() {
+        for source in sources { source.cancel() }
+        sources = []
     }
 }

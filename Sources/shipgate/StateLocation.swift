@@ -37,4 +37,13 @@ extension RunRow {
     var localPipelineFile: String {
         pipelineFile(inCheckout: Workspace(pipelineFile: FileManager.default.currentDirectoryPath + "/shipgate.yml", stateDirectory: nil).root)
     }
+
+    /// The run's pipeline file in the checkout the command runs in, even when the recorded path
+    /// exists too (another runner's checkout on a shared disk): what a takeover runs.
+    var checkoutPipelineFile: String {
+        let root = Workspace(pipelineFile: FileManager.default.currentDirectoryPath + "/shipgate.yml", stateDirectory: nil).root
+        let relative =
+            pipelineFile.hasPrefix(workspace + "/") ? String(pipelineFile.dropFirst(workspace.count + 1)) : (pipelineFile as NSString).lastPathComponent
+        return (root as NSString).appendingPathComponent(relative)
+    }
 }

@@ -370,6 +370,87 @@ final class PostgresStateStoreTests: StateStoreContract {
     }
     override var unblockAudit: [String] { ["DROP TRIGGER no_audit ON audit"] }
 
+    /// The server ends every backend of the store (an administrator, a failover): the next
+    /// calls reconnect and succeed, each once: the audit chain has no gap and no duplicate.
+    func testTerminatedBackendsAreReplacedAndNothingIsWrittenTwice() async throws {
+        let store = try await makeStore()
+        for i in 1...3 { try await store.audit(kind: "gate", actor: "dev", detail: ["n": "\(i)"]) }
+        for round in 1...3 {
+            let ended = try await terminateBackends()
+            XCTAssertGreaterThan(ended, 0, "round \(round): the store had a connection to end")
+            try await store.audit(kind: "deploy", actor: "dev", detail: ["round": "\(round)"])
+            let runs = try await store.runs(limit: 5)
+            XCTAssertEqual(runs, [])
+        }
+        let verified = try await store.verifyAudit()
+        XCTAssertEqual(verified.problems, [])
+        XCTAssertEqual(verified.entries, 6, "three entries, then one per round")
+    }
+
+    /// A run of another host whose runner died: once its lease runs out it reads `interrupted`,
+    /// `markInterrupted` reports it, and another runner may take it over (resume). Before, it may not.
+    func testARunWhoseLeaseRanOutIsInterruptedAndCanBeTakenOver() async throws {
+        let store = try await makeStore()
+        var run = RunRow(
+            id: "elsewhere", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "d", status: "running", actor: "dev", commitID: nil, branch: nil,
+            version: nil, workspace: "/w", startedAt: "2026-11-26T00:00:00.000Z")
+        run.host = "runner-7.example"
+        run.pid = 4242
+        try await store.beginRun(run)
+        var mine = run
+        mine.host = ProcessLiveness.host
+        mine.pid = Int64(getpid())
+        let other = try await makeStore()
+        await XCTAssertThrowsErrorAsync(try await other.beginRun(mine)) { XCTAssertTrue("\($0)".contains("already running"), "\($0)") }
+        let before = try await other.run("elsewhere")?.status
+        XCTAssertEqual(before, "running", "its lease is live")
+
+        try await tamper(store, "UPDATE runs SET \"leaseUntil\" = now() - interval '1 second' WHERE id = 'elsewhere'")
+        let after = try await other.run("elsewhere")?.status
+        XCTAssertEqual(after, "interrupted", "read as interrupted once the lease ran out")
+        let marked = try await other.markInterrupted()
+        XCTAssertEqual(marked, ["elsewhere"])
+        try await other.beginRun(mine)
+        let taken = try await other.run("elsewhere")
+        XCTAssertEqual(taken?.status, "running")
+        XCTAssertEqual(taken?.host, ProcessLiveness.host)
+    }
+
+    /// The heartbeat extends the leases of what this handle holds, and only those.
+    func testTheHeartbeatRenewsLeasesOfWhatThisHandleHolds() async throws {
+        let store = try await PostgresStateStore(url: url, environment: ["SHIPGATE_PG_LEASE": "600"])
+        stores.append(store)
+        let run = RunRow(
+            id: "held", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "d", status: "running", actor: "dev", commitID: nil, branch: nil,
+            version: nil, workspace: "/w", startedAt: "2026-11-26T00:00:00.000Z")
+        try await store.beginRun(run)
+        let lock = LockRow(name: "environment:prod#1", runID: "held", job: "deploy", actor: "dev", acquiredAt: "t")
+        let got = try await store.tryLock([lock.name], holder: lock)
+        XCTAssertEqual(got, .acquired(stale: nil))
+        try await tamper(store, "UPDATE runs SET \"leaseUntil\" = now() + interval '1 second'")
+        try await tamper(store, "UPDATE locks SET \"leaseUntil\" = now() + interval '1 second'")
+        await store.renewLeases()
+        let left = try await leaseSeconds("SELECT extract(epoch FROM \"leaseUntil\" - now())::int::text FROM runs WHERE id = 'held'")
+        XCTAssertGreaterThan(left, 500)
+        let lockLeft = try await leaseSeconds("SELECT extract(epoch FROM \"leaseUntil\" - now())::int::text FROM locks")
+        XCTAssertGreaterThan(lockLeft, 500)
+        try await store.unlock([lock.name], runID: "held", job: "deploy")
+        try await store.finishRun("held", status: "success")
+        let cleared = try await leaseSeconds("SELECT coalesce(extract(epoch FROM \"leaseUntil\" - now())::int, -1)::text FROM runs WHERE id = 'held'")
+        XCTAssertEqual(cleared, -1, "a finished run holds no lease")
+    }
+
+    /// Ends every backend connected to this test's database; returns how many.
+    func terminateBackends() async throws -> Int {
+        let ended = try await PostgresStateStore.administer(
+            adminURL, "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()")
+        return Int(ended.first.flatMap { $0 } ?? "0") ?? 0
+    }
+
+    func leaseSeconds(_ sql: String) async throws -> Int {
+        Int(try await PostgresStateStore.administer(url, sql).first.flatMap { $0 } ?? "") ?? -99
+    }
+
     func testURLParsingAndRedaction() throws {
         let u = try PostgresURL("postgres://ci:s3cret@db.internal:6543/shipgate?sslmode=require", environment: [:])
         XCTAssertEqual(u.user, "ci")
