@@ -73,6 +73,13 @@ measure() {
 }
 puts() { grep -c "\"PUT /cache/cas/" "$TMP/nginx/logs/access.log" || true; }
 
+# The same job with no remote at all: what running and storing locally costs (the rest is the remote).
+mkdir -p "$TMP/l/src"; echo x > "$TMP/l/src/in.txt"; cp "$TMP/a/shipgate.yml" "$TMP/l/"
+cd "$TMP/l"
+read -r LOCAL_S LOCAL_MB _ < <(measure local "$SHIPGATE" run --output plain --state-dir "$TMP/l/.state")
+rm -rf "$TMP/l/dist"
+read -r LOCAL_RESTORE_S LOCAL_RESTORE_MB _ < <(measure localrestore "$SHIPGATE" run --output plain --state-dir "$TMP/l/.state")
+rm -rf "$TMP/l"
 cd "$TMP/a"
 read -r SAVE_S SAVE_MB _ < <(measure save "$SHIPGATE" run --output plain --state-dir "$TMP/a/.state" --remote-cache "$URL")
 BLOBS_FIRST=$(puts)
@@ -102,6 +109,10 @@ printf '\n%-44s %10s %10s %10s\n' "remote cache, ${SIZE_MB} MiB artifact" "wall 
 printf '%-44s %10s %10s %10s\n' "save (first run: blobs sent)" "$SAVE_S" "$SAVE_MB" "$(ratio "$SAVE_S" "$CURL_PUT_S")"
 printf '%-44s %10s %10s %10s\n' "save the same entry again" "$RESAVE_S" "$RESAVE_MB" ""
 printf '%-44s %10s %10s %10s\n' "restore on another machine" "$RESTORE_S" "$RESTORE_MB" "$(ratio "$RESTORE_S" "$CURL_GET_S")"
+printf '%-44s %10s %10s\n' "the same run, no remote (run + store)" "$LOCAL_S" "$LOCAL_MB"
+printf '%-44s %10s %10s\n' "restore from the local cache, no remote" "$LOCAL_RESTORE_S" "$LOCAL_RESTORE_MB"
+printf '%-44s %10s %10s %10s\n' "upload alone (save - no remote)" "$(awk -v a="$SAVE_S" -v b="$LOCAL_S" 'BEGIN{printf "%.2f", a-b}')" "" "$(ratio "$(awk -v a="$SAVE_S" -v b="$LOCAL_S" 'BEGIN{print a-b}')" "$CURL_PUT_S")"
+printf '%-44s %10s %10s %10s\n' "download alone (restore - local restore)" "$(awk -v a="$RESTORE_S" -v b="$LOCAL_RESTORE_S" 'BEGIN{printf "%.2f", a-b}')" "" "$(ratio "$(awk -v a="$RESTORE_S" -v b="$LOCAL_RESTORE_S" 'BEGIN{print a-b}')" "$CURL_GET_S")"
 printf '%-44s %10s %10s\n' "curl -T (PUT), the floor" "$CURL_PUT_S" "$CURL_PUT_MB"
 printf '%-44s %10s %10s\n' "curl (GET), the floor" "$CURL_GET_S" "$CURL_GET_MB"
 printf '%-44s %10s\n' "blob PUTs in nginx's log, first save" "$BLOBS_FIRST"

@@ -54,12 +54,14 @@ public final class BlobReceiver {
     /// Publishes the blob if its bytes match its name; `.wrongBytes` otherwise.
     public func finish() throws(Failure) {
         let ok = Digest.hex(hasher.finalize()) == digest
-        if fchmod(fd, 0o444) != 0 || close(fd) != 0 {
-            fd = -1
-            abandon()
-            throw .io("cannot write \(temp): \(String(cString: strerror(errno)))")
-        }
+        let moded = fchmod(fd, 0o444) == 0
+        let closed = close(fd) == 0
         fd = -1
+        if !moded || !closed {
+            let reason = String(cString: strerror(errno))
+            abandon()
+            throw .io("cannot write \(temp): \(reason)")
+        }
         guard ok else {
             abandon()
             throw .wrongBytes

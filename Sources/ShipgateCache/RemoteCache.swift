@@ -221,6 +221,8 @@ public final class RemoteCache: Sendable {
         }
         let id = nextTransfer.add(1, ordering: .relaxed).newValue
         inFlight.withLock { $0[id] = { task.cancel() } }
+        // A `cancel` between the check above and the registration did not see this task.
+        if disabled != nil { task.cancel() }
         let sent = await withTaskCancellationHandler {
             await task.value
         } onCancel: {

@@ -213,9 +213,9 @@ public struct Executor: Sendable {
         } else {
             record.status = .success
         }
+        if recordWrites.any { record.recordIncomplete = true }
         save(record)
         if recordWrites.any {
-            record.recordIncomplete = true
             observer.handle(
                 .notice(
                     job: nil, level: .warning,

@@ -9,7 +9,9 @@ import ShipgateCache
 ///
 /// Contract (besides `RemoteTransport`'s): requests go to `base/path` on the process's shared
 /// client; connecting and each wait for a byte are bounded by `idleTimeout`, a whole request
-/// by `deadline(bytes)` (a generous rate floor, so a large blob is not cut off while it moves).
+/// by `deadline(bytes)` for uploads (a generous rate floor, so a large blob is not cut off
+/// while it moves); a download's size is unknown before it arrives, so only the idle timeout
+/// bounds it (a server that stops sending fails it).
 /// Files are read in 256 KiB chunks as the connection takes them.
 public struct HTTPRemoteTransport: RemoteTransport {
     public let base: URL
@@ -47,7 +49,8 @@ public struct HTTPRemoteTransport: RemoteTransport {
         }
         let client = HTTPClients.client(for: base, idleTimeout: idleTimeout)
         let response: HTTPClientResponse
-        do { response = try await client.execute(request, deadline: deadline(bytes: size)) } catch let error as FileChunks.ReadFailure {
+        let limit = method == .get && receive != nil ? NIODeadline.now() + .hours(24) : deadline(bytes: size)
+        do { response = try await client.execute(request, deadline: limit) } catch let error as FileChunks.ReadFailure {
             throw RemoteTransportError("could not send \(path): \(error.reason)")
         } catch {
             throw RemoteTransportError(HTTPClients.describe(error), cancelled: error is CancellationError || (error as? HTTPClientError) == .cancelled)
@@ -55,7 +58,9 @@ public struct HTTPRemoteTransport: RemoteTransport {
         let status = Int(response.status.code)
         do {
             if (200..<300).contains(status), let receive {
-                for try await buffer in response.body { try buffer.withUnsafeReadableBytes { try receive($0) } }
+                for try await buffer in response.body {
+                    do { try buffer.withUnsafeReadableBytes { try receive($0) } } catch { throw ReceiveFailure(underlying: error) }
+                }
             } else if method != .head {
                 _ = try await response.body.collect(upTo: 1 << 20)
             }
@@ -65,9 +70,16 @@ public struct HTTPRemoteTransport: RemoteTransport {
             throw RemoteTransportError("cancelled", cancelled: true)
         } catch let error as NIOTooManyBytesError {
             throw RemoteTransportError("answered with a body too large for an error: \(error)")
+        } catch let failure as ReceiveFailure {
+            throw failure.underlying  // the caller's own problem (a full disk), as it said it
+        } catch {
+            throw RemoteTransportError(HTTPClients.describe(error))  // the connection broke mid-body
         }
         return status
     }
+
+    /// What the caller's `receive` threw, told apart from the connection's errors.
+    private struct ReceiveFailure: Error { var underlying: any Error }
 }
 
 /// A file as a stream of 256 KiB buffers, its SHA-256 checked before the last one is handed

@@ -20,8 +20,10 @@ import Synchronization
 /// - Nothing blocks a thread: every wait is an `await`.
 final class PostgresSession: Sendable {
     struct Settings: Sendable {
-        var statementTimeout: Duration = .seconds(30)
-        var operationTimeout: Duration = .seconds(45)
+        var statementTimeout: Duration = .seconds(15)
+        /// Kept well under the lease (60 s): a holder whose renewal times out still has time to
+        /// renew again before anyone may take what it holds.
+        var operationTimeout: Duration = .seconds(20)
         var maximumConnections = 4
 
         /// `SHIPGATE_PG_TIMEOUT` (seconds) bounds each store method.
@@ -88,17 +90,18 @@ final class PostgresSession: Sendable {
     func transaction<T: Sendable>(
         _ what: String, retry: Retry<T>, _ body: @escaping @Sendable (Transaction) async throws -> T
     ) async throws -> T {
-        try await deadline(what) {
+        let last = LastFailure()
+        return try await deadline(what, last) {
             do {
-                return try await self.attemptWaiting(body)
+                return try await self.attemptWaiting(body, last)
             } catch let failure as Attempt {
-                guard failure.connectionLost else { throw PostgresStoreError.query(failure.reason) }
+                guard failure.connectionLost else { throw PostgresStoreError.query("\(what): \(failure.reason)") }
                 if failure.commitSent, case .landed(let check) = retry {
-                    do { if let value = try await self.attemptWaiting(check) { return value } } catch let e as Attempt {
+                    do { if let value = try await self.attemptWaiting(check, last) { return value } } catch let e as Attempt {
                         throw PostgresStoreError.query("\(what): the connection was lost as it committed, and whether it did is unknown: \(e.reason)")
                     }
                 }
-                do { return try await self.attemptWaiting(body) } catch let again as Attempt {
+                do { return try await self.attemptWaiting(body, last) } catch let again as Attempt {
                     throw PostgresStoreError.query(
                         again.connectionLost ? "\(what): the connection to \(self.location) was lost twice: \(again.reason)" : again.reason)
                 }
@@ -109,10 +112,11 @@ final class PostgresSession: Sendable {
     /// `attempt`, tried again with backoff (50 ms doubling to 2 s, within the deadline) while
     /// the database cannot be reached at all: a transaction that never began cannot have done
     /// anything, so waiting for the server to come back (a restart, a failover) is always safe.
-    private func attemptWaiting<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+    private func attemptWaiting<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T, _ last: LastFailure) async throws -> T {
         var delay = Duration.milliseconds(50)
         while true {
             do { return try await attempt(body) } catch let failure as Attempt where failure.connectionLost && !failure.began {
+                last.set(failure.reason)
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
@@ -151,7 +155,7 @@ final class PostgresSession: Sendable {
                 }
             }
         } catch let error as PostgresStoreError {
-            throw Attempt(reason: error.description, connectionLost: false, began: true, commitSent: false)
+            throw error  // the store's own refusal ("already running"): not a try that failed
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -164,19 +168,32 @@ final class PostgresSession: Sendable {
         }
     }
 
-    /// `body`, or a timeout error after `operationTimeout`; the body is cancelled then, and its
-    /// connection request or query given up.
-    private func deadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// `body`, or a timeout error after `operationTimeout` saying the last reason a try failed.
+    /// The caller gets the error at the deadline even when a query in flight does not react to
+    /// cancellation (a network partition: TCP may take minutes to give up); the body is
+    /// cancelled and left to end on its own.
+    private func deadline<T: Sendable>(_ what: String, _ last: LastFailure, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let limit = settings.operationTimeout
         let location = self.location
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                throw PostgresStoreError.query("\(what): \(location) did not answer within \(limit.components.seconds)s (is the database up?)")
+        let work = Task { try await body() }
+        let outcome = Outcome<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                outcome.attach(continuation)
+                Task {
+                    let result = await work.result
+                    outcome.finish(result)
+                }
+                Task {
+                    try? await Task.sleep(for: limit)
+                    let why = last.get.map { " (last: \($0))" } ?? ""
+                    if outcome.finish(.failure(PostgresStoreError.query("\(what): \(location) did not answer within \(limit.components.seconds)s\(why)"))) {
+                        work.cancel()
+                    }
+                }
             }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        } onCancel: {
+            work.cancel()
         }
     }
 
@@ -205,6 +222,52 @@ final class PostgresSession: Sendable {
             return "\(e.code)"
         }
         return "\(error)"
+    }
+}
+
+/// Why the last try of a method failed, for its timeout message.
+final class LastFailure: Sendable {
+    private let reason = Mutex<String?>(nil)
+    func set(_ r: String) { reason.withLock { $0 = r } }
+    var get: String? { reason.withLock { $0 } }
+}
+
+/// Resumes a continuation once, with whichever result comes first.
+final class Outcome<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    private var early: Result<T, any Error>?
+    private var done = false
+
+    func attach(_ c: CheckedContinuation<T, any Error>) {
+        lock.lock()
+        if let early {
+            lock.unlock()
+            c.resume(with: early)
+            return
+        }
+        continuation = c
+        lock.unlock()
+    }
+
+    /// True when this result was the one delivered.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        lock.lock()
+        guard !done else {
+            lock.unlock()
+            return false
+        }
+        done = true
+        if let c = continuation {
+            continuation = nil
+            lock.unlock()
+            c.resume(with: result)
+        } else {
+            early = result
+            lock.unlock()
+        }
+        return true
     }
 }
 

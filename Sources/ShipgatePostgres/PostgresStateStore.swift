@@ -33,13 +33,16 @@ public final class PostgresStateStore: StateStore, Sendable {
         var job: String
     }
     private let heartbeat = Mutex<Task<Void, Never>?>(nil)
+    private let leaseLost = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// When a renewal last went through (for the fencing rule in `renewLeases`).
+    private let renewedAt = Mutex<ContinuousClock.Instant?>(nil)
 
     static let migrationLock: Int64 = 0x5348_4950_0001
     static let auditLock: Int64 = 0x5348_4950_0002
 
     public init(url text: String, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
         url = try PostgresURL(text, environment: environment)
-        var lease = Duration.seconds(30)
+        var lease = Duration.seconds(60)
         if let t = environment["SHIPGATE_PG_LEASE"], let seconds = Double(t), seconds > 0 { lease = .milliseconds(Int64(seconds * 1000)) }
         leaseDuration = lease
         // One direct connection first: a wrong address, password or database is said at once,
@@ -124,7 +127,9 @@ public final class PostgresStateStore: StateStore, Sendable {
         try await session.transaction("read", retry: .idempotent) { try await $0.rows(T.self, select, binds) }
     }
 
-    private var leaseInterval: String { "\(leaseDuration.components.seconds) seconds" }
+    private var leaseInterval: String {
+        "\(leaseDuration.components.seconds * 1000 + leaseDuration.components.attoseconds / 1_000_000_000_000_000) milliseconds"
+    }
 
     /// Runs as the database sees them: a `running` run whose lease ran out reads `interrupted`.
     static let runsSelect =
@@ -143,11 +148,15 @@ public final class PostgresStateStore: StateStore, Sendable {
             try await tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))::text", [.text(run.id)])
             if var existing = try await tx.rows(RunRow.self, "SELECT * FROM runs WHERE \"id\" = $1", [.text(run.id)]).first {
                 let ours = existing.pid == run.pid && existing.host == run.host
-                if existing.status == "running", !ours {
+                // An `interrupted` run of this host whose process lives (it lost its lease in an
+                // outage and will stop itself) is not taken over either.
+                if existing.status == "running" || existing.status == "interrupted", !ours {
                     let leaseLive =
                         try await tx.exec("SELECT (\"leaseUntil\" IS NULL OR \"leaseUntil\" > now())::text FROM runs WHERE \"id\" = $1", [.text(run.id)])
                         .first == "true"
-                    let alive = existing.host == ProcessLiveness.host ? ProcessLiveness.isAlive(pid: existing.pid, host: existing.host) : leaseLive
+                    let alive =
+                        existing.host == ProcessLiveness.host
+                        ? ProcessLiveness.isAlive(pid: existing.pid, host: existing.host) : (existing.status == "running" && leaseLive)
                     if alive { throw PostgresStoreError.query("run \(run.id) is already running (pid \(existing.pid) on \(existing.host))") }
                 }
                 existing.status = "running"
@@ -164,6 +173,7 @@ public final class PostgresStateStore: StateStore, Sendable {
             try await tx.exec("UPDATE runs SET \"leaseUntil\" = now() + $2::interval WHERE \"id\" = $1", [.text(run.id), .text(interval)])
         }
         held.withLock { _ = $0.runs.insert(run.id) }
+        renewedAt.withLock { $0 = ContinuousClock.now }
     }
 
     public func finishRun(_ id: String, status: String, at: Date) async throws {
@@ -287,6 +297,8 @@ public final class PostgresStateStore: StateStore, Sendable {
         let answer: AuditRow?? = try await write(
             "save approval",
             retry: .landed { tx in
+                // Under the audit lock: a first try still committing on the old connection finishes first.
+                try await tx.exec("SELECT pg_advisory_xact_lock(\(Self.auditLock))::text")
                 guard let row = appended.get, !(try await tx.exec("SELECT 'ok' FROM audit WHERE \"hash\" = $1", [.text(row.hash)]).isEmpty) else { return nil }
                 return .some(row)
             }
@@ -357,6 +369,8 @@ public final class PostgresStateStore: StateStore, Sendable {
         return try await write(
             "append to the audit log",
             retry: .landed { tx in
+                // Under the audit lock: a first try still committing on the old connection finishes first.
+                try await tx.exec("SELECT pg_advisory_xact_lock(\(Self.auditLock))::text")
                 guard let row = appended.get, !(try await tx.exec("SELECT 'ok' FROM audit WHERE \"hash\" = $1", [.text(row.hash)]).isEmpty) else { return nil }
                 return row
             }
@@ -375,6 +389,7 @@ public final class PostgresStateStore: StateStore, Sendable {
         try await write(
             "import the audit log",
             retry: .landed { tx in
+                try await tx.exec("SELECT pg_advisory_xact_lock(\(Self.auditLock))::text")
                 guard let head, !(try await tx.exec("SELECT 'ok' FROM audit WHERE \"hash\" = $1", [.text(head)]).isEmpty) else { return nil }
                 return ()
             }
@@ -455,6 +470,7 @@ public final class PostgresStateStore: StateStore, Sendable {
                 try await tx.exec("UPDATE locks SET \"leaseUntil\" = now() + $2::interval WHERE \"name\" = $1", [.text(name), .text(interval)])
                 // Before COMMIT: a retry after a lost answer must find it its own.
                 self.held.withLock { _ = $0.locks.insert(HeldLock(name: name, runID: holder.runID, job: holder.job)) }
+                self.renewedAt.withLock { $0 = ContinuousClock.now }
                 return (.acquired(stale: stale), name)
             }
             return (.held(by: holders.first!), nil)
@@ -462,12 +478,14 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     public func unlock(_ names: [String], runID: String, job: String) async throws {
+        // Forgotten whatever happens: a lock this process no longer wants is not renewed, so
+        // its lease runs out even when the DELETE did not get through.
+        held.withLock { h in h.locks = h.locks.filter { !(names.contains($0.name) && $0.runID == runID && $0.job == job) } }
         try await write("unlock") { tx in
             for name in names {
                 try await tx.exec("DELETE FROM locks WHERE \"name\" = $1 AND \"runID\" = $2 AND \"job\" = $3", [.text(name), .text(runID), .text(job)])
             }
         }
-        held.withLock { h in h.locks = h.locks.filter { !(names.contains($0.name) && $0.runID == runID && $0.job == job) } }
     }
 
     public func locks() async throws -> [LockRow] { try await read(LockRow.self, "SELECT * FROM locks") }
@@ -562,7 +580,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     // MARK: - Leases
 
     private func startHeartbeat() {
-        let every = leaseDuration / 3
+        let every = leaseDuration / 4
         let task = Task.detached { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: every)
@@ -573,26 +591,55 @@ public final class PostgresStateStore: StateStore, Sendable {
         heartbeat.withLock { $0 = task }
     }
 
-    /// Extends the leases of the runs and locks this process holds. A failure is retried at the
-    /// next beat; the lease is three beats long.
+    /// Called when this process lost (or can no longer be sure it holds) a lease: the caller
+    /// stops what depends on it (the run), since another runner may now take it over.
+    public func onLeaseLost(_ handler: @escaping @Sendable (String) -> Void) { leaseLost.withLock { $0 = handler } }
+
+    /// Extends the leases of the runs and locks this process holds, and says when one is lost:
+    /// its row was taken over or ended by another runner, or renewals kept failing until less
+    /// than a third of a lock's lease was left (it stops before anyone may take the lock).
     func renewLeases() async {
         let (runs, locks) = held.withLock { ($0.runs, $0.locks) }
         guard !runs.isEmpty || !locks.isEmpty else { return }
         let interval = leaseInterval
         let pid = Int64(getpid())
-        _ = try? await write("renew leases") { tx in
+        let renewed = try? await write("renew leases") { tx -> (runs: Set<String>, locks: Set<HeldLock>) in
+            var runsKept = Set<String>()
+            var locksKept = Set<HeldLock>()
             for id in runs {
-                try await tx.exec(
-                    "UPDATE runs SET \"leaseUntil\" = now() + $2::interval WHERE \"id\" = $1 AND \"status\" = 'running'", [.text(id), .text(interval)])
+                let kept = try await tx.exec(
+                    """
+                    UPDATE runs SET "leaseUntil" = now() + $2::interval
+                    WHERE "id" = $1 AND "status" = 'running' AND "pid" = $3 AND "host" = $4 RETURNING 'ok'
+                    """, [.text(id), .text(interval), .int(pid), .text(ProcessLiveness.host)])
+                if !kept.isEmpty { runsKept.insert(id) }
             }
             for lock in locks {
-                try await tx.exec(
+                let kept = try await tx.exec(
                     """
                     UPDATE locks SET "leaseUntil" = now() + $2::interval
-                    WHERE "name" = $1 AND "runID" = $3 AND "job" = $4 AND "pid" = $5 AND "host" = $6
+                    WHERE "name" = $1 AND "runID" = $3 AND "job" = $4 AND "pid" = $5 AND "host" = $6 RETURNING 'ok'
                     """, [.text(lock.name), .text(interval), .text(lock.runID), .text(lock.job), .int(pid), .text(ProcessLiveness.host)])
+                if !kept.isEmpty { locksKept.insert(lock) }
             }
+            return (runsKept, locksKept)
         }
+        let now = ContinuousClock.now
+        var lost: [String] = []
+        if let renewed {
+            renewedAt.withLock { $0 = now }
+            // Still held (not released meanwhile) and not renewed: someone else has it now.
+            let still = held.withLock { ($0.runs, $0.locks) }
+            for id in runs.subtracting(renewed.runs) where still.0.contains(id) { lost.append("run \(id) was taken over or ended by another runner") }
+            for lock in locks.subtracting(renewed.locks) where still.1.contains(lock) {
+                lost.append("the lock \(lock.name) of run \(lock.runID) was taken by another runner")
+            }
+        } else if !locks.isEmpty, let last = renewedAt.withLock({ $0 }), now - last > leaseDuration * 2 / 3 {
+            lost.append(
+                "cannot renew the lease of \(locks.map(\.name).sorted().joined(separator: ", ")) in \(location): stopping before another runner may take it")
+        }
+        guard !lost.isEmpty, let handler = leaseLost.withLock({ $0 }) else { return }
+        for reason in lost { handler(reason) }
     }
 }
 

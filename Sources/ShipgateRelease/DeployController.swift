@@ -290,7 +290,8 @@ public final class DeployController: DeploymentHooks, @unchecked Sendable {
                     if let stale {
                         notice(job, .warning, "released the \(environment) deploy lock of run \(stale.runID) (pid \(stale.pid) is gone)")
                         await audit(
-                            "lock-released", environment: environment, ["heldBy": stale.runID, "pid": String(stale.pid), "reason": "holder process is gone"])
+                            "lock-released", environment: environment,
+                            ["heldBy": stale.runID, "pid": String(stale.pid), "reason": "holder process is gone or its lease ran out"])
                     }
                     return nil
                 case .held(let by):

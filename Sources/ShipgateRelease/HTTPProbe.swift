@@ -62,10 +62,13 @@ public enum HTTPProbe {
 enum HTTPGet {
     static func status(of url: URL, timeout: Duration, cancellation: CancellationToken) async -> Int? {
         let task = Task { try? await HTTPRequests.get(url, timeout: timeout, followRedirects: true) }
-        let observer = ObjectIdentifier(Box(task))
+        // The box lives until the request ends, so its identity is this request's alone.
+        let box = Box(task)
+        let observer = ObjectIdentifier(box)
         cancellation.onCancel(observer: observer) { task.cancel() }
-        defer { cancellation.removeObserver(observer) }
-        return await task.value
+        let code = await task.value
+        cancellation.removeObserver(observer)
+        return withExtendedLifetime(box) { code }
     }
 
     private final class Box: Sendable {

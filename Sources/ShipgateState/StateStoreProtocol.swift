@@ -10,7 +10,8 @@ import Foundation
 ///   gone loses it (reported as `stale`);
 /// - `markInterrupted` marks runs and deploys whose process is known to be gone.
 /// Methods are `async` and thread-safe: an implementation never blocks a thread of Swift
-/// concurrency on the network (SQLite answers from a local file, as every file read does).
+/// concurrency on the network. (SQLite answers from a local file, as every file read does, and
+/// may wait up to its busy timeout for another process's write lock.)
 public protocol StateStore: AnyObject, Sendable {
     /// Where the state lives, for messages (`/repo/.shipgate/state.db`, `postgres://db.internal/shipgate`).
     var location: String { get }

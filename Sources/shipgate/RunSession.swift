@@ -6,6 +6,7 @@ import ShipgateGate
 import ShipgateGit
 import ShipgateModel
 import ShipgatePlanning
+import ShipgatePostgres
 import ShipgateProcess
 import ShipgateRelease
 import ShipgateReport
@@ -192,6 +193,14 @@ struct RunSession {
         defer { supervision.end() }
         let groups = supervision.groups
         let token = supervision.token
+        // A lease this run needs went to another runner (or could not be renewed): stop, as on
+        // --fail-fast, rather than deploy beside it.
+        if let shared = store as? PostgresStateStore {
+            shared.onLeaseLost { reason in
+                FileDescriptorSink.standardError.write("warning: \(reason); stopping this run\n")
+                token.cancel(reason: reason, interrupt: false)
+            }
+        }
 
         // In GitHub Actions, every secret value is masked by the runner before anything prints.
         if execution.resolvedMode(environment: environment) == .github {

@@ -8,6 +8,7 @@ import ShipgateGate
 import ShipgateProcess
 import ShipgateReport
 import ShipgateState
+import Synchronization
 
 extension Shipgate {
     struct Serve: AsyncParsableCommand {
@@ -105,12 +106,15 @@ extension Shipgate {
 /// Exits the process a fixed time after the first SIGTERM or SIGINT, whatever is still running.
 final class ShutdownDeadline: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
+    private let armed = Mutex(true)
 
     init(after seconds: Int) {
         for sig in [SIGTERM, SIGINT] {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
+            source.setEventHandler { [self] in
                 DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
+                    // Disarmed: the server stopped in time; what runs after it (rollbacks) is waited for.
+                    guard self.armed.withLock({ $0 }) else { return }
                     FileDescriptorSink.standardError.write("shipgate serve: stopped after \(seconds)s with requests still waiting\n")
                     exit(0)
                 }
@@ -121,6 +125,7 @@ final class ShutdownDeadline: @unchecked Sendable {
     }
 
     func disarm() {
+        armed.withLock { $0 = false }
         for source in sources { source.cancel() }
         sources = []
     }

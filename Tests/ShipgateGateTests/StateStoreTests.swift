@@ -440,6 +440,37 @@ final class PostgresStateStoreTests: StateStoreContract {
         XCTAssertEqual(cleared, -1, "a finished run holds no lease")
     }
 
+    /// A holder whose lock or run went to another runner (its lease ran out during an outage)
+    /// hears of it at its next renewal, so it stops instead of deploying beside the new holder.
+    func testAHolderIsToldWhenItsLeasesWereTakenOver() async throws {
+        let store = try await PostgresStateStore(url: url, environment: ["SHIPGATE_PG_LEASE": "600"])
+        stores.append(store)
+        let heard = Heard()
+        store.onLeaseLost { heard.add($0) }
+        let run = RunRow(
+            id: "mine", pipeline: "p", pipelineFile: "p.yml", pipelineDigest: "d", status: "running", actor: "dev", commitID: nil, branch: nil,
+            version: nil, workspace: "/w", startedAt: "2026-11-26T00:00:00.000Z")
+        try await store.beginRun(run)
+        let lock = LockRow(name: "environment:prod#1", runID: "mine", job: "deploy", actor: "dev", acquiredAt: "t")
+        let got = try await store.tryLock([lock.name], holder: lock)
+        XCTAssertEqual(got, .acquired(stale: nil))
+        await store.renewLeases()
+        XCTAssertEqual(heard.all, [], "nothing lost while it holds both")
+
+        try await tamper(store, "UPDATE locks SET \"runID\" = 'theirs', host = 'runner-7.example'")
+        try await tamper(store, "UPDATE runs SET status = 'interrupted'")
+        await store.renewLeases()
+        XCTAssertEqual(
+            heard.all.sorted(), ["run mine was taken over or ended by another runner", "the lock environment:prod#1 of run mine was taken by another runner"])
+    }
+
+    final class Heard: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [String] = []
+        func add(_ s: String) { lock.withLock { items.append(s) } }
+        var all: [String] { lock.withLock { items } }
+    }
+
     /// Ends every backend connected to this test's database; returns how many.
     func terminateBackends() async throws -> Int {
         let ended = try await PostgresStateStore.administer(
