@@ -112,10 +112,12 @@ final class PostgresSession: Sendable {
     /// `attempt`, tried again with backoff (50 ms doubling to 2 s, within the deadline) while
     /// the database cannot be reached at all: a transaction that never began cannot have done
     /// anything, so waiting for the server to come back (a restart, a failover) is always safe.
-    private func attemptWaiting<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T, _ last: LastFailure) async throws -> T {
+    private func attemptWaiting<T: Sendable>(
+        _ body: @Sendable (Transaction) async throws -> T, _ last: LastFailure, transactional: Bool = true
+    ) async throws -> T {
         var delay = Duration.milliseconds(50)
         while true {
-            do { return try await attempt(body) } catch let failure as Attempt where failure.connectionLost && !failure.began {
+            do { return try await attempt(body, transactional: transactional) } catch let failure as Attempt where failure.connectionLost && !failure.began {
                 last.set(failure.reason)
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
@@ -125,7 +127,18 @@ final class PostgresSession: Sendable {
 
     /// One statement outside a transaction (a read), run again once when its connection was lost.
     func query(_ what: String, _ sql: String, _ binds: [Bind] = []) async throws -> [String?] {
-        try await transaction(what, retry: .idempotent) { try await $0.exec(sql, binds) }
+        try await read(what) { try await $0.exec(sql, binds) }
+    }
+
+    /// One read-only statement, outside a transaction (one round trip instead of three). A read
+    /// can always run again, so every connection problem is waited out within the deadline.
+    func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
+        let last = LastFailure()
+        return try await deadline(what, last) {
+            do { return try await self.attemptWaiting(body, last, transactional: false) } catch let failure as Attempt {
+                throw PostgresStoreError.query("\(what): \(failure.reason)")
+            }
+        }
     }
 
     /// A failed try: what went wrong, whether the connection was lost, whether `BEGIN` went
@@ -137,11 +150,13 @@ final class PostgresSession: Sendable {
         var commitSent: Bool
     }
 
-    private func attempt<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+    private func attempt<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T, transactional: Bool = true) async throws -> T {
         let phase = Phase()
         do {
             return try await client.withConnection { connection in
                 let tx = Transaction(connection: connection)
+                // A read (`transactional` false) never counts as begun: it can always run again.
+                guard transactional else { return try await body(tx) }
                 try await tx.exec("BEGIN")
                 phase.began.set()
                 do {

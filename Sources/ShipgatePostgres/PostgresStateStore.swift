@@ -124,7 +124,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     private func read<T: Decodable & Sendable>(_ type: T.Type, _ select: String, _ binds: [Bind] = []) async throws -> [T] {
-        try await session.transaction("read", retry: .idempotent) { try await $0.rows(T.self, select, binds) }
+        try await session.read("read") { try await $0.rows(T.self, select, binds) }
     }
 
     private var leaseInterval: String {
