@@ -27,17 +27,18 @@ import Synchronization
 ///   arrive in parallel and in any order);
 /// - `POST _apis/artifactcache/caches/<id>` `{size}` → 204;
 /// - `GET _blobs/<sha256>` → the archive, with `Content-Length`.
-/// Entries are scoped to `scope` (the repository).
+/// Entries are scoped by repository and ref (`ActionsCacheScopes`): written to the run's own
+/// ref, read from it, the pull request's base branch and the default branch, in that order.
 public final class ActionsCacheServer: Sendable {
     public let store: ActionsCacheStore
-    public let scope: String
+    public let scopes: ActionsCacheScopes
     public let pathToken: String
     public let runtimeToken: String
     let task = Mutex<Task<Void, any Error>?>(nil)
 
-    public init(store: ActionsCacheStore, scope: String) {
+    public init(store: ActionsCacheStore, scopes: ActionsCacheScopes) {
         self.store = store
-        self.scope = scope
+        self.scopes = scopes
         pathToken = Self.randomToken()
         runtimeToken = Self.randomToken()
     }
@@ -108,10 +109,10 @@ public final class ActionsCacheServer: Sendable {
             guard self.authorized(request, context) else { return Self.json(.unauthorized, #"{"message":"unauthorized"}"#) }
             let keys = String(request.uri.queryParameters["keys"] ?? "").split(separator: ",").map { String($0) }
             let version = String(request.uri.queryParameters["version"] ?? "")
-            guard let entry = self.store.find(scope: self.scope, keys: keys, version: version) else { return Response(status: .noContent) }
+            guard let entry = self.store.find(in: self.scopes.read, keys: keys, version: version) else { return Response(status: .noContent) }
             let host = request.head.authority ?? "127.0.0.1"
             let location = "http://\(host)/\(self.pathToken)/_blobs/\(entry.blob)"
-            return Self.json(.ok, Self.object(["cacheKey": entry.key, "scope": self.scope, "archiveLocation": location]))
+            return Self.json(.ok, Self.object(["cacheKey": entry.key, "scope": entry.scope, "archiveLocation": location]))
         }
         router.post(RouterPath(stringLiteral: api + "/caches")) { request, context -> Response in
             guard self.authorized(request, context) else { return Self.json(.unauthorized, #"{"message":"unauthorized"}"#) }
@@ -121,10 +122,10 @@ public final class ActionsCacheServer: Sendable {
             else { return Self.json(.badRequest, #"{"message":"key and version are required"}"#) }
             let size = (object["cacheSize"] as? NSNumber)?.int64Value
             do {
-                let id = try self.store.reserve(scope: self.scope, key: key, version: version, size: size)
+                let id = try self.store.reserve(scope: self.scopes.write, key: key, version: version, size: size)
                 return Self.json(.created, #"{"cacheId":\#(id)}"#)
             } catch ActionsCacheStore.ReserveError.exists {
-                return Self.json(.conflict, Self.object(["message": "Cache already exists. Scope: \(self.scope), Key: \(key), Version: \(version)"]))
+                return Self.json(.conflict, Self.object(["message": "Cache already exists. Scope: \(self.scopes.write), Key: \(key), Version: \(version)"]))
             } catch {
                 return Self.json(.badRequest, Self.object(["message": "the cache is larger than \(ActionsCacheStore.maxSize) bytes"]))
             }
@@ -164,7 +165,7 @@ public final class ActionsCacheServer: Sendable {
         }
         router.get("/:token/_blobs/:digest") { request, context -> Response in
             guard context.parameters.get("token") == self.pathToken, let digest = context.parameters.get("digest"),
-                let path = self.store.blobPath(digest, scope: self.scope)
+                let path = self.store.blobPath(digest, scopes: self.scopes.read)
             else { return Self.json(.notFound, #"{"message":"not found"}"#) }
             var st = stat()
             guard stat(path, &st) == 0 else { return Self.json(.notFound, #"{"message":"not found"}"#) }

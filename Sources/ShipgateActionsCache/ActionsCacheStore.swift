@@ -64,6 +64,12 @@ public final class ActionsCacheStore: @unchecked Sendable {
     static func name(scope: String, key: String, version: String) -> String { Digest.sha256(Array("\(scope)\n\(key)\n\(version)".utf8)) }
 
     /// The entry restore finds for `keys` (see the contract), or nil.
+    /// As GitHub looks up: the whole lookup (exact key, then prefixes, key by key) in the first
+    /// scope, then in the next.
+    public func find(in scopes: [String], keys: [String], version: String) -> Entry? {
+        scopes.lazy.compactMap { self.find(scope: $0, keys: keys, version: version) }.first
+    }
+
     public func find(scope: String, keys: [String], version: String) -> Entry? {
         let all = cache.entries(.actionsCache).compactMap { cache.peekEntry(.actionsCache, $0.name, as: Entry.self) }.filter {
             $0.scope == scope && $0.version == version
@@ -152,15 +158,15 @@ public final class ActionsCacheStore: @unchecked Sendable {
         }
     }
 
-    /// The archive blob `digest`, when an entry of `scope` (nil: any) names it: a client sees
-    /// only its own repository's archives, whatever else the content-addressed store holds.
-    public func blobPath(_ digest: String, scope: String? = nil) -> String? {
+    /// The archive blob `digest`, when an entry of one of `scopes` (nil: any) names it: a client
+    /// sees only the archives it may restore, whatever else the content-addressed store holds.
+    public func blobPath(_ digest: String, scopes: [String]? = nil) -> String? {
         guard digest.utf8.count == 64, digest.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }), cache.hasBlob(digest) else {
             return nil
         }
-        if let scope {
+        if let scopes {
             let named = cache.entries(.actionsCache).contains {
-                cache.peekEntry(.actionsCache, $0.name, as: Entry.self).map { $0.scope == scope && $0.blob == digest } ?? false
+                cache.peekEntry(.actionsCache, $0.name, as: Entry.self).map { scopes.contains($0.scope) && $0.blob == digest } ?? false
             }
             guard named else { return nil }
         }

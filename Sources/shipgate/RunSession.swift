@@ -260,8 +260,15 @@ struct RunSession {
         var actionsCache: ActionsCacheServer?
         if options.workflow != nil, !fetched.nodeMajors.isEmpty, let local = cache?.local {
             do {
-                let server = ActionsCacheServer(
-                    store: try ActionsCacheStore(cache: local), scope: options.workflow!.github["repository"]?.text ?? "local")
+                let github = options.workflow!.github
+                var defaultBranch: String?
+                if case .object(let event)? = github["event"], case .object(let repository)? = event["repository"] {
+                    defaultBranch = repository["default_branch"]?.text
+                }
+                let scopes = ActionsCacheScopes(
+                    repository: github["repository"]?.text ?? "local", ref: github["ref"]?.text ?? "", baseBranch: github["base_ref"]?.text,
+                    defaultBranch: defaultBranch)
+                let server = ActionsCacheServer(store: try ActionsCacheStore(cache: local), scopes: scopes)
                 options.workflow!.serviceVariables = try await server.start()
                 options.extraMasked.append(server.runtimeToken)
                 actionsCache = server

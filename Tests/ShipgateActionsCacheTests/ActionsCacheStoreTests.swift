@@ -43,6 +43,33 @@ final class ActionsCacheStoreTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: store.blobPath(new.blob)!)), Data([5, 6, 7, 8]))
     }
 
+    /// GitHub's scoping: a run writes to its own ref and reads its ref, a pull request's base
+    /// branch, then the default branch. A feature branch or a pull request cannot plant an entry
+    /// that the default branch restores; they can restore the default branch's.
+    func testEntriesAreScopedByRefSoABranchCannotPoisonTheDefaultBranch() throws {
+        let main = ActionsCacheScopes(repository: "acme/app", ref: "refs/heads/main", baseBranch: nil, defaultBranch: "main")
+        let feature = ActionsCacheScopes(repository: "acme/app", ref: "refs/heads/feature", baseBranch: nil, defaultBranch: "main")
+        let pr = ActionsCacheScopes(repository: "acme/app", ref: "refs/pull/7/merge", baseBranch: "release", defaultBranch: "main")
+        let tag = ActionsCacheScopes(repository: "acme/app", ref: "refs/tags/v1", baseBranch: "", defaultBranch: "main")
+        XCTAssertEqual(main.read, ["acme/app@refs/heads/main"])
+        XCTAssertEqual(feature.read, ["acme/app@refs/heads/feature", "acme/app@refs/heads/main"])
+        XCTAssertEqual(pr.write, "acme/app@refs/pull/7/merge")
+        XCTAssertEqual(pr.read, ["acme/app@refs/pull/7/merge", "acme/app@refs/heads/release", "acme/app@refs/heads/main"])
+        XCTAssertEqual(tag.read, ["acme/app@refs/tags/v1", "acme/app@refs/heads/main"])
+
+        let planted = try save("deps-linux-abc", [6, 6, 6], scope: pr.write)
+        XCTAssertNil(store.find(in: main.read, keys: ["deps-linux-abc", "deps-linux-"], version: "v"), "main never restores a pull request's entry")
+        XCTAssertNil(store.find(in: feature.read, keys: ["deps-linux-"], version: "v"))
+        XCTAssertNil(store.blobPath(planted.blob, scopes: main.read), "nor downloads its archive")
+        let good = try save("deps-linux-abc", [1, 2, 3], scope: main.write)
+        XCTAssertEqual(store.find(in: feature.read, keys: ["deps-linux-abc"], version: "v")?.blob, good.blob, "a branch restores the default branch's")
+        XCTAssertEqual(store.find(in: pr.read, keys: ["deps-linux-abc"], version: "v")?.blob, planted.blob, "its own ref comes first")
+        try save("deps-linux-zzz", [4], scope: feature.write)
+        XCTAssertEqual(
+            store.find(in: feature.read, keys: ["deps-linux-abc", "deps-linux-"], version: "v")?.key, "deps-linux-zzz",
+            "the whole lookup (exact, then prefixes) runs in the own ref before the default branch")
+    }
+
     func testAnEntryIsWrittenOnceAndOnlyWhole() throws {
         try save("k", [9, 9])
         XCTAssertThrowsError(try store.reserve(scope: "acme/app", key: "k", version: "v", size: 2)) {
@@ -71,8 +98,8 @@ final class ActionsCacheStoreTests: XCTestCase {
         let entry = try save("k", [1])
         XCTAssertNotNil(store.blobPath(entry.blob))
         for bad in ["../../etc/passwd", String(repeating: "g", count: 64), entry.blob.uppercased(), ""] { XCTAssertNil(store.blobPath(bad), bad) }
-        XCTAssertNotNil(store.blobPath(entry.blob, scope: "acme/app"))
-        XCTAssertNil(store.blobPath(entry.blob, scope: "other/repo"), "another repository's archive is not served")
+        XCTAssertNotNil(store.blobPath(entry.blob, scopes: ["acme/app"]))
+        XCTAssertNil(store.blobPath(entry.blob, scopes: ["other/repo"]), "another repository's archive is not served")
     }
 
     func testRangeHeaders() {
